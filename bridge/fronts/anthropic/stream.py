@@ -1,0 +1,130 @@
+"""Internal events → the Anthropic Messages streaming grammar.
+
+    message_start
+    ( content_block_start  content_block_delta*  content_block_stop )*   indexes 0, 1, 2, ...
+    message_delta (stop_reason, stop_sequence, usage)
+    message_stop
+    ping may appear anywhere after message_start; a failure after the start is
+    one `error` event, and the stream ends there.
+
+    internal event          Anthropic
+    ----------------------  -------------------------------------------------------------
+    TextDelta               text block, text_delta
+    ReasoningDelta          thinking block, thinking_delta
+    ToolCallStart           tool_use block {id, name, input: {}} (each call its own block)
+    ToolCallDelta           input_json_delta with the fragment as it arrives
+    Usage                   message_delta.usage
+    Finish                  closes the open block, message_delta + message_stop
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from bridge.errors import BridgeError
+from bridge.fronts.anthropic.message import usage_body
+from bridge.model import Event, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallStart, Usage
+from bridge.pump import pump
+from bridge.sse import encode
+from bridge.upstreams.transport import Deadline
+
+PING = encode("ping", {"type": "ping"})
+log = logging.getLogger("bridge.stream")
+
+
+def error_event(error: BridgeError) -> bytes:
+    return encode("error", {"type": "error", "error": {"type": error.kind, "message": error.message}})
+
+
+class StreamWriter:
+    """Renders one message's events; keeps the block bookkeeping."""
+
+    def __init__(self, message_id: str, model: str) -> None:
+        self.message_id = message_id
+        self.model = model
+        self.index = -1
+        self.open_kind: str | None = None
+        self.open_slot: int | None = None
+        self.usage = Usage()
+        self.finished = False
+
+    def start(self) -> bytes:
+        message = {
+            "id": self.message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage_body(self.usage),
+        }
+        return encode("message_start", {"type": "message_start", "message": message}) + PING
+
+    def _close(self, out: list[bytes]) -> None:
+        if self.open_kind is not None:
+            out.append(encode("content_block_stop", {"type": "content_block_stop", "index": self.index}))
+            self.open_kind = None
+            self.open_slot = None
+
+    def _open(self, kind: str, block: dict[str, object], out: list[bytes], slot: int | None = None) -> None:
+        self._close(out)
+        self.index += 1
+        self.open_kind = kind
+        self.open_slot = slot
+        out.append(encode("content_block_start", {"type": "content_block_start", "index": self.index, "content_block": block}))
+
+    def _delta(self, delta: dict[str, str], out: list[bytes]) -> None:
+        out.append(encode("content_block_delta", {"type": "content_block_delta", "index": self.index, "delta": delta}))
+
+    def render(self, events: list[Event]) -> bytes:
+        out: list[bytes] = []
+        for event in events:
+            if isinstance(event, TextDelta):
+                if self.open_kind != "text":
+                    self._open("text", {"type": "text", "text": ""}, out)
+                self._delta({"type": "text_delta", "text": event.text}, out)
+            elif isinstance(event, ToolCallDelta):
+                if self.open_kind == "tool_use" and self.open_slot == event.slot:
+                    self._delta({"type": "input_json_delta", "partial_json": event.arguments}, out)
+                else:
+                    log.warning("dropped arguments for tool call slot %s that arrived after its block closed", event.slot)
+            elif isinstance(event, ToolCallStart):
+                self._open("tool_use", {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}, out, event.slot)
+            elif isinstance(event, ReasoningDelta):
+                if self.open_kind != "thinking":
+                    self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""}, out)
+                self._delta({"type": "thinking_delta", "thinking": event.text}, out)
+            elif isinstance(event, Usage):
+                self.usage = event
+            elif isinstance(event, Finish):
+                self._close(out)
+                out.append(
+                    encode(
+                        "message_delta",
+                        {
+                            "type": "message_delta",
+                            "delta": {"stop_reason": event.reason, "stop_sequence": event.stop_sequence},
+                            "usage": usage_body(self.usage),
+                        },
+                    )
+                )
+                out.append(encode("message_stop", {"type": "message_stop"}))
+                self.finished = True
+        return b"".join(out)
+
+
+async def render_stream(writer: StreamWriter, events: AsyncIterator[Event], deadline: Deadline) -> AsyncIterator[bytes]:
+    """The response body of a streaming request; never raises once started."""
+    yield writer.start()
+    try:
+        async for batch in pump(events, deadline):
+            yield writer.render(batch) if batch else PING
+        if not writer.finished:
+            yield error_event(BridgeError("api_error", "The upstream response ended before it was complete"))
+    except BridgeError as error:
+        yield error_event(error)
+    except Exception:
+        log.exception("stream failed")
+        yield error_event(BridgeError("api_error", "The bridge failed while streaming the response"))

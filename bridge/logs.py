@@ -1,0 +1,49 @@
+"""One structured JSON log line per request; never prompt text, never a secret.
+
+Fields: request_id, route, model (as requested), deployment, stream, attempts
+(upstream HTTP attempts), status, error_type, latency_ms, input_tokens,
+output_tokens, cache_read_input_tokens.  In Application Insights the line is
+the `message` of a trace, ready for `parse_json(message)`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from bridge.model import Usage
+
+log = logging.getLogger("bridge.requests")
+
+
+@dataclass
+class RequestLog:
+    request_id: str
+    route: str
+    started: float = field(default_factory=time.monotonic)
+    model: str | None = None
+    deployment: str | None = None
+    stream: bool = False
+    attempts: int = 0
+    usage: Usage | None = None
+    error_type: str | None = None
+
+    def emit(self, status: int) -> None:
+        record: dict[str, object] = {
+            "request_id": self.request_id,
+            "route": self.route,
+            "model": self.model,
+            "deployment": self.deployment,
+            "stream": self.stream,
+            "attempts": self.attempts,
+            "status": status,
+            "error_type": self.error_type,
+            "latency_ms": round((time.monotonic() - self.started) * 1000, 1),
+        }
+        if self.usage is not None:
+            record["input_tokens"] = self.usage.input_tokens
+            record["output_tokens"] = self.usage.output_tokens
+            record["cache_read_input_tokens"] = self.usage.cached_tokens
+        log.info(json.dumps(record, separators=(",", ":")))

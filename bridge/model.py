@@ -1,0 +1,159 @@
+"""The internal request and stream model that every front and every upstream meet in.
+
+A front (the Anthropic Messages API, the OpenAI chat format) translates its
+request into a `Request` and renders a stream of `Event`s back; an upstream
+(Azure chat/completions, the Responses API) translates a `Request` into its
+body and its stream into `Event`s.  No front knows any upstream.
+
+Request side::
+
+    Request ── messages: [Message(role, parts)]   system prompt = leading "system" messages
+             ├─ tools: [Tool]   tool_choice: ToolChoice | None
+             └─ sampling and limits (max_tokens, temperature, top_p, stop, user)
+
+    parts:  TextPart | ImagePart | ToolCallPart (assistant) | ToolResultPart (user)
+            | ReasoningPart (assistant thinking carried between turns)
+
+Stream side (what an upstream yields, in order)::
+
+    TextDelta* / ReasoningDelta* / ToolCallStart, ToolCallDelta*  (interleaved as generated)
+    Usage?            (any time; the last one wins)
+    Finish            (exactly once, last)
+
+`ToolCallStart.slot` is the upstream's own index of a call, so parallel calls
+stay apart; fronts assign their own block or choice indexes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["end_turn", "max_tokens", "tool_use", "stop_sequence", "refusal"]
+ToolChoiceMode = Literal["auto", "required", "none", "tool"]
+
+
+@dataclass(slots=True)
+class TextPart:
+    text: str
+
+
+@dataclass(slots=True)
+class ImagePart:
+    """An image as a URL: `https://...` or `data:<media type>;base64,<data>`."""
+
+    url: str
+
+
+@dataclass(slots=True)
+class ToolCallPart:
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(slots=True)
+class ToolResultPart:
+    call_id: str
+    content: list[TextPart | ImagePart]
+    is_error: bool = False
+
+
+@dataclass(slots=True)
+class ReasoningPart:
+    text: str
+    signature: str | None = None
+
+
+Part = TextPart | ImagePart | ToolCallPart | ToolResultPart | ReasoningPart
+
+
+@dataclass(slots=True)
+class Message:
+    role: Role
+    parts: list[Part]
+
+
+@dataclass(slots=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, object]
+
+
+@dataclass(slots=True)
+class ToolChoice:
+    mode: ToolChoiceMode
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class Request:
+    model: str
+    messages: list[Message]
+    max_tokens: int | None = None
+    stream: bool = False
+    tools: list[Tool] = field(default_factory=list)
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: list[str] = field(default_factory=list)
+    user: str | None = None
+
+
+@dataclass(slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(slots=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(slots=True)
+class ToolCallStart:
+    slot: int
+    id: str
+    name: str
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    slot: int
+    arguments: str
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+@dataclass(slots=True)
+class Finish:
+    reason: FinishReason
+    stop_sequence: str | None = None
+
+
+Event = TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | Usage | Finish
+
+
+@dataclass(slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(slots=True)
+class Completion:
+    """A whole response, gathered from a stream by `bridge.collect`."""
+
+    content: list[TextPart | ReasoningPart | ToolCall]
+    finish: Finish
+    usage: Usage

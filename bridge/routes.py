@@ -1,0 +1,43 @@
+"""The route table, shared by the Azure Functions app and the local uvicorn runner.
+
+    method      path                        Functions route template          handler
+    ----------  --------------------------  --------------------------------  ------------------------
+    HEAD, GET   /                           {root:maxlength(0)?}              health.root
+    GET         /health                     health                            health.health
+    POST        /v1/messages                v1/messages                       anthropic.messages
+    POST        /v1/messages/count_tokens   v1/messages/count_tokens          anthropic.count_tokens
+
+host.json sets the route prefix to empty, so the templates sit at the root
+of the Function URL; the Functions host cannot route an empty template, hence
+the optional zero-length parameter for `/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bridge import health
+from bridge.fronts.anthropic import routes as anthropic
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    path: str
+    functions_template: str
+    methods: tuple[str, ...]
+    handler: Handler
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("root", "/", "{root:maxlength(0)?}", ("HEAD", "GET"), health.root),
+    Route("health", "/health", "health", ("GET",), health.health),
+    Route("messages", "/v1/messages", "v1/messages", ("POST",), anthropic.messages),
+    Route("count_tokens", "/v1/messages/count_tokens", "v1/messages/count_tokens", ("POST",), anthropic.count_tokens),
+)

@@ -1,0 +1,65 @@
+#!/bin/sh
+# azd postprovision hook: prints the settings to paste into Claude Code and Cursor.
+# azd passes the environment's values (the outputs of infra/main.bicep) as
+# environment variables; `azd env get-value` is the fallback when run by hand.
+# The token itself is never printed: the settings read it from Key Vault.
+
+value() {
+  v=$(printenv "$1" 2>/dev/null || true)
+  if [ -z "$v" ] && command -v azd >/dev/null 2>&1; then
+    v=$(azd env get-value "$1" 2>/dev/null || true)
+    case "$v" in
+      ERROR*|*"not found"*) v="" ;;
+    esac
+  fi
+  printf '%s' "$v"
+}
+
+url=$(value AZURE_FUNCTION_URL)
+vault=$(value AZURE_KEY_VAULT_NAME)
+secret=$(value ANTHROPIC_AUTH_TOKEN_SECRET_NAME)
+window=$(value CLAUDE_CODE_AUTO_COMPACT_WINDOW)
+deployments=$(value BRIDGE_DEPLOYMENTS)
+app=$(value AZURE_FUNCTION_APP_NAME)
+
+[ -n "$secret" ] || secret=anthropic-auth-token
+[ -n "$window" ] || window=272000
+
+if [ -z "$url" ] || [ -z "$vault" ]; then
+  echo "claude-azure-bridge: AZURE_FUNCTION_URL or AZURE_KEY_VAULT_NAME is not set; run 'azd provision' first." >&2
+  exit 0
+fi
+
+token_cmd="az keyvault secret show --vault-name $vault --name $secret --query value -o tsv"
+
+cat <<SETTINGS
+
+================ claude-azure-bridge is provisioned ================
+Function App: $app
+Bridge URL:   $url
+(Run 'azd deploy' if you ran 'azd provision' alone; 'azd up' deploys next.)
+
+---- Claude Code: ~/.claude/settings.json (or .claude/settings.json in a project)
+{
+  "apiKeyHelper": "$token_cmd",
+  "env": {
+    "ANTHROPIC_BASE_URL": "$url",
+    "CLAUDE_CODE_AUTO_COMPACT_WINDOW": "$window"
+  }
+}
+
+---- Claude Code: or in your shell (bash/zsh)
+export ANTHROPIC_BASE_URL="$url"
+export ANTHROPIC_AUTH_TOKEN="\$($token_cmd)"
+export CLAUDE_CODE_AUTO_COMPACT_WINDOW=$window
+
+---- Cursor: Settings > Models
+OpenAI API Key:           the token printed by: $token_cmd
+Override OpenAI Base URL: $url/v1
+Models to add:            $deployments
+
+The token is read with your 'az login' (you have Key Vault Secrets Officer on $vault).
+=====================================================================
+
+SETTINGS
+exit 0

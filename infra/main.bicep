@@ -1,0 +1,371 @@
+// claude-azure-bridge: everything `azd up` creates.
+// Subscription scope: creates the resource group, then one module per job.
+// Plain resource declarations only (no registry modules), so the files parse offline.
+
+targetScope = 'subscription'
+
+// ===== Environment ==========================================================
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment (AZURE_ENV_NAME); names the resource group and seeds every resource name.')
+param environmentName string
+
+@minLength(1)
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+@description('Region of the Function App and its resources; pick one that offers Flex Consumption.')
+param location string
+
+@description('Resource group to create; empty = rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('Object id of the user or service principal running azd (AZURE_PRINCIPAL_ID). It gets Cognitive Services OpenAI User (so `func start` works after `az login`, with no key) and Key Vault Secrets Officer (to read and rotate the token). Empty = nobody.')
+param principalId string = ''
+
+// ===== Function App (Flex Consumption) ======================================
+
+@description('Python version of the Function App.')
+@allowed([
+  '3.11'
+  '3.12'
+])
+param pythonVersion string = '3.11'
+
+@description('Memory of each instance, in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Maximum number of instances the app scales out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('HTTP requests one instance serves at once. The bridge mostly waits on Azure OpenAI, so one instance can hold many streams.')
+@minValue(1)
+@maxValue(1000)
+param httpPerInstanceConcurrency int = 16
+
+// ===== Azure OpenAI ==========================================================
+
+@description('Resource id of an existing Azure OpenAI resource, in any resource group or subscription (/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<name>). Empty = create a new resource with the model deployments below.')
+param existingOpenAiResourceId string = ''
+
+@description('Region of a new Azure OpenAI resource; empty = location. Must offer the models and SKU below.')
+param openAiLocation string = ''
+
+@description('How the bridge authenticates to Azure OpenAI: entra (managed identity, no key; a new resource gets key auth disabled) or key (key1 of the resource is copied into Key Vault and reaches the app as AZURE_OPENAI_API_KEY).')
+@allowed([
+  'entra'
+  'key'
+])
+param openAiAuthMode string = 'entra'
+
+@description('AZURE_OPENAI_API_VERSION: empty (or v1) uses the v1 API; a dated version such as 2024-10-21 uses the deployments API.')
+param openAiApiVersion string = ''
+
+@description('BIG_MODEL: deployment that serves opus requests.')
+param bigModel string = 'gpt-5'
+
+@description('MIDDLE_MODEL: deployment that serves sonnet requests (Claude Code\'s default); empty = BIG_MODEL.')
+param middleModel string = ''
+
+@description('SMALL_MODEL: deployment that serves haiku requests.')
+param smallModel string = 'gpt-5-mini'
+
+@description('BIG_MODEL_API: chat, responses, or empty for automatic.')
+@allowed([
+  ''
+  'chat'
+  'responses'
+])
+param bigModelApi string = ''
+
+@description('MIDDLE_MODEL_API: chat, responses, or empty for automatic.')
+@allowed([
+  ''
+  'chat'
+  'responses'
+])
+param middleModelApi string = ''
+
+@description('SMALL_MODEL_API: chat, responses, or empty for automatic.')
+@allowed([
+  ''
+  'chat'
+  'responses'
+])
+param smallModelApi string = ''
+
+@description('New resource only: model behind the BIG_MODEL deployment.')
+param bigModelName string = 'gpt-5'
+
+@description('New resource only: version of that model.')
+param bigModelVersion string = '2025-08-07'
+
+@description('New resource only: capacity of the BIG_MODEL deployment, in thousands of tokens per minute.')
+@minValue(1)
+param bigModelCapacity int = 50
+
+@description('New resource only: model behind the SMALL_MODEL deployment (not deployed twice when SMALL_MODEL = BIG_MODEL).')
+param smallModelName string = 'gpt-5-mini'
+
+@description('New resource only: version of that model.')
+param smallModelVersion string = '2025-08-07'
+
+@description('New resource only: capacity of the SMALL_MODEL deployment, in thousands of tokens per minute.')
+@minValue(1)
+param smallModelCapacity int = 50
+
+@description('New resource only: SKU of the model deployments (GlobalStandard, DataZoneStandard, Standard, ...).')
+param modelDeploymentSku string = 'GlobalStandard'
+
+// ===== Bridge behaviour ======================================================
+
+@description('MAX_STREAM_SECONDS: a stream ends with a clear error event after this many seconds, before Azure\'s front end cuts the response at about 230 s.')
+@minValue(1)
+param maxStreamSeconds int = 220
+
+@description('REQUEST_TIMEOUT: seconds a request may take end to end, retries included. Below 230 s so a non-streamed answer fails with the bridge\'s own error instead of a front-end cut.')
+@minValue(1)
+param requestTimeoutSeconds int = 225
+
+@description('MAX_TOKENS_LIMIT: upper bound applied to every request\'s max_tokens; 0 = no cap.')
+@minValue(0)
+param maxTokensLimit int = 0
+
+@description('Input window, in tokens, of the deployment behind Claude Code\'s default tier (MIDDLE_MODEL); printed as CLAUDE_CODE_AUTO_COMPACT_WINDOW. 272000 for gpt-5.')
+@minValue(1)
+param defaultContextWindow int = 272000
+
+// ===== Client token ==========================================================
+
+@secure()
+@description('ANTHROPIC_AUTH_TOKEN chosen by the user (azd env set ANTHROPIC_AUTH_TOKEN ...). Empty = use generatedAuthToken.')
+param anthropicAuthToken string = ''
+
+@secure()
+@description('Filled by azd with $(secretOrRandomPassword <vault> anthropic-auth-token): the token already in Key Vault, or a new random one on the first provision. The default only applies outside azd.')
+param generatedAuthToken string = newGuid()
+
+// ===== Names =================================================================
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var names = {
+  identity: 'id-${resourceToken}'
+  storage: 'st${resourceToken}'
+  logAnalytics: 'log-${resourceToken}'
+  appInsights: 'appi-${resourceToken}'
+  keyVault: 'kv-${resourceToken}'
+  plan: 'plan-${resourceToken}'
+  functionApp: 'func-${resourceToken}'
+  openAi: 'oai-${resourceToken}'
+}
+var deploymentContainerName = 'deployment-package'
+var authTokenSecretName = 'anthropic-auth-token'
+var openAiKeySecretName = 'azure-openai-api-key'
+var authToken = empty(anthropicAuthToken) ? generatedAuthToken : anthropicAuthToken
+
+// An existing Azure OpenAI resource is addressed by its id, anywhere.
+var useExistingOpenAi = !empty(existingOpenAiResourceId)
+var existingOpenAiParts = split(existingOpenAiResourceId, '/')
+var openAiSubscriptionId = useExistingOpenAi ? existingOpenAiParts[2] : subscription().subscriptionId
+var openAiResourceGroupName = useExistingOpenAi ? existingOpenAiParts[4] : rg.name
+var openAiName = useExistingOpenAi ? last(existingOpenAiParts) : names.openAi
+var useOpenAiKey = openAiAuthMode == 'key'
+
+var middleDeployment = empty(middleModel) ? bigModel : middleModel
+var bigModelDeployment = {
+  name: bigModel
+  model: bigModelName
+  version: bigModelVersion
+  sku: modelDeploymentSku
+  capacity: bigModelCapacity
+}
+var smallModelDeployment = {
+  name: smallModel
+  model: smallModelName
+  version: smallModelVersion
+  sku: modelDeploymentSku
+  capacity: smallModelCapacity
+}
+var modelDeployments = (smallModel == bigModel) ? [
+  bigModelDeployment
+] : [
+  bigModelDeployment
+  smallModelDeployment
+]
+
+// ===== Resources =============================================================
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: names.identity
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: names.logAnalytics
+    appInsightsName: names.appInsights
+    location: location
+    tags: tags
+    identityPrincipalId: identity.outputs.principalId
+  }
+}
+
+module workbook 'workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    appInsightsId: monitoring.outputs.appInsightsId
+  }
+}
+
+module storage 'storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: names.storage
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+    identityPrincipalId: identity.outputs.principalId
+  }
+}
+
+module keyVault 'keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: names.keyVault
+    location: location
+    tags: tags
+    identityPrincipalId: identity.outputs.principalId
+    principalId: principalId
+    authTokenSecretName: authTokenSecretName
+    authToken: authToken
+  }
+}
+
+module openAi 'openai.bicep' = if (!useExistingOpenAi) {
+  name: 'openai'
+  scope: rg
+  params: {
+    name: names.openAi
+    location: empty(openAiLocation) ? location : openAiLocation
+    tags: tags
+    allowKeyAuth: useOpenAiKey
+    deployments: modelDeployments
+  }
+}
+
+// Scoped to the resource group of the Azure OpenAI resource (new or existing).
+module openAiRoles 'openai-roles.bicep' = {
+  name: 'openai-roles-${resourceToken}'
+  scope: resourceGroup(openAiSubscriptionId, openAiResourceGroupName)
+  params: {
+    openAiName: openAiName
+    identityPrincipalId: identity.outputs.principalId
+    principalId: principalId
+  }
+  dependsOn: [
+    rg
+    openAi
+  ]
+}
+
+module openAiKeySecret 'openai-key-secret.bicep' = if (useOpenAiKey) {
+  name: 'openai-key-secret'
+  scope: rg
+  params: {
+    keyVaultName: keyVault.outputs.name
+    openAiSubscriptionId: openAiSubscriptionId
+    openAiResourceGroupName: openAiResourceGroupName
+    openAiName: openAiName
+    secretName: openAiKeySecretName
+  }
+  dependsOn: [
+    openAi
+  ]
+}
+
+module functionApp 'functionapp.bicep' = {
+  name: 'functionapp'
+  scope: rg
+  params: {
+    name: names.functionApp
+    planName: names.plan
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    pythonVersion: pythonVersion
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    httpPerInstanceConcurrency: httpPerInstanceConcurrency
+    openAiEndpoint: openAiRoles.outputs.endpoint
+    openAiApiVersion: openAiApiVersion
+    bigModel: bigModel
+    middleModel: middleDeployment
+    smallModel: smallModel
+    bigModelApi: bigModelApi
+    middleModelApi: middleModelApi
+    smallModelApi: smallModelApi
+    requestTimeoutSeconds: requestTimeoutSeconds
+    maxStreamSeconds: maxStreamSeconds
+    maxTokensLimit: maxTokensLimit
+    authTokenSecretUri: keyVault.outputs.authTokenSecretUri
+    openAiKeySecretUri: useOpenAiKey ? '${keyVault.outputs.uri}secrets/${openAiKeySecretName}' : ''
+  }
+  dependsOn: [
+    openAiKeySecret
+  ]
+}
+
+// ===== Outputs (azd stores them in the environment; the postprovision hook prints them) =====
+
+output AZURE_LOCATION string = location
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_URL string = functionApp.outputs.url
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
+output ANTHROPIC_AUTH_TOKEN_SECRET_NAME string = keyVault.outputs.authTokenSecretName
+output AZURE_OPENAI_ENDPOINT string = openAiRoles.outputs.endpoint
+output AZURE_OPENAI_NAME string = openAiName
+output AZURE_APPLICATION_INSIGHTS_NAME string = monitoring.outputs.appInsightsName
+output BRIDGE_DEPLOYMENTS string = join(union([
+  bigModel
+  middleDeployment
+  smallModel
+], []), ',')
+output CLAUDE_CODE_AUTO_COMPACT_WINDOW int = defaultContextWindow

@@ -1,0 +1,32 @@
+"""A fake Azure OpenAI resource for the bridge's tests.
+
+`FakeAzure` (the app, its request log and reply script), the `Deployment`
+profile, the reply types and `running_fake_azure` (serve it on a free port).
+"""
+
+from .replay import MISSING_REASON, load_transcript, recorded_dir, recorded_reply, require_recorded_dir
+from .rules import Deployment
+from .runner import running_fake_azure
+from .server import DEFAULT_API_KEY, DEFAULT_DEPLOYMENTS, FakeAzure, RecordedRequest
+from .streams import Error, Faults, RawSSE, Reply, Text, ToolCalls, sse_data
+
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_DEPLOYMENTS",
+    "MISSING_REASON",
+    "Deployment",
+    "Error",
+    "FakeAzure",
+    "Faults",
+    "RawSSE",
+    "RecordedRequest",
+    "Reply",
+    "Text",
+    "ToolCalls",
+    "load_transcript",
+    "recorded_dir",
+    "recorded_reply",
+    "require_recorded_dir",
+    "running_fake_azure",
+    "sse_data",
+]
