@@ -77,6 +77,11 @@ def invalid_request(message: str) -> BridgeError:
     return BridgeError("invalid_request_error", message)
 
 
+def misconfigured(message: str) -> BridgeError:
+    """A 500 that clients must not retry (`x-should-retry: false`, honoured by the Anthropic and OpenAI SDKs)."""
+    return BridgeError("api_error", message, {"x-should-retry": "false"})
+
+
 def kind_for_upstream_status(status: int) -> ErrorKind:
     """The error kind for an upstream HTTP status (unknown 4xx stay client errors, 5xx are api errors)."""
     if status in _KIND_OF_UPSTREAM_STATUS:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from bridge.errors import BridgeError
+from bridge.errors import misconfigured
 from bridge.model import Event, Request
 from bridge.routing import Route, resolve
 from bridge.settings import Settings, load_settings
@@ -58,7 +58,7 @@ class Bridge:
         """Resolve, translate and send; raises `BridgeError` for anything before the first event."""
         route = resolve(request.model, self.settings)
         if self.endpoint is None:
-            raise BridgeError("api_error", "; ".join(self.settings.problems) or "AZURE_OPENAI_ENDPOINT is not set")
+            raise misconfigured("; ".join(self.settings.problems))
         events, attempts = await open_stream(
             request, route, self.endpoint, self.memory, deadline, self.max_tokens(request.max_tokens)
         )

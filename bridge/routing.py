@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.errors import BridgeError
+from bridge.errors import misconfigured
 from bridge.settings import Settings
 
 TIERS: tuple[tuple[str, str, str], ...] = (
@@ -39,8 +39,7 @@ def resolve(model: str, settings: Settings) -> Route:
         if family in lowered:
             deployment = getattr(settings, attribute)
             if deployment is None:
-                raise BridgeError(
-                    "api_error",
+                raise misconfigured(
                     f"{setting} is not set: set it to the Azure OpenAI deployment that serves {family} requests ('{model}')",
                 )
             return Route(deployment, setting)

@@ -98,6 +98,9 @@ param maxStreamSeconds int
 @description('MAX_TOKENS_LIMIT: 0 = no cap.')
 param maxTokensLimit int = 0
 
+@description('MAX_REQUEST_BYTES: largest request body accepted; 0 = the bridge\'s default (32 MB).')
+param maxRequestBytes int = 0
+
 @description('Versionless URI of the Key Vault secret that holds ANTHROPIC_AUTH_TOKEN.')
 param authTokenSecretUri string
 
@@ -131,6 +134,7 @@ var bridgeSettings = {
   REQUEST_TIMEOUT: string(requestTimeoutSeconds)
   MAX_STREAM_SECONDS: string(maxStreamSeconds)
   MAX_TOKENS_LIMIT: (maxTokensLimit > 0) ? string(maxTokensLimit) : ''
+  MAX_REQUEST_BYTES: (maxRequestBytes > 0) ? string(maxRequestBytes) : ''
   ANTHROPIC_AUTH_TOKEN: '@Microsoft.KeyVault(SecretUri=${authTokenSecretUri})'
 }
 

@@ -141,6 +141,10 @@ param requestTimeoutSeconds int = 225
 @minValue(0)
 param maxTokensLimit int = 0
 
+@description('MAX_REQUEST_BYTES: largest request body accepted, in bytes; 0 = the bridge\'s default (32 MB).')
+@minValue(0)
+param maxRequestBytes int = 0
+
 @description('Input window, in tokens, of the deployment behind Claude Code\'s default tier (MIDDLE_MODEL); printed as CLAUDE_CODE_AUTO_COMPACT_WINDOW. 272000 for gpt-5.')
 @minValue(1)
 param defaultContextWindow int = 272000
@@ -343,6 +347,7 @@ module functionApp 'functionapp.bicep' = {
     requestTimeoutSeconds: requestTimeoutSeconds
     maxStreamSeconds: maxStreamSeconds
     maxTokensLimit: maxTokensLimit
+    maxRequestBytes: maxRequestBytes
     authTokenSecretUri: keyVault.outputs.authTokenSecretUri
     openAiKeySecretUri: useOpenAiKey ? '${keyVault.outputs.uri}secrets/${openAiKeySecretName}' : ''
   }

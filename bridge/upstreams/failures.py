@@ -72,10 +72,14 @@ def upstream_error(status: int, payload: bytes, headers: dict[str, str], route: 
     code = error.get("code")
     passed = {name: headers[name] for name in _RETRY_HEADERS if name in headers}
     if code in NOT_FOUND_CODES or (status == 404 and "deployment" in message.lower()):
+        fix = (
+            "Name an existing deployment, or a Claude model (opus, sonnet, haiku) to use BIG_MODEL, MIDDLE_MODEL or SMALL_MODEL"
+            if route.setting == "model"
+            else f"Create it, or set {route.setting} to a deployment that exists"
+        )
         return BridgeError(
             "not_found_error",
-            f"Azure OpenAI has no deployment named '{route.deployment}' (from {route.source}). "
-            f"Create it, or set {route.setting} to a deployment that exists. Azure said: {message}",
+            f"Azure OpenAI has no deployment named '{route.deployment}' (from {route.source}). {fix}. Azure said: {message}",
         )
     if _is_content_filter(error):
         return BridgeError(

@@ -38,8 +38,10 @@ def running_fake_azure(fake: FakeAzure) -> Iterator[str]:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"fake Azure did not start on 127.0.0.1:{port}")
             time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
+        fake.url = f"http://127.0.0.1:{port}"
+        yield fake.url
     finally:
+        fake.url = None
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()

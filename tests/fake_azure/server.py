@@ -86,6 +86,8 @@ class FakeAzure:
         self.bearer_tokens: set[str] = set(bearer_tokens)
         self.default_reply = default_reply
         self.requests: list[RecordedRequest] = []
+        self.url: str | None = None
+        """Base URL while served by `running_fake_azure`."""
         self._queue: list[_Scripted] = []
         self._lock = threading.Lock()
         self.app = Starlette(

@@ -7,7 +7,6 @@ heartbeats, deadlines and content filters for both.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 
@@ -16,10 +15,9 @@ import httpx
 from bridge.errors import BridgeError
 from bridge.model import Event, Request
 from bridge.routing import Route
-from bridge.sse import iter_events
 from bridge.upstreams.adapt import AdaptationMemory, learn
 from bridge.upstreams.chat.request import build_body
-from bridge.upstreams.chat.stream import ChatStreamTranslator
+from bridge.upstreams.chat.stream import translate_stream
 from bridge.upstreams.endpoint import Endpoint
 from bridge.upstreams.failures import error_object, upstream_error
 from bridge.upstreams.transport import Deadline, send
@@ -30,24 +28,8 @@ log = logging.getLogger("bridge.upstream")
 
 
 async def _events(response: httpx.Response) -> AsyncIterator[Event]:
-    translator = ChatStreamTranslator()
     try:
-        async for sse in iter_events(response.aiter_raw()):
-            if sse.data == "[DONE]":
-                break
-            try:
-                chunk = json.loads(sse.data)
-            except ValueError:
-                log.warning("skipped an upstream stream event that is not JSON")
-                continue
-            if not isinstance(chunk, dict):
-                continue
-            if "error" in chunk and not chunk.get("choices"):
-                error = error_object(sse.data.encode())
-                raise BridgeError("api_error", f"The upstream failed mid-response: {error.get('message', 'unknown error')}")
-            for event in translator.feed(chunk):
-                yield event
-        for event in translator.end():
+        async for event in translate_stream(response.aiter_raw()):
             yield event
     except httpx.HTTPError as exc:
         raise BridgeError("api_error", f"The connection to the upstream broke mid-response ({type(exc).__name__})") from None

@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from bridge.errors import invalid_request
 from bridge.model import ImagePart, Message, Request, TextPart, ToolCallPart, ToolResultPart
 
 MAX_CALL_ID_LENGTH = 40
@@ -151,7 +152,10 @@ def chat_messages(messages: list[Message]) -> list[Body]:
     conversation = _Conversation()
     for message in messages:
         conversation.add(message)
-    return conversation.finish()
+    chat = conversation.finish()
+    if not chat:
+        raise invalid_request("messages: nothing to send: the request holds no text, image or tool content")
+    return chat
 
 
 def _tool_choice(request: Request) -> str | Body | None:

@@ -20,6 +20,9 @@ as truncated, never passed off as complete.
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 from bridge.errors import BridgeError
@@ -33,6 +36,10 @@ from bridge.model import (
     ToolCallStart,
     Usage,
 )
+from bridge.sse import iter_events
+from bridge.upstreams.failures import error_object
+
+log = logging.getLogger("bridge.upstream")
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "end_turn",
@@ -113,3 +120,25 @@ class ChatStreamTranslator:
             reason = "tool_use"
         events.append(Finish(reason))
         return events
+
+
+async def translate_stream(chunks: AsyncIterable[bytes]) -> AsyncIterator[Event]:
+    """The events of a chat/completions SSE byte stream (in-stream errors raise `BridgeError`)."""
+    translator = ChatStreamTranslator()
+    async for sse in iter_events(chunks):
+        if sse.data == "[DONE]":
+            break
+        try:
+            chunk = json.loads(sse.data)
+        except ValueError:
+            log.warning("skipped an upstream stream event that is not JSON")
+            continue
+        if not isinstance(chunk, dict):
+            continue
+        if "error" in chunk and not chunk.get("choices"):
+            message = error_object(sse.data.encode()).get("message", "unknown error")
+            raise BridgeError("api_error", f"The upstream failed mid-response: {message}")
+        for event in translator.feed(chunk):
+            yield event
+    for event in translator.end():
+        yield event

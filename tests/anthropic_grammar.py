@@ -1,0 +1,79 @@
+"""A checker for the Anthropic Messages streaming grammar, used by every stream test.
+
+    message_start ping? ( content_block_start content_block_delta* content_block_stop )*
+    message_delta message_stop
+    (ping anywhere after message_start; or, after message_start, one final `error` event)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bridge.sse import SSEDecoder
+
+STOP_REASONS = {"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"}
+DELTA_FOR_BLOCK = {
+    "text": {"text_delta", "citations_delta"},
+    "tool_use": {"input_json_delta"},
+    "server_tool_use": {"input_json_delta"},
+    "thinking": {"thinking_delta", "signature_delta"},
+}
+
+
+def parse_sse(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
+    decoder = SSEDecoder()
+    events = decoder.feed(raw) + decoder.close()
+    parsed = []
+    for event in events:
+        data = json.loads(event.data)
+        assert event.event == data["type"], f"event name {event.event!r} differs from data type {data['type']!r}"
+        parsed.append((event.event, data))
+    return parsed
+
+
+def check_grammar(events: list[tuple[str, dict[str, Any]]], *, allow_error: bool = False) -> None:
+    """Raise AssertionError naming the first event that breaks the grammar."""
+    assert events, "empty stream"
+    assert events[0][0] == "message_start", f"first event is {events[0][0]}"
+    message = events[0][1]["message"]
+    assert message["id"].startswith("msg_") and message["role"] == "assistant" and message["content"] == []
+    next_index = 0
+    open_block: dict[str, Any] | None = None
+    state = "blocks"
+    for position, (name, data) in enumerate(events[1:], start=1):
+        where = f"event {position} ({name})"
+        if name == "ping":
+            assert state != "stopped", f"{where}: ping after message_stop"
+            continue
+        if name == "error":
+            assert allow_error, f"{where}: unexpected error event {data}"
+            assert position == len(events) - 1, f"{where}: events after the error event"
+            assert data["error"]["type"] and data["error"]["message"]
+            return
+        assert state != "stopped", f"{where}: event after message_stop"
+        if name == "content_block_start":
+            assert state == "blocks" and open_block is None, f"{where}: block opened while another is open"
+            assert data["index"] == next_index, f"{where}: index {data['index']}, expected {next_index}"
+            open_block = data["content_block"]
+            assert open_block["type"] in DELTA_FOR_BLOCK, f"{where}: unknown block type {open_block['type']}"
+            if open_block["type"] == "tool_use":
+                assert open_block["id"] and open_block["name"] and open_block["input"] == {}
+        elif name == "content_block_delta":
+            assert open_block is not None and data["index"] == next_index, f"{where}: delta outside its block"
+            assert data["delta"]["type"] in DELTA_FOR_BLOCK[open_block["type"]], f"{where}: {data['delta']['type']} in {open_block['type']}"
+        elif name == "content_block_stop":
+            assert open_block is not None and data["index"] == next_index, f"{where}: stop without an open block"
+            open_block = None
+            next_index += 1
+        elif name == "message_delta":
+            assert state == "blocks" and open_block is None, f"{where}: message_delta with a block open"
+            assert data["delta"]["stop_reason"] in STOP_REASONS, f"{where}: stop_reason {data['delta']['stop_reason']}"
+            assert isinstance(data["usage"]["output_tokens"], int)
+            state = "delta"
+        elif name == "message_stop":
+            assert state == "delta", f"{where}: message_stop without message_delta"
+            state = "stopped"
+        else:
+            raise AssertionError(f"{where}: unknown event")
+    assert state == "stopped", "stream ended without message_stop"

@@ -1,0 +1,116 @@
+"""Shared fixtures: a fake Azure OpenAI resource, and the bridge served by `python -m bridge` in front of it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import anthropic
+import httpx
+import pytest
+
+from tests.fake_azure import FakeAzure, running_fake_azure
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIENT_TOKEN = "test-client-token-0123456789"
+TIERS = {"BIG_MODEL": "gpt-5", "MIDDLE_MODEL": "gpt-5", "SMALL_MODEL": "gpt-4o"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningBridge:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_bridge(env: dict[str, str], log_path: Path) -> RunningBridge:
+    """Start `python -m bridge` exactly as the README says, and wait until `HEAD /` answers."""
+    port = free_port()
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "ANTHROPIC_", "OPENAI_"))}, **env},
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.head(url + "/", timeout=1)
+            return RunningBridge(url, process, log_path)
+        except httpx.HTTPError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the bridge did not start:\n{log_path.read_text(errors='replace')}") from None
+            time.sleep(0.05)
+
+
+def stop_bridge(bridge: RunningBridge) -> None:
+    bridge.process.terminate()
+    try:
+        bridge.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        bridge.process.kill()
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def fake_azure() -> Iterator[FakeAzure]:
+    fake = FakeAzure()
+    with running_fake_azure(fake):
+        yield fake
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fake(request: pytest.FixtureRequest) -> None:
+    """Every test starts with an empty script and request log (only when it uses the fake)."""
+    if "fake_azure" in request.fixturenames:
+        request.getfixturevalue("fake_azure").reset()
+
+
+def bridge_env(fake: FakeAzure, **overrides: str) -> dict[str, str]:
+    return {
+        "AZURE_OPENAI_ENDPOINT": str(fake.url),
+        "AZURE_OPENAI_API_KEY": fake.api_key,
+        "ANTHROPIC_AUTH_TOKEN": CLIENT_TOKEN,
+        "REQUEST_TIMEOUT": "60",
+        **TIERS,
+        **overrides,
+    }
+
+
+@pytest.fixture(scope="session")
+def bridge(fake_azure: FakeAzure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
+    running = start_bridge(bridge_env(fake_azure), tmp_path_factory.mktemp("bridge") / "bridge.log")
+    yield running
+    stop_bridge(running)
+
+
+@pytest.fixture
+def client(bridge: RunningBridge) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0)
+
+
+@pytest.fixture
+def async_client(bridge: RunningBridge) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0)

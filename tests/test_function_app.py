@@ -1,0 +1,129 @@
+"""The Azure Functions app, by introspection and by calling its handlers directly (Core Tools cannot run here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+import bridge.pipeline
+import function_app
+from bridge.pipeline import Bridge
+from bridge.routes import ROUTES
+from bridge.settings import SETTINGS, load_settings
+from tests.anthropic_grammar import check_grammar, parse_sse
+from tests.conftest import CLIENT_TOKEN, bridge_env
+from tests.fake_azure import FakeAzure, Text
+
+ROOT = Path(__file__).resolve().parents[1]
+INDEXED = function_app.app.get_functions()  # the library allows one call per app, as the worker makes
+
+
+def functions() -> dict[str, dict[str, Any]]:
+    return {f.get_function_name(): json.loads(f.get_function_json()) for f in INDEXED}
+
+
+def test_every_route_is_a_function_with_the_intended_trigger() -> None:
+    found = functions()
+    assert set(found) == {"root", "health", "messages", "count_tokens"}
+    expected = {
+        "root": ("{root:maxlength(0)?}", ["HEAD", "GET"]),
+        "health": ("health", ["GET"]),
+        "messages": ("v1/messages", ["POST"]),
+        "count_tokens": ("v1/messages/count_tokens", ["POST"]),
+    }
+    for name, (template, methods) in expected.items():
+        trigger = next(b for b in found[name]["bindings"] if b["type"] == "httpTrigger")
+        assert trigger["route"] == template
+        assert trigger["methods"] == methods
+        assert trigger["authLevel"] == "ANONYMOUS"
+        assert trigger["name"] == "req"
+
+
+def test_handlers_take_the_streaming_extension_types() -> None:
+    from azurefunctions.extensions.http.fastapi import Request as ExtensionRequest
+    from azurefunctions.extensions.http.fastapi import Response as ExtensionResponse
+
+    for route in ROUTES:
+        hints = route.handler.__annotations__
+        assert hints["req"] is ExtensionRequest and hints["return"] is ExtensionResponse, route.name
+
+
+def test_host_json_and_sample_settings() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["version"] == "2.0"
+    assert host["extensions"]["http"]["routePrefix"] == ""
+    assert host["extensionBundle"]["id"] == "Microsoft.Azure.Functions.ExtensionBundle"
+    assert host["extensionBundle"]["version"].startswith("[4.")
+    values = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    assert values["PYTHON_ENABLE_INIT_INDEXING"] == "1"
+    for setting in SETTINGS:
+        name = setting.name.replace("*", "X_EXAMPLE")
+        assert name in values, f"{name} missing from local.settings.sample.json"
+        assert values[name].startswith("<"), f"{name} should hold a placeholder"
+    assert load_settings(values).custom_headers == {}, "placeholders count as unset"
+
+
+def test_app_indexes_with_no_configuration_at_all() -> None:
+    env = {"PATH": "/usr/bin:/bin"}
+    code = "import function_app; print(len(function_app.app.get_functions()))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "4"
+
+
+def make_request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Request:
+    raw_headers = [(k.lower().encode(), v.encode()) for k, v in {"content-type": "application/json", **(headers or {})}.items()]
+    path, _, query = path.partition("?")
+    scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(), "headers": raw_headers, "http_version": "1.1"}
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(scope, receive)
+
+
+@pytest.mark.anyio
+async def test_messages_handler_called_directly_streams(fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bridge.pipeline, "_bridge", Bridge(load_settings(bridge_env(fake_azure))))
+    fake_azure.enqueue(Text("Streaming from a direct call.", pieces=5))
+    body = {"model": "claude-opus-4-8", "max_tokens": 100, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    request = make_request("POST", "/v1/messages?beta=true", json.dumps(body).encode(), {"x-api-key": CLIENT_TOKEN})
+    handler = next(f for f in INDEXED if f.get_function_name() == "messages").get_user_function()
+    response = await handler(request)
+    assert isinstance(response, StreamingResponse)
+    chunks = [chunk async for chunk in response.body_iterator]
+    assert len(chunks) > 1, "the body arrives in pieces"
+    events = parse_sse(b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks))
+    check_grammar(events)
+    text = "".join(d["delta"]["text"] for e, d in events if e == "content_block_delta")
+    assert text == "Streaming from a direct call."
+
+
+@pytest.mark.anyio
+async def test_missing_configuration_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bridge.pipeline, "_bridge", Bridge(load_settings({})))
+    body = {"model": "claude-opus-4-8", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    messages = dict((r.name, r.handler) for r in ROUTES)
+    response = await messages["messages"](make_request("POST", "/v1/messages", json.dumps(body).encode()))
+    assert response.status_code == 500
+    assert response.headers["x-should-retry"] == "false"
+    error = json.loads(response.body)["error"]
+    assert "BIG_MODEL" in error["message"]
+    health = await messages["health"](make_request("GET", "/health"))
+    assert health.status_code == 503
+    problems = json.loads(health.body)["problems"]
+    assert any("AZURE_OPENAI_ENDPOINT" in p for p in problems) and any("BIG_MODEL" in p for p in problems)
+    root = await messages["root"](make_request("HEAD", "/"))
+    assert root.status_code == 200

@@ -1,0 +1,827 @@
+"""Offline checks of the `azd up` deployment: azure.yaml, infra/*.bicep, the hooks, .funcignore.
+
+The Bicep compiler and azd are not available to the test run, so every `.bicep`
+file is parsed with pycep-parser and the assertions run on its JSON tree:
+resources and API versions, role definition ids, Flex Consumption settings,
+every setting the bridge reads (`bridge.settings.SETTINGS`), Key Vault
+references, parameters file <-> main.bicep, module wiring, outputs and hooks.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from lark.exceptions import LarkError
+from pycep import BicepParser
+
+ROOT = Path(__file__).resolve().parents[1]
+INFRA = ROOT / "infra"
+BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
+
+try:
+    from bridge.settings import SETTINGS
+except ModuleNotFoundError:  # run from another directory: make the project importable
+    sys.path.insert(0, str(ROOT))
+    from bridge.settings import SETTINGS
+
+# Built-in role definition ids (identical in every tenant).
+COGNITIVE_SERVICES_OPENAI_USER = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+KNOWN_ROLES = {
+    COGNITIVE_SERVICES_OPENAI_USER,
+    KEY_VAULT_SECRETS_USER,
+    KEY_VAULT_SECRETS_OFFICER,
+    STORAGE_BLOB_DATA_OWNER,
+    MONITORING_METRICS_PUBLISHER,
+}
+
+# Oldest API version accepted for each resource type the deployment needs.
+MIN_API_VERSIONS = {
+    "Microsoft.Resources/resourceGroups": "2022-09-01",
+    "Microsoft.ManagedIdentity/userAssignedIdentities": "2023-01-31",
+    "Microsoft.Storage/storageAccounts": "2023-05-01",
+    "Microsoft.Storage/storageAccounts/blobServices": "2023-05-01",
+    "Microsoft.Storage/storageAccounts/blobServices/containers": "2023-05-01",
+    "Microsoft.Web/serverfarms": "2024-04-01",
+    "Microsoft.Web/sites": "2024-04-01",
+    "Microsoft.OperationalInsights/workspaces": "2023-09-01",
+    "Microsoft.Insights/components": "2020-02-02",
+    "Microsoft.Insights/workbooks": "2022-04-01",
+    "Microsoft.KeyVault/vaults": "2023-07-01",
+    "Microsoft.KeyVault/vaults/secrets": "2023-07-01",
+    "Microsoft.CognitiveServices/accounts": "2024-10-01",
+    "Microsoft.CognitiveServices/accounts/deployments": "2024-10-01",
+    "Microsoft.Authorization/roleAssignments": "2022-04-01",
+}
+
+# App settings that Flex Consumption rejects or ignores (runtime and deployment live in functionAppConfig).
+FORBIDDEN_FLEX_SETTINGS = {
+    "FUNCTIONS_WORKER_RUNTIME",
+    "FUNCTIONS_WORKER_RUNTIME_VERSION",
+    "FUNCTIONS_EXTENSION_VERSION",
+    "WEBSITE_RUN_FROM_PACKAGE",
+    "SCM_DO_BUILD_DURING_DEPLOYMENT",
+    "ENABLE_ORYX_BUILD",
+    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+    "WEBSITE_CONTENTSHARE",
+    "WEBSITE_CONTENTOVERVNET",
+    "WEBSITE_SKIP_CONTENTSHARE_VALIDATION",
+    "WEBSITE_NODE_DEFAULT_VERSION",
+    "WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT",
+    "WEBSITE_USE_PLACEHOLDER",
+    "WEBSITE_USE_PLACEHOLDER_DOTNETISOLATED",
+    "AzureWebJobsStorage",  # a connection string means shared keys; the host uses AzureWebJobsStorage__* instead
+}
+
+# Settings the bridge reads that are about to land in bridge/settings.py; deployed already.
+UPCOMING_BRIDGE_SETTINGS = {
+    "BIG_MODEL_API",
+    "MIDDLE_MODEL_API",
+    "SMALL_MODEL_API",
+    "MAX_STREAM_SECONDS",
+    "AZURE_CLIENT_ID",
+}
+
+# Non-secret settings of bridge.settings.SETTINGS deliberately not deployed. Empty: all are set.
+NOT_DEPLOYED: frozenset[str] = frozenset()
+
+# Secrets that are only deployed for one choice of a parameter.
+CONDITIONAL_SECRETS = {"AZURE_OPENAI_API_KEY"}
+
+KEY_VAULT_REFERENCE = re.compile(
+    r"^@Microsoft\.KeyVault\("
+    r"(SecretUri=(https://[^)\s]+/secrets/[^)\s]+|\$\{[A-Za-z_][\w.]*\}(secrets/[\w$.{}-]+)?)"
+    r"|VaultName=[^;)\s]+;SecretName=[^;)\s]+(;SecretVersion=[^;)\s]+)?)\)$"
+)
+
+
+# ----- parsing helpers ---------------------------------------------------------------------------
+
+
+@cache
+def _parser() -> BicepParser:
+    return BicepParser()
+
+
+@cache
+def _parse(path: Path) -> dict[str, Any]:
+    return _parser().parse(file_path=path)
+
+
+def bicep(name: str) -> dict[str, Any]:
+    """The pycep tree of infra/<name>; fails the test with a clear message if it does not parse."""
+    path = INFRA / name
+    assert path.is_file(), f"{path.relative_to(ROOT)} is missing"
+    try:
+        return _parse(path)
+    except (LarkError, ValueError) as exc:  # lark's parse errors; ValueError for unbalanced ''' strings
+        pytest.fail(f"{path.relative_to(ROOT)} does not parse with pycep-parser: {type(exc).__name__}: {exc}")
+
+
+def text(name: str) -> str:
+    return (INFRA / name).read_text()
+
+
+def unwrap(config: Any) -> Any:
+    """The object of a resource or module, through `if (...)` conditions and `[for ...]` loops."""
+    while isinstance(config, dict) and "config" in config and ("condition" in config or "loop_type" in config):
+        config = config["config"]
+    return config
+
+
+def resources(name: str) -> dict[str, dict[str, Any]]:
+    return bicep(name).get("resources") or {}
+
+
+def resources_of_type(name: str, type_: str) -> list[dict[str, Any]]:
+    return [r for r in resources(name).values() if r["type"] == type_]
+
+
+def one(name: str, type_: str) -> dict[str, Any]:
+    found = [r for r in resources_of_type(name, type_) if not r["existing"]]
+    assert len(found) == 1, f"{name}: expected one {type_} declared, found {len(found)}"
+    return unwrap(found[0]["config"])
+
+
+def dotted(node: Any) -> str | None:
+    """`a.outputs.b` as a string when the node is a plain property access (or a bare name)."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, dict) and node.get("operator", {}).get("type") == "property_accessor":
+        operands = node["operator"]["operands"]
+        left, right = dotted(operands["operand_1"]), dotted(operands["operand_2"])
+        if left is not None and right is not None:
+            return f"{left}.{right}"
+    return None
+
+
+def unquote(key: str) -> str:
+    return key[1:-1] if len(key) >= 2 and key[0] == key[-1] == "'" else key
+
+
+def walk(node: Any) -> Iterator[Any]:
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def object_dicts(node: Any) -> Iterator[dict[str, Any]]:
+    """Every object literal under `node`, including both branches of conditionals."""
+    for item in walk(node):
+        if isinstance(item, dict) and not ({"operator", "function"} & item.keys()):
+            yield item
+
+
+def variable(name: str, var: str) -> Any:
+    variables = bicep(name).get("variables") or {}
+    assert var in variables, f"{name}: variable {var} is missing"
+    return variables[var]["value"]
+
+
+def param(name: str, param_name: str) -> dict[str, Any]:
+    params = bicep(name).get("parameters") or {}
+    assert param_name in params, f"{name}: parameter {param_name} is missing"
+    return params[param_name]
+
+
+def decorator(p: dict[str, Any], type_: str) -> Any:
+    for d in p.get("decorators") or []:
+        if d["type"] == type_:
+            return d.get("argument", True)
+    return None
+
+
+def module(name: str, symbol: str) -> dict[str, Any]:
+    modules = bicep(name).get("modules") or {}
+    assert symbol in modules, f"{name}: module {symbol} is missing"
+    return modules[symbol]
+
+
+def app_settings() -> dict[str, Any]:
+    """Every app setting of the Function App: name -> value expression (all branches merged)."""
+    site = one("functionapp.bicep", "Microsoft.Web/sites")
+    loop = site["properties"]["siteConfig"]["appSettings"]
+    assert isinstance(loop, dict) and "loop_type" in loop, "appSettings is built from the settings object"
+    source = loop["loop_type"]["detail"]["array_name"]
+    assert source["function"]["type"] == "items", "appSettings loops over items(<settings object>)"
+    merged_name = source["function"]["parameters"]["arg_1"]
+    merged = variable("functionapp.bicep", merged_name)
+    assert merged["function"]["type"] == "union"
+    settings: dict[str, Any] = {}
+    for part in merged["function"]["parameters"].values():
+        for obj in object_dicts(variable("functionapp.bicep", part)):
+            settings.update({unquote(k): v for k, v in obj.items()})
+    return settings
+
+
+def unconditional_app_settings() -> set[str]:
+    """Setting names from settings objects that are plain object literals (always deployed)."""
+    merged = variable("functionapp.bicep", "appSettings")
+    names: set[str] = set()
+    for part in merged["function"]["parameters"].values():
+        value = variable("functionapp.bicep", part)
+        if isinstance(value, dict) and not ({"operator", "function"} & value.keys()):
+            names.update(unquote(k) for k in value)
+    return names
+
+
+def role_assignments(name: str) -> list[tuple[str, str, bool]]:
+    """(role definition id, principal expression, conditional) for each role assignment in infra/<name>."""
+    found = []
+    for res in resources_of_type(name, "Microsoft.Authorization/roleAssignments"):
+        conditional = "condition" in res["config"]
+        body = unwrap(res["config"])
+        role = body["properties"]["roleDefinitionId"]
+        fn = role["function"]
+        assert fn["type"] == "subscription_resource_id", f"{name}: roleDefinitionId uses subscriptionResourceId()"
+        assert fn["parameters"]["resource_type"] == "Microsoft.Authorization/roleDefinitions"
+        role_id = fn["parameters"]["resource_name_1"]
+        if not re.fullmatch(r"[0-9a-f-]{36}", role_id):
+            role_id = variable(name, role_id)
+        found.append((role_id, body["properties"]["principalId"], conditional))
+    return found
+
+
+def parameters_file() -> dict[str, Any]:
+    return json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+
+
+def azure_yaml() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "azure.yaml").read_text())
+
+
+# ----- every file parses ---------------------------------------------------------------------------
+
+
+def test_bicep_files_exist() -> None:
+    names = {p.name for p in BICEP_FILES}
+    for expected in (
+        "main.bicep",
+        "identity.bicep",
+        "storage.bicep",
+        "monitoring.bicep",
+        "workbook.bicep",
+        "keyvault.bicep",
+        "openai.bicep",
+        "openai-roles.bicep",
+        "openai-key-secret.bicep",
+        "functionapp.bicep",
+    ):
+        assert expected in names, f"infra/{expected} is missing"
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: str(p.relative_to(INFRA)))
+def test_every_bicep_file_parses(path: Path) -> None:
+    tree = bicep(str(path.relative_to(INFRA)))
+    assert tree.get("resources") or tree.get("modules"), f"{path.name} declares nothing"
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: str(p.relative_to(INFRA)))
+def test_no_registry_modules_and_local_modules_exist(path: Path) -> None:
+    source = path.read_text()
+    assert not re.search(r"""['"](br|ts)[:/]""", source), f"{path.name} uses a registry module; use plain resources"
+    for symbol, mod in (bicep(str(path.relative_to(INFRA))).get("modules") or {}).items():
+        assert mod["type"] == "local", f"{path.name}: module {symbol} is not a local file"
+        assert (path.parent / mod["detail"]["path"]).is_file(), f"{path.name}: module {symbol} points to a missing file"
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: str(p.relative_to(INFRA)))
+def test_api_versions_are_current_and_stable(path: Path) -> None:
+    for symbol, res in resources(str(path.relative_to(INFRA))).items():
+        version = res["api_version"]
+        assert "preview" not in version, f"{path.name}: {symbol} uses preview API {version}"
+        minimum = MIN_API_VERSIONS.get(res["type"])
+        assert minimum is not None, f"{path.name}: {symbol} has a resource type the tests do not know: {res['type']}"
+        assert version >= minimum, f"{path.name}: {symbol} uses {res['type']}@{version}, older than {minimum}"
+
+
+def test_every_needed_resource_type_is_declared() -> None:
+    declared = {
+        res["type"]
+        for path in BICEP_FILES
+        for res in resources(str(path.relative_to(INFRA))).values()
+        if not res["existing"]
+    }
+    missing = set(MIN_API_VERSIONS) - declared
+    assert not missing, f"resource types never declared: {sorted(missing)}"
+
+
+# ----- main.bicep, parameters, modules, outputs ------------------------------------------------------
+
+
+def test_main_is_subscription_scope_and_creates_the_resource_group() -> None:
+    assert bicep("main.bicep")["globals"]["scope"]["value"] == "subscription"
+    rg = one("main.bicep", "Microsoft.Resources/resourceGroups")
+    assert "environmentName" in json.dumps(rg["name"])
+    assert "'azd-env-name'" in json.dumps(variable("main.bicep", "tags"))
+    for symbol, mod in bicep("main.bicep")["modules"].items():
+        scope = unwrap(mod["config"]).get("scope")
+        assert scope is not None, f"main.bicep: module {symbol} needs an explicit scope"
+
+
+def test_every_parameter_in_the_parameters_file_is_declared_in_main() -> None:
+    declared = bicep("main.bicep")["parameters"]
+    given = parameters_file()
+    undeclared = set(given) - set(declared)
+    assert not undeclared, f"main.parameters.json sets parameters main.bicep does not declare: {sorted(undeclared)}"
+    required = {name for name, p in declared.items() if p["default"] is None}
+    assert required <= set(given), f"required parameters not in main.parameters.json: {sorted(required - set(given))}"
+    for name, entry in given.items():
+        value = entry["value"]
+        assert isinstance(value, str) and re.search(r"\$\{[A-Z][A-Z0-9_]*\}", value), (
+            f"main.parameters.json: {name} should come from an azd environment variable, got {value!r}"
+        )
+    assert given["environmentName"]["value"] == "${AZURE_ENV_NAME}"
+    assert given["location"]["value"] == "${AZURE_LOCATION}"
+    assert given["principalId"]["value"] == "${AZURE_PRINCIPAL_ID}"
+
+
+def test_module_parameters_and_outputs_match_the_modules() -> None:
+    main_source = text("main.bicep")
+    modules = bicep("main.bicep")["modules"]
+    for symbol, mod in modules.items():
+        target = mod["detail"]["path"]
+        declared = bicep(target).get("parameters") or {}
+        given = unwrap(mod["config"]).get("params") or {}
+        unknown = set(given) - set(declared)
+        assert not unknown, f"main.bicep passes {sorted(unknown)} to {target}, which does not declare them"
+        required = {name for name, p in declared.items() if p["default"] is None}
+        assert required <= set(given), f"main.bicep does not pass required {sorted(required - set(given))} to {target}"
+        outputs = set(bicep(target).get("outputs") or {})
+        for used in re.findall(rf"\b{symbol}\.outputs\.(\w+)", main_source):
+            assert used in outputs, f"main.bicep reads {symbol}.outputs.{used}, which {target} does not declare"
+
+
+def test_outputs_for_azd_and_the_hook() -> None:
+    outputs = bicep("main.bicep")["outputs"]
+    for name in (
+        "AZURE_FUNCTION_URL",
+        "AZURE_FUNCTION_APP_NAME",
+        "AZURE_KEY_VAULT_NAME",
+        "AZURE_OPENAI_ENDPOINT",
+        "AZURE_RESOURCE_GROUP",
+        "ANTHROPIC_AUTH_TOKEN_SECRET_NAME",
+        "BRIDGE_DEPLOYMENTS",
+        "CLAUDE_CODE_AUTO_COMPACT_WINDOW",
+    ):
+        assert name in outputs, f"main.bicep should output {name}"
+    assert outputs["CLAUDE_CODE_AUTO_COMPACT_WINDOW"]["value"] == "defaultContextWindow"
+    assert param("main.bicep", "defaultContextWindow")["default"] == 272000
+    assert "https://" in json.dumps(bicep("functionapp.bicep")["outputs"]["url"])
+    # No secret ever leaves the deployment as an output (azd stores outputs in plain text).
+    secret_params = {n for n, p in bicep("main.bicep")["parameters"].items() if decorator(p, "secure")}
+    rendered = json.dumps(outputs)
+    for name in secret_params | {"authToken"}:
+        assert f'"{name}"' not in rendered, f"an output exposes {name}"
+    for path in BICEP_FILES:
+        assert "listKeys" not in json.dumps(bicep(str(path.relative_to(INFRA))).get("outputs") or {})
+
+
+# ----- identity, storage, plan, app --------------------------------------------------------------------
+
+
+def test_user_assigned_identity_is_used_for_everything() -> None:
+    identity = one("identity.bicep", "Microsoft.ManagedIdentity/userAssignedIdentities")
+    assert identity["name"] == "name"
+    site = one("functionapp.bicep", "Microsoft.Web/sites")
+    assert site["identity"]["type"] == "UserAssigned"
+    assert [unquote(k) for k in site["identity"]["userAssignedIdentities"]] == ["${identityId}"]
+    assert site["properties"]["keyVaultReferenceIdentity"] == "identityId"
+    auth = site["properties"]["functionAppConfig"]["deployment"]["storage"]["authentication"]
+    assert auth == {"type": "UserAssignedIdentity", "userAssignedIdentityResourceId": "identityId"}
+    settings = app_settings()
+    assert settings["AZURE_CLIENT_ID"] == "identityClientId"
+    assert settings["AzureWebJobsStorage__clientId"] == "identityClientId"
+    assert "ClientId=${identityClientId}" in settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]
+
+
+def test_storage_has_no_shared_keys_and_holds_the_deployment_container() -> None:
+    account = one("storage.bicep", "Microsoft.Storage/storageAccounts")
+    props = account["properties"]
+    assert props["allowSharedKeyAccess"] is False
+    assert props["allowBlobPublicAccess"] is False
+    assert props["minimumTlsVersion"] == "TLS1_2"
+    assert props["supportsHttpsTrafficOnly"] is True
+    container = one("storage.bicep", "Microsoft.Storage/storageAccounts/blobServices/containers")
+    assert container["name"] == "deploymentContainerName"
+    assert container["properties"]["publicAccess"] == "None"
+
+
+def test_host_storage_goes_through_the_identity() -> None:
+    settings = app_settings()
+    assert settings["AzureWebJobsStorage__accountName"] == "storageAccountName"
+    assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert settings["AzureWebJobsStorage__clientId"] == "identityClientId"
+
+
+def test_flex_consumption_plan() -> None:
+    plan = one("functionapp.bicep", "Microsoft.Web/serverfarms")
+    assert plan["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
+    assert plan["properties"]["reserved"] is True
+
+
+def test_function_app_is_a_flex_consumption_linux_python_app() -> None:
+    site = one("functionapp.bicep", "Microsoft.Web/sites")
+    assert site["kind"] == "functionapp,linux"
+    tags = site["tags"]["function"]["parameters"]
+    assert {unquote(k): v for k, v in tags["arg_2"].items()} == {"azd-service-name": "api"}
+    props = site["properties"]
+    assert props["httpsOnly"] is True
+    assert dotted(props["serverFarmId"]) == "plan.id"
+    assert "linuxFxVersion" not in props["siteConfig"], "Flex Consumption sets the runtime in functionAppConfig"
+    config = props["functionAppConfig"]
+    assert config["runtime"] == {"name": "python", "version": "pythonVersion"}
+    storage = config["deployment"]["storage"]
+    assert storage["type"] == "blobContainer"
+    assert storage["value"] == "${storageBlobEndpoint}${deploymentContainerName}"
+    scale = config["scaleAndConcurrency"]
+    assert scale["maximumInstanceCount"] == "maximumInstanceCount"
+    assert scale["instanceMemoryMB"] == "instanceMemoryMB"
+    assert scale["triggers"]["http"]["perInstanceConcurrency"] == "httpPerInstanceConcurrency"
+    for file in ("main.bicep", "functionapp.bicep"):
+        python = param(file, "pythonVersion")
+        assert python["default"] == "3.11"
+        assert decorator(python, "allowed") == ["3.11", "3.12"]
+        for name in ("instanceMemoryMB", "maximumInstanceCount", "httpPerInstanceConcurrency"):
+            assert param(file, name)["type"] == "int"
+
+
+def test_main_passes_the_flex_parameters_through() -> None:
+    given = unwrap(module("main.bicep", "functionApp")["config"])["params"]
+    for name in ("pythonVersion", "instanceMemoryMB", "maximumInstanceCount", "httpPerInstanceConcurrency"):
+        assert given[name] == name
+
+
+# ----- app settings --------------------------------------------------------------------------------------
+
+
+def test_every_setting_the_bridge_reads_is_deployed() -> None:
+    settings = app_settings()
+    missing = []
+    for setting in SETTINGS:
+        if setting.name.endswith("*"):  # a prefix family such as CUSTOM_HEADER_*, not one setting
+            continue
+        if setting.name in NOT_DEPLOYED:
+            continue
+        if setting.name not in settings:
+            missing.append(setting.name)
+    missing += sorted(UPCOMING_BRIDGE_SETTINGS - set(settings))
+    assert not missing, f"settings the bridge reads but the Function App does not get: {missing}"
+
+
+def test_secrets_are_key_vault_references() -> None:
+    settings = app_settings()
+    secrets = [s.name for s in SETTINGS if s.secret]
+    assert "ANTHROPIC_AUTH_TOKEN" in secrets
+    for name in secrets:
+        assert name in settings, f"secret {name} is not deployed"
+        value = settings[name]
+        assert isinstance(value, str) and KEY_VAULT_REFERENCE.match(value), (
+            f"{name} must be a Key Vault reference @Microsoft.KeyVault(SecretUri=...), got {value!r}"
+        )
+    always = unconditional_app_settings()
+    assert "ANTHROPIC_AUTH_TOKEN" in always
+    for name in CONDITIONAL_SECRETS:
+        assert name not in always, f"{name} must only be set when the user chose key authentication"
+
+
+def test_api_key_is_only_set_with_key_auth() -> None:
+    key_settings = variable("functionapp.bicep", "apiKeySettings")
+    cond = key_settings["operator"]
+    assert cond["type"] == "conditional"
+    assert cond["operands"]["condition"]["function"]["type"] == "empty"
+    assert cond["operands"]["true_value"] == {}
+    assert set(cond["operands"]["false_value"]) == {"AZURE_OPENAI_API_KEY"}
+    auth = param("main.bicep", "openAiAuthMode")
+    assert auth["default"] == "entra"
+    assert decorator(auth, "allowed") == ["entra", "key"]
+    given = unwrap(module("main.bicep", "functionApp")["config"])["params"]
+    uri = given["openAiKeySecretUri"]["operator"]
+    assert uri["type"] == "conditional" and uri["operands"]["condition"] == "useOpenAiKey"
+    assert uri["operands"]["false_value"] == ""
+    assert variable("main.bicep", "useOpenAiKey") == {
+        "operator": {"type": "equals", "operands": {"operand_1": "openAiAuthMode", "operand_2": "key"}}
+    }
+    assert module("main.bicep", "openAiKeySecret")["config"]["condition"] == "useOpenAiKey"
+
+
+def test_settings_flex_consumption_needs() -> None:
+    settings = app_settings()
+    assert settings["PYTHON_ENABLE_INIT_INDEXING"] == "1"
+    assert settings["APPLICATIONINSIGHTS_CONNECTION_STRING"] == "appInsightsConnectionString"
+    assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"].endswith("Authorization=AAD")
+    assert settings["MAX_STREAM_SECONDS"] == {
+        "function": {"type": "string", "parameters": {"value_to_convert": "maxStreamSeconds"}}
+    }
+    main_default = param("main.bicep", "maxStreamSeconds")["default"]
+    assert isinstance(main_default, int) and main_default < 230, "streams must end before Azure's ~230 s cut"
+    assert param("main.bicep", "requestTimeoutSeconds")["default"] < 230
+
+
+def test_no_setting_flex_consumption_rejects() -> None:
+    names = set(app_settings())
+    assert not names & FORBIDDEN_FLEX_SETTINGS, f"Flex Consumption rejects {sorted(names & FORBIDDEN_FLEX_SETTINGS)}"
+    for path in BICEP_FILES:
+        source = path.read_text()
+        for name in FORBIDDEN_FLEX_SETTINGS:
+            assert not re.search(rf"(^|[\s{{'\"]){re.escape(name)}'?\s*:", source, re.MULTILINE), f"{path.name} sets {name}"
+            assert not re.search(rf"name:\s*'{re.escape(name)}'", source), f"{path.name} sets {name}"
+
+
+def test_bridge_settings_come_from_main_parameters() -> None:
+    given = unwrap(module("main.bicep", "functionApp")["config"])["params"]
+    for name in ("bigModel", "smallModel", "bigModelApi", "middleModelApi", "smallModelApi", "openAiApiVersion",
+                 "maxStreamSeconds", "requestTimeoutSeconds", "maxTokensLimit", "maxRequestBytes"):
+        assert given[name] == name, f"functionApp.{name} should be main.bicep's parameter {name}"
+    assert given["middleModel"] == "middleDeployment"
+    assert dotted(given["openAiEndpoint"]) == "openAiRoles.outputs.endpoint"
+    assert dotted(given["authTokenSecretUri"]) == "keyVault.outputs.authTokenSecretUri"
+    for api in ("bigModelApi", "middleModelApi", "smallModelApi"):
+        assert decorator(param("main.bicep", api), "allowed") == ["", "chat", "responses"]
+        assert param("main.bicep", api)["default"] == ""
+
+
+# ----- monitoring ----------------------------------------------------------------------------------------
+
+
+def test_application_insights_without_local_auth() -> None:
+    appi = one("monitoring.bicep", "Microsoft.Insights/components")
+    assert appi["properties"]["DisableLocalAuth"] is True
+    assert dotted(appi["properties"]["WorkspaceResourceId"]) == "logAnalytics.id"
+    workspace = one("monitoring.bicep", "Microsoft.OperationalInsights/workspaces")
+    assert workspace["properties"]["sku"]["name"] == "PerGB2018"
+
+
+def test_workbook_charts_the_bridge_log_line() -> None:
+    book = one("workbook.bicep", "Microsoft.Insights/workbooks")
+    assert book["kind"] == "shared"
+    assert book["properties"]["sourceId"] == "appInsightsId"
+    assert book["properties"]["serializedData"]["function"]["type"] == "string"
+    content = variable("workbook.bicep", "workbookContent")
+    queries = [item["content"] for item in content["items"] if item["type"] == 3]
+    assert len(queries) >= 4
+    base = variable("workbook.bicep", "bridgeRequests")
+    assert base.lstrip().startswith("traces")
+    assert "parse_json(message)" in base
+    for field in ("request_id", "route", "model", "deployment", "status", "latency_ms", "input_tokens",
+                  "output_tokens", "cache_read_input_tokens", "attempts"):
+        assert f"r.{field}" in base, f"the workbook does not read {field}"
+    parts = {}
+    for query in queries:
+        args = query["query"]["function"]["parameters"]
+        assert query["query"]["function"]["type"] == "concat" and args["arg_1"] == "bridgeRequests"
+        parts[query["title"]] = variable("workbook.bicep", args["arg_2"])
+    kql = "\n".join(parts.values())
+    assert "bin(timestamp, 1d)" in kql and "by day = bin(timestamp, 1d), model" in kql
+    assert "percentile(latency_ms, 50)" in kql and "percentile(latency_ms, 95)" in kql
+    assert "status >= 400" in kql
+    assert "sum(input_tokens)" in kql and "sum(output_tokens)" in kql
+    assert "'" not in kql, "KQL strings use double quotes"
+
+
+# ----- Key Vault and the token ---------------------------------------------------------------------------
+
+
+def test_key_vault_uses_rbac_and_holds_the_token() -> None:
+    vault = one("keyvault.bicep", "Microsoft.KeyVault/vaults")
+    props = vault["properties"]
+    assert props["enableRbacAuthorization"] is True
+    assert "accessPolicies" not in props
+    assert props["sku"]["name"] == "standard"
+    secret = one("keyvault.bicep", "Microsoft.KeyVault/vaults/secrets")
+    assert secret["parent"] == "vault"
+    assert secret["name"] == "authTokenSecretName"
+    assert secret["properties"]["value"] == "authToken"
+    assert decorator(param("keyvault.bicep", "authToken"), "secure")
+    assert dotted(bicep("keyvault.bicep")["outputs"]["authTokenSecretUri"]["value"]) == "authTokenSecret.properties.secretUri"
+
+
+def test_api_key_secret_comes_from_the_resource_not_from_a_person() -> None:
+    secret = one("openai-key-secret.bicep", "Microsoft.KeyVault/vaults/secrets")
+    value = secret["properties"]["value"]
+    assert value["operator"]["type"] == "property_accessor"
+    assert value["operator"]["operands"]["operand_1"]["operator"]["operands"]["func_name"] == "listKeys"
+    existing = [r for r in resources("openai-key-secret.bicep").values()
+                if r["type"] == "Microsoft.CognitiveServices/accounts"]
+    assert existing and existing[0]["existing"] is True
+    scope = existing[0]["config"]["scope"]["function"]
+    assert scope["type"] == "resource_group"
+    assert scope["parameters"] == {"subscription_id": "openAiSubscriptionId", "resource_group_name": "openAiResourceGroupName"}
+    assert variable("main.bicep", "openAiKeySecretName") == "azure-openai-api-key"
+
+
+def test_token_is_generated_once_and_stays_stable() -> None:
+    given = parameters_file()
+    secret_name = variable("main.bicep", "authTokenSecretName")
+    assert given["anthropicAuthToken"]["value"] == "${ANTHROPIC_AUTH_TOKEN}"
+    # azd reads the secret back from the vault on every later provision and only generates when it is absent.
+    assert given["generatedAuthToken"]["value"] == f"$(secretOrRandomPassword ${{AZURE_KEY_VAULT_NAME}} {secret_name})"
+    assert "AZURE_KEY_VAULT_NAME" in bicep("main.bicep")["outputs"], "azd learns the vault name from this output"
+    for name in ("anthropicAuthToken", "generatedAuthToken"):
+        assert decorator(param("main.bicep", name), "secure"), f"{name} must be @secure()"
+    assert param("main.bicep", "anthropicAuthToken")["default"] == ""
+    token = variable("main.bicep", "authToken")["operator"]
+    assert token["type"] == "conditional"
+    assert token["operands"]["true_value"] == "generatedAuthToken"
+    assert token["operands"]["false_value"] == "anthropicAuthToken"
+    kv_params = unwrap(module("main.bicep", "keyVault")["config"])["params"]
+    assert kv_params["authToken"] == "authToken"
+    assert kv_params["authTokenSecretName"] == "authTokenSecretName"
+    # The deploying user may read the secret (needed by secretOrRandomPassword and the printed command).
+    assert kv_params["principalId"] == "principalId"
+
+
+# ----- roles -----------------------------------------------------------------------------------------------
+
+
+def test_role_definition_ids() -> None:
+    expected = {
+        "storage.bicep": {(STORAGE_BLOB_DATA_OWNER, "identityPrincipalId", False)},
+        "monitoring.bicep": {(MONITORING_METRICS_PUBLISHER, "identityPrincipalId", False)},
+        "keyvault.bicep": {
+            (KEY_VAULT_SECRETS_USER, "identityPrincipalId", False),
+            (KEY_VAULT_SECRETS_OFFICER, "principalId", True),
+        },
+        "openai-roles.bicep": {
+            (COGNITIVE_SERVICES_OPENAI_USER, "identityPrincipalId", False),
+            (COGNITIVE_SERVICES_OPENAI_USER, "principalId", True),
+        },
+    }
+    for name, roles in expected.items():
+        assert set(role_assignments(name)) == roles, f"{name}: unexpected role assignments"
+    for path in BICEP_FILES:
+        source = path.read_text()
+        for guid in re.findall(r"'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'", source):
+            if path.name == "workbook.bicep":
+                continue  # workbook parameter ids
+            assert guid in KNOWN_ROLES, f"{path.name}: {guid} is not a role definition id the tests know"
+
+
+def test_role_assignments_are_idempotent_and_typed() -> None:
+    for path in BICEP_FILES:
+        name = str(path.relative_to(INFRA))
+        for res in resources_of_type(name, "Microsoft.Authorization/roleAssignments"):
+            body = unwrap(res["config"])
+            assert body["name"]["function"]["type"] == "guid", f"{name}: role assignment names must be guid(...)"
+            assert "scope" in body, f"{name}: role assignments are scoped to the resource"
+            if body["properties"]["principalId"] == "identityPrincipalId":
+                assert body["properties"]["principalType"] == "ServicePrincipal"
+
+
+def test_openai_roles_are_deployed_where_the_openai_resource_is() -> None:
+    roles = module("main.bicep", "openAiRoles")
+    body = unwrap(roles["config"])
+    assert "condition" not in roles["config"], "roles are needed for both a new and an existing resource"
+    scope = body["scope"]["function"]
+    assert scope["type"] == "resource_group"
+    assert scope["parameters"] == {"subscription_id": "openAiSubscriptionId", "resource_group_name": "openAiResourceGroupName"}
+    assert "openAi" in body["dependsOn"] and "rg" in body["dependsOn"]
+    sub = variable("main.bicep", "openAiSubscriptionId")["operator"]["operands"]
+    rg = variable("main.bicep", "openAiResourceGroupName")["operator"]["operands"]
+    assert sub["condition"] == rg["condition"] == "useExistingOpenAi"
+    assert sub["true_value"]["operator"]["operands"] == {"operand_1": "existingOpenAiParts", "operand_2": 2}
+    assert rg["true_value"]["operator"]["operands"] == {"operand_1": "existingOpenAiParts", "operand_2": 4}
+    assert variable("main.bicep", "existingOpenAiParts")["function"]["parameters"] == {
+        "input_string": "existingOpenAiResourceId",
+        "delimiter": "/",
+    }
+    account = [r for r in resources("openai-roles.bicep").values() if r["type"] == "Microsoft.CognitiveServices/accounts"]
+    assert account and account[0]["existing"] is True
+
+
+def test_new_openai_resource_with_model_deployments() -> None:
+    new = module("main.bicep", "openAi")
+    assert new["config"]["condition"] == {"operator": {"type": "not", "operands": {"bool_value": "useExistingOpenAi"}}}
+    account = one("openai.bicep", "Microsoft.CognitiveServices/accounts")
+    assert account["kind"] == "OpenAI"
+    assert account["properties"]["customSubDomainName"] == "name", "Entra ID auth needs a custom subdomain"
+    assert account["properties"]["disableLocalAuth"] == {"operator": {"type": "not", "operands": {"bool_value": "allowKeyAuth"}}}
+    deployments = resources_of_type("openai.bicep", "Microsoft.CognitiveServices/accounts/deployments")
+    assert len(deployments) == 1 and "loop_type" in deployments[0]["config"]
+    assert {"type": "batchSize", "argument": 1} in deployments[0]["decorators"]
+    body = unwrap(deployments[0]["config"])
+    assert dotted(body["sku"]["name"]) == "d.sku" and dotted(body["sku"]["capacity"]) == "d.capacity"
+    assert dotted(body["properties"]["model"]["name"]) == "d.model"
+    assert dotted(body["properties"]["model"]["version"]) == "d.version"
+    for name in ("bigModelName", "bigModelVersion", "bigModelCapacity", "smallModelName", "smallModelVersion",
+                 "smallModelCapacity", "modelDeploymentSku", "existingOpenAiResourceId", "openAiLocation"):
+        param("main.bicep", name)
+    big = variable("main.bicep", "bigModelDeployment")
+    assert big == {"name": "bigModel", "model": "bigModelName", "version": "bigModelVersion",
+                   "sku": "modelDeploymentSku", "capacity": "bigModelCapacity"}
+
+
+# ----- azure.yaml, hooks, .funcignore -------------------------------------------------------------------------
+
+
+def test_azure_yaml_names_the_function_service() -> None:
+    config = azure_yaml()
+    assert config["name"] == "claude-azure-bridge"
+    api = config["services"]["api"]
+    assert api["project"] == "."
+    assert api["language"] in ("py", "python")
+    assert api["host"] == "function"
+    assert config.get("infra", {}).get("path", "infra") == "infra"
+    assert config.get("infra", {}).get("module", "main") == "main"
+
+
+def test_azure_yaml_hooks_exist() -> None:
+    hooks = azure_yaml()["hooks"]
+    assert set(hooks) >= {"postprovision"}
+    shells = {}
+    for hook_name, hook in hooks.items():
+        for platform in ("posix", "windows"):
+            entry = hook[platform]
+            path = ROOT / entry["run"]
+            assert path.is_file(), f"azure.yaml hook {hook_name}/{platform} runs a missing file: {entry['run']}"
+            shells[(hook_name, platform)] = (entry["shell"], path)
+    assert shells[("postprovision", "posix")][0] == "sh"
+    assert shells[("postprovision", "windows")][0] == "pwsh"
+    assert shells[("postprovision", "windows")][1].suffix == ".ps1"
+
+
+@pytest.mark.parametrize("hook", ["postprovision.sh", "postprovision.ps1"])
+def test_hook_prints_the_client_settings_from_outputs(hook: str) -> None:
+    source = (INFRA / "hooks" / hook).read_text()
+    for needed in ("ANTHROPIC_BASE_URL", "CLAUDE_CODE_AUTO_COMPACT_WINDOW", "apiKeyHelper",
+                   "az keyvault secret show", "/v1"):
+        assert needed in source, f"{hook} does not print {needed}"
+    outputs = set(bicep("main.bicep")["outputs"])
+    read = set(re.findall(r"(?:value|Get-AzdValue) '?([A-Z][A-Z0-9_]+)'?", source))
+    assert read, f"{hook} reads no azd values"
+    assert read <= outputs, f"{hook} reads values main.bicep does not output: {sorted(read - outputs)}"
+
+
+def test_posix_hook_output() -> None:
+    sh = shutil.which("sh")
+    assert sh is not None
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AZURE_FUNCTION_URL": "https://func-test.azurewebsites.net",
+        "AZURE_FUNCTION_APP_NAME": "func-test",
+        "AZURE_KEY_VAULT_NAME": "kv-test",
+        "ANTHROPIC_AUTH_TOKEN_SECRET_NAME": "anthropic-auth-token",
+        "BRIDGE_DEPLOYMENTS": "gpt-5,gpt-5-mini",
+        "CLAUDE_CODE_AUTO_COMPACT_WINDOW": "272000",
+    }
+    result = subprocess.run([sh, str(INFRA / "hooks" / "postprovision.sh")], env=env, capture_output=True,
+                            text=True, timeout=10, check=False)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert '"ANTHROPIC_BASE_URL": "https://func-test.azurewebsites.net"' in out
+    assert '"CLAUDE_CODE_AUTO_COMPACT_WINDOW": "272000"' in out
+    assert "az keyvault secret show --vault-name kv-test --name anthropic-auth-token --query value -o tsv" in out
+    assert "https://func-test.azurewebsites.net/v1" in out
+    settings_json = out[out.index("{"): out.index("}\n}") + 3]
+    parsed = json.loads(settings_json)
+    assert parsed["env"]["ANTHROPIC_BASE_URL"] == "https://func-test.azurewebsites.net"
+
+
+def _ignored(patterns: list[str], path: str) -> bool:
+    """gitignore-style match, enough for the patterns .funcignore uses."""
+    parts = path.split("/")
+    ignored = False
+    for raw in patterns:
+        negate = raw.startswith("!")
+        pattern = raw[1:] if negate else raw
+        directory = pattern.endswith("/")
+        pattern = pattern.rstrip("/").lstrip("/")
+        candidates = ["/".join(parts[: i + 1]) for i in range(len(parts) - (0 if not directory else 1))]
+        names = parts[: len(parts) - (1 if directory else 0)]
+        if any(fnmatch.fnmatch(c, pattern) for c in candidates) or (
+            "/" not in pattern and any(fnmatch.fnmatch(n, pattern) for n in names)
+        ):
+            ignored = not negate
+    return ignored
+
+
+def test_funcignore_keeps_the_package_small() -> None:
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".funcignore").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    for path in ("tests/test_infra.py", "infra/main.bicep", "infra/hooks/postprovision.sh", ".venv/bin/python",
+                 "local.settings.json", ".azure/dev/.env", "bench/run.py", "docs/deploy.md", "scripts/test",
+                 "bridge/__pycache__/settings.cpython-311.pyc", ".git/config"):
+        assert _ignored(patterns, path), f".funcignore should keep {path} out of the package"
+    for path in ("function_app.py", "host.json", "requirements.txt", "bridge/settings.py", "bridge/__init__.py"):
+        assert not _ignored(patterns, path), f".funcignore must not drop {path}"
