@@ -16,7 +16,8 @@ Request side::
 
 Stream side (what an upstream yields, in order)::
 
-    TextDelta* / ReasoningDelta* / ToolCallStart, ToolCallDelta*  (interleaved as generated)
+    TextDelta* / ReasoningDelta* ReasoningSignature? / ToolCallStart, ToolCallDelta*
+    / WebSearchCall, WebSearchResults / Citation     (interleaved as generated)
     Usage?            (any time; the last one wins)
     Finish            (exactly once, last)
 
@@ -32,6 +33,7 @@ from typing import Literal
 Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["end_turn", "max_tokens", "tool_use", "stop_sequence", "refusal"]
 ToolChoiceMode = Literal["auto", "required", "none", "tool"]
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 
 
 @dataclass(slots=True)
@@ -62,6 +64,8 @@ class ToolResultPart:
 
 @dataclass(slots=True)
 class ReasoningPart:
+    """Reasoning carried between turns; `signature` is opaque (the upstream's encrypted reasoning)."""
+
     text: str
     signature: str | None = None
 
@@ -89,6 +93,25 @@ class ToolChoice:
 
 
 @dataclass(slots=True)
+class WebSearch:
+    """The client allows the model to search the web (a server-side tool)."""
+
+    max_uses: int | None = None
+    allowed_domains: list[str] = field(default_factory=list)
+    blocked_domains: list[str] = field(default_factory=list)
+    user_location: dict[str, object] | None = None
+
+
+@dataclass(slots=True)
+class ResponseFormat:
+    """Structured output: the answer's text must be JSON matching `schema`."""
+
+    schema: dict[str, object]
+    name: str = "response"
+    strict: bool = True
+
+
+@dataclass(slots=True)
 class Request:
     model: str
     messages: list[Message]
@@ -101,6 +124,14 @@ class Request:
     top_p: float | None = None
     stop: list[str] = field(default_factory=list)
     user: str | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    """None: the deployment's default effort."""
+    reasoning_summary: bool = True
+    """Whether the client wants to see reasoning text (else only the opaque signature travels)."""
+    response_format: ResponseFormat | None = None
+    web_search: WebSearch | None = None
+    cache_key: str | None = None
+    """A stable key (the client's session) so the upstream's prompt cache hits across turns."""
 
 
 @dataclass(slots=True)
@@ -111,6 +142,40 @@ class TextDelta:
 @dataclass(slots=True)
 class ReasoningDelta:
     text: str
+
+
+@dataclass(slots=True)
+class ReasoningSignature:
+    """The opaque signature of the reasoning block being streamed; closes nothing by itself."""
+
+    signature: str
+
+
+@dataclass(slots=True)
+class WebSearchCall:
+    id: str
+    query: str
+
+
+@dataclass(slots=True)
+class WebSource:
+    url: str
+    title: str
+
+
+@dataclass(slots=True)
+class WebSearchResults:
+    call_id: str
+    sources: list[WebSource]
+
+
+@dataclass(slots=True)
+class Citation:
+    """Cites a web source for the text streamed so far in the current text block."""
+
+    url: str
+    title: str
+    cited_text: str = ""
 
 
 @dataclass(slots=True)
@@ -132,6 +197,7 @@ class Usage:
     output_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    web_search_requests: int = 0
 
 
 @dataclass(slots=True)
@@ -140,7 +206,18 @@ class Finish:
     stop_sequence: str | None = None
 
 
-Event = TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | Usage | Finish
+Event = (
+    TextDelta
+    | ReasoningDelta
+    | ReasoningSignature
+    | ToolCallStart
+    | ToolCallDelta
+    | WebSearchCall
+    | WebSearchResults
+    | Citation
+    | Usage
+    | Finish
+)
 
 
 @dataclass(slots=True)
