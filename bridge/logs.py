@@ -4,6 +4,10 @@ Fields: request_id, route, model (as requested), deployment, stream, attempts
 (upstream HTTP attempts), status, error_type, latency_ms, input_tokens,
 output_tokens, cache_read_input_tokens.  In Application Insights the line is
 the `message` of a trace, ready for `parse_json(message)`.
+
+The record of the request being served is in the context variable
+`CURRENT`, so the layers below the handler (routing, the upstream transport)
+note the deployment and count attempts without passing it around.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from bridge.model import Usage
@@ -47,3 +52,23 @@ class RequestLog:
             record["output_tokens"] = self.usage.output_tokens
             record["cache_read_input_tokens"] = self.usage.cached_tokens
         log.info(json.dumps(record, separators=(",", ":")))
+
+    def start(self) -> RequestLog:
+        """Make this the record of the request being served."""
+        CURRENT.set(self)
+        return self
+
+
+CURRENT: ContextVar[RequestLog | None] = ContextVar("bridge_request_log", default=None)
+
+
+def note_deployment(deployment: str) -> None:
+    record = CURRENT.get()
+    if record is not None:
+        record.deployment = deployment
+
+
+def note_attempt() -> None:
+    record = CURRENT.get()
+    if record is not None:
+        record.attempts += 1

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from bridge.errors import misconfigured
+from bridge.logs import note_deployment
 from bridge.model import Event, Request
 from bridge.routing import Route, resolve
 from bridge.settings import Settings, load_settings
@@ -57,6 +58,7 @@ class Bridge:
     async def start(self, request: Request, deadline: Deadline) -> Exchange:
         """Resolve, translate and send; raises `BridgeError` for anything before the first event."""
         route = resolve(request.model, self.settings)
+        note_deployment(route.deployment)
         if self.endpoint is None:
             raise misconfigured("; ".join(self.settings.problems))
         events, attempts = await open_stream(

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from bridge.errors import BridgeError
+from bridge.logs import note_attempt
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_ATTEMPTS = 3
@@ -91,6 +92,7 @@ async def send(url: str, headers: dict[str, str], body: dict[str, Any], deadline
             raise BridgeError("timeout_error", "The upstream did not answer within REQUEST_TIMEOUT")
         response: httpx.Response | None = None
         failure: str | None = None
+        note_attempt()
         try:
             request = http.build_request("POST", url, headers=headers, content=content)
             async with asyncio.timeout(remaining):

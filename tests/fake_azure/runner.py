@@ -18,7 +18,7 @@ STARTUP_TIMEOUT = 10.0
 @contextmanager
 def running_fake_azure(fake: FakeAzure) -> Iterator[str]:
     """Run `fake` for the duration of the block; yields its base URL, `http://127.0.0.1:PORT`."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only then
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -49,7 +49,7 @@ async def _logged(body: AsyncIterator[bytes], writer: StreamWriter, record: Requ
 
 
 async def messages(req: Request) -> Response:
-    record = RequestLog(new_request_id(), "messages")
+    record = RequestLog(new_request_id(), "messages").start()
     try:
         bridge = current_bridge()
         check_client_token(req, bridge.settings)
@@ -57,7 +57,6 @@ async def messages(req: Request) -> Response:
         record.model, record.stream = request.model, request.stream
         deadline = bridge.deadline()
         exchange = await bridge.start(request, deadline)
-        record.deployment, record.attempts = exchange.route.deployment, exchange.attempts
         message_id = new_message_id()
         if request.stream:
             writer = StreamWriter(message_id, request.model)
@@ -83,7 +82,7 @@ async def messages(req: Request) -> Response:
 
 
 async def count_tokens(req: Request) -> Response:
-    record = RequestLog(new_request_id(), "count_tokens")
+    record = RequestLog(new_request_id(), "count_tokens").start()
     try:
         bridge = current_bridge()
         check_client_token(req, bridge.settings)

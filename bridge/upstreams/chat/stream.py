@@ -123,11 +123,16 @@ class ChatStreamTranslator:
 
 
 async def translate_stream(chunks: AsyncIterable[bytes]) -> AsyncIterator[Event]:
-    """The events of a chat/completions SSE byte stream (in-stream errors raise `BridgeError`)."""
+    """The events of a chat/completions SSE byte stream (in-stream errors raise `BridgeError`).
+
+    The stream is read to its end even after `[DONE]`, so the connection goes back to the pool.
+    """
     translator = ChatStreamTranslator()
+    done = False
     async for sse in iter_events(chunks):
-        if sse.data == "[DONE]":
-            break
+        if done or sse.data == "[DONE]":
+            done = True
+            continue
         try:
             chunk = json.loads(sse.data)
         except ValueError:

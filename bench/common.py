@@ -1,0 +1,153 @@
+"""Shared pieces: the fake upstream and bridge processes, /proc readings, percentiles, the traffic sample."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.fake_azure import DEFAULT_API_KEY
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT / "bench" / "results"
+TRAFFIC = ROOT.parent / "shared" / "claude-code-traffic" / "2.1.197" / "hello-02.json"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MAX_TOKENS = 4096
+"""max_tokens of the non-streaming sample: the Anthropic SDKs refuse non-streaming calls whose
+max_tokens could take over 10 minutes (64000 does), and 4096 is what such callers use."""
+
+
+@dataclass
+class Upstream:
+    url: str
+    api_key: str
+    process: subprocess.Popen[str]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@contextmanager
+def running_upstream(*args: str) -> Iterator[Upstream]:
+    """`python -m bench.upstream ARGS` in a child process; yields once it serves."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.upstream", *args],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise RuntimeError(f"bench.upstream did not start (exit code {process.poll()})")
+        yield Upstream(url, DEFAULT_API_KEY, process)
+    finally:
+        if process.stdin is not None:
+            process.stdin.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def upstream_env(upstream: Upstream, **overrides: str) -> dict[str, str]:
+    """The bridge's environment for `upstream`: the tests' `bridge_env` (tiers, client token, key)."""
+    fake = SimpleNamespace(url=upstream.url, api_key=upstream.api_key)
+    return bridge_env(fake, **overrides)  # type: ignore[arg-type]
+
+
+@contextmanager
+def running_bridge(upstream: Upstream, **overrides: str) -> Iterator[RunningBridge]:
+    """`python -m bridge` in front of `upstream`, started exactly as the tests start it."""
+    with tempfile.TemporaryDirectory(prefix="bench-bridge-") as folder:
+        bridge = start_bridge(upstream_env(upstream, **overrides), Path(folder) / "bridge.log")
+        try:
+            yield bridge
+        finally:
+            stop_bridge(bridge)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc/<pid>/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process, in KiB."""
+    values: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0])
+    return values
+
+
+def connections_to(port: int) -> set[int]:
+    """Local ports of every IPv4 TCP socket on this machine whose remote port is `port`, in any state.
+
+    Closed client sockets linger in TIME_WAIT for a minute, so the set only grows
+    within a short phase: new members are connections opened during it.
+    """
+    ports: set[int] = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1], fields[2]
+        if int(remote.rsplit(":", 1)[1], 16) == port:
+            ports.add(int(local.rsplit(":", 1)[1], 16))
+    return ports
+
+
+def percentiles(samples: Sequence[float]) -> dict[str, float]:
+    """p50 / p90 / p99 (inclusive method), mean and count of `samples`."""
+    ordered = sorted(samples)
+    if len(ordered) == 1:
+        only = ordered[0]
+        return {"p50": only, "p90": only, "p99": only, "mean": only, "n": 1}
+    cuts = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {"p50": cuts[49], "p90": cuts[89], "p99": cuts[98], "mean": statistics.fmean(ordered), "n": len(ordered)}
+
+
+def traffic_body() -> dict[str, Any]:
+    """The 76 KB Claude Code request (hello-02) as a non-streaming request."""
+    body = json.loads(TRAFFIC.read_text())["body"]
+    body["stream"] = False
+    body["max_tokens"] = MAX_TOKENS
+    return body
+
+
+def client_headers() -> dict[str, str]:
+    """What Claude Code sends the bridge (hello-02's headers, minus transport ones), with the bridge's token."""
+    recorded = json.loads(TRAFFIC.read_text())["headers"]
+    skip = {"content-length", "connection", "accept-encoding", "host"}
+    headers = {k: v for k, v in recorded.items() if k.lower() not in skip}
+    headers["x-api-key"] = CLIENT_TOKEN
+    return headers
+
+
+def environment() -> dict[str, Any]:
+    load = os.getloadavg()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    status = subprocess.run(["git", "status", "--porcelain", "bridge"], cwd=ROOT, capture_output=True, text=True).stdout
+    dirty = bool(status.strip())
+    return {
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "loadavg_1m": round(load[0], 2),
+        "commit": commit + ("+dirty(bridge/)" if dirty else ""),
+    }

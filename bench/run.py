@@ -1,0 +1,122 @@
+"""Run the benchmark: `python -m bench.run [--quick]` from the repository root.
+
+Prints a table and writes bench/results/latest.json.  See bench/README.md for
+what each figure means.  Exit status 0 even when a target is missed: targets
+are read from the report, not asserted (the machine is shared and noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import coldstart, latency, throughput
+from bench.common import RESULTS_DIR, environment
+
+
+@dataclass(frozen=True)
+class Plan:
+    rounds: int
+    warmup: int
+    chunks: int
+    translate_repeats: int
+    http_chunks: int
+    http_repeats: int
+    coldstart_repeats: int
+
+
+FULL = Plan(rounds=300, warmup=30, chunks=20_000, translate_repeats=5, http_chunks=20_000, http_repeats=3, coldstart_repeats=5)
+QUICK = Plan(rounds=40, warmup=10, chunks=5_000, translate_repeats=2, http_chunks=5_000, http_repeats=1, coldstart_repeats=3)
+
+
+def _ok(flag: bool) -> str:
+    return "PASS" if flag else "MISS"
+
+
+def render(report: dict[str, Any]) -> str:
+    lat, tin, http, cold = report["latency"], report["translation"], report["stream_http"], report["coldstart"]
+    env = report["environment"]
+    ms = lat["ms"]
+    lines = [
+        f"claude-azure-bridge bench ({report['mode']}, {report['elapsed_s']:.1f} s) — python {env['python']}, "
+        f"{env['cpus']} cpus, load {env['loadavg_1m']}, commit {env['commit']}",
+        "",
+        f"1. Non-streaming latency, hello-02 ({lat['request']['anthropic_bytes'] // 1000} KB, "
+        f"max_tokens {lat['request']['max_tokens']}), "
+        f"{lat['rounds']} interleaved rounds after {lat['warmup_rounds']} warm-up, ms",
+        f"   {'arm':<48}{'p50':>8}{'p90':>8}{'p99':>8}",
+    ]
+    labels = {
+        "bridge": "bridge   (client → bridge → fake, streamed up)",
+        "direct": "direct   (client → fake, stream=false) [base]",
+        "direct-stream": "direct   (client → fake, stream=true)",
+    }
+    for arm, label in labels.items():
+        lines.append(f"   {label:<48}{ms[arm]['p50']:>8.2f}{ms[arm]['p90']:>8.2f}{ms[arm]['p99']:>8.2f}")
+    lines += [
+        f"   added p50 vs direct non-streaming: {lat['added_p50_ms']:.2f} ms   target < {lat['target_added_p50_ms']:.0f} ms   "
+        f"{_ok(lat['pass'])}   (vs direct streaming: {lat['added_p50_vs_direct_stream_ms']:.2f} ms)",
+        f"   bridge CPU per request: {lat['bridge_cpu_ms_per_request']:.2f} ms   "
+        f"upstream connections opened per request: {lat['upstream_connections_per_request']:.2f} (0 = keep-alive reused)",
+        "",
+        f"2. Stream translation, {tin['chunks']:,} chunks ({tin['text_chunks']:,} text + "
+        f"{tin['argument_chunks']:,} tool-argument "
+        f"fragments, {tin['tool_calls']} calls, {tin['bytes_in'] / 1e6:.1f} MB)",
+        f"   in process, one event per read:  {tin['per_event']['chunks_per_cpu_second']:>10,.0f} chunks/CPU-s "
+        f"({tin['per_event']['us_per_chunk']:.1f} µs/chunk)   "
+        f"target ≥ {tin['target_chunks_per_cpu_second']:,}   {_ok(tin['pass'])}",
+        f"   in process, 64 KiB reads:        {tin['read_64k']['chunks_per_cpu_second']:>10,.0f} chunks/CPU-s "
+        f"({tin['read_64k']['us_per_chunk']:.1f} µs/chunk)",
+        f"   over HTTP ({http['chunks']:,} chunks, median of {http['repeats']}):",
+        f"     wall:                          {http['chunks_per_wall_second']:>10,.0f} chunks/s   "
+        f"({http['median_wall_s'] * 1000:.0f} ms)",
+        f"     bridge process CPU:            {http['chunks_per_bridge_cpu_second'] or 0:>10,.0f} chunks/bridge-CPU-s "
+        f"({http['median_bridge_cpu_s'] * 1000:.0f} ms CPU; fake upstream {http['median_upstream_cpu_s'] * 1000:.0f} ms, "
+        f"client {http['median_client_cpu_s'] * 1000:.0f} ms)",
+        "",
+        "3. Cold start",
+        f"   import function_app (fresh interpreter, median of {cold['import_function_app_ms']['n']}): "
+        f"{cold['import_function_app_ms']['median']:.0f} ms   target < {cold['target_import_ms']:.0f} ms   {_ok(cold['pass'])}",
+        "   heaviest imports: "
+        + ", ".join(f"{i['module']} {i['cumulative_ms']:.0f}" for i in cold["heaviest_imports"][:5])
+        + " ms",
+        f"   count_tokens in process (fresh interpreter): first {cold['count_tokens_in_process_ms']['first']:.0f} ms "
+        f"(vocabulary load), warm {cold['count_tokens_in_process_ms']['warm']:.1f} ms",
+        f"   count_tokens over HTTP (hello-02, {lat['count_tokens_http_ms']['input_tokens']:,} tokens): "
+        f"first {lat['count_tokens_http_ms']['first']:.0f} ms, second {lat['count_tokens_http_ms']['second']:.1f} ms",
+        "",
+        "4. Memory of the bridge process",
+        f"   RSS idle {lat['memory_kib']['idle_rss'] / 1024:.1f} MiB, peak after latency run "
+        f"{lat['memory_kib']['peak_rss_after_latency_run'] / 1024:.1f} MiB, peak after count_tokens "
+        f"{lat['memory_kib']['peak_rss_after_count_tokens'] / 1024:.1f} MiB",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description="Measure the bridge against its speed targets.")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and chunks (< 30 s; a smoke test)")
+    parser.add_argument("--output", default=str(RESULTS_DIR / "latest.json"), help="where to write the JSON report")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    report: dict[str, Any] = {"mode": "quick" if args.quick else "full", "plan": asdict(plan), "environment": environment()}
+    report["latency"] = latency.run(plan.rounds, plan.warmup)
+    report["translation"] = throughput.in_process(plan.chunks, plan.translate_repeats)
+    report["stream_http"] = throughput.over_http(plan.http_chunks, plan.http_repeats)
+    report["coldstart"] = coldstart.run(plan.coldstart_repeats)
+    report["elapsed_s"] = time.perf_counter() - started
+    report["targets_met"] = all(report[k]["pass"] for k in ("latency", "translation", "coldstart"))
+    print(render(report))
+    path = Path(args.output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Bad input never crashes anything: it gets an Anthropic error that says what to fix, never a trace or a secret."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import httpx
+import pytest
+
+from tests.conftest import CLIENT_TOKEN, RunningBridge
+
+AUTH = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
+GOOD = {"model": "claude-opus-4-8", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+
+
+def post(bridge: RunningBridge, content: bytes, headers: dict[str, str] | None = None, path: str = "/v1/messages") -> httpx.Response:
+    return httpx.post(bridge.url + path, content=content, headers={**AUTH, **(headers or {})}, timeout=30)
+
+
+def assert_error(response: httpx.Response, status: int, kind: str, *fragments: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["type"] == "error" and body["error"]["type"] == kind
+    for fragment in fragments:
+        assert fragment in body["error"]["message"], body["error"]["message"]
+    assert "Traceback" not in response.text and CLIENT_TOKEN not in response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "fragments"),
+    [
+        ({k: v for k, v in GOOD.items() if k != "model"}, ["model", "Field required"]),
+        ({k: v for k, v in GOOD.items() if k != "messages"}, ["messages", "Field required"]),
+        ({k: v for k, v in GOOD.items() if k != "max_tokens"}, ["max_tokens", "Field required"]),
+        ({**GOOD, "max_tokens": "ten"}, ["max_tokens"]),
+        ({**GOOD, "max_tokens": 0}, ["max_tokens"]),
+        ({**GOOD, "model": ""}, ["model"]),
+        ({**GOOD, "messages": "hi"}, ["messages"]),
+        ({**GOOD, "messages": [{"role": "robot", "content": "x"}]}, ["messages.0.role"]),
+        ({**GOOD, "messages": [{"role": "user"}]}, ["messages.0.content", "Field required"]),
+        ({**GOOD, "messages": [{"role": "user", "content": [{"type": "tool_result"}]}]}, ["messages.0.content.0.tool_use_id"]),
+        ({**GOOD, "messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "base64"}}]}]}, ["media_type"]),
+        ({**GOOD, "tools": [{"name": "x"}]}, ["tools.0.input_schema"]),
+        ({**GOOD, "tool_choice": {"type": "sometimes"}}, ["tool_choice.type"]),
+        ({**GOOD, "stream": "yes"}, ["stream"]),
+        ({**GOOD, "temperature": "hot"}, ["temperature"]),
+        ({**GOOD, "stop_sequences": [1]}, ["stop_sequences.0"]),
+        ({**GOOD, "messages": []}, ["messages", "nothing to send"]),
+        ([1, 2], ["JSON object"]),
+    ],
+)
+def test_invalid_bodies_name_the_field(bridge: RunningBridge, body: object, fragments: list[str]) -> None:
+    assert_error(post(bridge, json.dumps(body).encode()), 400, "invalid_request_error", *fragments)
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "fragment"),
+    [
+        (b"{not json", {}, "not valid JSON"),
+        (b"", {}, "empty"),
+        (b'{"model": "\xff\xfe"}', {}, "UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, {}, "nested too deeply"),
+        (json.dumps(GOOD).encode(), {"content-type": "text/plain"}, "Content-Type"),
+    ],
+)
+def test_unreadable_bodies(bridge: RunningBridge, content: bytes, headers: dict[str, str], fragment: str) -> None:
+    assert_error(post(bridge, content, headers), 400, "invalid_request_error", fragment)
+
+
+def test_oversized_body_is_refused_without_reading_it(bridge: RunningBridge) -> None:
+    host, port = bridge.url.removeprefix("http://").split(":")
+    head = (
+        f"POST /v1/messages HTTP/1.1\r\nHost: {host}\r\nx-api-key: {CLIENT_TOKEN}\r\n"
+        f"content-type: application/json\r\ncontent-length: {64 * 1024 * 1024}\r\n\r\n{{"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    status_line, _, rest = reply.partition(b"\r\n")
+    assert b" 413 " in status_line, reply[:300]
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert body["error"]["type"] == "request_too_large" and "MAX_REQUEST_BYTES" in body["error"]["message"]
+
+
+def test_unknown_fields_and_blocks_are_accepted(bridge: RunningBridge) -> None:
+    body = {
+        **GOOD,
+        "thinking": {"type": "adaptive"},
+        "output_config": {"effort": "max", "something_new": True},
+        "context_management": {"edits": []},
+        "brand_new_field": {"nested": [1, 2]},
+        "top_k": 5,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "hologram", "data": "?"}]}],
+        "tools": [{"type": "web_search_20250305", "name": "web_search"}, {"type": "bash_20250124", "name": "bash"}],
+    }
+    assert post(bridge, json.dumps(body).encode()).status_code == 200
+
+
+def test_unknown_routes_and_methods(bridge: RunningBridge) -> None:
+    assert_error(httpx.get(bridge.url + "/v1/nothing"), 404, "not_found_error", "/v1/nothing")
+    assert_error(httpx.get(bridge.url + "/v1/messages", headers=AUTH), 405, "invalid_request_error", "GET")
+
+
+def test_health_and_root(bridge: RunningBridge) -> None:
+    assert httpx.head(bridge.url + "/").status_code == 200
+    assert httpx.get(bridge.url + "/").json()["status"] == "ok"
+    health = httpx.get(bridge.url + "/health").json()
+    assert health["status"] == "ok" and health["problems"] == []
+    assert CLIENT_TOKEN not in json.dumps(health)
