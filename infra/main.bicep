@@ -74,7 +74,7 @@ param openAiApiVersion string = ''
 @description('BIG_MODEL: deployment that serves opus requests.')
 param bigModel string = 'gpt-5'
 
-@description('MIDDLE_MODEL: deployment that serves sonnet requests (Claude Code\'s default); empty = BIG_MODEL.')
+@description('MIDDLE_MODEL: deployment that serves sonnet requests; empty = BIG_MODEL.')
 param middleModel string = ''
 
 @description('SMALL_MODEL: deployment that serves haiku requests.')
@@ -145,7 +145,7 @@ param maxTokensLimit int = 0
 @minValue(0)
 param maxRequestBytes int = 0
 
-@description('Input window, in tokens, of the deployment behind Claude Code\'s default tier (MIDDLE_MODEL); printed as CLAUDE_CODE_AUTO_COMPACT_WINDOW. 272000 for gpt-5.')
+@description('Input window, in tokens, of the deployment behind Claude Code\'s default model (opus, BIG_MODEL); printed as CLAUDE_CODE_AUTO_COMPACT_WINDOW. 272000 for gpt-5.')
 @minValue(1)
 param defaultContextWindow int = 272000
 
