@@ -19,8 +19,15 @@ async def health(req: Request) -> Response:
         "status": "misconfigured" if settings.problems else "ok",
         "service": SERVICE,
         "problems": list(settings.problems),
-        "api": "v1" if settings.uses_v1_api else settings.api_version,
-        "auth": "api-key" if settings.api_key else "entra-id",
+        "upstreams": [
+            {
+                "setting": upstream.source,
+                "host": upstream.base_url.split("://", 1)[-1].split("/", 1)[0],
+                "api": upstream.api_version if upstream.flavor == "azure" else "openai-compatible",
+                "auth": "api-key" if upstream.api_key else ("entra-id" if upstream.flavor == "azure" else "none"),
+            }
+            for upstream in settings.upstreams
+        ],
         "client_token_required": settings.auth_token is not None,
         "tiers": {"BIG_MODEL": settings.big_model, "MIDDLE_MODEL": settings.middle_model, "SMALL_MODEL": settings.small_model},
     }

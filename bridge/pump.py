@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Generic, TypeVar
 
-from bridge.errors import BridgeError
 from bridge.upstreams.transport import Deadline
 
 T = TypeVar("T")
@@ -67,7 +66,7 @@ class _Pump(Generic[T]):
     def tick(self, loop: asyncio.AbstractEventLoop) -> None:
         now = time.monotonic()
         if self.deadline.remaining() <= 0:
-            self.queue.put_nowait(_Failure(BridgeError("timeout_error", "The response took longer than REQUEST_TIMEOUT allows")))
+            self.queue.put_nowait(_Failure(self.deadline.error()))
             return
         if now - self.last >= self.heartbeat:
             self.last = now

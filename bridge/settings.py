@@ -15,8 +15,10 @@ reported by `GET /health` and by every request that needs them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,14 @@ class Setting:
     description: str
     example: str = ""
     secret: bool = False
+    deployed: bool = True
+    """False for settings that make no sense in the `azd up` deployment (a third-party upstream)."""
+    sample_name: str = ""
+    """The name local.settings.sample.json shows for a family (`CUSTOM_HEADER_*`); default: the name."""
+
+    @property
+    def sample_key(self) -> str:
+        return self.sample_name or self.name
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -36,6 +46,20 @@ SETTINGS: tuple[Setting, ...] = (
         "`AZURE_API_VERSION` is read too",
         "",
     ),
+    Setting(
+        "AZURE_OPENAI_ENDPOINT_*",
+        "More resources serving the same deployment names, pooled with the first for load spreading and failover: "
+        "AZURE_OPENAI_ENDPOINT_2, with AZURE_OPENAI_API_KEY_2 and AZURE_OPENAI_API_VERSION_2 when they differ",
+        "https://my-resource-westus.openai.azure.com",
+        sample_name="AZURE_OPENAI_ENDPOINT_2",
+    ),
+    Setting(
+        "OPENAI_BASE_URL",
+        "An OpenAI-compatible server instead of (or pooled with) Azure: OpenAI, Ollama, vLLM, llama.cpp",
+        "http://localhost:11434/v1",
+        deployed=False,
+    ),
+    Setting("OPENAI_API_KEY", "Key for OPENAI_BASE_URL (sent as Authorization: Bearer)", "<key or empty>", secret=True, deployed=False),
     Setting("BIG_MODEL", "Deployment that serves opus requests", "gpt-5"),
     Setting("MIDDLE_MODEL", "Deployment that serves sonnet requests (default: BIG_MODEL)", "gpt-5"),
     Setting("SMALL_MODEL", "Deployment that serves haiku requests (default: MIDDLE_MODEL)", "gpt-5-mini"),
@@ -46,36 +70,61 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting("REQUEST_TIMEOUT", "Seconds a request may take end to end, upstream retries included", "600"),
+    Setting("HEARTBEAT_SECONDS", "Seconds of upstream silence after which a stream gets a ping (default 10)", "10"),
+    Setting(
+        "MAX_STREAM_SECONDS",
+        "A stream still running after this many seconds ends with a clear error event (default: REQUEST_TIMEOUT; 220 in Azure)",
+        "220",
+    ),
     Setting("MAX_TOKENS_LIMIT", "Upper bound applied to every request's max_tokens (unset: no cap)", ""),
     Setting("MAX_REQUEST_BYTES", "Largest request body accepted, in bytes (default 32 MB)", "33554432"),
-    Setting("CUSTOM_HEADER_*", "Extra upstream headers: CUSTOM_HEADER_X_API_KEY=v sends X-API-KEY: v", ""),
+    Setting(
+        "CUSTOM_HEADER_*",
+        "Extra upstream headers: CUSTOM_HEADER_X_API_KEY=v sends X-API-KEY: v",
+        "",
+        sample_name="CUSTOM_HEADER_X_EXAMPLE",
+    ),
 )
 
 SETTING_NAMES: frozenset[str] = frozenset(s.name for s in SETTINGS)
 CUSTOM_HEADER_PREFIX = "CUSTOM_HEADER_"
 DEFAULT_REQUEST_TIMEOUT = 600.0
 DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
+DEFAULT_HEARTBEAT_SECONDS = 10.0
 V1_API = "v1"
+AZURE_PATH_SUFFIXES = ("/openai/v1", "/openai")
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    endpoint: str | None
+class UpstreamSetting:
+    """One upstream server: an Azure OpenAI resource or an OpenAI-compatible server."""
+
+    source: str
+    """The setting that names it (AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_ENDPOINT_2, OPENAI_BASE_URL)."""
+    base_url: str
+    flavor: Literal["azure", "openai"]
     api_key: str | None
-    api_version: str
-    big_model: str | None
-    middle_model: str | None
-    small_model: str | None
-    auth_token: str | None
-    request_timeout: float
-    max_tokens_limit: int | None
-    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
-    custom_headers: Mapping[str, str] = field(default_factory=dict)
-    problems: tuple[str, ...] = ()
+    api_version: str = V1_API
 
     @property
     def uses_v1_api(self) -> bool:
         return self.api_version == V1_API
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    upstreams: tuple[UpstreamSetting, ...]
+    big_model: str | None
+    middle_model: str | None
+    small_model: str | None
+    auth_token: str | None
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    max_stream_seconds: float = DEFAULT_REQUEST_TIMEOUT
+    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
+    max_tokens_limit: int | None = None
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    custom_headers: Mapping[str, str] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
 
 
 def is_placeholder(value: str) -> bool:
@@ -88,34 +137,46 @@ def _clean(env: Mapping[str, str], name: str) -> str | None:
     return value if value and not is_placeholder(value) else None
 
 
-def _number(env: Mapping[str, str], name: str, problems: list[str], kind: type[int] | type[float]) -> float | None:
+def _number(env: Mapping[str, str], name: str, problems: list[str]) -> float | None:
     raw = _clean(env, name)
     if raw is None:
         return None
     try:
-        value = kind(raw)
+        value = float(raw)
     except ValueError:
-        problems.append(f"{name} must be a positive number, got {raw!r}")
-        return None
-    if value <= 0:
+        value = -1.0
+    if not 0 < value < float("inf"):
         problems.append(f"{name} must be a positive number, got {raw!r}")
         return None
     return value
 
 
-def _endpoint(env: Mapping[str, str], problems: list[str]) -> str | None:
-    endpoint = _clean(env, "AZURE_OPENAI_ENDPOINT")
-    if endpoint is None:
-        problems.append("AZURE_OPENAI_ENDPOINT is not set: set it to your resource's endpoint, e.g. https://my-resource.openai.azure.com")
+def _url(env: Mapping[str, str], name: str, problems: list[str], suffixes: tuple[str, ...]) -> str | None:
+    url = _clean(env, name)
+    if url is None:
         return None
-    if not endpoint.startswith(("https://", "http://")):
-        problems.append(f"AZURE_OPENAI_ENDPOINT must start with https://, got {endpoint!r}")
+    if not url.startswith(("https://", "http://")):
+        problems.append(f"{name} must start with https:// (or http:// for a local server), got {url!r}")
         return None
-    endpoint = endpoint.rstrip("/")
-    for suffix in ("/openai/v1", "/openai"):
-        if endpoint.endswith(suffix):
-            endpoint = endpoint[: -len(suffix)]
-    return endpoint
+    url = url.rstrip("/")
+    for suffix in suffixes:
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+    return url
+
+
+def _azure_upstreams(env: Mapping[str, str], problems: list[str]) -> list[UpstreamSetting]:
+    """AZURE_OPENAI_ENDPOINT, then AZURE_OPENAI_ENDPOINT_2, _3, ... in order."""
+    primary_version = _clean(env, "AZURE_OPENAI_API_VERSION") or _clean(env, "AZURE_API_VERSION") or V1_API
+    numbered = sorted(int(name.rsplit("_", 1)[1]) for name in env if re.fullmatch(r"AZURE_OPENAI_ENDPOINT_\d+", name))
+    upstreams: list[UpstreamSetting] = []
+    for suffix in ["", *(f"_{n}" for n in numbered)]:
+        source = f"AZURE_OPENAI_ENDPOINT{suffix}"
+        url = _url(env, source, problems, AZURE_PATH_SUFFIXES)
+        if url is not None:
+            version = (_clean(env, f"AZURE_OPENAI_API_VERSION{suffix}") if suffix else None) or primary_version
+            upstreams.append(UpstreamSetting(source, url, "azure", _clean(env, f"AZURE_OPENAI_API_KEY{suffix}"), version))
+    return upstreams
 
 
 def custom_header_name(setting: str) -> str:
@@ -127,23 +188,32 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from `env` (default: the process environment); never raises."""
     env = os.environ if env is None else env
     problems: list[str] = []
+    upstreams = _azure_upstreams(env, problems)
+    openai_url = _url(env, "OPENAI_BASE_URL", problems, ("/chat/completions", "/responses"))
+    if openai_url is not None:
+        upstreams.append(UpstreamSetting("OPENAI_BASE_URL", openai_url, "openai", _clean(env, "OPENAI_API_KEY")))
+    if not upstreams and not any("must start with" in p for p in problems):
+        problems.append(
+            "AZURE_OPENAI_ENDPOINT is not set: set it to your resource's endpoint, e.g. https://my-resource.openai.azure.com "
+            "(or set OPENAI_BASE_URL for an OpenAI-compatible server)"
+        )
     big = _clean(env, "BIG_MODEL")
     middle = _clean(env, "MIDDLE_MODEL") or big
     small = _clean(env, "SMALL_MODEL") or middle
     if big is None and middle is None:
         problems.append("BIG_MODEL is not set: set it to the deployment name that serves opus requests")
-    max_tokens_limit = _number(env, "MAX_TOKENS_LIMIT", problems, int)
-    timeout = _number(env, "REQUEST_TIMEOUT", problems, float)
-    max_request_bytes = _number(env, "MAX_REQUEST_BYTES", problems, int)
+    timeout = _number(env, "REQUEST_TIMEOUT", problems) or DEFAULT_REQUEST_TIMEOUT
+    max_tokens_limit = _number(env, "MAX_TOKENS_LIMIT", problems)
+    max_request_bytes = _number(env, "MAX_REQUEST_BYTES", problems)
     return Settings(
-        endpoint=_endpoint(env, problems),
-        api_key=_clean(env, "AZURE_OPENAI_API_KEY"),
-        api_version=_clean(env, "AZURE_OPENAI_API_VERSION") or _clean(env, "AZURE_API_VERSION") or V1_API,
+        upstreams=tuple(upstreams),
         big_model=big,
         middle_model=middle,
         small_model=small,
         auth_token=_clean(env, "ANTHROPIC_AUTH_TOKEN"),
-        request_timeout=float(timeout) if timeout is not None else DEFAULT_REQUEST_TIMEOUT,
+        request_timeout=timeout,
+        max_stream_seconds=min(_number(env, "MAX_STREAM_SECONDS", problems) or timeout, timeout),
+        heartbeat_seconds=_number(env, "HEARTBEAT_SECONDS", problems) or DEFAULT_HEARTBEAT_SECONDS,
         max_tokens_limit=int(max_tokens_limit) if max_tokens_limit is not None else None,
         max_request_bytes=int(max_request_bytes) if max_request_bytes is not None else DEFAULT_MAX_REQUEST_BYTES,
         custom_headers={

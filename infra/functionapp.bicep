@@ -133,6 +133,7 @@ var bridgeSettings = {
   SMALL_MODEL_API: smallModelApi
   REQUEST_TIMEOUT: string(requestTimeoutSeconds)
   MAX_STREAM_SECONDS: string(maxStreamSeconds)
+  HEARTBEAT_SECONDS: '10'
   MAX_TOKENS_LIMIT: (maxTokensLimit > 0) ? string(maxTokensLimit) : ''
   MAX_REQUEST_BYTES: (maxRequestBytes > 0) ? string(maxRequestBytes) : ''
   ANTHROPIC_AUTH_TOKEN: '@Microsoft.KeyVault(SecretUri=${authTokenSecretUri})'

@@ -46,11 +46,12 @@ def test_settings_normalise_and_report() -> None:
             "AZURE_OPENAI_API_KEY": "<API key of the resource>",
         }
     )
-    assert settings.endpoint == "https://res.openai.azure.com"
-    assert settings.api_version == "2024-10-21" and not settings.uses_v1_api
+    primary = settings.upstreams[0]
+    assert primary.base_url == "https://res.openai.azure.com"
+    assert primary.api_version == "2024-10-21" and not primary.uses_v1_api
+    assert primary.api_key is None
     assert (settings.middle_model, settings.small_model) == ("gpt-5", "gpt-5")
     assert settings.custom_headers == {"X-API-KEY": "abc"}
-    assert settings.api_key is None
     assert any("REQUEST_TIMEOUT" in p for p in settings.problems) and any("MAX_TOKENS_LIMIT" in p for p in settings.problems)
     assert load_settings({}).problems and any("AZURE_OPENAI_ENDPOINT" in p for p in load_settings({}).problems)
 

@@ -35,6 +35,15 @@ class ApiKey:
         return self._headers
 
 
+class NoCredential:
+    """A local OpenAI-compatible server that takes no key (Ollama, llama.cpp)."""
+
+    keyed = True
+
+    async def headers(self) -> dict[str, str]:
+        return {}
+
+
 class EntraToken:
     keyed = False
 

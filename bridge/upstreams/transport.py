@@ -1,30 +1,26 @@
-"""Sending one request upstream: the shared connection pool, retries, the deadline.
+"""Sending one request upstream: the shared connection pool, the deadline, the retry delay.
 
 One pooled `httpx.AsyncClient` per event loop (a Functions worker has one loop;
-tests may run several).  A request is retried only before any byte has
-reached the client, on 429, 5xx and connection failures, honouring
-`retry-after-ms` / `retry-after`, with exponential backoff and full jitter,
-and never past the request's deadline.
+tests may run several).  Which upstream to try, and when to try again, is
+`bridge.upstreams.pool`'s decision; `retry_delay` is the wait it uses:
+`retry-after-ms` / `retry-after` when the upstream gave one, otherwise
+exponential backoff with full jitter.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import random
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
 from bridge.errors import BridgeError
 from bridge.logs import note_attempt
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-MAX_ATTEMPTS = 3
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -49,13 +45,18 @@ def client() -> httpx.AsyncClient:
 @dataclass(frozen=True, slots=True)
 class Deadline:
     at: float
+    reason: str = "The response took longer than REQUEST_TIMEOUT allows"
+    """What the client is told when the deadline passes."""
 
     @classmethod
-    def after(cls, seconds: float) -> Deadline:
-        return cls(time.monotonic() + seconds)
+    def after(cls, seconds: float, reason: str | None = None) -> Deadline:
+        return cls(time.monotonic() + seconds, reason or f"The response took longer than REQUEST_TIMEOUT allows ({seconds:g} s)")
 
     def remaining(self) -> float:
         return self.at - time.monotonic()
+
+    def error(self) -> BridgeError:
+        return BridgeError("timeout_error", self.reason)
 
 
 def retry_delay(attempt: int, headers: httpx.Headers | None) -> float:
@@ -77,37 +78,16 @@ def retry_delay(attempt: int, headers: httpx.Headers | None) -> float:
     return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)))
 
 
-async def send(url: str, headers: dict[str, str], body: dict[str, Any], deadline: Deadline) -> tuple[httpx.Response, int]:
-    """POST `body` and return the streaming response (status unchecked) and the attempts used.
+async def post(url: str, headers: dict[str, str], content: bytes, deadline: Deadline) -> httpx.Response:
+    """One POST, returned as soon as the status and headers are in (the body streams).
 
-    Connection failures that outlast the retries or the deadline raise `BridgeError`.
+    Raises `httpx.HTTPError` when the upstream cannot be reached, `BridgeError` at the deadline.
     """
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    note_attempt()
     http = client()
-    attempt = 0
-    while True:
-        attempt += 1
-        remaining = deadline.remaining()
-        if remaining <= 0:
-            raise BridgeError("timeout_error", "The upstream did not answer within REQUEST_TIMEOUT")
-        response: httpx.Response | None = None
-        failure: str | None = None
-        note_attempt()
-        try:
-            request = http.build_request("POST", url, headers=headers, content=content)
-            async with asyncio.timeout(remaining):
-                response = await http.send(request, stream=True)
-        except TimeoutError:
-            raise BridgeError("timeout_error", "The upstream did not answer within REQUEST_TIMEOUT") from None
-        except httpx.HTTPError as exc:
-            failure = f"Could not reach the upstream at {httpx.URL(url).host} ({type(exc).__name__})"
-        if response is not None and response.status_code not in RETRY_STATUSES:
-            return response, attempt
-        delay = retry_delay(attempt, response.headers if response is not None else None)
-        if attempt >= MAX_ATTEMPTS or delay >= deadline.remaining():
-            if response is not None:
-                return response, attempt
-            raise BridgeError("api_error", failure or "The upstream failed")
-        if response is not None:
-            await response.aclose()
-        await asyncio.sleep(delay)
+    request = http.build_request("POST", url, headers=headers, content=content)
+    try:
+        async with asyncio.timeout(max(deadline.remaining(), 0.0)):
+            return await http.send(request, stream=True)
+    except TimeoutError:
+        raise deadline.error() from None
