@@ -1,4 +1,15 @@
-"""Gathering an event stream into a whole `Completion` (for clients that do not stream)."""
+"""Gathering an event stream into a whole `Completion` (for clients that do not stream).
+
+    event               Completion content
+    ------------------  ----------------------------------------------------------
+    TextDelta           appended to the last TextPart (or a new one)
+    Citation            added to the last TextPart's citations (or a new empty one)
+    ReasoningDelta      appended to the last unsigned ReasoningPart (or a new one)
+    ReasoningSignature  signs the last unsigned ReasoningPart (or a new empty one)
+    ToolCallStart/Delta a ToolCall, its arguments gathered by slot
+    WebSearchCall       itself; WebSearchResults likewise
+    Usage / Finish      the last one wins / the end
+"""
 
 from __future__ import annotations
 
@@ -6,17 +17,21 @@ from collections.abc import AsyncIterator
 
 from bridge.errors import BridgeError
 from bridge.model import (
+    Citation,
     Completion,
     Event,
     Finish,
     ReasoningDelta,
     ReasoningPart,
+    ReasoningSignature,
     TextDelta,
     TextPart,
     ToolCall,
     ToolCallDelta,
     ToolCallStart,
     Usage,
+    WebSearchCall,
+    WebSearchResults,
 )
 
 
@@ -24,7 +39,7 @@ class Collector:
     """Feed events in order; `completion()` gives the result once `Finish` was seen."""
 
     def __init__(self) -> None:
-        self.content: list[TextPart | ReasoningPart | ToolCall] = []
+        self.content: list[TextPart | ReasoningPart | ToolCall | WebSearchCall | WebSearchResults] = []
         self._calls: dict[int, ToolCall] = {}
         self.usage = Usage()
         self.finish: Finish | None = None
@@ -36,11 +51,23 @@ class Collector:
                 last.text += event.text
             else:
                 self.content.append(TextPart(event.text))
+        elif isinstance(event, Citation):
+            if isinstance(last, TextPart):
+                last.citations.append(event)
+            else:
+                self.content.append(TextPart("", [event]))
         elif isinstance(event, ReasoningDelta):
-            if isinstance(last, ReasoningPart):
+            if isinstance(last, ReasoningPart) and last.signature is None:
                 last.text += event.text
             else:
                 self.content.append(ReasoningPart(event.text))
+        elif isinstance(event, ReasoningSignature):
+            if isinstance(last, ReasoningPart) and last.signature is None:
+                last.signature = event.signature
+            elif event.signature:
+                self.content.append(ReasoningPart("", event.signature))
+        elif isinstance(event, (WebSearchCall, WebSearchResults)):
+            self.content.append(event)
         elif isinstance(event, ToolCallStart):
             call = ToolCall(event.id, event.name, "")
             self._calls[event.slot] = call

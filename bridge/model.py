@@ -39,6 +39,8 @@ ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 @dataclass(slots=True)
 class TextPart:
     text: str
+    citations: list[Citation] = field(default_factory=list)
+    """Web sources this text cites (set only in a gathered `Completion`)."""
 
 
 @dataclass(slots=True)
@@ -146,7 +148,7 @@ class ReasoningDelta:
 
 @dataclass(slots=True)
 class ReasoningSignature:
-    """The opaque signature of the reasoning block being streamed; closes nothing by itself."""
+    """The opaque signature of the reasoning block being streamed, which ends it ("" for one with none)."""
 
     signature: str
 
@@ -231,6 +233,6 @@ class ToolCall:
 class Completion:
     """A whole response, gathered from a stream by `bridge.collect`."""
 
-    content: list[TextPart | ReasoningPart | ToolCall]
+    content: list[TextPart | ReasoningPart | ToolCall | WebSearchCall | WebSearchResults]
     finish: Finish
     usage: Usage

@@ -6,6 +6,8 @@
     GET         /health                     health                            health.health
     POST        /v1/messages                v1/messages                       anthropic.messages
     POST        /v1/messages/count_tokens   v1/messages/count_tokens          anthropic.count_tokens
+    POST        /v1/chat/completions        v1/chat/completions               openai.chat_completions
+    GET         /v1/models                  v1/models                         openai.models
 
 host.json sets the route prefix to empty, so the templates sit at the root
 of the Function URL; the Functions host cannot route an empty template, hence
@@ -22,6 +24,7 @@ from starlette.responses import Response
 
 from bridge import health
 from bridge.fronts.anthropic import routes as anthropic
+from bridge.fronts.openai import routes as openai
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -40,4 +43,6 @@ ROUTES: tuple[Route, ...] = (
     Route("health", "/health", "health", ("GET",), health.health),
     Route("messages", "/v1/messages", "v1/messages", ("POST",), anthropic.messages),
     Route("count_tokens", "/v1/messages/count_tokens", "v1/messages/count_tokens", ("POST",), anthropic.count_tokens),
+    Route("chat_completions", "/v1/chat/completions", "v1/chat/completions", ("POST",), openai.chat_completions),
+    Route("models", "/v1/models", "v1/models", ("GET",), openai.models),
 )

@@ -76,7 +76,7 @@ async def iter_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentE
 
 def encode(event: str | None, data: object) -> bytes:
     """One SSE event; `data` is serialised as compact JSON."""
-    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    payload = json.dumps(data, separators=(",", ":"))
     if event is None:
         return f"data: {payload}\n\n".encode()
     return f"event: {event}\ndata: {payload}\n\n".encode()

@@ -3,6 +3,17 @@
     message_start ping? ( content_block_start content_block_delta* content_block_stop )*
     message_delta message_stop
     (ping anywhere after message_start; or, after message_start, one final `error` event)
+
+    block                   starts as                                  deltas
+    ----------------------  -----------------------------------------  ---------------------------------
+    text                    {text: ""}                                 text_delta, citations_delta
+    thinking                {thinking: "", signature: ""}              thinking_delta*, signature_delta?
+                                                                       (the signature last)
+    redacted_thinking       {data}                                     none
+    tool_use                {id, name, input: {}}                      input_json_delta
+    server_tool_use         {id, name, input: {}}                      input_json_delta
+    web_search_tool_result  {tool_use_id (an earlier server_tool_use),  none
+                            content: [web_search_result] | error}
 """
 
 from __future__ import annotations
@@ -18,6 +29,8 @@ DELTA_FOR_BLOCK = {
     "tool_use": {"input_json_delta"},
     "server_tool_use": {"input_json_delta"},
     "thinking": {"thinking_delta", "signature_delta"},
+    "redacted_thinking": set(),
+    "web_search_tool_result": set(),
 }
 
 
@@ -40,6 +53,8 @@ def check_grammar(events: list[tuple[str, dict[str, Any]]], *, allow_error: bool
     assert message["id"].startswith("msg_") and message["role"] == "assistant" and message["content"] == []
     next_index = 0
     open_block: dict[str, Any] | None = None
+    signed = False
+    server_calls: set[str] = set()
     state = "blocks"
     for position, (name, data) in enumerate(events[1:], start=1):
         where = f"event {position} ({name})"
@@ -57,11 +72,21 @@ def check_grammar(events: list[tuple[str, dict[str, Any]]], *, allow_error: bool
             assert data["index"] == next_index, f"{where}: index {data['index']}, expected {next_index}"
             open_block = data["content_block"]
             assert open_block["type"] in DELTA_FOR_BLOCK, f"{where}: unknown block type {open_block['type']}"
-            if open_block["type"] == "tool_use":
-                assert open_block["id"] and open_block["name"] and open_block["input"] == {}
+            if open_block["type"] in ("tool_use", "server_tool_use"):
+                assert open_block["id"] and open_block["name"] and open_block["input"] == {}, f"{where}: {open_block}"
+            if open_block["type"] == "server_tool_use":
+                server_calls.add(open_block["id"])
+            if open_block["type"] == "thinking":
+                assert open_block["thinking"] == "" and open_block["signature"] == "", f"{where}: {open_block}"
+            if open_block["type"] == "web_search_tool_result":
+                assert open_block["tool_use_id"] in server_calls, f"{where}: result for an unknown server tool call"
+                assert isinstance(open_block["content"], (list, dict)), f"{where}: {open_block}"
+            signed = False
         elif name == "content_block_delta":
             assert open_block is not None and data["index"] == next_index, f"{where}: delta outside its block"
             assert data["delta"]["type"] in DELTA_FOR_BLOCK[open_block["type"]], f"{where}: {data['delta']['type']} in {open_block['type']}"
+            assert not signed, f"{where}: delta after the thinking block's signature"
+            signed = data["delta"]["type"] == "signature_delta"
         elif name == "content_block_stop":
             assert open_block is not None and data["index"] == next_index, f"{where}: stop without an open block"
             open_block = None

@@ -502,7 +502,7 @@ def test_responses_paths_answer_from_the_script(fake: FakeAzure, client: httpx.C
     assert v1.content == dated.content == body
     assert [r.api for r in fake.requests] == ["responses", "responses"]
     unscripted = client.post("/openai/v1/responses", json={"model": "gpt-5", "input": "hi"})
-    assert unscripted.status_code == 500 and "fake_azure" in unscripted.json()["error"]["message"]
+    assert unscripted.status_code == 200 and b"Hello from fake Azure." in unscripted.content  # the default reply
 
 
 # --- faults ---------------------------------------------------------------------------------------

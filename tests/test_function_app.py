@@ -31,12 +31,14 @@ def functions() -> dict[str, dict[str, Any]]:
 
 def test_every_route_is_a_function_with_the_intended_trigger() -> None:
     found = functions()
-    assert set(found) == {"root", "health", "messages", "count_tokens"}
+    assert set(found) == {"root", "health", "messages", "count_tokens", "chat_completions", "models"}
     expected = {
         "root": ("{root:maxlength(0)?}", ["HEAD", "GET"]),
         "health": ("health", ["GET"]),
         "messages": ("v1/messages", ["POST"]),
         "count_tokens": ("v1/messages/count_tokens", ["POST"]),
+        "chat_completions": ("v1/chat/completions", ["POST"]),
+        "models": ("v1/models", ["GET"]),
     }
     for name, (template, methods) in expected.items():
         trigger = next(b for b in found[name]["bindings"] if b["type"] == "httpTrigger")
@@ -64,7 +66,7 @@ def test_host_json_and_sample_settings() -> None:
     values = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
     assert values["PYTHON_ENABLE_INIT_INDEXING"] == "1"
     for setting in SETTINGS:
-        name = setting.name.replace("*", "X_EXAMPLE")
+        name = setting.sample_key
         assert name in values, f"{name} missing from local.settings.sample.json"
         assert values[name].startswith("<"), f"{name} should hold a placeholder"
     assert load_settings(values).custom_headers == {}, "placeholders count as unset"
@@ -75,7 +77,7 @@ def test_app_indexes_with_no_configuration_at_all() -> None:
     code = "import function_app; print(len(function_app.app.get_functions()))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "4"
+    assert result.stdout.strip() == "6"
 
 
 def make_request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Request:

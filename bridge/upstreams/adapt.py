@@ -2,18 +2,25 @@
 
 Reasoning and non-reasoning deployments accept different parameters whatever
 their names (gpt-5 refuses `temperature`, gpt-4o caps output at 16384 tokens,
-older API versions do not know `max_completion_tokens`).  Rather than guessing
-from deployment names, the bridge sends the request as the client asked and,
-when Azure answers 400 for one parameter, retries without it (or with the value
-Azure allows) and remembers that for the deployment.
+older API versions do not know `max_completion_tokens`, gpt-5.1 knows no
+`minimal` effort).  Rather than guessing from deployment names, the bridge
+sends the request as the client asked and, when Azure answers 400 for one
+parameter, retries without it (or with the value Azure allows) and remembers
+that for the deployment.  The same rules serve chat/completions and Responses
+bodies; a dotted `param` (`reasoning.summary`) names a nested key.
 
     Azure's 400                                          fix
     ---------------------------------------------------  ------------------------------------
     unsupported_parameter 'max_tokens'                   send max_completion_tokens instead
     Unrecognized request argument: max_completion_tokens send max_tokens instead
-    unsupported_parameter / unsupported_value 'X'        drop X
+    unsupported_value 'reasoning_effort' /               step down to the nearest effort the
+      'reasoning.effort' ("Supported values are: ...")   deployment accepts (up when none lower)
+    unsupported_parameter 'reasoning.effort'             drop `reasoning` (not a reasoning model)
+    "Encrypted content is not supported ..." / 'include' drop `include`
+    unsupported_parameter / unsupported_value 'X'        drop X (X may be dotted: drop the nested key)
     Unrecognized request argument supplied: X            drop X
     "... supports at most N completion tokens ..."       cap the token limit at N
+      (or "... N output tokens", max_output_tokens)
 """
 
 from __future__ import annotations
@@ -39,11 +46,63 @@ DROPPABLE = frozenset(
         "safety_identifier",
         "verbosity",
         "response_format",
+        "reasoning",
+        "reasoning.summary",
+        "include",
+        "max_tool_calls",
+        "text.verbosity",
     }
 )
 TOKEN_LIMIT_KEYS = ("max_completion_tokens", "max_tokens")
+OUTPUT_TOKENS_KEY = "max_output_tokens"
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+EFFORT_PARAMS = ("reasoning_effort", "reasoning.effort")
 _UNRECOGNIZED = re.compile(r"Unrecognized request argument supplied: (\w+)")
 _AT_MOST = re.compile(r"at most (\d+) (?:completion|output) tokens")
+_SUPPORTED = re.compile(r"Supported values are:?(.*)", re.DOTALL)
+_QUOTED = re.compile(r"'([a-z]+)'")
+_ENCRYPTED_UNSUPPORTED = re.compile(r"encrypted content is not supported", re.IGNORECASE)
+
+
+def _get(body: dict[str, Any], path: str) -> Any:
+    parent, _, child = path.partition(".")
+    value = body.get(parent)
+    if not child:
+        return value
+    return value.get(child) if isinstance(value, dict) else None
+
+
+def _without(body: dict[str, Any], path: str) -> None:
+    """Remove `path` (top-level or one level down) in place; an emptied parent goes too."""
+    parent, _, child = path.partition(".")
+    if not child:
+        body.pop(parent, None)
+        return
+    nested = body.get(parent)
+    if isinstance(nested, dict) and child in nested:
+        rest = {key: value for key, value in nested.items() if key != child}
+        if rest:
+            body[parent] = rest
+        else:
+            del body[parent]
+
+
+def _set(body: dict[str, Any], path: str, value: Any) -> None:
+    parent, _, child = path.partition(".")
+    if child:
+        body[parent] = {**body[parent], child: value}
+    else:
+        body[parent] = value
+
+
+def step_effort(wanted: str, refused: frozenset[str]) -> str | None:
+    """The accepted effort nearest `wanted`: the highest one not above it, else the lowest above it."""
+    if wanted not in EFFORTS:
+        return None if wanted in refused else wanted
+    at = EFFORTS.index(wanted)
+    below = [effort for effort in reversed(EFFORTS[: at + 1]) if effort not in refused]
+    above = [effort for effort in EFFORTS[at + 1 :] if effort not in refused]
+    return (below or above or [None])[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +112,34 @@ class Adaptation:
     dropped: frozenset[str] = field(default_factory=frozenset)
     token_key: str = "max_completion_tokens"
     token_cap: int | None = None
+    refused_efforts: frozenset[str] = field(default_factory=frozenset)
 
     def apply(self, body: dict[str, Any]) -> dict[str, Any]:
-        out = {key: value for key, value in body.items() if key not in self.dropped}
+        out = dict(body)
+        for path in self.dropped:
+            _without(out, path)
         limit = next((out.pop(key) for key in TOKEN_LIMIT_KEYS if key in out), None)
         if limit is not None:
             out[self.token_key] = min(limit, self.token_cap) if self.token_cap else limit
+        if self.token_cap and isinstance(out.get(OUTPUT_TOKENS_KEY), int):
+            out[OUTPUT_TOKENS_KEY] = min(out[OUTPUT_TOKENS_KEY], self.token_cap)
+        for path in EFFORT_PARAMS:
+            wanted = _get(out, path)
+            if isinstance(wanted, str) and wanted in self.refused_efforts:
+                stepped = step_effort(wanted, self.refused_efforts)
+                if stepped is None:
+                    _without(out, path)
+                else:
+                    _set(out, path, stepped)
         return out
+
+
+def _refused_efforts(current: Adaptation, message: str, value: Any) -> frozenset[str]:
+    supported = _SUPPORTED.search(message)
+    allowed = set(_QUOTED.findall(supported.group(1))) if supported else set()
+    if allowed:
+        return current.refused_efforts | frozenset(effort for effort in EFFORTS if effort not in allowed)
+    return current.refused_efforts | ({value} if isinstance(value, str) else set())
 
 
 def learn(current: Adaptation, error: Any, sent: dict[str, Any]) -> Adaptation | None:
@@ -72,7 +152,9 @@ def learn(current: Adaptation, error: Any, sent: dict[str, Any]) -> Adaptation |
     unrecognized = _UNRECOGNIZED.search(message)
     if unrecognized and param is None:
         param, code = unrecognized.group(1), "unsupported_parameter"
-    if param in TOKEN_LIMIT_KEYS:
+    if _ENCRYPTED_UNSUPPORTED.search(message) and "include" in sent:
+        param, code = "include", "unsupported_parameter"
+    if param in TOKEN_LIMIT_KEYS or param == OUTPUT_TOKENS_KEY:
         cap = _AT_MOST.search(message)
         if cap and (current.token_cap is None or int(cap.group(1)) < current.token_cap):
             return replace(current, token_cap=int(cap.group(1)))
@@ -80,7 +162,12 @@ def learn(current: Adaptation, error: Any, sent: dict[str, Any]) -> Adaptation |
             other = TOKEN_LIMIT_KEYS[1] if param == TOKEN_LIMIT_KEYS[0] else TOKEN_LIMIT_KEYS[0]
             return replace(current, token_key=other)
         return None
-    if code in ("unsupported_parameter", "unsupported_value") and param in DROPPABLE and param in sent:
+    if param in EFFORT_PARAMS and code == "unsupported_value":
+        refused = _refused_efforts(current, message, _get(sent, param))
+        return replace(current, refused_efforts=refused) if refused != current.refused_efforts else None
+    if param == "reasoning.effort" and code == "unsupported_parameter":
+        param = "reasoning"
+    if code in ("unsupported_parameter", "unsupported_value") and param in DROPPABLE and _get(sent, param) is not None:
         return replace(current, dropped=current.dropped | {param})
     return None
 

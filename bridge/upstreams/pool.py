@@ -69,7 +69,7 @@ class Pool:
 
     async def send(self, deployment: str, operation: str, body: dict[str, Any], deadline: Deadline) -> tuple[httpx.Response, Endpoint]:
         """POST `body`; returns the first answer that is not worth retrying, and the endpoint that gave it."""
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        content = json.dumps(body, separators=(",", ":")).encode()
         last: tuple[httpx.Response, Endpoint] | None = None
         unreachable = ""
         for round_number in range(1, MAX_ROUNDS + 1):

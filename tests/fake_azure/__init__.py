@@ -1,10 +1,13 @@
 """A fake Azure OpenAI resource for the bridge's tests.
 
 `FakeAzure` (the app, its request log and reply script), the `Deployment`
-profile, the reply types and `running_fake_azure` (serve it on a free port).
+profile, the reply types (chat/completions and Responses) and
+`running_fake_azure` (serve it on a free port).
 """
 
 from .replay import MISSING_REASON, load_transcript, recorded_dir, recorded_reply, require_recorded_dir
+from .responses_rules import issue_encrypted, verify_encrypted
+from .responses_streams import ResponsesFailure, ResponsesReply, ResponsesText, ResponsesToolCalls, Search
 from .rules import Deployment
 from .runner import running_fake_azure
 from .server import DEFAULT_API_KEY, DEFAULT_DEPLOYMENTS, FakeAzure, RecordedRequest
@@ -21,12 +24,19 @@ __all__ = [
     "RawSSE",
     "RecordedRequest",
     "Reply",
+    "ResponsesFailure",
+    "ResponsesReply",
+    "ResponsesText",
+    "ResponsesToolCalls",
+    "Search",
     "Text",
     "ToolCalls",
+    "issue_encrypted",
     "load_transcript",
     "recorded_dir",
     "recorded_reply",
     "require_recorded_dir",
     "running_fake_azure",
     "sse_data",
+    "verify_encrypted",
 ]

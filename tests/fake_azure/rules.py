@@ -70,9 +70,12 @@ class Deployment:
     """One deployment on the fake resource: its name and the model profile behind it.
 
     `reasoning` marks gpt-5 / o-series models (no `max_tokens`, `temperature`,
-    `top_p` or `stop`); `max_output_tokens` is the completion-token ceiling
-    (16384 for gpt-4o, 128000 for gpt-5); `model` is the versioned model name
-    the replies report (defaults to the deployment name).
+    `top_p` or `stop`); `efforts` are the reasoning efforts such a model
+    accepts (gpt-5: minimal to high; gpt-5.1: none, low to high); `max_output_tokens`
+    is the completion-token ceiling (16384 for gpt-4o, 128000 for gpt-5);
+    `web_search` says whether the Responses `web_search` tool is available;
+    `model` is the versioned model name the replies report (defaults to the
+    deployment name).
     """
 
     name: str
@@ -81,6 +84,8 @@ class Deployment:
     supports_tools: bool = True
     supports_images: bool = True
     model: str | None = None
+    efforts: tuple[str, ...] = ("minimal", "low", "medium", "high")
+    web_search: bool = True
 
     @property
     def model_name(self) -> str:
@@ -206,6 +211,16 @@ def unsupported_parameter(name: str, hint: str = "") -> AzureError:
     """`Unsupported parameter: 'x' is not supported with this model.` plus an optional hint."""
     message = f"Unsupported parameter: '{name}' is not supported with this model."
     return invalid_request(f"{message} {hint}" if hint else message, name, "unsupported_parameter")
+
+
+def unsupported_effort(name: str, value: Any, supported: Sequence[str]) -> AzureError:
+    """A reasoning model's refusal of an effort it does not know (gpt-5.1 and `minimal`, gpt-5 and `xhigh`)."""
+    listed = ", ".join(f"'{effort}'" for effort in supported[:-1]) + f", and '{supported[-1]}'"
+    return invalid_request(
+        f"Unsupported value: '{name}' does not support '{value}' with this model. Supported values are: {listed}.",
+        name,
+        "unsupported_value",
+    )
 
 
 def unsupported_value(name: str, value: Any) -> AzureError:
@@ -420,6 +435,8 @@ def _check_model_profile(body: Mapping[str, Any], deployment: Deployment) -> Azu
                 return unsupported_value(name, body[name])
         if "stop" in body:
             return unsupported_parameter("stop")
+        if "reasoning_effort" in body and body["reasoning_effort"] not in deployment.efforts:
+            return unsupported_effort("reasoning_effort", body["reasoning_effort"], deployment.efforts)
     elif "reasoning_effort" in body:
         return unsupported_parameter("reasoning_effort")
     if body.get("tools") and not deployment.supports_tools:

@@ -2,11 +2,15 @@
 
 It serves the deployments API
 (`POST /openai/deployments/{name}/chat/completions?api-version=…`), the v1 API
-(`POST /openai/v1/chat/completions`, deployment in the body's `model`) and,
-for now only from the script, the Responses paths.  Every request is recorded
-in `FakeAzure.requests`; replies come from a queue filled with `enqueue`, or
-`default_reply` when the queue is empty.  Auth, routing and validation errors
-use the service's real bodies (see `rules`).
+(`POST /openai/v1/chat/completions`, deployment in the body's `model`) and
+the Responses API (`POST /openai/v1/responses`, `POST /openai/responses?api-version=…`).
+Every request is recorded in `FakeAzure.requests`; replies come from a queue
+filled with `enqueue`, or `default_reply` when the queue is empty.  Auth,
+routing and validation errors use the service's real bodies (see `rules` and
+`responses_rules`).  A Responses request takes the Responses replies
+(`responses_streams`), a chat `Text` / `ToolCalls` (its Responses counterpart),
+`RawSSE` or `Error`; the reasoning items it issues are listed in
+`FakeAzure.issued_reasoning`, and come back verified on later turns.
 """
 
 from __future__ import annotations
@@ -26,6 +30,15 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Send
 
+from .responses_rules import validate_responses_request
+from .responses_streams import (
+    ResponsesFailure,
+    ResponsesReply,
+    ResponsesText,
+    ResponsesToolCalls,
+    from_chat_reply,
+    render_responses,
+)
 from .rules import (
     ACCESS_DENIED,
     DEPLOYMENT_NOT_FOUND,
@@ -37,7 +50,7 @@ from .rules import (
     unknown_model,
     validate_chat_request,
 )
-from .streams import JSON_CONTENT_TYPE, Error, Faults, RawSSE, Rendered, Reply, Text, render
+from .streams import JSON_CONTENT_TYPE, Error, Faults, RawSSE, Rendered, Reply, Text, ToolCalls, render
 
 Api = Literal["chat", "responses"]
 API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
@@ -64,9 +77,13 @@ class RecordedRequest:
     deployment: str | None
 
 
+AnyReply = Reply | ResponsesReply
+RESPONSES_ONLY = (ResponsesText, ResponsesToolCalls, ResponsesFailure)
+
+
 @dataclass(frozen=True, slots=True)
 class _Scripted:
-    reply: Reply
+    reply: AnyReply
     deployment: str | None
 
 
@@ -79,13 +96,15 @@ class FakeAzure:
         *,
         api_key: str | None = DEFAULT_API_KEY,
         bearer_tokens: Iterable[str] = (),
-        default_reply: Reply = DEFAULT_REPLY,
+        default_reply: AnyReply = DEFAULT_REPLY,
     ) -> None:
         self.deployments: dict[str, Deployment] = {deployment.name: deployment for deployment in deployments}
         self.api_key = api_key
         self.bearer_tokens: set[str] = set(bearer_tokens)
         self.default_reply = default_reply
         self.requests: list[RecordedRequest] = []
+        self.issued_reasoning: list[str] = []
+        """Ids of the reasoning items the Responses replies carried, in order."""
         self.url: str | None = None
         """Base URL while served by `running_fake_azure`."""
         self._queue: list[_Scripted] = []
@@ -104,7 +123,7 @@ class FakeAzure:
         """Create (or replace) a deployment."""
         self.deployments[deployment.name] = deployment
 
-    def enqueue(self, *replies: Reply, deployment: str | None = None) -> None:
+    def enqueue(self, *replies: AnyReply, deployment: str | None = None) -> None:
         """Queue replies, in order; with `deployment`, only requests to that deployment take them."""
         with self._lock:
             self._queue.extend(_Scripted(reply, deployment) for reply in replies)
@@ -114,6 +133,7 @@ class FakeAzure:
         with self._lock:
             self._queue.clear()
             self.requests.clear()
+            self.issued_reasoning.clear()
 
     @property
     def pending(self) -> int:
@@ -121,7 +141,7 @@ class FakeAzure:
         with self._lock:
             return len(self._queue)
 
-    def _take(self, deployment: str) -> Reply:
+    def _take(self, deployment: str) -> AnyReply:
         with self._lock:
             for position, scripted in enumerate(self._queue):
                 if scripted.deployment in (None, deployment):
@@ -181,11 +201,14 @@ class FakeAzure:
         if deployment is None:
             return _error_response(DEPLOYMENT_NOT_FOUND if dated else unknown_model(name))
         if recorded.api == "responses":
-            return await self._serve_responses(deployment)
+            return await self._serve_responses(recorded.body, deployment)
         error = validate_chat_request(recorded.body, deployment)
         if error is not None:
             return _error_response(error, deployment.name)
-        return await _deliver(render(self._take(deployment.name), recorded.body, deployment), deployment.name)
+        reply = self._take(deployment.name)
+        if isinstance(reply, RESPONSES_ONLY):
+            return _script_error(f"chat/completions requests cannot be answered by {type(reply).__name__}")
+        return await _deliver(render(reply, recorded.body, deployment), deployment.name)
 
     def _authorized(self, headers: Mapping[str, str]) -> bool:
         key = headers.get("api-key")
@@ -194,13 +217,33 @@ class FakeAzure:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         return scheme.lower() == "bearer" and token in self.bearer_tokens
 
-    async def _serve_responses(self, deployment: Deployment) -> Response:
+    async def _serve_responses(self, body: Any, deployment: Deployment) -> Response:
+        error = validate_responses_request(body, deployment)
+        if error is not None:
+            return _error_response(error, deployment.name)
         reply = self._take(deployment.name)
-        if not isinstance(reply, (RawSSE, Error)):
-            kind = type(reply).__name__
-            message = f"fake_azure: Responses requests are answered only by RawSSE or Error replies, not {kind}"
-            return _error_response(AzureError(500, {"error": {"message": message, "type": "fake_azure_script_error"}}))
-        return await _deliver(render(reply, {}, deployment), deployment.name)
+        if isinstance(reply, (RawSSE, Error)):
+            return await _deliver(render(reply, {}, deployment), deployment.name)
+        scripted = from_chat_reply(reply) if isinstance(reply, (Text, ToolCalls)) else reply
+        rendered = render_responses(scripted, body, deployment)
+        with self._lock:
+            self.issued_reasoning.extend(_reasoning_ids(rendered))
+        return await _deliver(rendered, deployment.name)
+
+
+def _reasoning_ids(rendered: Rendered) -> list[str]:
+    ids = []
+    for piece in rendered.pieces:
+        if b"response.output_item.done" in piece:
+            item = json.loads(piece.split(b"data: ", 1)[1])["item"]
+            if item["type"] == "reasoning" and "encrypted_content" in item:
+                ids.append(item["id"])
+    return ids
+
+
+def _script_error(message: str) -> Response:
+    body = {"error": {"message": f"fake_azure: {message}", "type": "fake_azure_script_error"}}
+    return _error_response(AzureError(500, body))
 
 
 def _azure_headers(deployment: str | None) -> dict[str, str]:

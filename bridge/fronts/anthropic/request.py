@@ -9,15 +9,40 @@
     document block with a text source           TextPart
     tool_use {id, name, input}                  ToolCallPart (input as JSON text)
     tool_result {tool_use_id, content, is_error} ToolResultPart
-    thinking {thinking, signature}              ReasoningPart
-    tools[] {name, description, input_schema}   Tool (server tools without a schema skipped)
+    thinking {thinking, signature}              ReasoningPart (the signature kept verbatim)
+    tools[] {name, description, input_schema}   Tool (other server tools skipped)
+    tools[] {type: web_search_*, max_uses,      web_search = WebSearch(max_uses, allowed_domains,
+      allowed_domains, blocked_domains,           blocked_domains, user_location)
+      user_location}
     tool_choice auto | any | tool | none        ToolChoice auto | required | tool | none
     tool_choice.disable_parallel_tool_use       parallel_tool_calls = False
     stop_sequences / temperature / top_p        stop / temperature / top_p
     metadata.user_id                            user (SHA-256 when over 64 characters)
+    session id (X-Claude-Code-Session-Id        cache_key
+      header, else metadata.user_id's session)
     max_tokens, stream                          max_tokens, stream
-    top_k, thinking, output_config,             ignored: accepted, never rejected
-    context_management, cache_control, others
+    output_config.format {type: json_schema}    response_format (strict when the schema allows it)
+      (or the older top-level output_format)
+    top_k, context_management,                  ignored: accepted, never rejected
+    cache_control, others
+
+Thinking and effort → `reasoning_effort` (the upstream steps a value the
+deployment refuses down to the nearest one it accepts):
+
+    thinking / output_config.effort             reasoning_effort
+    ------------------------------------------  -----------------
+    disabled (whatever the effort)              minimal
+    output_config.effort low|medium|high|xhigh  the same
+    output_config.effort max                    xhigh
+    adaptive (no effort)                        high (Anthropic's default effort)
+    enabled, budget_tokens < 4096               low     ("think" is 4000)
+    enabled, budget_tokens < 16384              medium  ("think hard" is 10000)
+    enabled, budget_tokens >= 16384             high    ("ultrathink" is 31999)
+    absent                                      None: the deployment's default
+    display: "omitted"                          reasoning_summary = False
+
+The volatile `x-anthropic-billing-header: ...` system line (it changes every
+request) is removed so the upstream's cached prompt prefix stays stable.
 
 Validation names the offending field the way Anthropic does
 (`messages.2.content.0.tool_use_id: Field required`).
@@ -27,6 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,18 +61,28 @@ from bridge.model import (
     ImagePart,
     Message,
     Part,
+    ReasoningEffort,
     ReasoningPart,
     Request,
+    ResponseFormat,
     TextPart,
     Tool,
     ToolCallPart,
     ToolChoice,
     ToolResultPart,
+    WebSearch,
 )
 
 BILLING_HEADER_PREFIX = "x-anthropic-billing-header:"
 MAX_USER_LENGTH = 64
+MAX_CACHE_KEY_LENGTH = 64
+WEB_SEARCH_TOOL_PREFIX = "web_search_"
 _ROLES = frozenset({"user", "assistant", "system"})
+EFFORTS: dict[str, ReasoningEffort] = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "xhigh"}
+BUDGET_EFFORTS: tuple[tuple[int, ReasoningEffort], ...] = ((4096, "low"), (16384, "medium"))
+ADAPTIVE_EFFORT: ReasoningEffort = "high"
+DISABLED_EFFORT: ReasoningEffort = "minimal"
+_SESSION_IN_USER_ID = re.compile(r"_session_([0-9A-Za-z-]+)$")
 
 
 def _require(body: Mapping[str, Any], key: str, path: str) -> Any:
@@ -144,10 +180,16 @@ def _content(content: Any, path: str) -> list[Part]:
     return parts
 
 
+def _without_billing_header(text: str) -> str:
+    if BILLING_HEADER_PREFIX not in text:
+        return text
+    return "\n".join(line for line in text.split("\n") if not line.startswith(BILLING_HEADER_PREFIX)).strip("\n")
+
+
 def _system(system: Any) -> list[Message]:
     if system is None:
         return []
-    texts = [text for text in _text_of(system, "system") if not text.startswith(BILLING_HEADER_PREFIX)]
+    texts = [kept for kept in (_without_billing_header(text) for text in _text_of(system, "system")) if kept]
     return [Message("system", [TextPart(text) for text in texts])] if texts else []
 
 
@@ -165,22 +207,41 @@ def _messages(raw: Any) -> list[Message]:
     return messages
 
 
-def _tools(raw: Any) -> list[Tool]:
+def _strings(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def _web_search(tool: Mapping[str, Any]) -> WebSearch:
+    max_uses = tool.get("max_uses")
+    location = tool.get("user_location")
+    return WebSearch(
+        max_uses=max_uses if isinstance(max_uses, int) and not isinstance(max_uses, bool) and max_uses > 0 else None,
+        allowed_domains=_strings(tool.get("allowed_domains")),
+        blocked_domains=_strings(tool.get("blocked_domains")),
+        user_location=dict(location) if isinstance(location, dict) else None,
+    )
+
+
+def _tools(raw: Any) -> tuple[list[Tool], WebSearch | None]:
     if raw is None:
-        return []
+        return [], None
     _typed(raw, list, "tools", "a valid list")
     tools: list[Tool] = []
+    search: WebSearch | None = None
     for i, tool in enumerate(raw):
         _typed(tool, dict, f"tools.{i}", "a valid dictionary")
         schema = tool.get("input_schema")
         if not isinstance(schema, dict):
-            if tool.get("type") in (None, "custom"):
+            kind = tool.get("type")
+            if kind in (None, "custom"):
                 raise invalid_request(f"tools.{i}.input_schema: Field required")
+            if isinstance(kind, str) and kind.startswith(WEB_SEARCH_TOOL_PREFIX):
+                search = _web_search(tool)
             continue
         name = _typed(_require(tool, "name", f"tools.{i}."), str, f"tools.{i}.name", "a valid string")
         description = tool.get("description")
         tools.append(Tool(name, description if isinstance(description, str) else "", schema))
-    return tools
+    return tools, search
 
 
 def _tool_choice(raw: Any) -> tuple[ToolChoice | None, bool | None]:
@@ -210,6 +271,73 @@ def _user(metadata: Any) -> str | None:
     return hashlib.sha256(user_id.encode()).hexdigest()
 
 
+def _effort(body: Mapping[str, Any]) -> ReasoningEffort | None:
+    thinking = body.get("thinking") if isinstance(body.get("thinking"), dict) else {}
+    config = body.get("output_config") if isinstance(body.get("output_config"), dict) else {}
+    kind = thinking.get("type")
+    if kind == "disabled":
+        return DISABLED_EFFORT
+    effort = config.get("effort")
+    if isinstance(effort, str) and effort in EFFORTS:
+        return EFFORTS[effort]
+    if kind == "adaptive":
+        return ADAPTIVE_EFFORT
+    budget = thinking.get("budget_tokens")
+    if kind == "enabled" and isinstance(budget, int):
+        return next((effort for limit, effort in BUDGET_EFFORTS if budget < limit), "high")
+    return None
+
+
+def _shows_reasoning(body: Mapping[str, Any]) -> bool:
+    thinking = body.get("thinking")
+    return not (isinstance(thinking, dict) and thinking.get("display") == "omitted")
+
+
+def strict_schema(schema: Any) -> bool:
+    """Whether `schema` meets OpenAI's strict mode: every object closed, every property required."""
+    if not isinstance(schema, dict):
+        return True
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    closed = schema.get("additionalProperties") is False and set(schema.get("required") or ()) == set(properties)
+    if (schema.get("type") == "object" or properties) and not closed:
+        return False
+    children: list[Any] = [*properties.values(), schema.get("items")]
+    for key in ("anyOf", "allOf", "oneOf", "prefixItems"):
+        children += schema.get(key) if isinstance(schema.get(key), list) else []
+    for key in ("$defs", "definitions"):
+        children += schema[key].values() if isinstance(schema.get(key), dict) else []
+    return all(strict_schema(child) for child in children)
+
+
+def _response_format(body: Mapping[str, Any]) -> ResponseFormat | None:
+    config = body.get("output_config") if isinstance(body.get("output_config"), dict) else {}
+    fmt = config.get("format") if isinstance(config.get("format"), dict) else body.get("output_format")
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return None
+    schema = fmt.get("schema")
+    if not isinstance(schema, dict):
+        raise invalid_request("output_config.format.schema: Field required")
+    return ResponseFormat(schema, strict=strict_schema(schema))
+
+
+def _cache_key(session_id: str | None, metadata: Any) -> str | None:
+    """The client's session id: the header, else the one inside metadata.user_id (JSON or `..._session_<id>`)."""
+    if not session_id and isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
+        user_id: str = metadata["user_id"]
+        try:
+            parsed = json.loads(user_id)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and isinstance(parsed.get("session_id"), str):
+            session_id = parsed["session_id"]
+        elif match := _SESSION_IN_USER_ID.search(user_id):
+            session_id = match.group(1)
+    if not session_id or not session_id.strip():
+        return None
+    session_id = session_id.strip()
+    return session_id if len(session_id) <= MAX_CACHE_KEY_LENGTH else hashlib.sha256(session_id.encode()).hexdigest()
+
+
 def _stop_sequences(raw: Any) -> list[str]:
     if raw is None:
         return []
@@ -219,10 +347,11 @@ def _stop_sequences(raw: Any) -> list[str]:
     return [item for item in raw if item]
 
 
-def parse_request(body: Any, *, count_only: bool = False) -> Request:
+def parse_request(body: Any, *, count_only: bool = False, session_id: str | None = None) -> Request:
     """Translate a decoded Messages API body; raises `BridgeError` naming the field at fault.
 
-    `count_only` is for `count_tokens`, whose body has no `max_tokens`.
+    `count_only` is for `count_tokens`, whose body has no `max_tokens`; `session_id`
+    is the client's `X-Claude-Code-Session-Id` header, when it sent one.
     """
     if not isinstance(body, dict):
         raise invalid_request("The request body must be a JSON object")
@@ -236,6 +365,7 @@ def parse_request(body: Any, *, count_only: bool = False) -> Request:
         if max_tokens < 1:
             raise invalid_request("max_tokens: Input should be greater than or equal to 1")
     tool_choice, parallel = _tool_choice(body.get("tool_choice"))
+    tools, web_search = _tools(body.get("tools"))
     stream = body.get("stream")
     try:
         return Request(
@@ -243,13 +373,18 @@ def parse_request(body: Any, *, count_only: bool = False) -> Request:
             messages=_system(body.get("system")) + messages,
             max_tokens=max_tokens,
             stream=_typed(stream, bool, "stream", "a valid boolean") if stream is not None else False,
-            tools=_tools(body.get("tools")),
+            tools=tools,
             tool_choice=tool_choice,
             parallel_tool_calls=parallel,
             temperature=_number(body, "temperature"),
             top_p=_number(body, "top_p"),
             stop=_stop_sequences(body.get("stop_sequences")),
             user=_user(body.get("metadata")),
+            reasoning_effort=_effort(body),
+            reasoning_summary=_shows_reasoning(body),
+            response_format=_response_format(body),
+            web_search=web_search,
+            cache_key=_cache_key(session_id, body.get("metadata")),
         )
     except BridgeError:
         raise

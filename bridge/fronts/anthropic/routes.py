@@ -53,7 +53,9 @@ async def messages(req: Request) -> Response:
     try:
         bridge = current_bridge()
         check_client_token(req, bridge.settings)
-        request = parse_request(await read_json(req, bridge.settings.max_request_bytes))
+        request = parse_request(
+            await read_json(req, bridge.settings.max_request_bytes), session_id=req.headers.get("x-claude-code-session-id")
+        )
         record.model, record.stream = request.model, request.stream
         deadline = bridge.deadline()
         exchange = await bridge.start(request, deadline)

@@ -10,21 +10,43 @@
     internal event          Anthropic
     ----------------------  -------------------------------------------------------------
     TextDelta               text block, text_delta
-    ReasoningDelta          thinking block, thinking_delta
+    Citation                citations_delta {web_search_result_location} in the text block
+    ReasoningDelta          thinking block {thinking: "", signature: ""}, thinking_delta
+    ReasoningSignature      signature_delta, last in its thinking block (a block with no
+                            text when the reasoning was not shown; none for ""); reasoning
+                            after it opens a new thinking block
     ToolCallStart           tool_use block {id, name, input: {}} (each call its own block)
     ToolCallDelta           input_json_delta with the fragment as it arrives
-    Usage                   message_delta.usage
+    WebSearchCall           server_tool_use block {id, name: web_search, input: {}},
+                            input_json_delta {"query": ...}
+    WebSearchResults        web_search_tool_result block {tool_use_id, content:
+                            [web_search_result]} (complete at start, no deltas)
+    Usage                   message_delta.usage (with server_tool_use.web_search_requests
+                            and output_tokens_details.thinking_tokens when non-zero)
     Finish                  closes the open block, message_delta + message_stop
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 
 from bridge.errors import BridgeError
-from bridge.fronts.anthropic.message import usage_body
-from bridge.model import Event, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallStart, Usage
+from bridge.fronts.anthropic.message import citation_body, usage_body, web_search_results_block, web_search_use_block
+from bridge.model import (
+    Citation,
+    Event,
+    Finish,
+    ReasoningDelta,
+    ReasoningSignature,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    Usage,
+    WebSearchCall,
+    WebSearchResults,
+)
 from bridge.pump import pump
 from bridge.sse import encode
 from bridge.upstreams.transport import Deadline
@@ -46,6 +68,7 @@ class StreamWriter:
         self.index = -1
         self.open_kind: str | None = None
         self.open_slot: int | None = None
+        self.signed = False
         self.usage = Usage()
         self.finished = False
 
@@ -73,9 +96,10 @@ class StreamWriter:
         self.index += 1
         self.open_kind = kind
         self.open_slot = slot
+        self.signed = False
         out.append(encode("content_block_start", {"type": "content_block_start", "index": self.index, "content_block": block}))
 
-    def _delta(self, delta: dict[str, str], out: list[bytes]) -> None:
+    def _delta(self, delta: dict[str, object], out: list[bytes]) -> None:
         out.append(encode("content_block_delta", {"type": "content_block_delta", "index": self.index, "delta": delta}))
 
     def render(self, events: list[Event]) -> bytes:
@@ -93,9 +117,25 @@ class StreamWriter:
             elif isinstance(event, ToolCallStart):
                 self._open("tool_use", {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}, out, event.slot)
             elif isinstance(event, ReasoningDelta):
-                if self.open_kind != "thinking":
-                    self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""}, out)
+                self._thinking(out)
                 self._delta({"type": "thinking_delta", "thinking": event.text}, out)
+            elif isinstance(event, ReasoningSignature):
+                if event.signature:
+                    self._thinking(out)
+                    self._delta({"type": "signature_delta", "signature": event.signature}, out)
+                self.signed = True
+            elif isinstance(event, Citation):
+                if self.open_kind != "text":
+                    self._open("text", {"type": "text", "text": ""}, out)
+                self._delta({"type": "citations_delta", "citation": citation_body(event)}, out)
+            elif isinstance(event, WebSearchCall):
+                self._open("server_tool_use", web_search_use_block(event.id, {}), out)
+                query = json.dumps({"query": event.query}, ensure_ascii=False)
+                self._delta({"type": "input_json_delta", "partial_json": query}, out)
+                self._close(out)
+            elif isinstance(event, WebSearchResults):
+                self._open("web_search_tool_result", web_search_results_block(event), out)
+                self._close(out)
             elif isinstance(event, Usage):
                 self.usage = event
             elif isinstance(event, Finish):
@@ -113,6 +153,11 @@ class StreamWriter:
                 out.append(encode("message_stop", {"type": "message_stop"}))
                 self.finished = True
         return b"".join(out)
+
+    def _thinking(self, out: list[bytes]) -> None:
+        """Make sure an unsigned thinking block is open (a signed one is complete)."""
+        if self.open_kind != "thinking" or self.signed:
+            self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""}, out)
 
 
 async def render_stream(writer: StreamWriter, events: AsyncIterator[Event], deadline: Deadline) -> AsyncIterator[bytes]:

@@ -16,6 +16,10 @@
     parallel_tool_calls               parallel_tool_calls (only with tools)
     max_tokens                        max_completion_tokens
     temperature, top_p, user          same names
+    reasoning_effort                  reasoning_effort (a deployment that refuses it, or
+                                      the value, is adapted: see `adapt`)
+    response_format                   response_format {type: json_schema, json_schema:
+                                      {name, schema, strict}}
     stop                              not sent: the bridge matches stop sequences itself
                                       (exact Anthropic semantics, and reasoning models
                                       refuse `stop`)
@@ -187,9 +191,13 @@ def build_body(request: Request, model: str, max_tokens: int | None) -> Body:
             body["tool_choice"] = choice
         if request.parallel_tool_calls is not None:
             body["parallel_tool_calls"] = request.parallel_tool_calls
-    for key in ("temperature", "top_p", "user"):
+    for key in ("temperature", "top_p", "user", "reasoning_effort"):
         value = getattr(request, key)
         if value is not None:
             body[key] = value
+    if request.response_format is not None:
+        fmt = request.response_format
+        schema = {"name": fmt.name, "schema": fmt.schema, "strict": fmt.strict}
+        body["response_format"] = {"type": "json_schema", "json_schema": schema}
     return body
 

@@ -1,0 +1,1 @@
+"""The Azure OpenAI Responses API upstream: body (`request`), stream (`stream`), exchange (`call`)."""
