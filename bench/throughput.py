@@ -52,7 +52,7 @@ def translate(pieces: list[bytes]) -> tuple[int, int]:
     decoder = SSEDecoder()
     translator = ChatStreamTranslator()
     writer = StreamWriter("msg_bench", "claude-opus-4-8")
-    size = len(writer.start())
+    size = len(writer.opening())
     deltas = 0
     done = False
     for piece in pieces:

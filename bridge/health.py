@@ -29,6 +29,6 @@ async def health(req: Request) -> Response:
             for upstream in settings.upstreams
         ],
         "client_token_required": settings.auth_token is not None,
-        "tiers": {"BIG_MODEL": settings.big_model, "MIDDLE_MODEL": settings.middle_model, "SMALL_MODEL": settings.small_model},
+        "tiers": {name: {"deployment": tier.deployment, "api": tier.api or "auto"} for name, tier in settings.tiers.items()},
     }
     return JSONResponse(body, status_code=503 if settings.problems else 200)

@@ -1,27 +1,48 @@
 """The middle of the bridge: internal request in, internal event stream out.
 
-    Request ─ route (tier → deployment) ─ upstream translator ─ send (retries, adaptation)
-            ─ upstream events ─ stop sequences ─ Event stream for a front to render
+    Request ─ route (tier → deployment, overrides) ─ upstream API (chat/completions | Responses)
+            ─ translate, send (pool, retries, adaptation) ─ upstream events ─ stop sequences
+            ─ Event stream for a front to render
+
+Which upstream API serves a deployment:
+
+    the deployment's *_API setting                       that API
+    else an OpenAI-compatible upstream (OPENAI_BASE_URL)  chat/completions
+    else Azure with the v1 API or a version from          Responses (reasoning summaries, reasoning
+      2025-03-01-preview on                               kept across tool calls, prompt cache key)
+    else                                                  chat/completions
+
+and, learned per deployment and remembered: chat/completions answering that
+the request needs the Responses API switches the deployment to Responses; the
+Responses API refusing a model (not offered for it) switches it to chat.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from bridge.errors import misconfigured
+from bridge.errors import WrongApi, misconfigured
 from bridge.logs import note_deployment
 from bridge.model import Event, Request
 from bridge.routing import Route, resolve
-from bridge.settings import Settings, load_settings
+from bridge.settings import Api, Settings, load_settings
 from bridge.stops import apply_stop_sequences
+from bridge.tokens import count_request
 from bridge.upstreams.adapt import AdaptationMemory
-from bridge.upstreams.chat.call import open_stream
+from bridge.upstreams.chat.call import open_stream as open_chat
 from bridge.upstreams.credentials import EntraToken
 from bridge.upstreams.endpoint import Endpoint
 from bridge.upstreams.pool import Pool
+from bridge.upstreams.responses.call import open_stream as open_responses
 from bridge.upstreams.transport import Deadline
+
+
+RESPONSES_SINCE = "2025-03-01-preview"
+OPENERS = {"chat": open_chat, "responses": open_responses}
+log = logging.getLogger("bridge.pipeline")
 
 
 @dataclass
@@ -30,6 +51,8 @@ class Exchange:
 
     route: Route
     events: AsyncIterator[Event]
+    abort: Callable[[], Awaitable[None]]
+    """Ends the exchange from another task (closes the upstream connection)."""
 
 
 @dataclass
@@ -38,6 +61,7 @@ class Bridge:
 
     settings: Settings
     memory: AdaptationMemory = field(default_factory=AdaptationMemory)
+    learned_apis: dict[str, Api] = field(default_factory=dict)
 
     @cached_property
     def pool(self) -> Pool | None:
@@ -68,16 +92,32 @@ class Bridge:
             "before Azure's front end would cut it (about 230 s). Ask for a shorter answer, or continue from here.",
         )
 
+    def api(self, route: Route) -> Api:
+        if route.deployment in self.learned_apis:
+            return self.learned_apis[route.deployment]
+        if route.api is not None:
+            return route.api
+        first = self.settings.upstreams[0]
+        if first.flavor == "azure" and (first.uses_v1_api or first.api_version >= RESPONSES_SINCE):
+            return "responses"
+        return "chat"
+
     async def start(self, request: Request, deadline: Deadline) -> Exchange:
         """Resolve, translate and send; raises `BridgeError` for anything before the first event."""
-        route = resolve(request.model, self.settings)
+        route, request = resolve(request, self.settings, lambda: count_request(request))
         note_deployment(route.deployment)
         if self.pool is None:
             raise misconfigured("; ".join(self.settings.problems))
-        events = await open_stream(request, route, self.pool, self.memory, deadline, self.max_tokens(request.max_tokens))
-        if request.stop:
-            events = apply_stop_sequences(events, request.stop)
-        return Exchange(route, events)
+        api = self.api(route)
+        max_tokens = self.max_tokens(request.max_tokens)
+        try:
+            opened = await OPENERS[api](request, route, self.pool, self.memory, deadline, max_tokens)
+        except WrongApi as wrong:
+            log.info("deployment %s needs the %s API; switching it", route.deployment, wrong.api)
+            self.learned_apis[route.deployment] = wrong.api
+            opened = await OPENERS[wrong.api](request, route, self.pool, self.memory, deadline, max_tokens)
+        events = apply_stop_sequences(opened.events, request.stop) if request.stop else opened.events
+        return Exchange(route, events, opened.abort)
 
 
 _bridge: Bridge | None = None

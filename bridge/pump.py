@@ -7,20 +7,21 @@ empty batch (a heartbeat) into the queue when nothing arrived for a while, so
 neither Azure's front end nor the client drops a connection while a reasoning
 model thinks, and ends the stream with a timeout error at the deadline.  When
 the client goes away, closing the consumer cancels the producer, which closes
-the upstream connection.
+the upstream connection (`abort`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from typing import Generic, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 from bridge.upstreams.transport import Deadline
 
 T = TypeVar("T")
 HEARTBEAT_SECONDS = 10.0
+ABORT_GRACE_SECONDS = 2.0
 
 
 class _End:
@@ -74,12 +75,25 @@ class _Pump(Generic[T]):
         self.arm(loop)
 
 
-async def pump(source: AsyncIterator[T], deadline: Deadline, heartbeat: float = HEARTBEAT_SECONDS) -> AsyncIterator[list[T]]:
-    """Batches of items from `source`; an empty batch is a heartbeat.  Errors from `source` re-raise here."""
+async def pump(
+    source: AsyncIterator[T],
+    deadline: Deadline,
+    heartbeat: float = HEARTBEAT_SECONDS,
+    leaving: asyncio.Future[Any] | None = None,
+    abort: Callable[[], Awaitable[None]] | None = None,
+) -> AsyncIterator[list[T]]:
+    """Batches of items from `source`; an empty batch is a heartbeat.  Errors from `source` re-raise here.
+
+    When `leaving` completes (the client went away) the batches stop.  A consumer that stops early
+    ends `source` with `abort` (which makes its pending read fail) rather than by cancelling the
+    producer; the producer is cancelled only if it is still running `ABORT_GRACE_SECONDS` later.
+    """
     loop = asyncio.get_running_loop()
     state: _Pump[T] = _Pump(source, heartbeat, deadline)
     producer = asyncio.create_task(state.produce())
     state.arm(loop)
+    if leaving is not None:
+        leaving.add_done_callback(lambda _: state.queue.put_nowait(_END))
     try:
         while True:
             first = await state.queue.get()
@@ -108,9 +122,7 @@ async def pump(source: AsyncIterator[T], deadline: Deadline, heartbeat: float = 
         if state.timer is not None:
             state.timer.cancel()
         if not producer.done():
-            producer.cancel()
-            try:
-                await producer
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - the consumer is leaving
-                pass
+            loop.call_later(ABORT_GRACE_SECONDS if abort is not None else 0, producer.cancel)
+            if abort is not None:
+                await asyncio.shield(abort())
 

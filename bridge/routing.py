@@ -1,25 +1,31 @@
-"""Which deployment serves a request: Claude model families map onto tiers.
+"""Which deployment serves a request, through which upstream API, with which parameter overrides.
 
-    requested model contains    deployment
-    -------------------------   --------------------------------------------
-    "opus"                      BIG_MODEL
-    "sonnet"                    MIDDLE_MODEL (default: BIG_MODEL)
-    "haiku"                     SMALL_MODEL  (default: MIDDLE_MODEL)
-    anything else               the name itself, as a deployment name
+    request                                              tier (setting)
+    ---------------------------------------------------  ----------------------------------------------
+    model contains "haiku" (Claude Code's background)    SMALL_MODEL (→ MIDDLE_MODEL → BIG_MODEL)
+    longer than LONG_CONTEXT_THRESHOLD tokens            LONG_CONTEXT_MODEL, when set
+    asks for thinking (effort low or above)              THINK_MODEL, when set
+    model contains "opus"                                BIG_MODEL
+    model contains "sonnet"                              MIDDLE_MODEL (→ BIG_MODEL)
+    model equals a tier's deployment name                that tier (so its API and overrides apply)
+    anything else                                        the name itself, as a deployment (pass-through)
+
+A tier's `*_API` setting picks chat/completions or the Responses API;
+unset, the bridge decides (see `pipeline.Bridge.api`).  A tier's
+`*_TEMPERATURE`, `*_TOP_P` and `*_MAX_TOKENS` replace the client's values.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from bridge.errors import misconfigured
-from bridge.settings import Settings
+from bridge.model import Request
+from bridge.settings import Api, Settings, Tier
 
-TIERS: tuple[tuple[str, str, str], ...] = (
-    ("opus", "BIG_MODEL", "big_model"),
-    ("sonnet", "MIDDLE_MODEL", "middle_model"),
-    ("haiku", "SMALL_MODEL", "small_model"),
-)
+FAMILIES: tuple[tuple[str, str], ...] = (("opus", "BIG_MODEL"), ("sonnet", "MIDDLE_MODEL"))
+THINKING_EFFORTS = frozenset({"low", "medium", "high", "xhigh"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,20 +33,51 @@ class Route:
     deployment: str
     setting: str
     """The setting to change to pick another deployment (or "model" for a pass-through name)."""
+    api: Api | None = None
 
     @property
     def source(self) -> str:
         return "the request's model name" if self.setting == "model" else self.setting
 
 
-def resolve(model: str, settings: Settings) -> Route:
-    lowered = model.lower()
-    for family, setting, attribute in TIERS:
-        if family in lowered:
-            deployment = getattr(settings, attribute)
-            if deployment is None:
-                raise misconfigured(
-                    f"{setting} is not set: set it to the Azure OpenAI deployment that serves {family} requests ('{model}')",
-                )
-            return Route(deployment, setting)
-    return Route(model, "model")
+def _route(tier: Tier) -> Route:
+    return Route(tier.deployment, tier.setting, tier.api)
+
+
+def _tier(settings: Settings, setting: str, model: str) -> Tier:
+    tier = settings.tier(setting)
+    if tier is None:
+        raise misconfigured(f"{setting} is not set: set it to the Azure OpenAI deployment that serves '{model}'")
+    return tier
+
+
+def _choose(request: Request, settings: Settings, input_tokens: Callable[[], int]) -> Tier | None:
+    lowered = request.model.lower()
+    if "haiku" in lowered:
+        return _tier(settings, "SMALL_MODEL", request.model)
+    long_context = settings.tiers.get("LONG_CONTEXT_MODEL")
+    if long_context is not None and input_tokens() > settings.long_context_threshold:
+        return long_context
+    think = settings.tiers.get("THINK_MODEL")
+    family = next((setting for name, setting in FAMILIES if name in lowered), None)
+    if think is not None and family is not None and request.reasoning_effort in THINKING_EFFORTS:
+        return think
+    if family is not None:
+        return _tier(settings, family, request.model)
+    return next((tier for tier in settings.tiers.values() if tier.deployment.lower() == lowered), None)
+
+
+def resolve(request: Request, settings: Settings, input_tokens: Callable[[], int]) -> tuple[Route, Request]:
+    """The route for `request`, and the request with the tier's overrides applied.
+
+    `input_tokens` is called only when LONG_CONTEXT_MODEL is configured.
+    """
+    tier = _choose(request, settings, input_tokens)
+    if tier is None:
+        return Route(request.model, "model"), request
+    overrides = {
+        name: value
+        for name, value in (("temperature", tier.temperature), ("top_p", tier.top_p), ("max_tokens", tier.max_tokens))
+        if value is not None
+    }
+    return _route(tier), replace(request, **overrides) if overrides else request

@@ -63,6 +63,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BIG_MODEL", "Deployment that serves opus requests", "gpt-5"),
     Setting("MIDDLE_MODEL", "Deployment that serves sonnet requests (default: BIG_MODEL)", "gpt-5"),
     Setting("SMALL_MODEL", "Deployment that serves haiku requests (default: MIDDLE_MODEL)", "gpt-5-mini"),
+    Setting("THINK_MODEL", "Optional: deployment for requests that ask for thinking (opus and sonnet requests)", ""),
+    Setting("LONG_CONTEXT_MODEL", "Optional: deployment for requests longer than LONG_CONTEXT_THRESHOLD tokens", "gpt-4.1"),
+    Setting("LONG_CONTEXT_THRESHOLD", "Input tokens (counted as count_tokens does) above which LONG_CONTEXT_MODEL serves", "60000"),
+    Setting("BIG_MODEL_API", "`chat` or `responses` for BIG_MODEL; empty: automatic (Responses on Azure, chat elsewhere)", ""),
+    Setting("MIDDLE_MODEL_API", "The same for MIDDLE_MODEL", ""),
+    Setting("SMALL_MODEL_API", "The same for SMALL_MODEL", ""),
+    Setting("THINK_MODEL_API", "The same for THINK_MODEL", ""),
+    Setting("LONG_CONTEXT_MODEL_API", "The same for LONG_CONTEXT_MODEL", ""),
+    Setting(
+        "*_TEMPERATURE",
+        "Per-tier override of the client's temperature: BIG_MODEL_TEMPERATURE, SMALL_MODEL_TEMPERATURE, ...",
+        "",
+        sample_name="BIG_MODEL_TEMPERATURE",
+    ),
+    Setting("*_TOP_P", "Per-tier override of top_p: BIG_MODEL_TOP_P, ...", "", sample_name="BIG_MODEL_TOP_P"),
+    Setting("*_MAX_TOKENS", "Per-tier override of max_tokens: BIG_MODEL_MAX_TOKENS, ...", "", sample_name="BIG_MODEL_MAX_TOKENS"),
     Setting(
         "ANTHROPIC_AUTH_TOKEN",
         "Token clients must present (x-api-key or Authorization: Bearer); unset means no client auth",
@@ -91,6 +107,14 @@ CUSTOM_HEADER_PREFIX = "CUSTOM_HEADER_"
 DEFAULT_REQUEST_TIMEOUT = 600.0
 DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
 DEFAULT_HEARTBEAT_SECONDS = 10.0
+DEFAULT_LONG_CONTEXT_THRESHOLD = 60000
+TIER_SETTINGS = ("BIG_MODEL", "MIDDLE_MODEL", "SMALL_MODEL", "THINK_MODEL", "LONG_CONTEXT_MODEL")
+TIER_FALLBACKS = {
+    "MIDDLE_MODEL": ("MIDDLE_MODEL", "BIG_MODEL"),
+    "SMALL_MODEL": ("SMALL_MODEL", "MIDDLE_MODEL", "BIG_MODEL"),
+}
+APIS = ("chat", "responses")
+Api = Literal["chat", "responses"]
 V1_API = "v1"
 AZURE_PATH_SUFFIXES = ("/openai/v1", "/openai")
 
@@ -112,19 +136,38 @@ class UpstreamSetting:
 
 
 @dataclass(frozen=True, slots=True)
+class Tier:
+    """A deployment named by a tier setting, with that tier's API and parameter overrides."""
+
+    setting: str
+    deployment: str
+    api: Api | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     upstreams: tuple[UpstreamSetting, ...]
-    big_model: str | None
-    middle_model: str | None
-    small_model: str | None
+    tiers: Mapping[str, Tier]
+    """Configured tiers by setting name; MIDDLE_MODEL and SMALL_MODEL fall back as documented."""
     auth_token: str | None
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     max_stream_seconds: float = DEFAULT_REQUEST_TIMEOUT
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
     max_tokens_limit: int | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    long_context_threshold: int = DEFAULT_LONG_CONTEXT_THRESHOLD
     custom_headers: Mapping[str, str] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+
+    def tier(self, setting: str) -> Tier | None:
+        """The tier for `setting`, with the fallbacks: MIDDLE → BIG, SMALL → MIDDLE → BIG."""
+        for name in TIER_FALLBACKS.get(setting, (setting,)):
+            if name in self.tiers:
+                return self.tiers[name]
+        return None
 
 
 def is_placeholder(value: str) -> bool:
@@ -149,6 +192,17 @@ def _number(env: Mapping[str, str], name: str, problems: list[str]) -> float | N
         problems.append(f"{name} must be a positive number, got {raw!r}")
         return None
     return value
+
+
+def _float(env: Mapping[str, str], name: str, problems: list[str]) -> float | None:
+    raw = _clean(env, name)
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        problems.append(f"{name} must be a number, got {raw!r}")
+        return None
 
 
 def _url(env: Mapping[str, str], name: str, problems: list[str], suffixes: tuple[str, ...]) -> str | None:
@@ -179,6 +233,25 @@ def _azure_upstreams(env: Mapping[str, str], problems: list[str]) -> list[Upstre
     return upstreams
 
 
+def _tier(env: Mapping[str, str], setting: str, problems: list[str]) -> Tier | None:
+    deployment = _clean(env, setting)
+    if deployment is None:
+        return None
+    api = _clean(env, f"{setting}_API")
+    if api is not None and api.lower() not in APIS:
+        problems.append(f"{setting}_API must be 'chat' or 'responses' (or empty for automatic), got {api!r}")
+        api = None
+    max_tokens = _number(env, f"{setting}_MAX_TOKENS", problems)
+    return Tier(
+        setting,
+        deployment,
+        api.lower() if api is not None else None,  # type: ignore[arg-type]
+        _float(env, f"{setting}_TEMPERATURE", problems),
+        _float(env, f"{setting}_TOP_P", problems),
+        int(max_tokens) if max_tokens is not None else None,
+    )
+
+
 def custom_header_name(setting: str) -> str:
     """CUSTOM_HEADER_X_API_KEY -> X-API-KEY."""
     return setting[len(CUSTOM_HEADER_PREFIX):].replace("_", "-")
@@ -197,25 +270,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "AZURE_OPENAI_ENDPOINT is not set: set it to your resource's endpoint, e.g. https://my-resource.openai.azure.com "
             "(or set OPENAI_BASE_URL for an OpenAI-compatible server)"
         )
-    big = _clean(env, "BIG_MODEL")
-    middle = _clean(env, "MIDDLE_MODEL") or big
-    small = _clean(env, "SMALL_MODEL") or middle
-    if big is None and middle is None:
+    tiers = {tier.setting: tier for name in TIER_SETTINGS if (tier := _tier(env, name, problems)) is not None}
+    if "BIG_MODEL" not in tiers and "MIDDLE_MODEL" not in tiers:
         problems.append("BIG_MODEL is not set: set it to the deployment name that serves opus requests")
+    threshold = _number(env, "LONG_CONTEXT_THRESHOLD", problems)
     timeout = _number(env, "REQUEST_TIMEOUT", problems) or DEFAULT_REQUEST_TIMEOUT
     max_tokens_limit = _number(env, "MAX_TOKENS_LIMIT", problems)
     max_request_bytes = _number(env, "MAX_REQUEST_BYTES", problems)
     return Settings(
         upstreams=tuple(upstreams),
-        big_model=big,
-        middle_model=middle,
-        small_model=small,
+        tiers=tiers,
         auth_token=_clean(env, "ANTHROPIC_AUTH_TOKEN"),
         request_timeout=timeout,
         max_stream_seconds=min(_number(env, "MAX_STREAM_SECONDS", problems) or timeout, timeout),
         heartbeat_seconds=_number(env, "HEARTBEAT_SECONDS", problems) or DEFAULT_HEARTBEAT_SECONDS,
         max_tokens_limit=int(max_tokens_limit) if max_tokens_limit is not None else None,
         max_request_bytes=int(max_request_bytes) if max_request_bytes is not None else DEFAULT_MAX_REQUEST_BYTES,
+        long_context_threshold=int(threshold) if threshold is not None else DEFAULT_LONG_CONTEXT_THRESHOLD,
         custom_headers={
             custom_header_name(name): value
             for name, value in env.items()

@@ -21,6 +21,9 @@ from typing import Any
 
 import tiktoken
 
+from bridge.model import Request
+from bridge.upstreams.chat.request import build_body
+
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_REPLY = 3
 TOKENS_PER_IMAGE = 765
@@ -77,3 +80,8 @@ def count_chat_body(body: dict[str, Any]) -> int:
     for tool in body.get("tools") or ():
         total += TOKENS_PER_TOOL + count_text(json.dumps(tool["function"], ensure_ascii=False, separators=(",", ":")))
     return total
+
+
+def count_request(request: Request) -> int:
+    """Input tokens of `request` as the upstream will see it (the chat/completions form)."""
+    return count_chat_body(build_body(request, request.model, None))

@@ -89,6 +89,21 @@ param middleModelApi string = ''
 @description('SMALL_MODEL_API: chat, responses or empty (automatic).')
 param smallModelApi string = ''
 
+@description('THINK_MODEL: deployment for requests that ask for thinking; empty = none.')
+param thinkModel string = ''
+
+@description('THINK_MODEL_API: chat, responses or empty (automatic).')
+param thinkModelApi string = ''
+
+@description('LONG_CONTEXT_MODEL: deployment for long requests; empty = none.')
+param longContextModel string = ''
+
+@description('LONG_CONTEXT_MODEL_API: chat, responses or empty (automatic).')
+param longContextModelApi string = ''
+
+@description('LONG_CONTEXT_THRESHOLD in input tokens.')
+param longContextThreshold int = 60000
+
 @description('REQUEST_TIMEOUT in seconds.')
 param requestTimeoutSeconds int
 
@@ -131,6 +146,11 @@ var bridgeSettings = {
   BIG_MODEL_API: bigModelApi
   MIDDLE_MODEL_API: middleModelApi
   SMALL_MODEL_API: smallModelApi
+  THINK_MODEL: thinkModel
+  THINK_MODEL_API: thinkModelApi
+  LONG_CONTEXT_MODEL: longContextModel
+  LONG_CONTEXT_MODEL_API: longContextModelApi
+  LONG_CONTEXT_THRESHOLD: string(longContextThreshold)
   REQUEST_TIMEOUT: string(requestTimeoutSeconds)
   MAX_STREAM_SECONDS: string(maxStreamSeconds)
   HEARTBEAT_SECONDS: '10'

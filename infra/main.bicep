@@ -96,6 +96,31 @@ param bigModelApi string = ''
 ])
 param middleModelApi string = ''
 
+@description('THINK_MODEL: optional deployment for requests that ask for thinking; empty = none.')
+param thinkModel string = ''
+
+@description('THINK_MODEL_API: chat, responses, or empty for automatic.')
+@allowed([
+  ''
+  'chat'
+  'responses'
+])
+param thinkModelApi string = ''
+
+@description('LONG_CONTEXT_MODEL: optional deployment for requests above LONG_CONTEXT_THRESHOLD input tokens; empty = none.')
+param longContextModel string = ''
+
+@description('LONG_CONTEXT_MODEL_API: chat, responses, or empty for automatic.')
+@allowed([
+  ''
+  'chat'
+  'responses'
+])
+param longContextModelApi string = ''
+
+@description('LONG_CONTEXT_THRESHOLD: input tokens above which LONG_CONTEXT_MODEL serves.')
+param longContextThreshold int = 60000
+
 @description('SMALL_MODEL_API: chat, responses, or empty for automatic.')
 @allowed([
   ''
@@ -344,6 +369,11 @@ module functionApp 'functionapp.bicep' = {
     bigModelApi: bigModelApi
     middleModelApi: middleModelApi
     smallModelApi: smallModelApi
+    thinkModel: thinkModel
+    thinkModelApi: thinkModelApi
+    longContextModel: longContextModel
+    longContextModelApi: longContextModelApi
+    longContextThreshold: longContextThreshold
     requestTimeoutSeconds: requestTimeoutSeconds
     maxStreamSeconds: maxStreamSeconds
     maxTokensLimit: maxTokensLimit

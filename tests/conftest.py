@@ -20,6 +20,8 @@ from tests.fake_azure import FakeAzure, running_fake_azure
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_TOKEN = "test-client-token-0123456789"
 TIERS = {"BIG_MODEL": "gpt-5", "MIDDLE_MODEL": "gpt-5", "SMALL_MODEL": "gpt-4o"}
+CHAT_TIERS = {"BIG_MODEL_API": "chat", "MIDDLE_MODEL_API": "chat", "SMALL_MODEL_API": "chat"}
+"""The shared bridge tests chat/completions; Responses tiers are tested with their own bridges."""
 
 
 def free_port() -> int:
@@ -95,6 +97,7 @@ def bridge_env(fake: FakeAzure, **overrides: str) -> dict[str, str]:
         "ANTHROPIC_AUTH_TOKEN": CLIENT_TOKEN,
         "REQUEST_TIMEOUT": "60",
         **TIERS,
+        **CHAT_TIERS,
         **overrides,
     }
 

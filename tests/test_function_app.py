@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -89,7 +90,7 @@ def make_request(method: str, path: str, body: bytes = b"", headers: dict[str, s
     async def receive() -> dict[str, Any]:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            await asyncio.Event().wait()  # the client stays connected
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 

@@ -25,8 +25,8 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
 
 from bridge.fronts.openai.reasoning import OPEN, strip_thinking
-from bridge.fronts.openai.stream import ChunkWriter, render_stream
-from bridge.settings import SETTING_NAMES
+from bridge.fronts.openai.stream import ChunkWriter
+from bridge.serve import stream_body
 from bridge.sse import SSEDecoder
 from bridge.upstreams.responses.stream import translate_stream
 from bridge.upstreams.transport import Deadline
@@ -37,9 +37,6 @@ from tests.fake_azure.replay import SHARED_DIR
 CORPUS = SHARED_DIR / "wire-corpus" / "cursor-azure-responses"
 SCENARIOS = sorted(path.name for path in CORPUS.iterdir() if (path / "downstream_request.json").is_file()) if CORPUS.is_dir() else []
 pytestmark = pytest.mark.skipif(not SCENARIOS, reason="../shared/wire-corpus not present (a user's clone): Cursor replay skipped")
-needs_responses_wiring = pytest.mark.xfail(
-    "BIG_MODEL_API" not in SETTING_NAMES, reason="needs the Responses upstream wiring", strict=False
-)
 
 
 @dataclass
@@ -143,7 +140,7 @@ def render(raw: bytes, model: str, include_usage: bool = False) -> list[Any]:
 
     async def body() -> bytes:
         writer = ChunkWriter("chatcmpl-replay", model, 0, include_usage)
-        return b"".join([part async for part in render_stream(writer, translate_stream(_pieces(raw)), Deadline.after(30))])
+        return b"".join([part async for part in stream_body(writer, translate_stream(_pieces(raw)), Deadline.after(30))])
 
     decoder = SSEDecoder()
     return decoder.feed(asyncio.run(body())) + decoder.close()
@@ -166,7 +163,6 @@ def test_recorded_stream_through_the_chunk_writer(name: str) -> None:
     check(request, expected, chunks, state.get_final_completion())
 
 
-@needs_responses_wiring
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_cursor_request_replayed(cursor: openai.OpenAI, cursor_fake: FakeAzure, name: str) -> None:
     request, upstream = scenario(name)
@@ -203,7 +199,6 @@ def test_usage_chunk_in_process(name: str) -> None:
     check_usage(ChatCompletionChunk.model_validate_json(events[-2].data), usage)
 
 
-@needs_responses_wiring
 @pytest.mark.parametrize("name", USAGE_SCENARIOS)
 def test_usage_chunk_carries_cached_and_reasoning_tokens(cursor: openai.OpenAI, cursor_fake: FakeAzure, name: str) -> None:
     request, upstream = scenario(name)

@@ -12,6 +12,7 @@ from bridge.errors import STATUS_OF_KIND, BridgeError
 from bridge.fronts.openai.completion import completion_body
 from bridge.fronts.openai.errors import error_body, status_of
 from bridge.fronts.openai.models import model_ids, target
+from bridge.routing import resolve
 from bridge.fronts.openai.reasoning import CLOSE, OPEN, strip_thinking, thinking_section
 from bridge.fronts.openai.request import parse_request
 from bridge.fronts.openai.stream import ChunkWriter
@@ -210,18 +211,18 @@ def test_every_recorded_cursor_request_parses() -> None:
 
 def test_aliases_tiers_and_pass_through() -> None:
     for alias, effort in (("gpt-high", "high"), ("GPT-Medium", "medium"), ("gpt-low", "low"), ("gpt-minimal", "minimal")):
-        routed = target(Request(alias, []), SETTINGS)
+        routed = target(Request(alias, []))
         assert (routed.model, routed.reasoning_effort) == ("opus", effort)
-    assert target(Request("gpt-high", [], reasoning_effort="low"), SETTINGS).reasoning_effort == "low"
-    assert target(Request("gpt-5", []), SETTINGS).model == "opus"
-    assert target(Request("gpt-5-mini", []), SETTINGS).model == "haiku"
-    assert target(Request("claude-sonnet-4-6", []), SETTINGS).model == "claude-sonnet-4-6"
-    assert target(Request("my-deployment", []), SETTINGS) == Request("my-deployment", [])
+    assert target(Request("gpt-high", [], reasoning_effort="low")).reasoning_effort == "low"
+    assert resolve(target(Request("gpt-5", [])), SETTINGS, lambda: 0)[0].setting == "BIG_MODEL"
+    assert resolve(target(Request("gpt-5-mini", [])), SETTINGS, lambda: 0)[0].setting == "SMALL_MODEL"
+    assert target(Request("claude-sonnet-4-6", [])).model == "claude-sonnet-4-6"
+    assert target(Request("my-deployment", [])) == Request("my-deployment", [])
     assert model_ids(SETTINGS) == ["gpt-high", "gpt-medium", "gpt-low", "gpt-minimal", "gpt-5", "gpt-5-mini"]
 
 
 def chunks_of(writer: ChunkWriter, *batches: list[Event]) -> list[Any]:
-    raw = writer.start() + b"".join(writer.render(batch) for batch in batches)
+    raw = writer.opening() + b"".join(writer.render(batch) for batch in batches)
     payloads = [line[len("data: ") :] for line in raw.decode().splitlines() if line.startswith("data: ")]
     return [payload if payload == "[DONE]" else json.loads(payload) for payload in payloads]
 

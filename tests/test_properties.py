@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.fronts.anthropic.request import parse_request
-from bridge.fronts.anthropic.stream import StreamWriter, render_stream
+from bridge.fronts.anthropic.stream import StreamWriter
+from bridge.serve import stream_body
 from bridge.upstreams.chat.request import build_body
 from bridge.upstreams.adapt import Adaptation
 from bridge.upstreams.chat.stream import translate_stream
@@ -46,7 +47,7 @@ async def _chunked(chunks: list[dict[str, Any]], split: int) -> AsyncIterator[by
 
 async def _render(chunks: list[dict[str, Any]], split: int) -> bytes:
     writer = StreamWriter("msg_prop", "claude-opus-4-8")
-    return b"".join([part async for part in render_stream(writer, translate_stream(_chunked(chunks, split)), Deadline.after(30))])
+    return b"".join([part async for part in stream_body(writer, translate_stream(_chunked(chunks, split)), Deadline.after(30))])
 
 
 @given(upstream_stream(), st.integers(1, 300))

@@ -18,7 +18,8 @@ import anthropic
 import pytest
 from anthropic.lib.streaming._messages import accumulate_event
 
-from bridge.fronts.anthropic.stream import StreamWriter, render_stream
+from bridge.fronts.anthropic.stream import StreamWriter
+from bridge.serve import stream_body
 from bridge.sse import SSEDecoder
 from bridge.upstreams.chat.stream import translate_stream
 from bridge.upstreams.transport import Deadline
@@ -89,7 +90,7 @@ async def _chunks(raw: bytes, size: int) -> AsyncIterator[bytes]:
 async def _translate(raw: bytes, size: int) -> bytes:
     writer = StreamWriter("msg_replay", "claude-opus-4-8")
     events = translate_stream(_chunks(raw, size))
-    return b"".join([part async for part in render_stream(writer, events, Deadline.after(30))])
+    return b"".join([part async for part in stream_body(writer, events, Deadline.after(30))])
 
 
 @pytest.mark.parametrize("name", CHAT_STREAMS)

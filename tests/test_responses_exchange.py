@@ -1,6 +1,6 @@
 """The Responses upstream against the fake Azure: reasoning continuity, effort, web search, structured output, ends.
 
-Until the pipeline selects the API per tier, these drive `responses.call.open_stream`
+These drive `responses.call.open_stream`
 directly (a `Bridge` built from settings that point at the fake supplies the
 pool and the adaptation memory), then render the events with the Anthropic
 stream writer and read them back with the anthropic SDK's accumulator, the
@@ -19,7 +19,8 @@ from bridge.collect import collect
 from bridge.errors import BridgeError
 from bridge.fronts.anthropic.message import message_body
 from bridge.fronts.anthropic.request import parse_request
-from bridge.fronts.anthropic.stream import StreamWriter, render_stream
+from bridge.fronts.anthropic.stream import StreamWriter
+from bridge.serve import stream_body
 from bridge.pipeline import Bridge
 from bridge.routing import Route
 from bridge.settings import load_settings
@@ -75,9 +76,10 @@ async def _turn(fake: FakeAzure, body: dict[str, Any], deployment: str, session:
     request = parse_request(body, session_id=session)
     assert bridge.pool is not None
     deadline = bridge.deadline()
-    events = await open_stream(request, Route(deployment, "BIG_MODEL"), bridge.pool, bridge.memory, deadline, request.max_tokens)
+    opened = await open_stream(request, Route(deployment, "BIG_MODEL"), bridge.pool, bridge.memory, deadline, request.max_tokens)
+    events = opened.events
     writer = StreamWriter("msg_test", request.model)
-    return parse_sse(b"".join([part async for part in render_stream(writer, events, deadline)]))
+    return parse_sse(b"".join([part async for part in stream_body(writer, events, deadline)]))
 
 
 def turn(fake: FakeAzure, body: dict[str, Any], deployment: str = "gpt-5", session: str | None = SESSION) -> Any:
@@ -264,8 +266,8 @@ def test_non_streaming_message_keeps_thinking_signature_and_search_blocks(fake_a
             )
         )
         assert bridge.pool is not None
-        events: Any = await open_stream(request, Route("gpt-5", "BIG_MODEL"), bridge.pool, bridge.memory, bridge.deadline(), 1000)
-        return message_body(await collect(events), "msg_x", request.model)
+        opened = await open_stream(request, Route("gpt-5", "BIG_MODEL"), bridge.pool, bridge.memory, bridge.deadline(), 1000)
+        return message_body(await collect(opened.events), "msg_x", request.model)
 
     body = asyncio.run(gather())
     thinking, use, result, text = body["content"]

@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.fronts.anthropic.request import parse_request
-from bridge.fronts.anthropic.stream import StreamWriter, render_stream
+from bridge.fronts.anthropic.stream import StreamWriter
+from bridge.serve import stream_body
 from bridge.upstreams.adapt import Adaptation
 from bridge.upstreams.responses.request import build_body
 from bridge.upstreams.responses.signature import decode
@@ -170,7 +171,7 @@ async def _chunked(events: list[dict[str, Any]], split: int, framed: bool) -> As
 async def _render(events: list[dict[str, Any]], split: int, framed: bool) -> bytes:
     writer = StreamWriter("msg_prop", "claude-opus-4-8")
     translated = translate_stream(_chunked(events, split, framed))
-    return b"".join([part async for part in render_stream(writer, translated, Deadline.after(30))])
+    return b"".join([part async for part in stream_body(writer, translated, Deadline.after(30))])
 
 
 @given(responses_stream(), st.integers(1, 300), st.booleans())

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from bridge.fronts.anthropic.stream import StreamWriter, render_stream
+from bridge.fronts.anthropic.stream import StreamWriter
+from bridge.serve import stream_body
 from bridge.sse import SSEDecoder
 from bridge.upstreams.responses.signature import decode
 from bridge.upstreams.responses.stream import translate_stream
@@ -122,7 +123,7 @@ async def _chunks(raw: bytes, size: int) -> AsyncIterator[bytes]:
 async def render(raw: bytes, size: int) -> bytes:
     writer = StreamWriter("msg_replay", "claude-opus-4-8")
     events = translate_stream(_chunks(raw, size))
-    return b"".join([part async for part in render_stream(writer, events, Deadline.after(30))])
+    return b"".join([part async for part in stream_body(writer, events, Deadline.after(30))])
 
 
 def assert_matches_source(message: Any, expected: dict[str, Any]) -> None:

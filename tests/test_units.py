@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bridge.model import Finish, Message, TextDelta, TextPart, ToolCallPart, ToolResultPart
+from bridge.model import Finish, Message, Request, TextDelta, TextPart, ToolCallPart, ToolResultPart
 from bridge.routing import resolve
 from bridge.settings import load_settings
 from bridge.sse import SSEDecoder
@@ -50,19 +50,46 @@ def test_settings_normalise_and_report() -> None:
     assert primary.base_url == "https://res.openai.azure.com"
     assert primary.api_version == "2024-10-21" and not primary.uses_v1_api
     assert primary.api_key is None
-    assert (settings.middle_model, settings.small_model) == ("gpt-5", "gpt-5")
+    assert settings.tier("MIDDLE_MODEL") == settings.tier("SMALL_MODEL") == settings.tiers["BIG_MODEL"]
     assert settings.custom_headers == {"X-API-KEY": "abc"}
     assert any("REQUEST_TIMEOUT" in p for p in settings.problems) and any("MAX_TOKENS_LIMIT" in p for p in settings.problems)
     assert load_settings({}).problems and any("AZURE_OPENAI_ENDPOINT" in p for p in load_settings({}).problems)
 
 
+def _route(model: str, settings: object, effort: str | None = None, tokens: int = 10) -> tuple[str, str]:
+    route, _ = resolve(Request(model, [], reasoning_effort=effort), settings, lambda: tokens)  # type: ignore[arg-type]
+    return route.deployment, route.setting
+
+
 def test_routing_by_family_and_pass_through() -> None:
     settings = load_settings({"BIG_MODEL": "big", "SMALL_MODEL": "small"})
-    assert resolve("claude-opus-4-8", settings).deployment == "big"
-    assert resolve("claude-sonnet-4-6", settings).deployment == "big"
-    assert resolve("claude-3-5-haiku-latest", settings).deployment == "small"
-    route = resolve("my-deployment", settings)
-    assert (route.deployment, route.setting) == ("my-deployment", "model")
+    assert _route("claude-opus-4-8", settings) == ("big", "BIG_MODEL")
+    assert _route("claude-sonnet-4-6", settings) == ("big", "BIG_MODEL")
+    assert _route("claude-3-5-haiku-latest", settings) == ("small", "SMALL_MODEL")
+    assert _route("small", settings) == ("small", "SMALL_MODEL"), "a tier's deployment name takes that tier"
+    assert _route("my-deployment", settings) == ("my-deployment", "model")
+
+
+def test_think_long_context_and_overrides() -> None:
+    settings = load_settings(
+        {
+            "BIG_MODEL": "big",
+            "SMALL_MODEL": "small",
+            "THINK_MODEL": "thinker",
+            "LONG_CONTEXT_MODEL": "long",
+            "LONG_CONTEXT_THRESHOLD": "1000",
+            "THINK_MODEL_TEMPERATURE": "0.3",
+            "THINK_MODEL_MAX_TOKENS": "500",
+            "THINK_MODEL_API": "responses",
+        }
+    )
+    assert _route("claude-opus-4-8", settings, effort="high") == ("thinker", "THINK_MODEL")
+    assert _route("claude-opus-4-8", settings, effort="minimal") == ("big", "BIG_MODEL")
+    assert _route("claude-haiku-4-5", settings, effort="high") == ("small", "SMALL_MODEL")
+    assert _route("claude-opus-4-8", settings, effort="high", tokens=5000) == ("long", "LONG_CONTEXT_MODEL")
+    route, request = resolve(Request("claude-opus-4-8", [], max_tokens=64000, temperature=1.0, reasoning_effort="high"), settings, lambda: 1)
+    assert (route.api, request.temperature, request.max_tokens) == ("responses", 0.3, 500)
+    assert load_settings({"BIG_MODEL": "b", "BIG_MODEL_API": "grpc"}).problems
 
 
 @pytest.mark.parametrize(

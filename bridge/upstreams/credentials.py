@@ -64,11 +64,11 @@ class EntraToken:
         return {"Authorization": f"Bearer {self._token}"}
 
     async def _refresh(self) -> None:
-        if self._credential is None:
-            from azure.identity.aio import DefaultAzureCredential
-
-            self._credential = DefaultAzureCredential()
         try:
+            if self._credential is None:
+                from azure.identity.aio import DefaultAzureCredential
+
+                self._credential = DefaultAzureCredential()
             token = await self._credential.get_token(SCOPE)
         except Exception as exc:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

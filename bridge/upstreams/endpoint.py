@@ -3,8 +3,9 @@
     upstream                 URL of an operation (chat/completions, responses)         auth
     -----------------------  --------------------------------------------------------  ------------------------
     Azure, v1 API (default)  {endpoint}/openai/v1/{operation}     model = deployment   api-key, or Entra ID
-    Azure, dated version     {endpoint}/openai/deployments/{deployment}/{operation}
-                             ?api-version=V                                             api-key, or Entra ID
+    Azure, dated version     {endpoint}/openai/deployments/{deployment}/chat/completions
+                             ?api-version=V;  {endpoint}/openai/responses?api-version=V
+                             (model = deployment)                                       api-key, or Entra ID
     OpenAI-compatible        {OPENAI_BASE_URL}/{operation}        model = the name      Bearer OPENAI_API_KEY
 """
 
@@ -48,6 +49,8 @@ class Endpoint:
         if self.setting.uses_v1_api:
             return f"{base}/openai/v1/{operation}"
         version = quote(self.setting.api_version)
+        if operation == "responses":
+            return f"{base}/openai/responses?api-version={version}"
         return f"{base}/openai/deployments/{quote(deployment, safe='')}/{operation}?api-version={version}"
 
     async def headers(self) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
     upstream answer                                   client sees
     ------------------------------------------------  ----------------------------------------------
+    400/404 the other API is needed                   WrongApi (the pipeline switches the deployment)
     404 DeploymentNotFound, 400 unknown_model (v1 API) 404 not_found_error naming the deployment and
                                                       the setting it came from
     400 content_filter / ResponsibleAIPolicyViolation 400 invalid_request_error: Azure's content
@@ -63,6 +64,27 @@ def _is_content_filter(error: dict[str, Any]) -> bool:
     return error.get("code") == "content_filter" or (
         isinstance(inner, dict) and inner.get("code") == "ResponsibleAIPolicyViolation"
     )
+
+
+_USE_RESPONSES = re.compile(r"/v1/responses|responses api", re.IGNORECASE)
+
+
+def wanted_api(operation: str, status: int, error: dict[str, Any]) -> str | None:
+    """The other API when the upstream says this deployment must be called through it, else None.
+
+    codex models answer chat/completions with OperationNotSupported; gpt-5.x refuses reasoning
+    effort with function tools on chat/completions and names /v1/responses; models not offered
+    through the Responses API answer it with OperationNotSupported.
+    """
+    if status not in (400, 404):
+        return None
+    other = "responses" if operation == "chat/completions" else "chat"
+    if error.get("code") == "OperationNotSupported":
+        return other
+    message = str(error.get("message") or "")
+    if other == "responses" and status == 400 and _USE_RESPONSES.search(message):
+        return other
+    return None
 
 
 def upstream_error(status: int, payload: bytes, headers: dict[str, str], route: Route, keyed: bool) -> BridgeError:

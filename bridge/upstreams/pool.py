@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,15 @@ from bridge.upstreams.transport import Deadline, post, retry_delay
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_ROUNDS = 3
 log = logging.getLogger("bridge.upstream")
+
+
+@dataclass(slots=True)
+class Answer:
+    """An upstream's answer: the response, who gave it, and its body (read it from `chunks` only)."""
+
+    response: httpx.Response
+    endpoint: Endpoint
+    chunks: AsyncIterator[bytes]
 
 
 @dataclass(slots=True)
@@ -67,29 +77,33 @@ class Pool:
         rotated = self._members[start:] + self._members[:start]
         return sorted(rotated, key=lambda member: member.resting_for())
 
-    async def send(self, deployment: str, operation: str, body: dict[str, Any], deadline: Deadline) -> tuple[httpx.Response, Endpoint]:
-        """POST `body`; returns the first answer that is not worth retrying, and the endpoint that gave it."""
+    async def send(self, deployment: str, operation: str, body: dict[str, Any], deadline: Deadline) -> Answer:
+        """POST `body`; returns the first answer that is not worth retrying.
+
+        A 200 counts only once its first body bytes arrived: a connection that breaks
+        between the headers and the body is retried like one that could not be made.
+        """
         content = json.dumps(body, separators=(",", ":")).encode()
-        last: tuple[httpx.Response, Endpoint] | None = None
+        last: Answer | None = None
         unreachable = ""
         for round_number in range(1, MAX_ROUNDS + 1):
             for member in self._order():
                 if last is not None:
-                    await last[0].aclose()
+                    await last.response.aclose()
                     last = None
                 endpoint = member.endpoint
                 try:
-                    response = await post(endpoint.url(deployment, operation), await endpoint.headers(), content, deadline)
+                    answer = await self._attempt(endpoint, deployment, operation, content, deadline)
                 except httpx.HTTPError as exc:
                     unreachable = f"Could not reach the upstream at {endpoint.host} ({type(exc).__name__})"
                     log.warning("%s: %s", endpoint.name, unreachable)
                     member.rest(retry_delay(round_number, None))
                     continue
-                if response.status_code not in RETRY_STATUSES:
-                    return response, endpoint
-                log.warning("%s answered %s for %s", endpoint.name, response.status_code, deployment)
-                member.rest(retry_delay(round_number, response.headers))
-                last = (response, endpoint)
+                if answer.response.status_code not in RETRY_STATUSES:
+                    return answer
+                log.warning("%s answered %s for %s", endpoint.name, answer.response.status_code, deployment)
+                member.rest(retry_delay(round_number, answer.response.headers))
+                last = answer
             wait = min(member.resting_for() for member in self._members)
             if round_number == MAX_ROUNDS or wait >= deadline.remaining():
                 break
@@ -97,3 +111,35 @@ class Pool:
         if last is not None:
             return last
         raise BridgeError("api_error", unreachable or "No upstream could be reached")
+
+    async def _attempt(self, endpoint: Endpoint, deployment: str, operation: str, content: bytes, deadline: Deadline) -> Answer:
+        try:
+            async with asyncio.timeout(max(deadline.remaining(), 0.0)):
+                headers = await endpoint.headers()
+        except TimeoutError:
+            raise BridgeError("timeout_error", "Signing in to Azure (Microsoft Entra ID) took longer than REQUEST_TIMEOUT") from None
+        response = await post(endpoint.url(deployment, operation), headers, content, deadline)
+        if response.status_code != 200:
+            return Answer(response, endpoint, response.aiter_raw())
+        chunks = response.aiter_raw()
+        try:
+            async with asyncio.timeout(max(deadline.remaining(), 0.0)):
+                first = await anext(chunks)
+        except TimeoutError:
+            await close(response)
+            raise deadline.error() from None
+        except (httpx.HTTPError, StopAsyncIteration):
+            await close(response)
+            raise httpx.RemoteProtocolError("the connection closed before the response body") from None
+        return Answer(response, endpoint, _prepend(first, chunks))
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
+
+
+async def close(response: httpx.Response) -> None:
+    """Close `response` even while the caller is being cancelled (the connection must not leak)."""
+    await asyncio.shield(response.aclose())

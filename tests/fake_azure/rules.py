@@ -74,6 +74,7 @@ class Deployment:
     accepts (gpt-5: minimal to high; gpt-5.1: none, low to high); `max_output_tokens`
     is the completion-token ceiling (16384 for gpt-4o, 128000 for gpt-5);
     `web_search` says whether the Responses `web_search` tool is available;
+    `operations` and `effort_with_tools_on_chat` say which API a request must use;
     `model` is the versioned model name the replies report (defaults to the
     deployment name).
     """
@@ -86,6 +87,10 @@ class Deployment:
     model: str | None = None
     efforts: tuple[str, ...] = ("minimal", "low", "medium", "high")
     web_search: bool = True
+    operations: tuple[str, ...] = ("chat", "responses")
+    """The APIs the model is offered through (codex models: Responses only; older models: chat only)."""
+    effort_with_tools_on_chat: bool = True
+    """False: chat/completions refuses reasoning_effort together with function tools (gpt-5.x)."""
 
     @property
     def model_name(self) -> str:
@@ -478,3 +483,26 @@ def _json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return "null"
+
+
+def operation_not_supported(operation: str, deployment: Deployment) -> AzureError:
+    """Azure's answer when a model is not offered through an operation (e.g. codex on chat/completions)."""
+    return AzureError(
+        400,
+        {
+            "error": {
+                "code": "OperationNotSupported",
+                "message": f"The {operation} operation does not work with the specified model, {deployment.model_name}. "
+                "Please choose different model and try again. You can learn more about which models can be used "
+                "with each operation here: https://go.microsoft.com/fwlink/?linkid=2197993.",
+            }
+        },
+    )
+
+
+def effort_with_tools_refused(deployment: Deployment) -> AzureError:
+    return invalid_request(
+        f"Function tools with reasoning_effort are not supported for {deployment.model_name} in /v1/chat/completions. "
+        "Please use /v1/responses instead.",
+        "reasoning_effort",
+    )

@@ -46,7 +46,9 @@ from .rules import (
     RESOURCE_NOT_FOUND,
     AzureError,
     Deployment,
+    effort_with_tools_refused,
     invalid_request,
+    operation_not_supported,
     unknown_model,
     validate_chat_request,
 )
@@ -200,9 +202,13 @@ class FakeAzure:
         deployment = self.deployments.get(name)
         if deployment is None:
             return _error_response(DEPLOYMENT_NOT_FOUND if dated else unknown_model(name))
+        if recorded.api not in deployment.operations:
+            return _error_response(operation_not_supported("chat completions" if recorded.api == "chat" else "responses", deployment))
         if recorded.api == "responses":
             return await self._serve_responses(recorded.body, deployment)
         error = validate_chat_request(recorded.body, deployment)
+        if error is None and not deployment.effort_with_tools_on_chat and recorded.body.get("tools") and "reasoning_effort" in recorded.body:
+            error = effort_with_tools_refused(deployment)
         if error is not None:
             return _error_response(error, deployment.name)
         reply = self._take(deployment.name)

@@ -200,7 +200,7 @@ def _messages(raw: Any) -> list[Message]:
         path = f"messages.{i}"
         _typed(item, dict, path, "a valid dictionary")
         role = _require(item, "role", f"{path}.")
-        if role not in _ROLES:
+        if not isinstance(role, str) or role not in _ROLES:
             raise invalid_request(f"{path}.role: Input should be 'user' or 'assistant'")
         parts = _content(_require(item, "content", f"{path}."), f"{path}.content")
         messages.append(Message(role, parts))

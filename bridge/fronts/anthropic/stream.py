@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 
 from bridge.errors import BridgeError
 from bridge.fronts.anthropic.message import citation_body, usage_body, web_search_results_block, web_search_use_block
@@ -47,9 +46,7 @@ from bridge.model import (
     WebSearchCall,
     WebSearchResults,
 )
-from bridge.pump import pump
 from bridge.sse import encode
-from bridge.upstreams.transport import Deadline
 
 PING = encode("ping", {"type": "ping"})
 log = logging.getLogger("bridge.stream")
@@ -71,8 +68,16 @@ class StreamWriter:
         self.signed = False
         self.usage = Usage()
         self.finished = False
+        self.error_kind: str | None = None
 
-    def start(self) -> bytes:
+    def heartbeat(self) -> bytes:
+        return PING
+
+    def error(self, error: BridgeError) -> bytes:
+        self.error_kind = error.kind
+        return error_event(error)
+
+    def opening(self) -> bytes:
         message = {
             "id": self.message_id,
             "type": "message",
@@ -158,18 +163,3 @@ class StreamWriter:
         """Make sure an unsigned thinking block is open (a signed one is complete)."""
         if self.open_kind != "thinking" or self.signed:
             self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""}, out)
-
-
-async def render_stream(writer: StreamWriter, events: AsyncIterator[Event], deadline: Deadline) -> AsyncIterator[bytes]:
-    """The response body of a streaming request; never raises once started."""
-    yield writer.start()
-    try:
-        async for batch in pump(events, deadline):
-            yield writer.render(batch) if batch else PING
-        if not writer.finished:
-            yield error_event(BridgeError("api_error", "The upstream response ended before it was complete"))
-    except BridgeError as error:
-        yield error_event(error)
-    except Exception:
-        log.exception("stream failed")
-        yield error_event(BridgeError("api_error", "The bridge failed while streaming the response"))

@@ -4,15 +4,12 @@
     ---------------------------------------  --------------------------  -----------------
     gpt-high, gpt-medium, gpt-low,           "opus" (the BIG tier)       high, medium, low,
     gpt-minimal (Cursor's custom models)                                 minimal
-    a tier's deployment (BIG_MODEL's value,  that tier's family:         the deployment's
-    then MIDDLE_MODEL's, SMALL_MODEL's)      "opus", "sonnet", "haiku"   default
-    anything else                            the name itself: routing's  the deployment's
-                                             family match, or a          default
-                                             deployment name
+    anything else                            the name itself (routing:   the deployment's
+                                             tier families, a tier's     default
+                                             deployment, pass-through)
 
 A `reasoning_effort` or `reasoning.effort` in the request wins over an alias's
-effort.  Naming a tier's deployment takes that tier's route, so the tier's
-settings (its API among them) apply whichever name the client used.
+effort.
 
 `GET /v1/models` lists the aliases, then each configured tier's deployment once.
 """
@@ -35,23 +32,16 @@ ALIASES: dict[str, ReasoningEffort] = {
 OWNER = "claude-azure-bridge"
 
 
-def _tiers(settings: Settings) -> tuple[tuple[str, str | None], ...]:
-    return (("opus", settings.big_model), ("sonnet", settings.middle_model), ("haiku", settings.small_model))
-
-
-def target(request: Request, settings: Settings) -> Request:
-    """`request` with `model` and `reasoning_effort` as the routing should see them."""
-    name = request.model.strip().lower()
-    if name in ALIASES:
-        return replace(request, model=BIG_TIER, reasoning_effort=request.reasoning_effort or ALIASES[name])
-    for family, deployment in _tiers(settings):
-        if deployment is not None and deployment.lower() == name:
-            return replace(request, model=family)
-    return request
+def target(request: Request) -> Request:
+    """`request` with `model` and `reasoning_effort` as an alias asks (other names route as they are)."""
+    effort = ALIASES.get(request.model.strip().lower())
+    if effort is None:
+        return request
+    return replace(request, model=BIG_TIER, reasoning_effort=request.reasoning_effort or effort)
 
 
 def model_ids(settings: Settings) -> list[str]:
-    deployments = [deployment for _, deployment in _tiers(settings) if deployment is not None]
+    deployments = [tier.deployment for tier in settings.tiers.values()]
     return list(dict.fromkeys([*ALIASES, *deployments]))
 
 

@@ -1,86 +1,71 @@
 """The OpenAI routes: `POST /v1/chat/completions` and `GET /v1/models`.
 
-request in → client token → JSON body → `parse_request` → `models.target` → `Bridge.start`
-→ stream (`render_stream`) or gather (`collect` → `completion_body`) → out.
-Responses name the model the client asked for; errors are OpenAI error objects.
+`/v1/chat/completions` is `serve` with this front: `parse_request` then the
+alias mapping (`models.target`), `ChunkWriter` for streams,
+`completion_body` for whole completions, OpenAI error bodies with an
+`x-request-id` header.  Responses name the model the client asked for.
 """
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
-from bridge.collect import collect
 from bridge.errors import BridgeError
 from bridge.fronts.openai.completion import completion_body, new_completion_id, now
 from bridge.fronts.openai.errors import error_body, status_of
 from bridge.fronts.openai.models import model_list, target
 from bridge.fronts.openai.request import parse_request
-from bridge.fronts.openai.stream import ChunkWriter, render_stream
-from bridge.inbound import check_client_token, new_request_id, read_json
+from bridge.fronts.openai.stream import ChunkWriter
+from bridge.inbound import check_client_token, new_request_id
 from bridge.logs import RequestLog
-from bridge.pipeline import current_bridge
+from bridge.model import Completion
+from bridge.model import Request as BridgeRequest
+from bridge.pipeline import Bridge, current_bridge
+from bridge.serve import INTERNAL_ERROR, serve
 
 log = logging.getLogger("bridge.openai")
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+REQUEST_ID_HEADER = "x-request-id"
 
 
 def error_response(error: BridgeError, request_id: str) -> JSONResponse:
-    return JSONResponse(error_body(error), status_code=status_of(error), headers={**error.headers, "x-request-id": request_id})
+    return JSONResponse(error_body(error), status_code=status_of(error), headers={**error.headers, REQUEST_ID_HEADER: request_id})
 
 
-def _unexpected(record: RequestLog) -> JSONResponse:
-    log.exception("request %s failed", record.request_id)
-    record.error_type = "api_error"
-    error = BridgeError("api_error", "The bridge hit an internal error; the request id identifies it in the logs")
-    return error_response(error, record.request_id)
+@dataclass
+class ChatCall:
+    request: BridgeRequest
+    model: str
+    """The name the client asked for, echoed in every answer."""
+    include_usage: bool
+    completion_id: str = field(default_factory=new_completion_id)
+    created: int = field(default_factory=now)
+
+    def renderer(self) -> ChunkWriter:
+        return ChunkWriter(self.completion_id, self.model, self.created, self.include_usage)
+
+    def body(self, completion: Completion) -> dict[str, Any]:
+        return completion_body(completion, self.completion_id, self.model, self.created)
 
 
-async def _logged(body: AsyncIterator[bytes], writer: ChunkWriter, record: RequestLog) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in body:
-            yield chunk
-    finally:
-        record.usage = writer.usage
-        if not writer.finished:
-            record.error_type = record.error_type or "stream_incomplete"
-        record.emit(200)
+class OpenAIFront:
+    request_id_header = REQUEST_ID_HEADER
+
+    def parse(self, body: Any, req: Request, bridge: Bridge) -> ChatCall:
+        chat = parse_request(body)
+        return ChatCall(target(chat.request), chat.request.model, chat.include_usage)
+
+    def error_response(self, error: BridgeError, request_id: str) -> Response:
+        return error_response(error, request_id)
+
+
+FRONT = OpenAIFront()
 
 
 async def chat_completions(req: Request) -> Response:
-    record = RequestLog(new_request_id(), "chat_completions").start()
-    try:
-        bridge = current_bridge()
-        check_client_token(req, bridge.settings)
-        chat = parse_request(await read_json(req, bridge.settings.max_request_bytes))
-        model = chat.request.model
-        record.model, record.stream = model, chat.request.stream
-        deadline = bridge.stream_deadline() if chat.request.stream else bridge.deadline()
-        exchange = await bridge.start(target(chat.request, bridge.settings), deadline)
-        completion_id, created = new_completion_id(), now()
-        if chat.request.stream:
-            writer = ChunkWriter(completion_id, model, created, chat.include_usage)
-            body = _logged(render_stream(writer, exchange.events, deadline), writer, record)
-            headers = {**SSE_HEADERS, "x-request-id": record.request_id}
-            return StreamingResponse(body, media_type="text/event-stream", headers=headers)
-        try:
-            async with asyncio.timeout(max(deadline.remaining(), 0.0)):
-                completion = await collect(exchange.events)
-        except TimeoutError:
-            raise deadline.error() from None
-        record.usage = completion.usage
-        response: Response = JSONResponse(
-            completion_body(completion, completion_id, model, created), headers={"x-request-id": record.request_id}
-        )
-    except BridgeError as error:
-        record.error_type = error.kind
-        response = error_response(error, record.request_id)
-    except Exception:
-        response = _unexpected(record)
-    record.emit(response.status_code)
-    return response
+    return await serve(req, FRONT, "chat_completions")
 
 
 async def models(req: Request) -> Response:
@@ -88,11 +73,13 @@ async def models(req: Request) -> Response:
     try:
         bridge = current_bridge()
         check_client_token(req, bridge.settings)
-        response: Response = JSONResponse(model_list(bridge.settings), headers={"x-request-id": record.request_id})
+        response: Response = JSONResponse(model_list(bridge.settings), headers={REQUEST_ID_HEADER: record.request_id})
     except BridgeError as error:
         record.error_type = error.kind
         response = error_response(error, record.request_id)
     except Exception:
-        response = _unexpected(record)
+        log.exception("request %s failed", record.request_id)
+        record.error_type = "api_error"
+        response = error_response(BridgeError("api_error", INTERNAL_ERROR), record.request_id)
     record.emit(response.status_code)
     return response

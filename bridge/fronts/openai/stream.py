@@ -26,7 +26,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 from bridge.errors import BridgeError
@@ -34,9 +33,7 @@ from bridge.fronts.openai.completion import FINISH_REASONS, usage_body
 from bridge.fronts.openai.errors import error_body
 from bridge.fronts.openai.reasoning import CLOSE, OPEN
 from bridge.model import Event, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallStart, Usage
-from bridge.pump import pump
 from bridge.sse import encode
-from bridge.upstreams.transport import Deadline
 
 DONE = b"data: [DONE]\n\n"
 KEEP_ALIVE = b": keep-alive\n\n"
@@ -85,6 +82,7 @@ class ChunkWriter:
         self.thinking = False
         self.usage = Usage()
         self.finished = False
+        self.error_kind: str | None = None
 
     def _chunk(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
         payload: dict[str, Any] = {
@@ -102,7 +100,14 @@ class ChunkWriter:
     def _delta(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         return self._chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
 
-    def start(self) -> bytes:
+    def heartbeat(self) -> bytes:
+        return KEEP_ALIVE
+
+    def error(self, error: BridgeError) -> bytes:
+        self.error_kind = error.kind
+        return error_event(error)
+
+    def opening(self) -> bytes:
         return self._delta({"role": "assistant", "content": ""})
 
     def _end_thinking(self, deltas: _Deltas) -> None:
@@ -146,20 +151,3 @@ class ChunkWriter:
             out.append(DONE)
             self.finished = True
         return b"".join(out)
-
-
-async def render_stream(writer: ChunkWriter, events: AsyncIterator[Event], deadline: Deadline) -> AsyncIterator[bytes]:
-    """The response body of a streaming request; never raises once started."""
-    yield writer.start()
-    try:
-        async for batch in pump(events, deadline):
-            chunk = writer.render(batch) if batch else KEEP_ALIVE
-            if chunk:
-                yield chunk
-        if not writer.finished:
-            yield error_event(BridgeError("api_error", "The upstream response ended before it was complete"))
-    except BridgeError as error:
-        yield error_event(error)
-    except Exception:
-        log.exception("stream failed")
-        yield error_event(BridgeError("api_error", "The bridge failed while streaming the response"))

@@ -7,14 +7,13 @@ heartbeats, deadlines and content filters for both.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 
-from bridge.model import Event, Request
+from bridge.model import Request
 from bridge.routing import Route
 from bridge.upstreams.adapt import AdaptationMemory
 from bridge.upstreams.chat.request import build_body
 from bridge.upstreams.chat.stream import translate_stream
-from bridge.upstreams.exchange import open_events
+from bridge.upstreams.exchange import Opened, open_events
 from bridge.upstreams.pool import Pool
 from bridge.upstreams.transport import Deadline
 
@@ -23,7 +22,7 @@ OPERATION = "chat/completions"
 
 async def open_stream(
     request: Request, route: Route, pool: Pool, memory: AdaptationMemory, deadline: Deadline, max_tokens: int | None
-) -> AsyncIterator[Event]:
+) -> Opened:
     """Start a chat/completions exchange; raises `BridgeError` for anything before the first event."""
     body = build_body(request, route.deployment, max_tokens)
     return await open_events(pool, route, OPERATION, body, translate_stream, memory, deadline)

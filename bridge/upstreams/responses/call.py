@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 from bridge.errors import BridgeError
-from bridge.model import Event, Request
+from bridge.model import Request
 from bridge.routing import Route
 from bridge.upstreams.adapt import AdaptationMemory
-from bridge.upstreams.exchange import open_events
+from bridge.upstreams.exchange import Opened, open_events
 from bridge.upstreams.pool import Pool
 from bridge.upstreams.responses.request import build_body, without_reasoning
 from bridge.upstreams.responses.stream import translate_stream
@@ -56,7 +55,7 @@ def no_web_search(route: Route, said: str) -> BridgeError:
 
 async def open_stream(
     request: Request, route: Route, pool: Pool, memory: AdaptationMemory, deadline: Deadline, max_tokens: int | None
-) -> AsyncIterator[Event]:
+) -> Opened:
     """Start a Responses exchange; raises `BridgeError` for anything before the first event."""
     body = build_body(request, route.deployment, max_tokens)
     try:
