@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-import secrets
-
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
+from bridge.errors import BridgeError
+from bridge.fronts.anthropic.routes import error_response as anthropic_error
+from bridge.fronts.openai.routes import error_response as openai_error
+from bridge.inbound import new_request_id
 from bridge.routes import ROUTES
+
+OPENAI_PATHS = ("/v1/chat/", "/v1/models", "/v1/completions", "/v1/responses")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    """Unknown paths and methods answer in the Anthropic error shape, like every other failure."""
+    """Unknown paths and methods answer in the error shape of the client API the path belongs to."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
-    kind = {404: "not_found_error", 405: "invalid_request_error"}.get(status, "api_error")
-    message = {
-        404: f"No route for {request.method} {request.url.path}: the bridge serves /v1/messages and /v1/messages/count_tokens",
-        405: f"{request.method} is not allowed on {request.url.path}",
-    }.get(status, "Internal error")
-    request_id = "req_" + secrets.token_hex(12)
-    body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id}
-    return JSONResponse(body, status_code=status, headers={"request-id": request_id})
+    served = ", ".join(f"{' '.join(r.methods)} {r.path}" for r in ROUTES)
+    if status == 405:
+        error = BridgeError("invalid_request_error", f"{request.method} is not allowed on {request.url.path}")
+    elif status == 404:
+        error = BridgeError("not_found_error", f"No route for {request.method} {request.url.path}: the bridge serves {served}")
+    else:
+        error = BridgeError("api_error", "Internal error")
+    render = openai_error if request.url.path.startswith(OPENAI_PATHS) else anthropic_error
+    response = render(error, new_request_id())
+    response.status_code = status
+    return response
 
 
 def create_app() -> Starlette:

@@ -17,7 +17,8 @@ from bridge.settings import load_settings
 from bridge.sse import SSEDecoder
 from bridge.stops import apply_stop_sequences
 from bridge.upstreams.adapt import Adaptation, learn
-from bridge.upstreams.chat.request import UNANSWERED_CALL, call_id, chat_messages
+from bridge.upstreams.chat.request import chat_messages
+from bridge.upstreams.tool_order import UNANSWERED_CALL, call_id
 from bridge.upstreams.failures import upstream_error
 from bridge.upstreams.transport import retry_delay
 from tests.fake_azure import load_transcript, recorded_dir
@@ -150,8 +151,8 @@ def test_tool_calls_are_answered_in_azure_order() -> None:
     ]
     chat = chat_messages(messages)
     assert [m["role"] for m in chat] == ["user", "assistant", "tool", "tool", "system", "user", "assistant"]
-    assert chat[2] == {"role": "tool", "tool_call_id": call_id(long_id), "content": "g done"}
-    assert chat[3] == {"role": "tool", "tool_call_id": "a", "content": UNANSWERED_CALL}
+    assert chat[2] == {"role": "tool", "tool_call_id": "a", "content": UNANSWERED_CALL}
+    assert chat[3] == {"role": "tool", "tool_call_id": call_id(long_id), "content": "g done"}
     assert len(chat[1]["tool_calls"][1]["id"]) <= 40 and chat[1]["tool_calls"][1]["id"] == call_id(long_id)
     assert "orphan" in chat[5]["content"][1]["text"]
 

@@ -53,7 +53,7 @@ Bridge URL:   $url
 ---- Cursor: Settings > Models
 OpenAI API Key:           the token printed by: $tokenCmd
 Override OpenAI Base URL: $url/v1
-Models to add:            $deployments
+Models to add:            gpt-high,gpt-medium,gpt-low,gpt-minimal,$deployments
 
 The token is read with your 'az login' (you have Key Vault Secrets Officer on $vault).
 =====================================================================

@@ -56,7 +56,7 @@ export CLAUDE_CODE_AUTO_COMPACT_WINDOW=$window
 ---- Cursor: Settings > Models
 OpenAI API Key:           the token printed by: $token_cmd
 Override OpenAI Base URL: $url/v1
-Models to add:            $deployments
+Models to add:            gpt-high,gpt-medium,gpt-low,gpt-minimal,$deployments
 
 The token is read with your 'az login' (you have Key Vault Secrets Officer on $vault).
 =====================================================================

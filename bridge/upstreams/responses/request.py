@@ -32,10 +32,10 @@
     (always)                          stream: true, store: false,
                                       include: ["reasoning.encrypted_content"]
 
-Call ids keep Azure's length rule (`chat.request.call_id`, the same ids as on
-chat/completions).  Every function call gets an output (a placeholder when the
-client sent none) and an output whose call is not in the conversation becomes
-user text, so no history is ever refused.
+`tool_order.answered_in_order` puts the conversation in the order the API
+requires first: every function call gets an output (a placeholder when the
+client sent none), an output whose call is not in the conversation becomes
+user text, call ids keep Azure's length rule; so no history is ever refused.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from bridge.model import (
     ToolResultPart,
     WebSearch,
 )
-from bridge.upstreams.chat.request import EMPTY_RESULT, UNANSWERED_CALL, call_id
+from bridge.upstreams.tool_order import answered_in_order, call_id, result_text
 from bridge.upstreams.responses.signature import decode
 
 MIN_OUTPUT_TOKENS = 16
@@ -81,11 +81,6 @@ def _user_content(parts: list[TextPart | ImagePart]) -> str | list[Body]:
     ]
 
 
-def _result_output(result: ToolResultPart) -> str:
-    text = "\n".join(part.text for part in result.content if isinstance(part, TextPart)) or EMPTY_RESULT
-    return f"Error: {text}" if result.is_error else text
-
-
 def _reasoning(part: ReasoningPart) -> Body | None:
     item = decode(part.signature)
     if item is None:
@@ -94,76 +89,41 @@ def _reasoning(part: ReasoningPart) -> Body | None:
     return {"type": "reasoning", "id": item.id, "summary": summary, "encrypted_content": item.encrypted_content}
 
 
-class _Input:
-    """Builds the input item list, keeping every function call answered."""
+def _assistant(message: Message) -> list[Body]:
+    items: list[Body] = []
+    text: list[str] = []
 
-    def __init__(self) -> None:
-        self.items: list[Body] = []
-        self._pending: dict[str, None] = {}
-
-    def add(self, message: Message) -> None:
-        if message.role == "assistant":
-            self._assistant(message)
-        elif message.role == "system":
-            text = _text(message.parts)
-            if text:
-                self.items.append({"type": "message", "role": "developer", "content": text})
-        else:
-            self._user(message)
-
-    def finish(self) -> list[Body]:
-        self._answer_all()
-        return self.items
-
-    def _assistant(self, message: Message) -> None:
-        self._answer_all()
-        text: list[str] = []
-        for part in message.parts:
-            if isinstance(part, TextPart):
-                text.append(part.text)
-                continue
-            self._flush_text(text)
-            if isinstance(part, ReasoningPart):
-                item = _reasoning(part)
-                if item is not None:
-                    self.items.append(item)
-            elif isinstance(part, ToolCallPart):
-                key = call_id(part.id)
-                self._pending[key] = None
-                arguments = part.arguments or "{}"
-                self.items.append({"type": "function_call", "call_id": key, "name": part.name, "arguments": arguments})
-        self._flush_text(text)
-
-    def _flush_text(self, text: list[str]) -> None:
-        joined = "".join(text)
-        if joined:
-            self.items.append({"type": "message", "role": "assistant", "content": joined})
+    def flush() -> None:
+        if "".join(text):
+            items.append({"type": "message", "role": "assistant", "content": "".join(text)})
         text.clear()
 
-    def _user(self, message: Message) -> None:
-        visible: list[TextPart | ImagePart] = []
-        for part in message.parts:
-            if isinstance(part, ToolResultPart):
-                visible.extend(self._result(part))
-            elif isinstance(part, (TextPart, ImagePart)):
-                visible.append(part)
-        if visible:
-            self.items.append({"type": "message", "role": "user", "content": _user_content(visible)})
+    for part in message.parts:
+        if isinstance(part, TextPart):
+            text.append(part.text)
+            continue
+        flush()
+        if isinstance(part, ReasoningPart):
+            item = _reasoning(part)
+            if item is not None:
+                items.append(item)
+        elif isinstance(part, ToolCallPart):
+            items.append({"type": "function_call", "call_id": call_id(part.id), "name": part.name, "arguments": part.arguments or "{}"})
+    flush()
+    return items
 
-    def _result(self, result: ToolResultPart) -> list[TextPart | ImagePart]:
-        """Emit the output item; return what must travel as user content instead."""
-        images = [part for part in result.content if isinstance(part, ImagePart)]
-        key = call_id(result.call_id)
-        if key not in self._pending:
-            return [TextPart(f"Result of tool call {result.call_id}:\n{_result_output(result)}"), *images]
-        del self._pending[key]
-        self.items.append({"type": "function_call_output", "call_id": key, "output": _result_output(result)})
-        return [TextPart(f"Images returned by tool call {result.call_id}:"), *images] if images else []
 
-    def _answer_all(self) -> None:
-        for key in self._pending:
-            self.items.append({"type": "function_call_output", "call_id": key, "output": UNANSWERED_CALL})
-        self._pending = {}
+def _items(message: Message) -> list[Body]:
+    if message.role == "assistant":
+        return _assistant(message)
+    if message.role == "system":
+        text = _text(message.parts)
+        return [{"type": "message", "role": "developer", "content": text}] if text else []
+    results = [part for part in message.parts if isinstance(part, ToolResultPart)]
+    if results:
+        return [{"type": "function_call_output", "call_id": call_id(r.call_id), "output": result_text(r)} for r in results]
+    visible = [part for part in message.parts if isinstance(part, (TextPart, ImagePart))]
+    return [{"type": "message", "role": "user", "content": _user_content(visible)}] if visible else []
 
 
 def _split_instructions(messages: list[Message]) -> tuple[str, list[Message]]:
@@ -175,10 +135,7 @@ def _split_instructions(messages: list[Message]) -> tuple[str, list[Message]]:
 
 
 def input_items(messages: list[Message]) -> list[Body]:
-    builder = _Input()
-    for message in messages:
-        builder.add(message)
-    items = builder.finish()
+    items = [item for message in answered_in_order(messages) for item in _items(message)]
     if not any(item["type"] != "reasoning" for item in items):
         raise invalid_request("messages: nothing to send: the request holds no text, image or tool content")
     return items
