@@ -71,7 +71,7 @@ LATENCY_CHECKPOINT = {
 WORDS = (
     "Not much from my side I am ready to help with code reviews refactoring debugging tests "
     "documentation and anything else you need for the bridge project today including unicode like "
-    "naïve café résumé 数据 and \"quoted\" text with back\\slashes"
+    'naïve café résumé 数据 and "quoted" text with back\\slashes'
 ).split(" ")
 TOOL_NAMES = ("Read", "Grep", "Edit", "Bash")
 ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

@@ -142,7 +142,10 @@ def run(rounds: int, warmup: int) -> dict[str, Any]:
         "pass": added < TARGET_ADDED_P50_MS,
         "bridge_cpu_ms_per_request": (cpu_after - cpu_before) * 1000 / rounds,
         "upstream_connections_per_request": opened / CONNECTION_PROBES,
-        "memory_kib": {"idle_rss": idle["VmRSS"], "peak_rss_after_latency_run": after_run["VmHWM"],
-                       "peak_rss_after_count_tokens": after_tokens["VmHWM"]},
+        "memory_kib": {
+            "idle_rss": idle["VmRSS"],
+            "peak_rss_after_latency_run": after_run["VmHWM"],
+            "peak_rss_after_count_tokens": after_tokens["VmHWM"],
+        },
         "count_tokens_http_ms": {"first": tokens[0], "second": tokens[1], "input_tokens": input_tokens},
     }

@@ -147,7 +147,7 @@ def over_http(chunks: int, repeats: int) -> dict[str, Any]:
                 bridge_cpu = cpu_seconds(bridge.process.pid) - bridge_cpu
                 upstream_cpu = cpu_seconds(upstream.pid) - upstream_cpu
                 client_cpu = time.process_time() - client_cpu
-                if not raw.endswith(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"):
+                if not raw.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n'):
                     raise RuntimeError(f"the bridge's stream did not end with message_stop: {raw[-300:]!r}")
                 _check(stream, raw.count(DELTA_EVENT))
                 if number:

@@ -1,14 +1,14 @@
 """Gathering an event stream into a whole `Completion` (for clients that do not stream).
 
-    event               Completion content
-    ------------------  ----------------------------------------------------------
-    TextDelta           appended to the last TextPart (or a new one)
-    Citation            added to the last TextPart's citations (or a new empty one)
-    ReasoningDelta      appended to the last unsigned ReasoningPart (or a new one)
-    ReasoningSignature  signs the last unsigned ReasoningPart (or a new empty one)
-    ToolCallStart/Delta a ToolCall, its arguments gathered by slot
-    WebSearchCall       itself; WebSearchResults likewise
-    Usage / Finish      the last one wins / the end
+event               Completion content
+------------------  ----------------------------------------------------------
+TextDelta           appended to the last TextPart (or a new one)
+Citation            added to the last TextPart's citations (or a new empty one)
+ReasoningDelta      appended to the last unsigned ReasoningPart (or a new one)
+ReasoningSignature  signs the last unsigned ReasoningPart (or a new empty one)
+ToolCallStart/Delta a ToolCall, its arguments gathered by slot
+WebSearchCall       itself; WebSearchResults likewise
+Usage / Finish      the last one wins / the end
 """
 
 from __future__ import annotations

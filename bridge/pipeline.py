@@ -39,7 +39,6 @@ from bridge.upstreams.pool import Pool
 from bridge.upstreams.responses.call import open_stream as open_responses
 from bridge.upstreams.transport import Deadline
 
-
 RESPONSES_SINCE = "2025-03-01-preview"
 OPENERS = {"chat": open_chat, "responses": open_responses}
 log = logging.getLogger("bridge.pipeline")

@@ -125,4 +125,3 @@ async def pump(
             loop.call_later(ABORT_GRACE_SECONDS if abort is not None else 0, producer.cancel)
             if abort is not None:
                 await asyncio.shield(abort())
-

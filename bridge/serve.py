@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -91,7 +91,11 @@ async def stream_body(
     try:
         if isinstance(source, asyncio.Task):
             waiting: set[asyncio.Future[Any]] = {source, leaving} if leaving is not None else {source}
-            while not (await asyncio.wait(waiting, timeout=min(heartbeat, max(deadline.remaining(), 0.0)), return_when=asyncio.FIRST_COMPLETED))[0]:
+            while not (
+                await asyncio.wait(
+                    waiting, timeout=min(heartbeat, max(deadline.remaining(), 0.0)), return_when=asyncio.FIRST_COMPLETED
+                )
+            )[0]:
                 if deadline.remaining() <= 0:
                     raise deadline.error()
                 yield renderer.heartbeat()
@@ -217,3 +221,23 @@ async def _logged(body: AsyncIterator[bytes], renderer: StreamRenderer, record: 
         if not renderer.finished:
             record.error_type = renderer.error_kind or "stream_incomplete"
         record.emit(200)
+
+
+async def answer(
+    req: Request, front: Front, route: str, compute: Callable[[Bridge, RequestLog], Awaitable[dict[str, Any]]]
+) -> Response:
+    """The handler of a route the bridge answers itself (no upstream call), for any front."""
+    record = RequestLog(new_request_id(), route).start()
+    try:
+        bridge = current_bridge()
+        check_client_token(req, bridge.settings)
+        response: Response = JSONResponse(await compute(bridge, record), headers={front.request_id_header: record.request_id})
+    except BridgeError as error:
+        record.error_type = error.kind
+        response = front.error_response(error, record.request_id)
+    except Exception:
+        log.exception("request %s failed", record.request_id)
+        record.error_type = "api_error"
+        response = front.error_response(BridgeError("api_error", INTERNAL_ERROR), record.request_id)
+    record.emit(response.status_code)
+    return response

@@ -59,13 +59,17 @@ SETTINGS: tuple[Setting, ...] = (
         "http://localhost:11434/v1",
         deployed=False,
     ),
-    Setting("OPENAI_API_KEY", "Key for OPENAI_BASE_URL (sent as Authorization: Bearer)", "<key or empty>", secret=True, deployed=False),
+    Setting(
+        "OPENAI_API_KEY", "Key for OPENAI_BASE_URL (sent as Authorization: Bearer)", "<key or empty>", secret=True, deployed=False
+    ),
     Setting("BIG_MODEL", "Deployment that serves opus requests", "gpt-5"),
     Setting("MIDDLE_MODEL", "Deployment that serves sonnet requests (default: BIG_MODEL)", "gpt-5"),
     Setting("SMALL_MODEL", "Deployment that serves haiku requests (default: MIDDLE_MODEL)", "gpt-5-mini"),
     Setting("THINK_MODEL", "Optional: deployment for requests that ask for thinking (opus and sonnet requests)", ""),
     Setting("LONG_CONTEXT_MODEL", "Optional: deployment for requests longer than LONG_CONTEXT_THRESHOLD tokens", "gpt-4.1"),
-    Setting("LONG_CONTEXT_THRESHOLD", "Input tokens (counted as count_tokens does) above which LONG_CONTEXT_MODEL serves", "60000"),
+    Setting(
+        "LONG_CONTEXT_THRESHOLD", "Input tokens (counted as count_tokens does) above which LONG_CONTEXT_MODEL serves", "60000"
+    ),
     Setting("BIG_MODEL_API", "`chat` or `responses` for BIG_MODEL; empty: automatic (Responses on Azure, chat elsewhere)", ""),
     Setting("MIDDLE_MODEL_API", "The same for MIDDLE_MODEL", ""),
     Setting("SMALL_MODEL_API", "The same for SMALL_MODEL", ""),
@@ -254,7 +258,7 @@ def _tier(env: Mapping[str, str], setting: str, problems: list[str]) -> Tier | N
 
 def custom_header_name(setting: str) -> str:
     """CUSTOM_HEADER_X_API_KEY -> X-API-KEY."""
-    return setting[len(CUSTOM_HEADER_PREFIX):].replace("_", "-")
+    return setting[len(CUSTOM_HEADER_PREFIX) :].replace("_", "-")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -290,7 +294,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         custom_headers={
             custom_header_name(name): value
             for name, value in env.items()
-            if name.startswith(CUSTOM_HEADER_PREFIX) and len(name) > len(CUSTOM_HEADER_PREFIX) and value and not is_placeholder(value)
+            if name.startswith(CUSTOM_HEADER_PREFIX)
+            and len(name) > len(CUSTOM_HEADER_PREFIX)
+            and value
+            and not is_placeholder(value)
         },
         problems=tuple(problems),
     )

@@ -1,12 +1,12 @@
 """Where an upstream lives, how its URLs are formed and how the bridge signs in to it.
 
-    upstream                 URL of an operation (chat/completions, responses)         auth
-    -----------------------  --------------------------------------------------------  ------------------------
-    Azure, v1 API (default)  {endpoint}/openai/v1/{operation}     model = deployment   api-key, or Entra ID
-    Azure, dated version     {endpoint}/openai/deployments/{deployment}/chat/completions
-                             ?api-version=V;  {endpoint}/openai/responses?api-version=V
-                             (model = deployment)                                       api-key, or Entra ID
-    OpenAI-compatible        {OPENAI_BASE_URL}/{operation}        model = the name      Bearer OPENAI_API_KEY
+upstream                 URL of an operation (chat/completions, responses)         auth
+-----------------------  --------------------------------------------------------  ------------------------
+Azure, v1 API (default)  {endpoint}/openai/v1/{operation}     model = deployment   api-key, or Entra ID
+Azure, dated version     {endpoint}/openai/deployments/{deployment}/chat/completions
+                         ?api-version=V;  {endpoint}/openai/responses?api-version=V
+                         (model = deployment)                                       api-key, or Entra ID
+OpenAI-compatible        {OPENAI_BASE_URL}/{operation}        model = the name      Bearer OPENAI_API_KEY
 """
 
 from __future__ import annotations

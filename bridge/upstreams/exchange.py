@@ -12,8 +12,8 @@ event stream, which closes the upstream response when it ends or is closed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx

@@ -1,19 +1,19 @@
 """Upstream error responses → `BridgeError`s that tell the user what to fix.
 
-    upstream answer                                   client sees
-    ------------------------------------------------  ----------------------------------------------
-    400/404 the other API is needed                   WrongApi (the pipeline switches the deployment)
-    404 DeploymentNotFound, 400 unknown_model (v1 API) 404 not_found_error naming the deployment and
-                                                      the setting it came from
-    400 content_filter / ResponsibleAIPolicyViolation 400 invalid_request_error: Azure's content
-                                                      filter, with the categories that fired
-    400 context_length_exceeded                       400 "prompt is too long: N tokens > M maximum"
-                                                      (Anthropic's wording: Claude Code compacts)
-    401 / 403                                         authentication_error / permission_error saying
-                                                      whether the key or the identity is at fault
-    429                                               rate_limit_error, retry-after passed on
-    503                                               529 overloaded_error
-    anything else                                     kind by status, upstream message kept
+upstream answer                                   client sees
+------------------------------------------------  ----------------------------------------------
+400/404 the other API is needed                   WrongApi (the pipeline switches the deployment)
+404 DeploymentNotFound, 400 unknown_model (v1 API) 404 not_found_error naming the deployment and
+                                                  the setting it came from
+400 content_filter / ResponsibleAIPolicyViolation 400 invalid_request_error: Azure's content
+                                                  filter, with the categories that fired
+400 context_length_exceeded                       400 "prompt is too long: N tokens > M maximum"
+                                                  (Anthropic's wording: Claude Code compacts)
+401 / 403                                         authentication_error / permission_error saying
+                                                  whether the key or the identity is at fault
+429                                               rate_limit_error, retry-after passed on
+503                                               529 overloaded_error
+anything else                                     kind by status, upstream message kept
 """
 
 from __future__ import annotations

@@ -117,7 +117,9 @@ class Pool:
             async with asyncio.timeout(max(deadline.remaining(), 0.0)):
                 headers = await endpoint.headers()
         except TimeoutError:
-            raise BridgeError("timeout_error", "Signing in to Azure (Microsoft Entra ID) took longer than REQUEST_TIMEOUT") from None
+            raise BridgeError(
+                "timeout_error", "Signing in to Azure (Microsoft Entra ID) took longer than REQUEST_TIMEOUT"
+            ) from None
         response = await post(endpoint.url(deployment, operation), headers, content, deadline)
         if response.status_code != 200:
             return Answer(response, endpoint, response.aiter_raw())

@@ -85,7 +85,9 @@ class _Orderer:
 
     def answer_all(self) -> None:
         if self.pending:
-            results = [self.answers.get(key) or ToolResultPart(key, [TextPart(UNANSWERED_CALL)]) for key in dict.fromkeys(self.pending)]
+            results = [
+                self.answers.get(key) or ToolResultPart(key, [TextPart(UNANSWERED_CALL)]) for key in dict.fromkeys(self.pending)
+            ]
             self.out.append(Message("user", list(results)))
         self.out.extend(self.held)
         self.pending, self.answers, self.held = [], {}, []

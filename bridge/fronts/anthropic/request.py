@@ -109,7 +109,11 @@ def _text_of(blocks: Any, path: str) -> list[str]:
     if isinstance(blocks, str):
         return [blocks]
     _typed(blocks, list, path, "a valid string or list of blocks")
-    return [block["text"] for block in blocks if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)]
+    return [
+        block["text"]
+        for block in blocks
+        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
+    ]
 
 
 def _image(block: Mapping[str, Any], path: str) -> ImagePart | None:

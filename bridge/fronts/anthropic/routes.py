@@ -5,7 +5,6 @@ for streams, `message_body` for whole messages, Anthropic error bodies with a
 `request-id` header.  `count_tokens` is local: no upstream call.
 """
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,15 +15,14 @@ from bridge.errors import BridgeError
 from bridge.fronts.anthropic.message import message_body, new_message_id
 from bridge.fronts.anthropic.request import parse_request
 from bridge.fronts.anthropic.stream import StreamWriter
-from bridge.inbound import check_client_token, new_request_id, read_json
+from bridge.inbound import read_json
 from bridge.logs import RequestLog
 from bridge.model import Completion
 from bridge.model import Request as BridgeRequest
-from bridge.pipeline import Bridge, current_bridge
-from bridge.serve import INTERNAL_ERROR, serve
+from bridge.pipeline import Bridge
+from bridge.serve import answer, serve
 from bridge.tokens import count_request
 
-log = logging.getLogger("bridge.anthropic")
 REQUEST_ID_HEADER = "request-id"
 SESSION_HEADER = "x-claude-code-session-id"
 
@@ -68,19 +66,9 @@ async def messages(req: Request) -> Response:
 
 
 async def count_tokens(req: Request) -> Response:
-    record = RequestLog(new_request_id(), "count_tokens").start()
-    try:
-        bridge = current_bridge()
-        check_client_token(req, bridge.settings)
+    async def count(bridge: Bridge, record: RequestLog) -> dict[str, Any]:
         request = parse_request(await read_json(req, bridge.settings.max_request_bytes), count_only=True)
         record.model = request.model
-        response: Response = JSONResponse({"input_tokens": count_request(request)}, headers={REQUEST_ID_HEADER: record.request_id})
-    except BridgeError as error:
-        record.error_type = error.kind
-        response = error_response(error, record.request_id)
-    except Exception:
-        log.exception("request %s failed", record.request_id)
-        record.error_type = "api_error"
-        response = error_response(BridgeError("api_error", INTERNAL_ERROR), record.request_id)
-    record.emit(response.status_code)
-    return response
+        return {"input_tokens": count_request(request)}
+
+    return await answer(req, FRONT, "count_tokens", count)

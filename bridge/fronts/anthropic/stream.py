@@ -1,29 +1,29 @@
 """Internal events → the Anthropic Messages streaming grammar.
 
-    message_start
-    ( content_block_start  content_block_delta*  content_block_stop )*   indexes 0, 1, 2, ...
-    message_delta (stop_reason, stop_sequence, usage)
-    message_stop
-    ping may appear anywhere after message_start; a failure after the start is
-    one `error` event, and the stream ends there.
+message_start
+( content_block_start  content_block_delta*  content_block_stop )*   indexes 0, 1, 2, ...
+message_delta (stop_reason, stop_sequence, usage)
+message_stop
+ping may appear anywhere after message_start; a failure after the start is
+one `error` event, and the stream ends there.
 
-    internal event          Anthropic
-    ----------------------  -------------------------------------------------------------
-    TextDelta               text block, text_delta
-    Citation                citations_delta {web_search_result_location} in the text block
-    ReasoningDelta          thinking block {thinking: "", signature: ""}, thinking_delta
-    ReasoningSignature      signature_delta, last in its thinking block (a block with no
-                            text when the reasoning was not shown; none for ""); reasoning
-                            after it opens a new thinking block
-    ToolCallStart           tool_use block {id, name, input: {}} (each call its own block)
-    ToolCallDelta           input_json_delta with the fragment as it arrives
-    WebSearchCall           server_tool_use block {id, name: web_search, input: {}},
-                            input_json_delta {"query": ...}
-    WebSearchResults        web_search_tool_result block {tool_use_id, content:
-                            [web_search_result]} (complete at start, no deltas)
-    Usage                   message_delta.usage (with server_tool_use.web_search_requests
-                            and output_tokens_details.thinking_tokens when non-zero)
-    Finish                  closes the open block, message_delta + message_stop
+internal event          Anthropic
+----------------------  -------------------------------------------------------------
+TextDelta               text block, text_delta
+Citation                citations_delta {web_search_result_location} in the text block
+ReasoningDelta          thinking block {thinking: "", signature: ""}, thinking_delta
+ReasoningSignature      signature_delta, last in its thinking block (a block with no
+                        text when the reasoning was not shown; none for ""); reasoning
+                        after it opens a new thinking block
+ToolCallStart           tool_use block {id, name, input: {}} (each call its own block)
+ToolCallDelta           input_json_delta with the fragment as it arrives
+WebSearchCall           server_tool_use block {id, name: web_search, input: {}},
+                        input_json_delta {"query": ...}
+WebSearchResults        web_search_tool_result block {tool_use_id, content:
+                        [web_search_result]} (complete at start, no deltas)
+Usage                   message_delta.usage (with server_tool_use.web_search_requests
+                        and output_tokens_details.thinking_tokens when non-zero)
+Finish                  closes the open block, message_delta + message_stop
 """
 
 from __future__ import annotations

@@ -1,19 +1,19 @@
 """Internal `Completion` → OpenAI `chat.completion` (non-streaming), and the pieces the stream shares.
 
-    internal                          chat.completion
-    --------------------------------  ------------------------------------------------------
-    ReasoningPart                     message.content: a collapsed Thinking section (reasoning.py)
-    TextPart                          message.content (null when there is only tool calls)
-    WebSearchCall, WebSearchResults   not carried
-    ToolCall                          message.tool_calls[] {id, type: function, function{name, arguments}}
-    Finish end_turn | stop_sequence   finish_reason "stop"
-    Finish max_tokens                 finish_reason "length"
-    Finish tool_use                   finish_reason "tool_calls"
-    Finish refusal                    finish_reason "content_filter"
-    Usage input + cached              usage.prompt_tokens
-    Usage cached                      usage.prompt_tokens_details.cached_tokens
-    Usage output                      usage.completion_tokens
-    Usage reasoning                   usage.completion_tokens_details.reasoning_tokens
+internal                          chat.completion
+--------------------------------  ------------------------------------------------------
+ReasoningPart                     message.content: a collapsed Thinking section (reasoning.py)
+TextPart                          message.content (null when there is only tool calls)
+WebSearchCall, WebSearchResults   not carried
+ToolCall                          message.tool_calls[] {id, type: function, function{name, arguments}}
+Finish end_turn | stop_sequence   finish_reason "stop"
+Finish max_tokens                 finish_reason "length"
+Finish tool_use                   finish_reason "tool_calls"
+Finish refusal                    finish_reason "content_filter"
+Usage input + cached              usage.prompt_tokens
+Usage cached                      usage.prompt_tokens_details.cached_tokens
+Usage output                      usage.completion_tokens
+Usage reasoning                   usage.completion_tokens_details.reasoning_tokens
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ alias mapping (`models.target`), `ChunkWriter` for streams,
 `x-request-id` header.  Responses name the model the client asked for.
 """
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,14 +18,12 @@ from bridge.fronts.openai.errors import error_body, status_of
 from bridge.fronts.openai.models import model_list, target
 from bridge.fronts.openai.request import parse_request
 from bridge.fronts.openai.stream import ChunkWriter
-from bridge.inbound import check_client_token, new_request_id
 from bridge.logs import RequestLog
 from bridge.model import Completion
 from bridge.model import Request as BridgeRequest
-from bridge.pipeline import Bridge, current_bridge
-from bridge.serve import INTERNAL_ERROR, serve
+from bridge.pipeline import Bridge
+from bridge.serve import answer, serve
 
-log = logging.getLogger("bridge.openai")
 REQUEST_ID_HEADER = "x-request-id"
 
 
@@ -69,17 +66,7 @@ async def chat_completions(req: Request) -> Response:
 
 
 async def models(req: Request) -> Response:
-    record = RequestLog(new_request_id(), "models").start()
-    try:
-        bridge = current_bridge()
-        check_client_token(req, bridge.settings)
-        response: Response = JSONResponse(model_list(bridge.settings), headers={REQUEST_ID_HEADER: record.request_id})
-    except BridgeError as error:
-        record.error_type = error.kind
-        response = error_response(error, record.request_id)
-    except Exception:
-        log.exception("request %s failed", record.request_id)
-        record.error_type = "api_error"
-        response = error_response(BridgeError("api_error", INTERNAL_ERROR), record.request_id)
-    record.emit(response.status_code)
-    return response
+    async def listed(bridge: Bridge, record: RequestLog) -> dict[str, Any]:
+        return model_list(bridge.settings)
+
+    return await answer(req, FRONT, "models", listed)

@@ -1,26 +1,26 @@
 """Internal events → OpenAI `chat.completion.chunk` server-sent events.
 
-    data: chunk, delta {role: assistant, content: ""}     at once
-    data: chunk, delta {content} | {tool_calls}           as events arrive; the adjacent fragments
-                                                          of one batch merged into one chunk
-    data: chunk, delta {}, finish_reason                  at Finish
-    data: chunk, choices [], usage                        only with stream_options.include_usage
-                                                          (then every chunk has "usage": null)
-    data: [DONE]
-    `: keep-alive` comments while the upstream is silent.  A failure after the
-    start is one `data: {"error": {...}}` event (the openai SDK raises it) and no [DONE].
+data: chunk, delta {role: assistant, content: ""}     at once
+data: chunk, delta {content} | {tool_calls}           as events arrive; the adjacent fragments
+                                                      of one batch merged into one chunk
+data: chunk, delta {}, finish_reason                  at Finish
+data: chunk, choices [], usage                        only with stream_options.include_usage
+                                                      (then every chunk has "usage": null)
+data: [DONE]
+`: keep-alive` comments while the upstream is silent.  A failure after the
+start is one `data: {"error": {...}}` event (the openai SDK raises it) and no [DONE].
 
-    internal event          delta
-    ----------------------  -----------------------------------------------------------------
-    ReasoningDelta          content, inside a Thinking section (reasoning.py) that the next
-                            text, tool call or finish closes
-    TextDelta               content
-    ToolCallStart           tool_calls [{index: n, id, type: function, function {name, arguments: ""}}]
-                            n = 0, 1, 2 ... in the order the calls start: one index per call
-    ToolCallDelta           tool_calls [{index: n, function {arguments}}]
-    Usage                   the usage chunk (completion.usage_body)
-    Finish                  finish_reason (completion.FINISH_REASONS)
-    ReasoningSignature, WebSearchCall, WebSearchResults, Citation: not carried
+internal event          delta
+----------------------  -----------------------------------------------------------------
+ReasoningDelta          content, inside a Thinking section (reasoning.py) that the next
+                        text, tool call or finish closes
+TextDelta               content
+ToolCallStart           tool_calls [{index: n, id, type: function, function {name, arguments: ""}}]
+                        n = 0, 1, 2 ... in the order the calls start: one index per call
+ToolCallDelta           tool_calls [{index: n, function {arguments}}]
+Usage                   the usage chunk (completion.usage_body)
+Finish                  finish_reason (completion.FINISH_REASONS)
+ReasoningSignature, WebSearchCall, WebSearchResults, Citation: not carried
 """
 
 from __future__ import annotations

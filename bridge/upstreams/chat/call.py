@@ -7,7 +7,6 @@ heartbeats, deadlines and content filters for both.
 
 from __future__ import annotations
 
-
 from bridge.model import Request
 from bridge.routing import Route
 from bridge.upstreams.adapt import AdaptationMemory

@@ -37,7 +37,6 @@ from bridge.errors import invalid_request
 from bridge.model import ImagePart, Message, Request, TextPart, ToolCallPart, ToolResultPart
 from bridge.upstreams.tool_order import answered_in_order, call_id, result_text
 
-
 Body = dict[str, Any]
 
 
@@ -124,4 +123,3 @@ def build_body(request: Request, model: str, max_tokens: int | None) -> Body:
         schema = {"name": fmt.name, "schema": fmt.schema, "strict": fmt.strict}
         body["response_format"] = {"type": "json_schema", "json_schema": schema}
     return body
-

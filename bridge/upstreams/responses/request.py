@@ -54,8 +54,8 @@ from bridge.model import (
     ToolResultPart,
     WebSearch,
 )
-from bridge.upstreams.tool_order import answered_in_order, call_id, result_text
 from bridge.upstreams.responses.signature import decode
+from bridge.upstreams.tool_order import answered_in_order, call_id, result_text
 
 MIN_OUTPUT_TOKENS = 16
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
@@ -108,7 +108,9 @@ def _assistant(message: Message) -> list[Body]:
             if item is not None:
                 items.append(item)
         elif isinstance(part, ToolCallPart):
-            items.append({"type": "function_call", "call_id": call_id(part.id), "name": part.name, "arguments": part.arguments or "{}"})
+            items.append(
+                {"type": "function_call", "call_id": call_id(part.id), "name": part.name, "arguments": part.arguments or "{}"}
+            )
     flush()
     return items
 
