@@ -48,7 +48,7 @@ def _direct_bodies(anthropic_body: dict[str, Any], env: dict[str, str]) -> tuple
     """The chat/completions bodies a direct client would send: (non-streaming, streaming, deployment)."""
     settings = load_settings(env)
     request = parse_request(anthropic_body)
-    deployment = resolve(request.model, settings).deployment
+    deployment = resolve(request, settings, lambda: 0)[0].deployment
     streaming = build_body(request, deployment, request.max_tokens)
     plain = {k: v for k, v in streaming.items() if k != "stream_options"}
     plain["stream"] = False
