@@ -7,10 +7,13 @@
 Which upstream API serves a deployment:
 
     the deployment's *_API setting                       that API
-    else an OpenAI-compatible upstream (OPENAI_BASE_URL)  chat/completions
-    else Azure with the v1 API or a version from          Responses (reasoning summaries, reasoning
-      2025-03-01-preview on                               kept across tool calls, prompt cache key)
-    else                                                  chat/completions
+    else, by the pool's first upstream:
+      OpenAI-compatible (OPENAI_BASE_URL)                chat/completions
+      Azure with the v1 API or a version from            Responses (reasoning summaries, reasoning
+        2025-03-01-preview on                            kept across tool calls, prompt cache key)
+      Azure with an older version                        chat/completions
+
+(a pool's members should offer the same APIs: the choice is made once per deployment)
 
 and, learned per deployment and remembered: chat/completions answering that
 the request needs the Responses API switches the deployment to Responses; the

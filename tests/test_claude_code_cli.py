@@ -6,7 +6,8 @@ ANTHROPIC_*/CLAUDE_* variable of the outer environment removed, and with telemet
 auto-update and other non-essential traffic turned off, so the only server it talks to is the bridge
 on loopback.  In `-p` mode Claude Code 2.1.197 sends `HEAD /` (a reachability probe), then one
 streamed `POST /v1/messages?beta=true` per turn for `claude-opus-4-8` (→ deployment gpt-5); no
-count_tokens call and no haiku side request.
+count_tokens call and no haiku side request.  The shared bridge serves gpt-5 through chat/completions;
+`responses_bridge` serves it through the Responses API (BIG_MODEL_API=responses).
 """
 
 from __future__ import annotations
@@ -14,14 +15,26 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import CLIENT_TOKEN, ROOT, RunningBridge
-from tests.fake_azure import DEFAULT_DEPLOYMENTS, FakeAzure, RecordedRequest, Text, ToolCalls, sse_data
+from tests.conftest import CLIENT_TOKEN, ROOT, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.fake_azure import (
+    DEFAULT_DEPLOYMENTS,
+    FakeAzure,
+    RecordedRequest,
+    ResponsesText,
+    ResponsesToolCalls,
+    Text,
+    ToolCalls,
+    sse_data,
+    verify_encrypted,
+)
+from tests.fake_azure.responses_streams import render_responses
 from tests.fake_azure.streams import render
 
 CLAUDE = ROOT / "tests" / "cli" / "node_modules" / ".bin" / "claude"
@@ -53,9 +66,9 @@ class CliRun:
             f"--- requests that reached fake Azure ---\n{seen}\n--- bridge log during the run (tail) ---\n{self.bridge_log[-8000:]}"
         )
 
-    def main_requests(self) -> list[dict[str, Any]]:
-        """Bodies of the chat/completions requests the bridge sent to the main deployment, in order."""
-        return [r.body for r in self.requests if r.api == "chat" and r.deployment == MAIN_DEPLOYMENT]
+    def main_requests(self, api: str = "chat") -> list[dict[str, Any]]:
+        """Bodies of the `api` requests (chat/completions by default) the bridge sent to the main deployment, in order."""
+        return [r.body for r in self.requests if r.api == api and r.deployment == MAIN_DEPLOYMENT]
 
     def events(self) -> list[dict[str, Any]]:
         """stdout of `--output-format stream-json`, one JSON object a line."""
@@ -120,6 +133,15 @@ def scripted_call_ids(reply: ToolCalls) -> list[str]:
         for call in choice["delta"].get("tool_calls") or []
         if "id" in call
     ]
+
+
+def scripted_responses_call_ids(reply: ResponsesToolCalls, request: dict[str, Any]) -> list[str]:
+    """The `call_…` ids the fake streamed for the Responses `reply` to `request` (fixed by its seed; what the
+    request asked for, reasoning summaries say, changes the random draws before them)."""
+    deployment = next(d for d in DEFAULT_DEPLOYMENTS if d.name == MAIN_DEPLOYMENT)
+    events = [json.loads(data) for data in sse_data(b"".join(render_responses(reply, request, deployment).pieces))]
+    done = [e["item"] for e in events if e["type"] == "response.output_item.done"]
+    return [item["call_id"] for item in done if item["type"] == "function_call"]
 
 
 def write_hello(workdir: Path) -> tuple[Path, ToolCalls]:
@@ -238,3 +260,79 @@ def test_cli_streams_plain_text_as_stream_json(bridge: RunningBridge, fake_azure
     main = run.main_requests()
     assert len(main) == 1 and main[0]["stream"] is True, run.report()
     assert "say hi" in json.dumps(main[0]["messages"]), run.report()
+
+
+@pytest.fixture(scope="module")
+def responses_bridge(fake_azure: FakeAzure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
+    """A bridge of its own whose BIG_MODEL (gpt-5, the CLI's opus) is served through the Responses API."""
+    running = start_bridge(
+        bridge_env(fake_azure, BIG_MODEL_API="responses"), tmp_path_factory.mktemp("responses-bridge") / "b.log"
+    )
+    yield running
+    stop_bridge(running)
+
+
+def test_cli_tool_loop_on_a_responses_tier(responses_bridge: RunningBridge, fake_azure: FakeAzure, tmp_path: Path) -> None:
+    """Reasoning + a Write call on turn 1, text on turn 2: the file is written, the CLI shows the thinking, and
+    turn 2 hands Azure back the encrypted reasoning item with the function call and its output."""
+    target, _ = write_hello(tmp_path / "work")
+    call = ResponsesToolCalls(
+        [("Write", {"file_path": str(target), "content": "hi"})], reasoning=["The user wants a file.", "Write it."], seed=7
+    )
+    fake_azure.enqueue(call, ResponsesText("Done.", reasoning=["It is written."]), deployment=MAIN_DEPLOYMENT)
+
+    run = run_claude(
+        responses_bridge,
+        fake_azure,
+        tmp_path,
+        target.parent,
+        "-p",
+        "create hello.txt containing hi",
+        "--dangerously-skip-permissions",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+    )
+
+    assert run.returncode == 0, run.report()
+    assert target.is_file() and target.read_text() == "hi", run.report()
+    assert fake_azure.pending == 0, run.report()
+    assert not run.main_requests("chat"), run.report()
+    assert {(r.path, r.api) for r in run.requests if r.deployment == MAIN_DEPLOYMENT} == {
+        ("/openai/v1/responses", "responses")
+    }, run.report()
+    first, second = run.main_requests("responses")
+    assert "reasoning.encrypted_content" in first["include"], run.report()
+    assert "create hello.txt containing hi" in json.dumps(first["input"]), run.report()
+    assert not any(item.get("type") in ("reasoning", "function_call") for item in first["input"]), run.report()
+
+    # Turn 2 carries back turn 1's reasoning item (the token the fake issued, for that very id), then the call and its output.
+    issued = fake_azure.issued_reasoning
+    assert len(issued) == 2, run.report()
+    (call_id,) = scripted_responses_call_ids(call, first)
+    rest = second["input"][len(first["input"]) :]
+    assert second["input"][: len(first["input"])] == first["input"], run.report()
+    assert [item["type"] for item in rest] == ["reasoning", "function_call", "function_call_output"], run.report()
+    reasoning, function_call, output = rest
+    assert reasoning["id"] == issued[0], run.report()
+    assert verify_encrypted(issued[0], reasoning["encrypted_content"]), run.report()
+    assert (function_call["call_id"], function_call["name"]) == (call_id, "Write"), run.report()
+    assert json.loads(function_call["arguments"]) == {"file_path": str(target), "content": "hi"}, run.report()
+    assert output["call_id"] == call_id and str(target) in json.dumps(output["output"]), run.report()
+
+    # The CLI saw the reasoning summary as a thinking block before the tool call, and the final text.
+    events = run.events()
+    blocks = [(e["type"], block) for e in events if e["type"] in ("assistant", "user") for block in e["message"]["content"]]
+    assert [(kind, block["type"]) for kind, block in blocks] == [
+        ("assistant", "thinking"),
+        ("assistant", "tool_use"),
+        ("user", "tool_result"),
+        ("assistant", "thinking"),
+        ("assistant", "text"),
+    ], run.report()
+    thinking, tool_use = blocks[0][1], blocks[1][1]
+    assert thinking["thinking"] == "The user wants a file.\n\nWrite it." and thinking["signature"], run.report()
+    assert (tool_use["id"], tool_use["name"]) == (call_id, "Write"), run.report()
+    result = events[-1]
+    assert result["type"] == "result", run.report()
+    assert (result["subtype"], result["is_error"], result["result"]) == ("success", False, "Done."), run.report()
