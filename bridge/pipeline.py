@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from bridge.errors import WrongApi, misconfigured
+from bridge.errors import WrongApi, invalid_request, misconfigured
 from bridge.logs import note_deployment
 from bridge.model import Event, Request
 from bridge.routing import Route, resolve
@@ -43,6 +43,7 @@ from bridge.upstreams.responses.call import open_stream as open_responses
 from bridge.upstreams.transport import Deadline
 
 RESPONSES_SINCE = "2025-03-01-preview"
+MAX_TOOLS = 128
 OPENERS = {"chat": open_chat, "responses": open_responses}
 log = logging.getLogger("bridge.pipeline")
 
@@ -106,6 +107,10 @@ class Bridge:
 
     async def start(self, request: Request, deadline: Deadline) -> Exchange:
         """Resolve, translate and send; raises `BridgeError` for anything before the first event."""
+        if len(request.tools) > MAX_TOOLS:
+            raise invalid_request(
+                f"tools: at most {MAX_TOOLS} tools are accepted (Azure OpenAI's limit), got {len(request.tools)}"
+            )
         route, request = resolve(request, self.settings, lambda: count_request(request))
         note_deployment(route.deployment)
         if self.pool is None:

@@ -113,3 +113,14 @@ def test_health_and_root(bridge: RunningBridge) -> None:
     health = httpx.get(bridge.url + "/health").json()
     assert health["status"] == "ok" and health["problems"] == []
     assert CLIENT_TOKEN not in json.dumps(health)
+
+
+def test_thousands_of_tools_get_a_clear_400(bridge: RunningBridge) -> None:
+    tools = [{"name": f"tool_{i}", "input_schema": {"type": "object"}} for i in range(2000)]
+    response = post(bridge, json.dumps({**GOOD, "tools": tools}).encode())
+    assert_error(response, 400, "invalid_request_error", "at most 128 tools", "2000")
+
+
+def test_thousands_of_messages_are_served(bridge: RunningBridge) -> None:
+    turns = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i}"} for i in range(3001)]
+    assert post(bridge, json.dumps({**GOOD, "messages": turns}).encode()).status_code == 200

@@ -448,3 +448,17 @@ def _only_request_id(bridge: RunningBridge) -> str:
     lines = request_lines(bridge)
     assert len(lines) == 1, lines
     return str(lines[0]["request_id"])
+
+
+def test_max_stream_seconds_ends_a_long_stream_with_a_clear_error(fake_azure: FakeAzure, proxy: FaultyProxy, tmp_path: Path) -> None:
+    proxy.throttle = (256, 0.05)
+    fake_azure.enqueue(LONG)
+    with own_bridge(fake_azure, tmp_path / "b.log", AZURE_OPENAI_ENDPOINT=proxy.url, MAX_STREAM_SECONDS="1") as bridge:
+        started = time.monotonic()
+        response = httpx.post(bridge.url + "/v1/messages", json={**BODY, "stream": True}, headers=HEADERS, timeout=30)
+        events = parse_sse(response.content)
+    assert time.monotonic() - started < 10
+    check_grammar(events, allow_error=True)
+    name, data = events[-1]
+    assert name == "error" and data["error"]["type"] == "timeout_error"
+    assert "MAX_STREAM_SECONDS" in data["error"]["message"]

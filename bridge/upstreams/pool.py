@@ -107,7 +107,7 @@ class Pool:
             wait = min(member.resting_for() for member in self._members)
             if round_number == MAX_ROUNDS or wait >= deadline.remaining():
                 break
-            await asyncio.sleep(wait if wait > 0 else retry_delay(round_number, None))
+            await asyncio.sleep(wait)
         if last is not None:
             return last
         raise BridgeError("api_error", unreachable or "No upstream could be reached")
