@@ -181,13 +181,33 @@ class Front(Protocol):
     def error_response(self, error: BridgeError, request_id: str) -> Response: ...
 
 
-async def serve(req: Request, front: Front, route: str) -> Response:
-    """The whole handler of a generation route, for any front."""
+Handling = Callable[[Bridge, RequestLog, dict[str, str]], Awaitable[Response]]
+
+
+async def _handle(req: Request, front: Front, route: str, handling: Handling) -> Response:
+    """What every route does around its own work: the log record, the client token, the errors."""
     record = RequestLog(new_request_id(), route).start()
     ids = {front.request_id_header: record.request_id}
     try:
         bridge = current_bridge()
         check_client_token(req, bridge.settings)
+        response = await handling(bridge, record, ids)
+    except BridgeError as error:
+        record.error_type = error.kind
+        response = front.error_response(error, record.request_id)
+    except Exception:
+        log.exception("request %s failed", record.request_id)
+        record.error_type = "api_error"
+        response = front.error_response(BridgeError("api_error", INTERNAL_ERROR), record.request_id)
+    if not isinstance(response, StreamingResponse):
+        record.emit(response.status_code)
+    return response
+
+
+async def serve(req: Request, front: Front, route: str) -> Response:
+    """The whole handler of a generation route, for any front."""
+
+    async def generate(bridge: Bridge, record: RequestLog, ids: dict[str, str]) -> Response:
         call = front.parse(await read_json(req, bridge.settings.max_request_bytes), req, bridge)
         record.model, record.stream = call.model, call.request.stream
         if call.request.stream:
@@ -200,19 +220,13 @@ async def serve(req: Request, front: Front, route: str) -> Response:
         deadline = bridge.deadline()
         completion = await gather(bridge, call.request, deadline, req)
         record.usage = completion.usage
-        response = JSONResponse(call.body(completion), headers=ids)
-    except BridgeError as error:
-        record.error_type = error.kind
-        response = front.error_response(error, record.request_id)
-    except Exception:
-        log.exception("request %s failed", record.request_id)
-        record.error_type = "api_error"
-        response = front.error_response(BridgeError("api_error", INTERNAL_ERROR), record.request_id)
-    record.emit(response.status_code)
-    return response
+        return JSONResponse(call.body(completion), headers=ids)
+
+    return await _handle(req, front, route, generate)
 
 
 async def _logged(body: AsyncIterator[bytes], renderer: StreamRenderer, record: RequestLog) -> AsyncIterator[bytes]:
+    """The stream body, logging its request when it ends (however it ends)."""
     try:
         async for chunk in body:
             yield chunk
@@ -227,17 +241,8 @@ async def answer(
     req: Request, front: Front, route: str, compute: Callable[[Bridge, RequestLog], Awaitable[dict[str, Any]]]
 ) -> Response:
     """The handler of a route the bridge answers itself (no upstream call), for any front."""
-    record = RequestLog(new_request_id(), route).start()
-    try:
-        bridge = current_bridge()
-        check_client_token(req, bridge.settings)
-        response: Response = JSONResponse(await compute(bridge, record), headers={front.request_id_header: record.request_id})
-    except BridgeError as error:
-        record.error_type = error.kind
-        response = front.error_response(error, record.request_id)
-    except Exception:
-        log.exception("request %s failed", record.request_id)
-        record.error_type = "api_error"
-        response = front.error_response(BridgeError("api_error", INTERNAL_ERROR), record.request_id)
-    record.emit(response.status_code)
-    return response
+
+    async def respond(bridge: Bridge, record: RequestLog, ids: dict[str, str]) -> Response:
+        return JSONResponse(await compute(bridge, record), headers=ids)
+
+    return await _handle(req, front, route, respond)
