@@ -274,9 +274,14 @@ _HANDLERS = {
 
 
 async def translate_stream(chunks: AsyncIterable[bytes]) -> AsyncIterator[Event]:
-    """The events of a Responses SSE byte stream (in-stream failures raise `BridgeError`)."""
+    """The events of a Responses SSE byte stream (in-stream failures raise `BridgeError`).
+
+    The stream is read to its end after the terminal event, so the connection goes back to the pool.
+    """
     translator = ResponsesStreamTranslator()
     async for sse in iter_events(chunks):
+        if translator.finished:
+            continue
         try:
             event = json.loads(sse.data)
         except ValueError:
@@ -286,6 +291,4 @@ async def translate_stream(chunks: AsyncIterable[bytes]) -> AsyncIterator[Event]
             continue
         for internal in translator.feed(event):
             yield internal
-        if translator.finished:
-            return
     translator.end()
