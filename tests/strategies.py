@@ -20,6 +20,12 @@ IMAGE = st.sampled_from(
         {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},
     ]
 )
+DOCUMENT = st.sampled_from(
+    [
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQ="}},
+        {"type": "document", "title": "notes", "source": {"type": "text", "media_type": "text/plain", "data": "plain notes"}},
+    ]
+)
 UNKNOWN_BLOCK = st.fixed_dictionaries({"type": st.sampled_from(["future_block", "redacted_thinking", "server_tool_use"]), "data": TEXT})
 CACHE = st.sampled_from([{}, {"cache_control": {"type": "ephemeral"}}])
 
@@ -39,13 +45,13 @@ def conversation(draw: st.DrawFn) -> list[dict[str, Any]]:
             blocks: list[dict[str, Any]] = []
             for call_id in pending:
                 if draw(st.booleans()) or draw(st.booleans()):
-                    content = draw(st.one_of(TEXT, st.lists(st.one_of(text_block(), IMAGE), max_size=3), st.none()))
+                    content = draw(st.one_of(TEXT, st.lists(st.one_of(text_block(), IMAGE, DOCUMENT), max_size=3), st.none()))
                     result: dict[str, Any] = {"type": "tool_result", "tool_use_id": call_id, "is_error": draw(st.booleans())}
                     if content is not None:
                         result["content"] = content
                     blocks.append(result)
             pending = []
-            blocks += draw(st.lists(st.one_of(text_block(), IMAGE), min_size=0 if blocks else 1, max_size=3))
+            blocks += draw(st.lists(st.one_of(text_block(), IMAGE, DOCUMENT), min_size=0 if blocks else 1, max_size=3))
             if draw(st.booleans()):
                 blocks.insert(draw(st.integers(0, len(blocks))), draw(UNKNOWN_BLOCK))
             if draw(st.booleans()) and all(b["type"] == "text" for b in blocks) and len(blocks) == 1:

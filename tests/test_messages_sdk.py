@@ -287,3 +287,26 @@ def test_count_tokens(client: anthropic.Anthropic, fake_azure: FakeAzure) -> Non
     assert 5 <= small.input_tokens < 20
     assert large.input_tokens > small.input_tokens + 200
     assert fake_azure.requests == [], "count_tokens is local"
+
+
+PDF = base64.b64encode(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF").decode()
+
+
+def test_pdf_documents_in_messages_and_tool_results(client: anthropic.Anthropic, fake_azure: FakeAzure) -> None:
+    document = {"type": "document", "title": "report.pdf", "source": {"type": "base64", "media_type": "application/pdf", "data": PDF}}
+    client.messages.create(
+        model="claude-opus-4-8",
+        max_tokens=100,
+        tools=TOOLS,
+        messages=[
+            {"role": "user", "content": [document, {"type": "text", "text": "Summarise it, then read the other one."}]},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_pdf", "name": "get_weather", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_pdf", "content": [{"type": "text", "text": "read"}, document]}]},
+        ],
+    )
+    sent = last_body(fake_azure)["messages"]
+    expected = {"type": "file", "file": {"filename": "report.pdf", "file_data": f"data:application/pdf;base64,{PDF}"}}
+    assert sent[0]["content"][0] == expected
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "user"]
+    assert sent[2]["content"] == "read"
+    assert sent[3]["content"][1] == expected, "a document returned by a tool travels in the next user message"

@@ -231,3 +231,17 @@ def test_chat_body_carries_effort_and_response_format() -> None:
         "type": "json_schema",
         "json_schema": {"name": "response", "schema": schema, "strict": True},
     }
+
+
+def test_documents_become_input_files() -> None:
+    from bridge.model import FilePart, Message, Request, TextPart
+    from bridge.upstreams.responses.request import build_body
+
+    request = Request(
+        "claude-opus-4-8",
+        [Message("user", [FilePart("data:application/pdf;base64,JVBERi0=", "a.pdf"), FilePart("https://example.com/b.pdf", "b.pdf"), TextPart("?")])],
+        max_tokens=100,
+    )
+    content = build_body(request, "gpt-5", 100)["input"][0]["content"]
+    assert content[0] == {"type": "input_file", "filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}
+    assert content[1] == {"type": "input_file", "file_url": "https://example.com/b.pdf"}

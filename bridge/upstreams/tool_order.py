@@ -5,7 +5,7 @@ an assistant turn to be answered right after that turn, and refuse a result
 whose call is not in the conversation.  Clients are less tidy: Claude Code puts
 a `role: "system"` message between a call and its result, interrupted turns
 leave calls unanswered, compaction leaves results without their call, and
-tool results may carry images the upstreams cannot take there.  This module
+tool results may carry images and documents the upstreams cannot take there.  This module
 rewrites the internal message list so that each upstream translator can map it
 one to one, with `call_id` keeping every id within their length rule:
 
@@ -17,15 +17,15 @@ one to one, with `call_id` keeping every id within their length rule:
                                                       user [text]
     a call never answered                             result "No result was returned ..."
     a result whose call is not in the conversation    user text "Result of tool call X: ..."
-    images inside a result                            user [text "Images returned by tool call X:",
-                                                      images] after the results
+    images and documents inside a result              user [text "Attachments returned by tool call
+                                                      X:", images, documents] after the results
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from bridge.model import ImagePart, Message, Part, TextPart, ToolCallPart, ToolResultPart
+from bridge.model import FilePart, ImagePart, Message, Part, TextPart, ToolCallPart, ToolResultPart
 
 MAX_CALL_ID_LENGTH = 40
 UNANSWERED_CALL = "No result was returned for this tool call."
@@ -68,13 +68,13 @@ class _Orderer:
             if not isinstance(part, ToolResultPart):
                 visible.append(part)
                 continue
-            images: list[Part] = [p for p in part.content if isinstance(p, ImagePart)]
+            attached: list[Part] = [p for p in part.content if isinstance(p, (ImagePart, FilePart))]
             if part.call_id in self.pending and part.call_id not in self.answers:
                 self.answers[part.call_id] = ToolResultPart(part.call_id, [TextPart(result_text(part))])
-                if images:
-                    visible += [TextPart(f"Images returned by tool call {part.call_id}:"), *images]
+                if attached:
+                    visible += [TextPart(f"Attachments returned by tool call {part.call_id}:"), *attached]
             else:
-                visible += [TextPart(f"Result of tool call {part.call_id}:\n{result_text(part)}"), *images]
+                visible += [TextPart(f"Result of tool call {part.call_id}:\n{result_text(part)}"), *attached]
         if self.pending and len(self.answers) == len(set(self.pending)):
             self.answer_all()
         if visible:

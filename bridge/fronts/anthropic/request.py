@@ -6,7 +6,8 @@
     messages[].role user|assistant|system       Message.role (mid-conversation system kept)
     text block                                  TextPart
     image block (base64 | url)                  ImagePart (data: URL | https URL)
-    document block with a text source           TextPart
+    document block: text | content source       TextPart
+    document block: base64 (PDF) | url source   FilePart
     tool_use {id, name, input}                  ToolCallPart (input as JSON text)
     tool_result {tool_use_id, content, is_error} ToolResultPart
     thinking {thinking, signature}              ReasoningPart (the signature kept verbatim)
@@ -58,7 +59,9 @@ from typing import Any
 
 from bridge.errors import BridgeError, invalid_request
 from bridge.model import (
+    FilePart,
     ImagePart,
+    Media,
     Message,
     Part,
     ReasoningEffort,
@@ -130,16 +133,37 @@ def _image(block: Mapping[str, Any], path: str) -> ImagePart | None:
     return None
 
 
-def _tool_result_content(content: Any, path: str) -> list[TextPart | ImagePart]:
+def _document(block: Mapping[str, Any], path: str) -> Media | None:
+    source = block.get("source")
+    if not isinstance(source, dict):
+        raise invalid_request(f"{path}.source: Field required")
+    title = block.get("title")
+    filename = title if isinstance(title, str) and title.strip() else "document.pdf"
+    kind = source.get("type")
+    if kind == "text" and isinstance(source.get("data"), str):
+        return TextPart(source["data"])
+    if kind == "base64":
+        media_type = source.get("media_type") if isinstance(source.get("media_type"), str) else "application/pdf"
+        data = _typed(_require(source, "data", f"{path}.source."), str, f"{path}.source.data", "a valid string")
+        return FilePart(f"data:{media_type};base64,{data}", filename)
+    if kind == "url":
+        url = _typed(_require(source, "url", f"{path}.source."), str, f"{path}.source.url", "a valid string")
+        return FilePart(url, filename if title else url.rsplit("/", 1)[-1] or filename)
+    if kind == "content" and isinstance(source.get("content"), list):
+        return TextPart("\n".join(_text_of(source["content"], f"{path}.source.content")))
+    return None
+
+
+def _tool_result_content(content: Any, path: str) -> list[Media]:
     if content is None:
         return []
     if isinstance(content, str):
         return [TextPart(content)]
     _typed(content, list, path, "a valid string or list of blocks")
-    parts: list[TextPart | ImagePart] = []
+    parts: list[Media] = []
     for i, block in enumerate(content):
         part = _block(block, f"{path}.{i}")
-        if isinstance(part, (TextPart, ImagePart)):
+        if isinstance(part, (TextPart, ImagePart, FilePart)):
             parts.append(part)
     return parts
 
@@ -166,9 +190,7 @@ def _block(block: Any, path: str) -> Part | None:
         signature = block.get("signature")
         return ReasoningPart(text if isinstance(text, str) else "", signature if isinstance(signature, str) else None)
     if kind == "document":
-        source = block.get("source")
-        if isinstance(source, dict) and source.get("type") == "text" and isinstance(source.get("data"), str):
-            return TextPart(source["data"])
+        return _document(block, path)
     return None
 
 

@@ -5,6 +5,7 @@
     model                                         model, as sent (`models.target` maps aliases)
     messages[] role system | developer            Message("system"), its text
     role user: string | text, image_url parts     Message("user", TextPart | ImagePart)
+      file parts {file_data | file_url}           FilePart (uploaded file ids not carried)
     role assistant: content                       TextPart, the bridge's Thinking sections removed
     role assistant: tool_calls[]                  ToolCallPart(id, function.name, function.arguments)
     role tool {tool_call_id, content}             ToolResultPart, consecutive ones in one user Message
@@ -59,7 +60,9 @@ from bridge.errors import invalid_request
 from bridge.fronts.openai.errors import ParamError, invalid_param
 from bridge.fronts.openai.reasoning import strip_thinking
 from bridge.model import (
+    FilePart,
     ImagePart,
+    Media,
     Message,
     Part,
     ReasoningEffort,
@@ -138,15 +141,15 @@ def _image_url(raw: Any, path: str) -> ImagePart:
     return ImagePart(url)
 
 
-def _parts(content: Any, path: str) -> list[TextPart | ImagePart]:
-    """Text and image parts of `content` (a string or an array of parts); other part types are not carried."""
+def _parts(content: Any, path: str) -> list[Media]:
+    """Text, image and file parts of `content` (a string or an array of parts); other part types are not carried."""
     if content is None:
         return []
     if isinstance(content, str):
         return [TextPart(content)] if content else []
     if not isinstance(content, list):
         raise _wrong_type(path, "a string or an array of content parts")
-    parts: list[TextPart | ImagePart] = []
+    parts: list[Media] = []
     for i, part in enumerate(content):
         part_path = f"{path}[{i}]"
         if not isinstance(part, dict):
@@ -158,7 +161,20 @@ def _parts(content: Any, path: str) -> list[TextPart | ImagePart]:
                 parts.append(TextPart(text))
         elif kind in ("image_url", "input_image"):
             parts.append(_image_url(part.get("image_url"), f"{part_path}.image_url"))
+        elif kind in ("file", "input_file"):
+            document = _file(part.get("file") if kind == "file" else part)
+            if document is not None:
+                parts.append(document)
     return parts
+
+
+def _file(raw: Any) -> FilePart | None:
+    """A `file` part's document when it carries its data or a URL (uploaded file ids are not carried)."""
+    if not isinstance(raw, dict):
+        return None
+    url = raw.get("file_data") or raw.get("file_url")
+    filename = raw.get("filename") if isinstance(raw.get("filename"), str) else "document.pdf"
+    return FilePart(url, filename) if isinstance(url, str) and url else None
 
 
 def _arguments(raw: Any, path: str) -> str:
@@ -224,7 +240,7 @@ def _messages(raw: Any, at: str | None = None) -> list[Message]:
     return messages
 
 
-def _required_parts(item: Mapping[str, Any], path: str) -> list[TextPart | ImagePart]:
+def _required_parts(item: Mapping[str, Any], path: str) -> list[Media]:
     return _parts(_required(item, "content", f"{path}.content"), f"{path}.content")
 
 

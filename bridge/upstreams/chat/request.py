@@ -4,6 +4,8 @@
     --------------------------------  ------------------------------------------------
     Message(system)                   {"role": "system", "content": "..."}
     Message(user) text / images       {"role": "user", "content": [text, image_url parts]}
+    FilePart (a PDF, data: URL)       {"type": "file", "file": {filename, file_data}}
+    FilePart (https URL)              text naming the document (chat cannot fetch a URL)
     Message(user) ToolResultPart      {"role": "tool", "tool_call_id", "content"}
     Message(assistant) text           {"role": "assistant", "content": "..."}
     Message(assistant) ToolCallPart   assistant "tool_calls" [{id, type: function, function}]
@@ -34,26 +36,26 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.errors import invalid_request
-from bridge.model import ImagePart, Message, Request, TextPart, ToolCallPart, ToolResultPart
+from bridge.model import FilePart, ImagePart, Media, Message, Request, TextPart, ToolCallPart, ToolResultPart
 from bridge.upstreams.tool_order import answered_in_order, call_id, result_text
 
 Body = dict[str, Any]
 
 
-def _parts(parts: list[TextPart | ImagePart]) -> list[Body]:
-    out: list[Body] = []
-    for part in parts:
-        if isinstance(part, TextPart):
-            out.append({"type": "text", "text": part.text})
-        else:
-            out.append({"type": "image_url", "image_url": {"url": part.url}})
-    return out
+def _part(part: Media) -> Body:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    if isinstance(part, ImagePart):
+        return {"type": "image_url", "image_url": {"url": part.url}}
+    if part.url.startswith("data:"):
+        return {"type": "file", "file": {"filename": part.filename, "file_data": part.url}}
+    return {"type": "text", "text": f"[Document {part.filename}: {part.url}]"}
 
 
-def _content(parts: list[TextPart | ImagePart]) -> str | list[Body]:
+def _content(parts: list[Media]) -> str | list[Body]:
     if len(parts) == 1 and isinstance(parts[0], TextPart):
         return parts[0].text
-    return _parts(parts)
+    return [_part(part) for part in parts]
 
 
 def _message(message: Message) -> list[Body]:
@@ -74,7 +76,7 @@ def _message(message: Message) -> list[Body]:
     results = [part for part in message.parts if isinstance(part, ToolResultPart)]
     if results:
         return [{"role": "tool", "tool_call_id": call_id(r.call_id), "content": result_text(r)} for r in results]
-    visible = [part for part in message.parts if isinstance(part, (TextPart, ImagePart))]
+    visible = [part for part in message.parts if isinstance(part, (TextPart, ImagePart, FilePart))]
     return [{"role": "user", "content": _content(visible)}] if visible else []
 
 

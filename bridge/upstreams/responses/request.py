@@ -6,6 +6,7 @@
     later Message(system)             {"type": "message", "role": "developer", content}
     Message(user) text / images       {"type": "message", "role": "user", content:
                                       [input_text, input_image]} (a lone text as a string)
+    FilePart (a PDF)                  input_file {filename, file_data} | {file_url}
     ToolResultPart                    {"type": "function_call_output", call_id, output};
                                       images of a result follow in a user message
     Message(assistant) text           {"type": "message", "role": "assistant", content}
@@ -45,7 +46,9 @@ from typing import Any
 
 from bridge.errors import invalid_request
 from bridge.model import (
+    FilePart,
     ImagePart,
+    Media,
     Message,
     ReasoningPart,
     Request,
@@ -70,15 +73,20 @@ def _text(parts: Sequence[object]) -> str:
     return "\n\n".join(part.text for part in parts if isinstance(part, TextPart))
 
 
-def _user_content(parts: list[TextPart | ImagePart]) -> str | list[Body]:
+def _input_part(part: Media) -> Body:
+    if isinstance(part, TextPart):
+        return {"type": "input_text", "text": part.text}
+    if isinstance(part, ImagePart):
+        return {"type": "input_image", "image_url": part.url, "detail": "auto"}
+    if part.url.startswith("data:"):
+        return {"type": "input_file", "filename": part.filename, "file_data": part.url}
+    return {"type": "input_file", "file_url": part.url}
+
+
+def _user_content(parts: list[Media]) -> str | list[Body]:
     if len(parts) == 1 and isinstance(parts[0], TextPart):
         return parts[0].text
-    return [
-        {"type": "input_text", "text": part.text}
-        if isinstance(part, TextPart)
-        else {"type": "input_image", "image_url": part.url, "detail": "auto"}
-        for part in parts
-    ]
+    return [_input_part(part) for part in parts]
 
 
 def _reasoning(part: ReasoningPart) -> Body | None:
@@ -124,7 +132,7 @@ def _items(message: Message) -> list[Body]:
     results = [part for part in message.parts if isinstance(part, ToolResultPart)]
     if results:
         return [{"type": "function_call_output", "call_id": call_id(r.call_id), "output": result_text(r)} for r in results]
-    visible = [part for part in message.parts if isinstance(part, (TextPart, ImagePart))]
+    visible = [part for part in message.parts if isinstance(part, (TextPart, ImagePart, FilePart))]
     return [{"type": "message", "role": "user", "content": _user_content(visible)}] if visible else []
 
 
