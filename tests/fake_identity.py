@@ -21,19 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fake_azure.runner import serving
 from tests.fake_azure import FakeAzure
 
 API_VERSION = "2019-08-01"
@@ -109,23 +107,9 @@ class FakeIdentity:
 @contextmanager
 def running_fake_identity(identity: FakeIdentity) -> Iterator[str]:
     """Serve `identity` on a free 127.0.0.1 port for the block; yields its token endpoint URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(identity.app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"fake-identity-{port}", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"fake identity endpoint did not start on 127.0.0.1:{port}")
-            time.sleep(0.01)
-        identity.url = f"http://127.0.0.1:{port}"
-        yield identity.endpoint
-    finally:
-        identity.url = None
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
+    with serving(identity.app, "fake-identity") as url:
+        identity.url = url
+        try:
+            yield identity.endpoint
+        finally:
+            identity.url = None

@@ -1,4 +1,4 @@
-"""Serve a `FakeAzure` with uvicorn on a free 127.0.0.1 port, in a daemon thread."""
+"""Serve a `FakeAzure` (or any test ASGI app) with uvicorn on a free 127.0.0.1 port, in a daemon thread."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from .server import FakeAzure
 
@@ -16,32 +17,35 @@ STARTUP_TIMEOUT = 10.0
 
 
 @contextmanager
-def running_fake_azure(fake: FakeAzure) -> Iterator[str]:
-    """Run `fake` for the duration of the block; yields its base URL, `http://127.0.0.1:PORT`."""
+def serving(app: ASGIApp, name: str) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port for the block; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only then
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        fake.app,
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=1,
-    )
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"fake-azure-{port}", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"{name}-{port}", daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"fake Azure did not start on 127.0.0.1:{port}")
+                raise RuntimeError(f"{name} did not start on 127.0.0.1:{port}")
             time.sleep(0.01)
-        fake.url = f"http://127.0.0.1:{port}"
-        yield fake.url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        fake.url = None
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()
+
+
+@contextmanager
+def running_fake_azure(fake: FakeAzure) -> Iterator[str]:
+    """Run `fake` for the duration of the block; yields its base URL, `http://127.0.0.1:PORT`."""
+    with serving(fake.app, "fake-azure") as url:
+        fake.url = url
+        try:
+            yield url
+        finally:
+            fake.url = None
