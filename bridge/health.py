@@ -3,7 +3,10 @@
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bridge.errors import BridgeError
+from bridge.inbound import check_client_token
 from bridge.pipeline import current_bridge
+from bridge.settings import Settings
 
 SERVICE = "claude-azure-bridge"
 
@@ -12,13 +15,8 @@ async def root(req: Request) -> Response:
     return JSONResponse({"status": "ok", "service": SERVICE})
 
 
-async def health(req: Request) -> Response:
-    """200 when configured; 503 listing each configuration problem by setting name."""
-    settings = current_bridge().settings
-    body = {
-        "status": "misconfigured" if settings.problems else "ok",
-        "service": SERVICE,
-        "problems": list(settings.problems),
+def _details(settings: Settings) -> dict[str, object]:
+    return {
         "upstreams": [
             {
                 "setting": upstream.source,
@@ -28,7 +26,26 @@ async def health(req: Request) -> Response:
             }
             for upstream in settings.upstreams
         ],
-        "client_token_required": settings.auth_token is not None,
         "tiers": {name: {"deployment": tier.deployment, "api": tier.api or "auto"} for name, tier in settings.tiers.items()},
     }
+
+
+async def health(req: Request) -> Response:
+    """200 when configured; 503 listing each configuration problem by setting name.
+
+    Upstream hosts and deployment names are shown only to a caller with the client token
+    (or to anyone when the bridge requires none): the Function URL is public.
+    """
+    settings = current_bridge().settings
+    body: dict[str, object] = {
+        "status": "misconfigured" if settings.problems else "ok",
+        "service": SERVICE,
+        "problems": list(settings.problems),
+        "client_token_required": settings.auth_token is not None,
+    }
+    try:
+        check_client_token(req, settings)
+        body.update(_details(settings))
+    except BridgeError:
+        body["details"] = "present the client token (x-api-key or Authorization: Bearer) to see upstreams and tiers"
     return JSONResponse(body, status_code=503 if settings.problems else 200)

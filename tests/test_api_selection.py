@@ -288,7 +288,8 @@ def test_routing_tiers_end_to_end(start: Start, fake_azure: FakeAzure) -> None:
         [(long, "responses")],
     ], report(bridge, fake_azure)
 
-    health = httpx.get(bridge.url + "/health", timeout=10)
+    assert "tiers" not in httpx.get(bridge.url + "/health", timeout=10).json(), "details only with the client token"
+    health = httpx.get(bridge.url + "/health", headers={"x-api-key": CLIENT_TOKEN}, timeout=10)
     assert health.status_code == 200, health.text
     assert health.json()["tiers"] == {
         "BIG_MODEL": {"deployment": big, "api": "chat"},
