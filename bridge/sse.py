@@ -9,8 +9,12 @@ closing blank line (Azure's Responses API does that).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("bridge.upstream")
 
 
 @dataclass(slots=True)
@@ -72,6 +76,26 @@ async def iter_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentE
             yield event
     for event in decoder.close():
         yield event
+
+
+async def json_objects(chunks: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Any]]:
+    """The JSON objects of an upstream SSE body, read to its very end so its connection can be reused.
+
+    `[DONE]` (chat/completions) ends the data; anything after it is read and ignored.  Events that
+    are not JSON objects (keep-alives, garbage) are skipped.
+    """
+    done = False
+    async for event in iter_events(chunks):
+        if done or event.data == "[DONE]":
+            done = True
+            continue
+        try:
+            decoded = json.loads(event.data)
+        except ValueError:
+            log.warning("skipped an upstream stream event that is not JSON")
+            continue
+        if isinstance(decoded, dict):
+            yield decoded
 
 
 def encode(event: str | None, data: object) -> bytes:

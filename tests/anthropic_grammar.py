@@ -1,27 +1,34 @@
-"""A checker for the Anthropic Messages streaming grammar, used by every stream test.
+"""A checker for the Anthropic Messages streaming grammar, and the helpers every stream test shares.
 
-    message_start ping? ( content_block_start content_block_delta* content_block_stop )*
-    message_delta message_stop
-    (ping anywhere after message_start; or, after message_start, one final `error` event)
+message_start ping? ( content_block_start content_block_delta* content_block_stop )*
+message_delta message_stop
+(ping anywhere after message_start; or, after message_start, one final `error` event)
 
-    block                   starts as                                  deltas
-    ----------------------  -----------------------------------------  ---------------------------------
-    text                    {text: ""}                                 text_delta, citations_delta
-    thinking                {thinking: "", signature: ""}              thinking_delta*, signature_delta?
-                                                                       (the signature last)
-    redacted_thinking       {data}                                     none
-    tool_use                {id, name, input: {}}                      input_json_delta
-    server_tool_use         {id, name, input: {}}                      input_json_delta
-    web_search_tool_result  {tool_use_id (an earlier server_tool_use),  none
-                            content: [web_search_result] | error}
+block                   starts as                                  deltas
+----------------------  -----------------------------------------  ---------------------------------
+text                    {text: ""}                                 text_delta, citations_delta
+thinking                {thinking: "", signature: ""}              thinking_delta*, signature_delta?
+                                                                   (the signature last)
+redacted_thinking       {data}                                     none
+tool_use                {id, name, input: {}}                      input_json_delta
+server_tool_use         {id, name, input: {}}                      input_json_delta
+web_search_tool_result  {tool_use_id (an earlier server_tool_use),  none
+                        content: [web_search_result] | error}
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
+from anthropic.lib.streaming._messages import accumulate_event
+
+from bridge.fronts.anthropic.stream import StreamWriter
+from bridge.model import Event
+from bridge.serve import stream_body
 from bridge.sse import SSEDecoder
+from bridge.upstreams.transport import Deadline
 
 STOP_REASONS = {"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"}
 DELTA_FOR_BLOCK = {
@@ -84,7 +91,9 @@ def check_grammar(events: list[tuple[str, dict[str, Any]]], *, allow_error: bool
             signed = False
         elif name == "content_block_delta":
             assert open_block is not None and data["index"] == next_index, f"{where}: delta outside its block"
-            assert data["delta"]["type"] in DELTA_FOR_BLOCK[open_block["type"]], f"{where}: {data['delta']['type']} in {open_block['type']}"
+            assert data["delta"]["type"] in DELTA_FOR_BLOCK[open_block["type"]], (
+                f"{where}: {data['delta']['type']} in {open_block['type']}"
+            )
             assert not signed, f"{where}: delta after the thinking block's signature"
             signed = data["delta"]["type"] == "signature_delta"
         elif name == "content_block_stop":
@@ -102,3 +111,26 @@ def check_grammar(events: list[tuple[str, dict[str, Any]]], *, allow_error: bool
         else:
             raise AssertionError(f"{where}: unknown event")
     assert state == "stopped", "stream ended without message_stop"
+
+
+def accumulate(events: list[tuple[str, dict[str, Any]]]) -> Any:
+    """The message the anthropic SDK's own stream accumulator builds from `events`."""
+    snapshot = None
+    buffers: dict[int, bytes] = {}
+    for _, data in events:
+        if data["type"] in ("ping", "message_stop"):
+            continue
+        snapshot = accumulate_event(event=data, current_snapshot=snapshot, json_bufs=buffers)
+    return snapshot
+
+
+async def in_pieces(raw: bytes, size: int) -> AsyncIterator[bytes]:
+    """`raw` as an upstream body arriving `size` bytes at a time."""
+    for start in range(0, len(raw), size):
+        yield raw[start : start + size]
+
+
+async def render_upstream(raw: bytes, size: int, translate: Callable[[AsyncIterable[bytes]], AsyncIterator[Event]]) -> bytes:
+    """An upstream SSE body through `translate` and the Anthropic stream writer, as the client receives it."""
+    writer = StreamWriter("msg_replay", "claude-opus-4-8")
+    return b"".join([part async for part in stream_body(writer, translate(in_pieces(raw, size)), Deadline.after(30))])

@@ -75,6 +75,16 @@ class CliRun:
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
 
 
+WRITE_HELLO_STREAM_JSON = (
+    "-p",
+    "create hello.txt containing hi",
+    "--dangerously-skip-permissions",
+    "--output-format",
+    "stream-json",
+    "--verbose",
+)
+
+
 def cli_env(bridge_url: str, home: Path) -> dict[str, str]:
     """The outer environment minus ANTHROPIC_*/CLAUDE_*, pointed at the bridge, with a throwaway HOME."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
@@ -203,12 +213,7 @@ def test_cli_tool_loop_events_in_stream_json(bridge: RunningBridge, fake_azure: 
         fake_azure,
         tmp_path,
         target.parent,
-        "-p",
-        "create hello.txt containing hi",
-        "--dangerously-skip-permissions",
-        "--output-format",
-        "stream-json",
-        "--verbose",
+        *WRITE_HELLO_STREAM_JSON,
     )
 
     assert run.returncode == 0, run.report()
@@ -286,12 +291,7 @@ def test_cli_tool_loop_on_a_responses_tier(responses_bridge: RunningBridge, fake
         fake_azure,
         tmp_path,
         target.parent,
-        "-p",
-        "create hello.txt containing hi",
-        "--dangerously-skip-permissions",
-        "--output-format",
-        "stream-json",
-        "--verbose",
+        *WRITE_HELLO_STREAM_JSON,
     )
 
     assert run.returncode == 0, run.report()

@@ -18,12 +18,11 @@ from bridge.upstreams.chat.request import build_body
 from bridge.upstreams.adapt import Adaptation
 from bridge.upstreams.chat.stream import translate_stream
 from bridge.upstreams.transport import Deadline
-from tests.anthropic_grammar import check_grammar, parse_sse
+from tests.anthropic_grammar import accumulate, check_grammar, parse_sse
 from tests.conftest import CLIENT_TOKEN, RunningBridge
 from tests.fake_azure import Deployment
 from tests.fake_azure.rules import validate_chat_request
 from tests.strategies import messages_request, upstream_stream
-from tests.test_recorded_streams import accumulate
 
 ANY_OUTPUT = Deployment("any", max_output_tokens=1_000_000)
 NO_REASONING = Adaptation(dropped=frozenset({"reasoning_effort"}))

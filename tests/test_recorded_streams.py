@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anthropic
 import pytest
-from anthropic.lib.streaming._messages import accumulate_event
 
-from bridge.fronts.anthropic.stream import StreamWriter
-from bridge.serve import stream_body
 from bridge.sse import SSEDecoder
 from bridge.upstreams.chat.stream import translate_stream
-from bridge.upstreams.transport import Deadline
-from tests.anthropic_grammar import check_grammar, parse_sse
+from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render_upstream
 from tests.fake_azure import FakeAzure, RawSSE, load_transcript, recorded_dir
 
 RECORDED = recorded_dir()
@@ -57,16 +52,6 @@ def expected_from_source(raw: bytes) -> dict[str, Any]:
     return {"text": text, "calls": [calls[i] for i in sorted(calls)], "finish": finish, "usage": usage, "refused": refused}
 
 
-def accumulate(events: list[tuple[str, dict[str, Any]]]) -> Any:
-    snapshot = None
-    buffers: dict[int, bytes] = {}
-    for _, data in events:
-        if data["type"] in ("ping", "message_stop"):
-            continue
-        snapshot = accumulate_event(event=data, current_snapshot=snapshot, json_bufs=buffers)
-    return snapshot
-
-
 def assert_matches_source(message: Any, expected: dict[str, Any]) -> None:
     texts = "".join(block.text for block in message.content if block.type == "text")
     assert texts == expected["text"]
@@ -82,22 +67,11 @@ def assert_matches_source(message: Any, expected: dict[str, Any]) -> None:
         assert message.usage.cache_read_input_tokens == cached
 
 
-async def _chunks(raw: bytes, size: int) -> AsyncIterator[bytes]:
-    for start in range(0, len(raw), size):
-        yield raw[start : start + size]
-
-
-async def _translate(raw: bytes, size: int) -> bytes:
-    writer = StreamWriter("msg_replay", "claude-opus-4-8")
-    events = translate_stream(_chunks(raw, size))
-    return b"".join([part async for part in stream_body(writer, events, Deadline.after(30))])
-
-
 @pytest.mark.parametrize("name", CHAT_STREAMS)
 @pytest.mark.parametrize("split", [1, 7, 4096])
 def test_translator_replays_recording(name: str, split: int) -> None:
     raw = load_transcript(name)
-    events = parse_sse(asyncio.run(_translate(raw, split)))
+    events = parse_sse(asyncio.run(render_upstream(raw, split, translate_stream)))
     check_grammar(events)
     assert_matches_source(accumulate(events), expected_from_source(raw))
 

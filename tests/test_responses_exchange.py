@@ -26,7 +26,7 @@ from bridge.routing import Route
 from bridge.settings import load_settings
 from bridge.upstreams.responses.call import open_stream
 from bridge.upstreams.responses.signature import PREFIX, decode, encode
-from tests.anthropic_grammar import check_grammar, parse_sse
+from tests.anthropic_grammar import accumulate, check_grammar, parse_sse
 from tests.fake_azure import (
     MISSING_REASON,
     Deployment,
@@ -39,7 +39,6 @@ from tests.fake_azure import (
     recorded_dir,
     verify_encrypted,
 )
-from tests.test_recorded_streams import accumulate
 from tests.test_responses_recorded import assert_matches_source, expected_from_source
 
 SESSION = "1c057d60-b411-4364-a2b1-6ed21a59e6e4"

@@ -25,11 +25,10 @@ from bridge.upstreams.responses.request import build_body
 from bridge.upstreams.responses.signature import decode
 from bridge.upstreams.responses.stream import translate_stream
 from bridge.upstreams.transport import Deadline
-from tests.anthropic_grammar import check_grammar, parse_sse
+from tests.anthropic_grammar import accumulate, check_grammar, parse_sse
 from tests.fake_azure import Deployment
 from tests.fake_azure.responses_rules import validate_responses_request
 from tests.strategies import JSON_VALUE, NAME, messages_request
-from tests.test_recorded_streams import accumulate
 
 ANY_REASONING = Deployment(
     "any", reasoning=True, max_output_tokens=1_000_000, efforts=("none", "minimal", "low", "medium", "high", "xhigh")

@@ -13,21 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bridge.fronts.anthropic.stream import StreamWriter
-from bridge.serve import stream_body
 from bridge.sse import SSEDecoder
 from bridge.upstreams.responses.signature import decode
 from bridge.upstreams.responses.stream import translate_stream
-from bridge.upstreams.transport import Deadline
-from tests.anthropic_grammar import check_grammar, parse_sse
+from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render_upstream
 from tests.fake_azure import load_transcript, recorded_dir
-from tests.test_recorded_streams import accumulate
 
 RECORDED = recorded_dir()
 CURSOR = RECORDED.parent / "cursor-azure-responses" if RECORDED else None
@@ -115,17 +110,6 @@ def expected_from_source(raw: bytes) -> dict[str, Any]:
     }
 
 
-async def _chunks(raw: bytes, size: int) -> AsyncIterator[bytes]:
-    for start in range(0, len(raw), size):
-        yield raw[start : start + size]
-
-
-async def render(raw: bytes, size: int) -> bytes:
-    writer = StreamWriter("msg_replay", "claude-opus-4-8")
-    events = translate_stream(_chunks(raw, size))
-    return b"".join([part async for part in stream_body(writer, events, Deadline.after(30))])
-
-
 def assert_matches_source(message: Any, expected: dict[str, Any]) -> None:
     thinking = [block for block in message.content if block.type == "thinking"]
     assert [block.thinking for block in thinking] == [t["text"] for t in expected["thinking"]]
@@ -151,7 +135,7 @@ def assert_matches_source(message: Any, expected: dict[str, Any]) -> None:
 @pytest.mark.parametrize("split", [1, 7, 4096])
 def test_translator_replays_recording(name: str, part: int, raw: bytes, split: int) -> None:
     expected = expected_from_source(raw)
-    events = parse_sse(asyncio.run(render(raw, split)))
+    events = parse_sse(asyncio.run(render_upstream(raw, split, translate_stream)))
     if expected["error"]:
         check_grammar(events, allow_error=True)
         assert events[-1][0] == "error" and expected["error"]["message"] in events[-1][1]["error"]["message"]

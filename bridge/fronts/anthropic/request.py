@@ -51,13 +51,13 @@ Validation names the offending field the way Anthropic does
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from bridge.errors import BridgeError, invalid_request
+from bridge.fronts.identifiers import bounded
 from bridge.model import (
     FilePart,
     ImagePart,
@@ -77,8 +77,6 @@ from bridge.model import (
 )
 
 BILLING_HEADER_PREFIX = "x-anthropic-billing-header:"
-MAX_USER_LENGTH = 64
-MAX_CACHE_KEY_LENGTH = 64
 WEB_SEARCH_TOOL_PREFIX = "web_search_"
 _ROLES = frozenset({"user", "assistant", "system"})
 EFFORTS: dict[str, ReasoningEffort] = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "xhigh"}
@@ -291,10 +289,7 @@ def _tool_choice(raw: Any) -> tuple[ToolChoice | None, bool | None]:
 def _user(metadata: Any) -> str | None:
     if not isinstance(metadata, dict) or not isinstance(metadata.get("user_id"), str) or not metadata["user_id"]:
         return None
-    user_id: str = metadata["user_id"]
-    if len(user_id) <= MAX_USER_LENGTH:
-        return user_id
-    return hashlib.sha256(user_id.encode()).hexdigest()
+    return bounded(metadata["user_id"])
 
 
 def _effort(body: Mapping[str, Any]) -> ReasoningEffort | None:
@@ -360,8 +355,7 @@ def _cache_key(session_id: str | None, metadata: Any) -> str | None:
             session_id = match.group(1)
     if not session_id or not session_id.strip():
         return None
-    session_id = session_id.strip()
-    return session_id if len(session_id) <= MAX_CACHE_KEY_LENGTH else hashlib.sha256(session_id.encode()).hexdigest()
+    return bounded(session_id.strip())
 
 
 def _stop_sequences(raw: Any) -> list[str]:

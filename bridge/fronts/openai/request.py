@@ -50,13 +50,13 @@ Errors name the field at fault the way OpenAI does (`param: messages[2].content`
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, get_args
 
 from bridge.errors import invalid_request
+from bridge.fronts.identifiers import bounded
 from bridge.fronts.openai.errors import ParamError, invalid_param
 from bridge.fronts.openai.reasoning import strip_thinking
 from bridge.model import (
@@ -75,7 +75,6 @@ from bridge.model import (
     ToolResultPart,
 )
 
-MAX_USER_LENGTH = 64
 EFFORTS: tuple[str, ...] = get_args(ReasoningEffort)
 ROLES = ("system", "developer", "user", "assistant", "tool")
 EMPTY_PARAMETERS: dict[str, object] = {"type": "object", "properties": {}}
@@ -384,7 +383,7 @@ def _stop(raw: Any) -> list[str]:
 def _user(raw: Any) -> str | None:
     if not isinstance(raw, str) or not raw:
         return None
-    return raw if len(raw) <= MAX_USER_LENGTH else hashlib.sha256(raw.encode()).hexdigest()
+    return bounded(raw)
 
 
 def parse_request(body: Any) -> ChatRequest:

@@ -20,8 +20,6 @@ as truncated, never passed off as complete.
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
@@ -36,10 +34,7 @@ from bridge.model import (
     ToolCallStart,
     Usage,
 )
-from bridge.sse import iter_events
-from bridge.upstreams.failures import error_object
-
-log = logging.getLogger("bridge.upstream")
+from bridge.sse import json_objects
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "end_turn",
@@ -123,25 +118,12 @@ class ChatStreamTranslator:
 
 
 async def translate_stream(chunks: AsyncIterable[bytes]) -> AsyncIterator[Event]:
-    """The events of a chat/completions SSE byte stream (in-stream errors raise `BridgeError`).
-
-    The stream is read to its end even after `[DONE]`, so the connection goes back to the pool.
-    """
+    """The events of a chat/completions SSE byte stream (in-stream errors raise `BridgeError`)."""
     translator = ChatStreamTranslator()
-    done = False
-    async for sse in iter_events(chunks):
-        if done or sse.data == "[DONE]":
-            done = True
-            continue
-        try:
-            chunk = json.loads(sse.data)
-        except ValueError:
-            log.warning("skipped an upstream stream event that is not JSON")
-            continue
-        if not isinstance(chunk, dict):
-            continue
+    async for chunk in json_objects(chunks):
         if "error" in chunk and not chunk.get("choices"):
-            message = error_object(sse.data.encode()).get("message", "unknown error")
+            error = chunk["error"]
+            message = error.get("message", "unknown error") if isinstance(error, dict) else str(error)
             raise BridgeError("api_error", f"The upstream failed mid-response: {message}")
         for event in translator.feed(chunk):
             yield event

@@ -32,8 +32,6 @@ line still counts (the SSE decoder flushes it).
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
@@ -53,10 +51,8 @@ from bridge.model import (
     WebSearchResults,
     WebSource,
 )
-from bridge.sse import iter_events
+from bridge.sse import json_objects
 from bridge.upstreams.responses.signature import encode
-
-log = logging.getLogger("bridge.upstream")
 
 INCOMPLETE_REASONS: dict[str, FinishReason] = {"max_output_tokens": "max_tokens", "content_filter": "refusal"}
 FAILURE_KINDS: dict[str, ErrorKind] = {
@@ -276,19 +272,11 @@ _HANDLERS = {
 async def translate_stream(chunks: AsyncIterable[bytes]) -> AsyncIterator[Event]:
     """The events of a Responses SSE byte stream (in-stream failures raise `BridgeError`).
 
-    The stream is read to its end after the terminal event, so the connection goes back to the pool.
+    Events after the terminal one are read and ignored (the connection goes back to the pool).
     """
     translator = ResponsesStreamTranslator()
-    async for sse in iter_events(chunks):
-        if translator.finished:
-            continue
-        try:
-            event = json.loads(sse.data)
-        except ValueError:
-            log.warning("skipped an upstream stream event that is not JSON")
-            continue
-        if not isinstance(event, dict):
-            continue
-        for internal in translator.feed(event):
-            yield internal
+    async for event in json_objects(chunks):
+        if not translator.finished:
+            for internal in translator.feed(event):
+                yield internal
     translator.end()
