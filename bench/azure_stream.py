@@ -68,11 +68,47 @@ LATENCY_CHECKPOINT = {
     "total_duration_ms": 811,
     "user_visible_ttft_ms": 582,
 }
-WORDS = (
-    "Not much from my side I am ready to help with code reviews refactoring debugging tests "
-    "documentation and anything else you need for the bridge project today including unicode like "
-    'naïve café résumé 数据 and "quoted" text with back\\slashes'
-).split(" ")
+WORDS = [
+    "Not",
+    "much",
+    "from",
+    "my",
+    "side",
+    "I",
+    "am",
+    "ready",
+    "to",
+    "help",
+    "with",
+    "code",
+    "reviews",
+    "refactoring",
+    "debugging",
+    "tests",
+    "documentation",
+    "and",
+    "anything",
+    "else",
+    "you",
+    "need",
+    "for",
+    "the",
+    "bridge",
+    "project",
+    "today",
+    "including",
+    "unicode",
+    "like",
+    "naïve",
+    "café",
+    "résumé",
+    "数据",
+    "and",
+    '"quoted"',
+    "text",
+    "with",
+    "back\\slashes",
+]
 TOOL_NAMES = ("Read", "Grep", "Edit", "Bash")
 ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 

@@ -11,7 +11,7 @@ Three arms, interleaved in every round (order rotated round by round), one
     direct-stream   the very body the bridge sends (stream true + include_usage),
                     read to the end (`data: [DONE]`)
 
-Added latency = p50(bridge) − p50(direct).
+Added latency = p50(bridge) - p50(direct).
 """
 
 from __future__ import annotations

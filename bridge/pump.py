@@ -55,7 +55,7 @@ class _Pump(Generic[T]):
             self.queue.put_nowait(_END)
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which reports it
+        except BaseException as exc:
             self.queue.put_nowait(_Failure(exc))
         finally:
             await self.source.aclose()  # type: ignore[attr-defined]

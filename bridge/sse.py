@@ -26,7 +26,7 @@ class ServerSentEvent:
 class SSEDecoder:
     """Incremental decoder: feed byte chunks, get complete events back."""
 
-    __slots__ = ("_buffer", "_event", "_data")
+    __slots__ = ("_buffer", "_data", "_event")
 
     def __init__(self) -> None:
         self._buffer = b""

@@ -31,8 +31,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fake_azure.runner import serving
 from tests.fake_azure import FakeAzure
+from tests.fake_azure.runner import serving
 
 API_VERSION = "2019-08-01"
 TOKEN_PATH = "/msi/token"

@@ -26,7 +26,9 @@ DOCUMENT = st.sampled_from(
         {"type": "document", "title": "notes", "source": {"type": "text", "media_type": "text/plain", "data": "plain notes"}},
     ]
 )
-UNKNOWN_BLOCK = st.fixed_dictionaries({"type": st.sampled_from(["future_block", "redacted_thinking", "server_tool_use"]), "data": TEXT})
+UNKNOWN_BLOCK = st.fixed_dictionaries(
+    {"type": st.sampled_from(["future_block", "redacted_thinking", "server_tool_use"]), "data": TEXT}
+)
 CACHE = st.sampled_from([{}, {"cache_control": {"type": "ephemeral"}}])
 
 
@@ -68,7 +70,14 @@ def conversation(draw: st.DrawFn) -> list[dict[str, Any]]:
             for _ in range(draw(st.integers(0, 3))):
                 counter += 1
                 call_id = f"toolu_{counter:04d}" + draw(st.sampled_from(["", "x" * 40]))
-                blocks.append({"type": "tool_use", "id": call_id, "name": draw(NAME), "input": draw(st.dictionaries(st.text(max_size=5), JSON_VALUE, max_size=3))})
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": call_id,
+                        "name": draw(NAME),
+                        "input": draw(st.dictionaries(st.text(max_size=5), JSON_VALUE, max_size=3)),
+                    }
+                )
                 pending.append(call_id)
             messages.append({"role": "assistant", "content": blocks or [{"type": "text", "text": "ok"}]})
     return messages
@@ -78,7 +87,9 @@ def conversation(draw: st.DrawFn) -> list[dict[str, Any]]:
 def messages_request(draw: st.DrawFn) -> dict[str, Any]:
     tools = draw(
         st.lists(
-            st.fixed_dictionaries({"name": NAME, "input_schema": st.just({"type": "object", "properties": {}})}, optional={"description": TEXT}),
+            st.fixed_dictionaries(
+                {"name": NAME, "input_schema": st.just({"type": "object", "properties": {}})}, optional={"description": TEXT}
+            ),
             max_size=4,
             unique_by=lambda t: t["name"],
         )
@@ -133,7 +144,15 @@ def upstream_stream(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, An
             chunks.append(delta({"content": text[start:end]}))
     for index, (name, arguments) in enumerate(calls):
         encoded = json.dumps(arguments)
-        chunks.append(delta({"tool_calls": [{"index": index, "id": f"call_{index}", "type": "function", "function": {"name": name, "arguments": ""}}]}))
+        chunks.append(
+            delta(
+                {
+                    "tool_calls": [
+                        {"index": index, "id": f"call_{index}", "type": "function", "function": {"name": name, "arguments": ""}}
+                    ]
+                }
+            )
+        )
         points = sorted(draw(st.sets(st.integers(1, max(len(encoded) - 1, 1)), max_size=6)))
         for start, end in zip([0, *points], [*points, len(encoded)], strict=True):
             if encoded[start:end]:

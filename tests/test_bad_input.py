@@ -14,7 +14,9 @@ AUTH = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
 GOOD = {"model": "claude-opus-4-8", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
 
 
-def post(bridge: RunningBridge, content: bytes, headers: dict[str, str] | None = None, path: str = "/v1/messages") -> httpx.Response:
+def post(
+    bridge: RunningBridge, content: bytes, headers: dict[str, str] | None = None, path: str = "/v1/messages"
+) -> httpx.Response:
     return httpx.post(bridge.url + path, content=content, headers={**AUTH, **(headers or {})}, timeout=30)
 
 

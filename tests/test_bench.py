@@ -17,7 +17,11 @@ TRAFFIC = ROOT.parent / "shared" / "claude-code-traffic" / "2.1.197" / "hello-02
 def test_quick_bench_runs_and_reports_every_figure(tmp_path: Path) -> None:
     output = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--output", str(output)], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "bench.run", "--quick", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(output.read_text())

@@ -176,18 +176,16 @@ def assert_tool_round_trip(run: CliRun, call: ToolCalls, target: Path) -> None:
     (call_id,) = scripted_call_ids(call)
     rest = second["messages"][len(first["messages"]) :]
     assistant = next(m for m in rest if m["role"] == "assistant")
-    assert [(c["id"], c["type"], c["function"]["name"]) for c in assistant["tool_calls"]] == [
-        (call_id, "function", "Write")
-    ], run.report()
+    assert [(c["id"], c["type"], c["function"]["name"]) for c in assistant["tool_calls"]] == [(call_id, "function", "Write")], (
+        run.report()
+    )
     assert json.loads(assistant["tool_calls"][0]["function"]["arguments"]) == {"file_path": str(target), "content": "hi"}
     tool = rest[rest.index(assistant) + 1]
     assert tool["role"] == "tool" and tool["tool_call_id"] == call_id, run.report()
     assert str(target) in json.dumps(tool["content"]), run.report()
 
 
-def test_cli_creates_a_file_through_a_write_tool_call(
-    bridge: RunningBridge, fake_azure: FakeAzure, tmp_path: Path
-) -> None:
+def test_cli_creates_a_file_through_a_write_tool_call(bridge: RunningBridge, fake_azure: FakeAzure, tmp_path: Path) -> None:
     """The issue's scenario: `claude -p "create hello.txt containing hi"` ends with hello.txt holding "hi"."""
     target, call = write_hello(tmp_path / "work")
     fake_azure.enqueue(call, Text("Done."), deployment=MAIN_DEPLOYMENT)

@@ -15,7 +15,9 @@ from tests.fake_azure import Deployment, FakeAzure, ToolCalls
 
 TRAFFIC = Path(__file__).resolve().parents[2] / "shared" / "claude-code-traffic" / "2.1.197"
 CAPTURES = sorted(path.name for path in TRAFFIC.glob("*.json")) if TRAFFIC.is_dir() else []
-pytestmark = pytest.mark.skipif(not CAPTURES, reason="../shared/claude-code-traffic not present (a user's clone): captured-traffic tests skipped")
+pytestmark = pytest.mark.skipif(
+    not CAPTURES, reason="../shared/claude-code-traffic not present (a user's clone): captured-traffic tests skipped"
+)
 DROPPED_HEADERS = {"content-length", "host", "accept-encoding", "connection"}
 
 
@@ -59,14 +61,15 @@ def test_tool_loop_follow_up_keeps_the_call_answered(bridge: RunningBridge, fake
         if message.get("tool_calls"):
             answered = [m["tool_call_id"] for m in messages[position + 1 : position + 1 + len(message["tool_calls"])]]
             assert answered == [c["id"] for c in message["tool_calls"]]
-    final = [data for event, data in parse_sse(response.content) if event == "message_delta"][0]
+    final = next(data for event, data in parse_sse(response.content) if event == "message_delta")
     assert final["delta"]["stop_reason"] == "tool_use"
 
 
 def _has_tool_result(captured: dict[str, Any]) -> bool:
     body = captured.get("body") or {}
     return any(
-        isinstance(m.get("content"), list) and any(b.get("type") == "tool_result" for b in m["content"]) for m in body.get("messages", [])
+        isinstance(m.get("content"), list) and any(b.get("type") == "tool_result" for b in m["content"])
+        for m in body.get("messages", [])
     )
 
 

@@ -143,9 +143,7 @@ def test_unknown_deployment(client: httpx.Client) -> None:
         }
     }
     assert v1.status_code == 400
-    assert v1.json() == {
-        "error": {"code": "unknown_model", "message": "Unknown model: nope", "details": "Unknown model: nope"}
-    }
+    assert v1.json() == {"error": {"code": "unknown_model", "message": "Unknown model: nope", "details": "Unknown model: nope"}}
 
 
 # --- validation rules -----------------------------------------------------------------------------
@@ -168,8 +166,7 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         "gpt-5",
         {"max_tokens": 10},
         invalid(
-            "Unsupported parameter: 'max_tokens' is not supported with this model. "
-            "Use 'max_completion_tokens' instead.",
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
             "max_tokens",
             "unsupported_parameter",
         ),
@@ -178,8 +175,7 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         "gpt-5",
         {"temperature": 0.5},
         invalid(
-            "Unsupported value: 'temperature' does not support 0.5 with this model. "
-            "Only the default (1) value is supported.",
+            "Unsupported value: 'temperature' does not support 0.5 with this model. Only the default (1) value is supported.",
             "temperature",
             "unsupported_value",
         ),
@@ -202,8 +198,7 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         "gpt-4o",
         {"max_tokens": 64000},
         invalid(
-            "max_tokens is too large: 64000. This model supports at most 16384 completion tokens, whereas you "
-            "provided 64000.",
+            "max_tokens is too large: 64000. This model supports at most 16384 completion tokens, whereas you provided 64000.",
             "max_tokens",
             "invalid_value",
         ),
@@ -237,17 +232,14 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
             ]
         },
         invalid(
-            "Invalid parameter: messages with role 'tool' must be a response to a preceeding message "
-            "with 'tool_calls'.",
+            "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
             "messages.[2].role",
         ),
     ),
     (
         "gpt-4o",
         {"tool_choice": "auto"},
-        invalid(
-            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", "tool_choice"
-        ),
+        invalid("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", "tool_choice"),
     ),
     (
         "gpt-4o",
@@ -305,8 +297,7 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         "gpt-4o",
         {"messages": [{"role": "robot", "content": "hi"}]},
         invalid(
-            "Invalid value: 'robot'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and "
-            "'developer'.",
+            "Invalid value: 'robot'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.",
             "messages[0].role",
             "invalid_value",
         ),
@@ -448,9 +439,7 @@ def test_text_finish_reasons(fake: FakeAzure, client: httpx.Client, finish: str)
     fake.enqueue(Text("cut short", finish_reason=finish))
     finish_chunk = chunks(chat(client, stream=True))[-1]["choices"][0]
     assert finish_chunk["finish_reason"] == finish
-    assert finish_chunk["content_filter_results"].get("violence", {}).get("filtered", False) is (
-        finish == "content_filter"
-    )
+    assert finish_chunk["content_filter_results"].get("violence", {}).get("filtered", False) is (finish == "content_filter")
 
 
 def test_non_streaming_text_and_tool_calls(fake: FakeAzure, client: httpx.Client) -> None:
@@ -561,9 +550,7 @@ def test_error_bodies_are_byte_identical_to_recordings(
 ) -> None:
     require_recorded_dir()
     headers = {} if recording.startswith("azure-error-401") else {"api-key": DEFAULT_API_KEY}
-    response = httpx.post(
-        served[1] + DATED.format(deployment), json={"messages": USER, **(body or {})}, headers=headers
-    )
+    response = httpx.post(served[1] + DATED.format(deployment), json={"messages": USER, **(body or {})}, headers=headers)
     assert response.content == load_transcript(recording)
 
 

@@ -84,7 +84,14 @@ def test_app_indexes_with_no_configuration_at_all() -> None:
 def make_request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Request:
     raw_headers = [(k.lower().encode(), v.encode()) for k, v in {"content-type": "application/json", **(headers or {})}.items()]
     path, _, query = path.partition("?")
-    scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(), "headers": raw_headers, "http_version": "1.1"}
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": query.encode(),
+        "headers": raw_headers,
+        "http_version": "1.1",
+    }
     sent = False
 
     async def receive() -> dict[str, Any]:
@@ -118,7 +125,7 @@ async def test_messages_handler_called_directly_streams(fake_azure: FakeAzure, m
 async def test_missing_configuration_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bridge.pipeline, "_bridge", Bridge(load_settings({})))
     body = {"model": "claude-opus-4-8", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
-    messages = dict((r.name, r.handler) for r in ROUTES)
+    messages = {r.name: r.handler for r in ROUTES}
     response = await messages["messages"](make_request("POST", "/v1/messages", json.dumps(body).encode()))
     assert response.status_code == 500
     assert response.headers["x-should-retry"] == "false"

@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 
 from tests.anthropic_grammar import check_grammar, parse_sse
 from tests.conftest import CLIENT_TOKEN, RunningBridge
-from tests.fake_azure import FakeAzure
 
 HEADERS = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
 PATHS = ["/v1/messages", "/v1/messages/count_tokens"]
@@ -32,13 +31,31 @@ MISSING = "../shared/claude-code-traffic not present (a user's clone): fuzzing o
 FUZZ = settings(
     max_examples=150,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
 )
 REQUEST_KEYS = [
     "model", "max_tokens", "messages", "system", "stream", "tools", "tool_choice", "temperature", "top_p", "top_k",
     "stop_sequences", "metadata", "thinking", "output_config", "context_management",
 ]  # fmt: skip
-BLOCK_KEYS = ["type", "text", "content", "id", "name", "input", "tool_use_id", "source", "thinking", "signature", "cache_control", "is_error"]
+BLOCK_KEYS = [
+    "type",
+    "text",
+    "content",
+    "id",
+    "name",
+    "input",
+    "tool_use_id",
+    "source",
+    "thinking",
+    "signature",
+    "cache_control",
+    "is_error",
+]
 BLOCK_TYPES = ["text", "image", "tool_use", "tool_result", "thinking", "redacted_thinking", "document", "server_tool_use"]
 
 SCALAR = (
@@ -47,18 +64,28 @@ SCALAR = (
     | st.integers()
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=20)
-    | st.sampled_from(["", "user", "assistant", "system", "claude-opus-4-8", "claude-haiku-4-5", "gpt-5", "auto", "any", "tool", "base64"])
+    | st.sampled_from(
+        ["", "user", "assistant", "system", "claude-opus-4-8", "claude-haiku-4-5", "gpt-5", "auto", "any", "tool", "base64"]
+    )
     | st.sampled_from(BLOCK_TYPES)
 )
 JSON = st.recursive(
     SCALAR,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.sampled_from(REQUEST_KEYS + BLOCK_KEYS + ["role"]) | st.text(max_size=6), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(REQUEST_KEYS + BLOCK_KEYS + ["role"]) | st.text(max_size=6), inner, max_size=5)
+    ),
     max_leaves=20,
 )
-BLOCK = st.dictionaries(st.sampled_from(BLOCK_KEYS), JSON, max_size=5) | st.fixed_dictionaries({"type": st.sampled_from(BLOCK_TYPES)}, optional={k: JSON for k in BLOCK_KEYS[1:]})
+BLOCK = st.dictionaries(st.sampled_from(BLOCK_KEYS), JSON, max_size=5) | st.fixed_dictionaries(
+    {"type": st.sampled_from(BLOCK_TYPES)}, optional=dict.fromkeys(BLOCK_KEYS[1:], JSON)
+)
 MESSAGE = st.fixed_dictionaries(
-    {}, optional={"role": st.sampled_from(["user", "assistant", "system"]) | JSON, "content": st.text(max_size=20) | st.lists(BLOCK, max_size=3) | JSON}
+    {},
+    optional={
+        "role": st.sampled_from(["user", "assistant", "system"]) | JSON,
+        "content": st.text(max_size=20) | st.lists(BLOCK, max_size=3) | JSON,
+    },
 )
 REQUEST_LIKE = st.fixed_dictionaries(
     {},
@@ -67,7 +94,7 @@ REQUEST_LIKE = st.fixed_dictionaries(
         "max_tokens": st.integers(-5, 200_000) | JSON,
         "messages": st.lists(MESSAGE, max_size=4) | JSON,
         "stream": st.booleans() | JSON,
-        **{key: JSON for key in REQUEST_KEYS[4:]},
+        **dict.fromkeys(REQUEST_KEYS[4:], JSON),
     },
 )
 
@@ -85,7 +112,9 @@ def check_answer(response: httpx.Response, sent: Any) -> None:
     if response.status_code >= 400:
         body = response.json()
         assert body["type"] == "error", (where, body)
-        assert isinstance(body["error"]["type"], str) and isinstance(body["error"]["message"], str) and body["error"]["message"], body
+        assert (
+            isinstance(body["error"]["type"], str) and isinstance(body["error"]["message"], str) and body["error"]["message"]
+        ), body
         assert body.get("request_id") == response.headers.get("request-id"), body
         return
     if response.headers.get("content-type", "").startswith("text/event-stream"):
@@ -105,7 +134,11 @@ def check_log(bridge: RunningBridge, start: int) -> None:
 @pytest.mark.parametrize("role", [[], {}, ["user"]], ids=["list", "object", "list-of-role"])
 @pytest.mark.parametrize("path", PATHS)
 def test_a_non_string_role_is_a_400(bridge: RunningBridge, log_start: int, role: Any, path: str) -> None:
-    body = {"model": "claude-opus-4-8", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}, {"role": role, "content": "x"}]}
+    body = {
+        "model": "claude-opus-4-8",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}, {"role": role, "content": "x"}],
+    }
     response = send(bridge, path, body)
     check_answer(response, body)
     assert response.status_code == 400 and "messages.1.role" in response.json()["error"]["message"], response.text
@@ -118,8 +151,9 @@ def send(bridge: RunningBridge, path: str, body: Any) -> httpx.Response:
 
 
 @FUZZ
+@pytest.mark.usefixtures("fake_azure")
 @given(body=JSON | REQUEST_LIKE, path=st.sampled_from(PATHS))
-def test_random_json_never_breaks_the_bridge(bridge: RunningBridge, fake_azure: FakeAzure, log_start: int, body: Any, path: str) -> None:
+def test_random_json_never_breaks_the_bridge(bridge: RunningBridge, log_start: int, body: Any, path: str) -> None:
     check_answer(send(bridge, path, body), body)
     check_log(bridge, log_start)
 
@@ -187,7 +221,9 @@ def mutated_capture(draw: st.DrawFn) -> dict[str, Any]:
                 value = [value] if draw(st.booleans()) else {"x": value}
             parent[key] = value
         elif operation == "huge":
-            parent[key] = draw(st.sampled_from(["x", "é", "\u2028", "😀", "\x00", "{", "<|endoftext|>"])) * draw(st.integers(10_000, 300_000))
+            parent[key] = draw(st.sampled_from(["x", "é", "\u2028", "😀", "\x00", "{", "<|endoftext|>"])) * draw(
+                st.integers(10_000, 300_000)
+            )
         elif operation == "duplicate" and isinstance(value, list) and value:
             parent[key] = value * draw(st.integers(2, 30))
         elif operation == "null":
@@ -199,9 +235,8 @@ def mutated_capture(draw: st.DrawFn) -> dict[str, Any]:
 
 @pytest.mark.skipif(not CAPTURED, reason=MISSING)
 @FUZZ
+@pytest.mark.usefixtures("fake_azure")
 @given(body=mutated_capture(), path=st.sampled_from(PATHS))
-def test_mutated_claude_code_requests_never_break_the_bridge(
-    bridge: RunningBridge, fake_azure: FakeAzure, log_start: int, body: Any, path: str
-) -> None:
+def test_mutated_claude_code_requests_never_break_the_bridge(bridge: RunningBridge, log_start: int, body: Any, path: str) -> None:
     check_answer(send(bridge, path, body), body)
     check_log(bridge, log_start)

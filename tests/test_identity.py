@@ -40,7 +40,9 @@ PERMISSION_DENIED = {
 
 
 def entra_env(fake: FakeAzure, home: Path, identity_env: dict[str, str], **overrides: str) -> dict[str, str]:
-    return bridge_env(fake, **{"AZURE_OPENAI_API_KEY": "", "HOME": str(home), "REQUEST_TIMEOUT": "10", **identity_env, **overrides})
+    return bridge_env(
+        fake, **{"AZURE_OPENAI_API_KEY": "", "HOME": str(home), "REQUEST_TIMEOUT": "10", **identity_env, **overrides}
+    )
 
 
 @contextmanager
@@ -86,7 +88,9 @@ def assert_never_shown(secrets: list[str], bridge: RunningBridge, *responses: ht
         assert secret, "an empty secret proves nothing"
         assert secret not in log, f"a credential ({secret[:12]}…) is in the bridge log"
         for response in responses:
-            assert secret not in response.text and secret not in str(response.headers), f"a credential ({secret[:12]}…) reached the client"
+            assert secret not in response.text and secret not in str(response.headers), (
+                f"a credential ({secret[:12]}…) reached the client"
+            )
 
 
 def test_requests_carry_the_managed_identity_token(fake_azure: FakeAzure, tmp_path: Path) -> None:
@@ -110,7 +114,9 @@ def test_the_token_is_fetched_once_for_many_requests(fake_azure: FakeAzure, tmp_
 
     async def burst(url: str, count: int) -> list[httpx.Response]:
         async with httpx.AsyncClient(timeout=30) as http:
-            return list(await asyncio.gather(*[http.post(url + "/v1/messages", json=BODY, headers=HEADERS) for _ in range(count)]))
+            return list(
+                await asyncio.gather(*[http.post(url + "/v1/messages", json=BODY, headers=HEADERS) for _ in range(count)])
+            )
 
     with entra_bridge(fake_azure, tmp_path, identity) as bridge:
         responses = asyncio.run(burst(bridge.url, 8)) + [post(bridge) for _ in range(4)]
@@ -224,7 +230,11 @@ def test_401_with_a_key_names_the_key_setting(fake_azure: FakeAzure, tmp_path: P
 
 
 def test_the_right_key_never_shows_either(fake_azure: FakeAzure, tmp_path: Path) -> None:
-    fake_azure.enqueue(Error(500, {"error": {"message": "boom"}}), Error(500, {"error": {"message": "boom"}}), Error(500, {"error": {"message": "boom"}}))
+    fake_azure.enqueue(
+        Error(500, {"error": {"message": "boom"}}),
+        Error(500, {"error": {"message": "boom"}}),
+        Error(500, {"error": {"message": "boom"}}),
+    )
     running = start_bridge(bridge_env(fake_azure, REQUEST_TIMEOUT="10"), tmp_path / "bridge.log")
     try:
         failed = post(running)

@@ -315,10 +315,7 @@ def test_api_versions_are_current_and_stable(path: Path) -> None:
 
 def test_every_needed_resource_type_is_declared() -> None:
     declared = {
-        res["type"]
-        for path in BICEP_FILES
-        for res in resources(str(path.relative_to(INFRA))).values()
-        if not res["existing"]
+        res["type"] for path in BICEP_FILES for res in resources(str(path.relative_to(INFRA))).values() if not res["existing"]
     }
     missing = set(MIN_API_VERSIONS) - declared
     assert not missing, f"resource types never declared: {sorted(missing)}"
@@ -548,8 +545,18 @@ def test_no_setting_flex_consumption_rejects() -> None:
 
 def test_bridge_settings_come_from_main_parameters() -> None:
     given = unwrap(module("main.bicep", "functionApp")["config"])["params"]
-    for name in ("bigModel", "smallModel", "bigModelApi", "middleModelApi", "smallModelApi", "openAiApiVersion",
-                 "maxStreamSeconds", "requestTimeoutSeconds", "maxTokensLimit", "maxRequestBytes"):
+    for name in (
+        "bigModel",
+        "smallModel",
+        "bigModelApi",
+        "middleModelApi",
+        "smallModelApi",
+        "openAiApiVersion",
+        "maxStreamSeconds",
+        "requestTimeoutSeconds",
+        "maxTokensLimit",
+        "maxRequestBytes",
+    ):
         assert given[name] == name, f"functionApp.{name} should be main.bicep's parameter {name}"
     assert given["middleModel"] == "middleDeployment"
     assert dotted(given["openAiEndpoint"]) == "openAiRoles.outputs.endpoint"
@@ -581,8 +588,18 @@ def test_workbook_charts_the_bridge_log_line() -> None:
     base = variable("workbook.bicep", "bridgeRequests")
     assert base.lstrip().startswith("traces")
     assert "parse_json(message)" in base
-    for field in ("request_id", "route", "model", "deployment", "status", "latency_ms", "input_tokens",
-                  "output_tokens", "cache_read_input_tokens", "attempts"):
+    for field in (
+        "request_id",
+        "route",
+        "model",
+        "deployment",
+        "status",
+        "latency_ms",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "attempts",
+    ):
         assert f"r.{field}" in base, f"the workbook does not read {field}"
     parts = {}
     for query in queries:
@@ -619,8 +636,7 @@ def test_api_key_secret_comes_from_the_resource_not_from_a_person() -> None:
     value = secret["properties"]["value"]
     assert value["operator"]["type"] == "property_accessor"
     assert value["operator"]["operands"]["operand_1"]["operator"]["operands"]["func_name"] == "listKeys"
-    existing = [r for r in resources("openai-key-secret.bicep").values()
-                if r["type"] == "Microsoft.CognitiveServices/accounts"]
+    existing = [r for r in resources("openai-key-secret.bicep").values() if r["type"] == "Microsoft.CognitiveServices/accounts"]
     assert existing and existing[0]["existing"] is True
     scope = existing[0]["config"]["scope"]["function"]
     assert scope["type"] == "resource_group"
@@ -721,12 +737,26 @@ def test_new_openai_resource_with_model_deployments() -> None:
     assert dotted(body["sku"]["name"]) == "d.sku" and dotted(body["sku"]["capacity"]) == "d.capacity"
     assert dotted(body["properties"]["model"]["name"]) == "d.model"
     assert dotted(body["properties"]["model"]["version"]) == "d.version"
-    for name in ("bigModelName", "bigModelVersion", "bigModelCapacity", "smallModelName", "smallModelVersion",
-                 "smallModelCapacity", "modelDeploymentSku", "existingOpenAiResourceId", "openAiLocation"):
+    for name in (
+        "bigModelName",
+        "bigModelVersion",
+        "bigModelCapacity",
+        "smallModelName",
+        "smallModelVersion",
+        "smallModelCapacity",
+        "modelDeploymentSku",
+        "existingOpenAiResourceId",
+        "openAiLocation",
+    ):
         param("main.bicep", name)
     big = variable("main.bicep", "bigModelDeployment")
-    assert big == {"name": "bigModel", "model": "bigModelName", "version": "bigModelVersion",
-                   "sku": "modelDeploymentSku", "capacity": "bigModelCapacity"}
+    assert big == {
+        "name": "bigModel",
+        "model": "bigModelName",
+        "version": "bigModelVersion",
+        "sku": "modelDeploymentSku",
+        "capacity": "bigModelCapacity",
+    }
 
 
 # ----- azure.yaml, hooks, .funcignore -------------------------------------------------------------------------
@@ -761,8 +791,7 @@ def test_azure_yaml_hooks_exist() -> None:
 @pytest.mark.parametrize("hook", ["postprovision.sh", "postprovision.ps1"])
 def test_hook_prints_the_client_settings_from_outputs(hook: str) -> None:
     source = (INFRA / "hooks" / hook).read_text()
-    for needed in ("ANTHROPIC_BASE_URL", "CLAUDE_CODE_AUTO_COMPACT_WINDOW", "apiKeyHelper",
-                   "az keyvault secret show", "/v1"):
+    for needed in ("ANTHROPIC_BASE_URL", "CLAUDE_CODE_AUTO_COMPACT_WINDOW", "apiKeyHelper", "az keyvault secret show", "/v1"):
         assert needed in source, f"{hook} does not print {needed}"
     outputs = set(bicep("main.bicep")["outputs"])
     read = set(re.findall(r"(?:value|Get-AzdValue) '?([A-Z][A-Z0-9_]+)'?", source))
@@ -782,15 +811,16 @@ def test_posix_hook_output() -> None:
         "BRIDGE_DEPLOYMENTS": "gpt-5,gpt-5-mini",
         "CLAUDE_CODE_AUTO_COMPACT_WINDOW": "272000",
     }
-    result = subprocess.run([sh, str(INFRA / "hooks" / "postprovision.sh")], env=env, capture_output=True,
-                            text=True, timeout=10, check=False)
+    result = subprocess.run(
+        [sh, str(INFRA / "hooks" / "postprovision.sh")], env=env, capture_output=True, text=True, timeout=10, check=False
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert '"ANTHROPIC_BASE_URL": "https://func-test.azurewebsites.net"' in out
     assert '"CLAUDE_CODE_AUTO_COMPACT_WINDOW": "272000"' in out
     assert "az keyvault secret show --vault-name kv-test --name anthropic-auth-token --query value -o tsv" in out
     assert "https://func-test.azurewebsites.net/v1" in out
-    settings_json = out[out.index("{"): out.index("}\n}") + 3]
+    settings_json = out[out.index("{") : out.index("}\n}") + 3]
     parsed = json.loads(settings_json)
     assert parsed["env"]["ANTHROPIC_BASE_URL"] == "https://func-test.azurewebsites.net"
 
@@ -819,9 +849,19 @@ def test_funcignore_keeps_the_package_small() -> None:
         for line in (ROOT / ".funcignore").read_text().splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
-    for path in ("tests/test_infra.py", "infra/main.bicep", "infra/hooks/postprovision.sh", ".venv/bin/python",
-                 "local.settings.json", ".azure/dev/.env", "bench/run.py", "docs/deploy.md", "scripts/test",
-                 "bridge/__pycache__/settings.cpython-311.pyc", ".git/config"):
+    for path in (
+        "tests/test_infra.py",
+        "infra/main.bicep",
+        "infra/hooks/postprovision.sh",
+        ".venv/bin/python",
+        "local.settings.json",
+        ".azure/dev/.env",
+        "bench/run.py",
+        "docs/deploy.md",
+        "scripts/test",
+        "bridge/__pycache__/settings.cpython-311.pyc",
+        ".git/config",
+    ):
         assert _ignored(patterns, path), f".funcignore should keep {path} out of the package"
     for path in ("function_app.py", "host.json", "requirements.txt", "bridge/settings.py", "bridge/__init__.py"):
         assert not _ignored(patterns, path), f".funcignore must not drop {path}"

@@ -20,8 +20,16 @@ PIXEL_PNG = base64.b64encode(
     )
 ).decode()
 TOOLS = [
-    {"name": "get_weather", "description": "Weather of a city", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}},
-    {"name": "get_time", "description": "Time in a city", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}},
+    {
+        "name": "get_weather",
+        "description": "Weather of a city",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+    {
+        "name": "get_time",
+        "description": "Time in a city",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
 ]
 
 
@@ -50,7 +58,9 @@ def test_text_non_streaming(client: anthropic.Anthropic, fake_azure: FakeAzure) 
 
 def test_text_streaming_events(client: anthropic.Anthropic, fake_azure: FakeAzure) -> None:
     fake_azure.enqueue(Text("One two three four five six.", pieces=6))
-    with client.messages.stream(model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "count"}]) as stream:
+    with client.messages.stream(
+        model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "count"}]
+    ) as stream:
         deltas = [event.delta.text for event in stream if event.type == "content_block_delta"]
         message = stream.get_final_message()
     assert "".join(deltas) == "One two three four five six."
@@ -64,7 +74,13 @@ def test_raw_stream_obeys_grammar(bridge: RunningBridge, fake_azure: FakeAzure) 
     response = httpx.post(
         bridge.url + "/v1/messages?beta=true",
         headers={"x-api-key": CLIENT_TOKEN, "anthropic-version": "2023-06-01"},
-        json={"model": "claude-opus-4-8", "max_tokens": 500, "stream": True, "tools": TOOLS, "messages": [{"role": "user", "content": "?"}]},
+        json={
+            "model": "claude-opus-4-8",
+            "max_tokens": 500,
+            "stream": True,
+            "tools": TOOLS,
+            "messages": [{"role": "user", "content": "?"}],
+        },
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -75,17 +91,21 @@ def test_raw_stream_obeys_grammar(bridge: RunningBridge, fake_azure: FakeAzure) 
     assert [block["type"] for block in starts] == ["text", "tool_use", "tool_use"]
     json_deltas = [data for name, data in events if name == "content_block_delta" and data["delta"]["type"] == "input_json_delta"]
     assert len(json_deltas) > 2, "arguments are forwarded incrementally"
-    final = [data for name, data in events if name == "message_delta"][0]
+    final = next(data for name, data in events if name == "message_delta")
     assert final["delta"]["stop_reason"] == "tool_use"
 
 
 @pytest.mark.anyio
 async def test_async_streaming_and_not(async_client: anthropic.AsyncAnthropic, fake_azure: FakeAzure) -> None:
     fake_azure.enqueue(Text("async plain"), Text("async streamed"))
-    message = await async_client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "a"}])
+    message = await async_client.messages.create(
+        model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "a"}]
+    )
     assert message.content[0].text == "async plain"
     assert fake_azure.requests[-1].body["model"] == "gpt-4o"
-    async with async_client.messages.stream(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "b"}]) as stream:
+    async with async_client.messages.stream(
+        model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "b"}]
+    ) as stream:
         text = await stream.get_final_text()
     assert text == "async streamed"
 
@@ -94,7 +114,10 @@ def test_multi_turn_and_mid_conversation_system(client: anthropic.Anthropic, fak
     client.messages.create(
         model="claude-opus-4-8",
         max_tokens=100,
-        system=[{"type": "text", "text": "x-anthropic-billing-header: cc_version=1;"}, {"type": "text", "text": "Rules.", "cache_control": {"type": "ephemeral"}}],
+        system=[
+            {"type": "text", "text": "x-anthropic-billing-header: cc_version=1;"},
+            {"type": "text", "text": "Rules.", "cache_control": {"type": "ephemeral"}},
+        ],
         messages=[
             {"role": "user", "content": "first"},
             {"role": "system", "content": "Reminder."},
@@ -149,7 +172,12 @@ def test_parallel_tool_calls_round_trip(client: anthropic.Anthropic, fake_azure:
             "role": "user",
             "content": [
                 {"type": "tool_result", "tool_use_id": calls[0].id, "content": "sunny"},
-                {"type": "tool_result", "tool_use_id": calls[1].id, "content": [{"type": "text", "text": "12:00"}], "is_error": False},
+                {
+                    "type": "tool_result",
+                    "tool_use_id": calls[1].id,
+                    "content": [{"type": "text", "text": "12:00"}],
+                    "is_error": False,
+                },
             ],
         },
     ]
@@ -176,7 +204,13 @@ def test_single_tool_call_non_streaming_and_tool_choice(client: anthropic.Anthro
     body = last_body(fake_azure)
     assert body["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
     assert body["parallel_tool_calls"] is False
-    client.messages.create(model="claude-opus-4-8", max_tokens=50, tools=TOOLS, tool_choice={"type": "any"}, messages=[{"role": "user", "content": "x"}])
+    client.messages.create(
+        model="claude-opus-4-8",
+        max_tokens=50,
+        tools=TOOLS,
+        tool_choice={"type": "any"},
+        messages=[{"role": "user", "content": "x"}],
+    )
     assert last_body(fake_azure)["tool_choice"] == "required"
 
 
@@ -187,15 +221,24 @@ def test_tool_result_with_image_and_error(client: anthropic.Anthropic, fake_azur
         tools=TOOLS,
         messages=[
             {"role": "user", "content": "look"},
-            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "A"}},
-                                              {"type": "tool_use", "id": "toolu_02", "name": "get_time", "input": {}}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "A"}},
+                    {"type": "tool_use", "id": "toolu_02", "name": "get_time", "input": {}},
+                ],
+            },
             {
                 "role": "user",
                 "content": [
-                    {"type": "tool_result", "tool_use_id": "toolu_01", "content": [
-                        {"type": "text", "text": "a chart"},
-                        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL_PNG}},
-                    ]},
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_01",
+                        "content": [
+                            {"type": "text", "text": "a chart"},
+                            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL_PNG}},
+                        ],
+                    },
                     {"type": "tool_result", "tool_use_id": "toolu_02", "content": "boom", "is_error": True},
                     {"type": "text", "text": "and?"},
                 ],
@@ -218,7 +261,9 @@ def test_stop_sequences(client: anthropic.Anthropic, fake_azure: FakeAzure) -> N
     assert message.content[0].text == "alpha beta "
     assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "END")
     assert "stop" not in last_body(fake_azure)
-    with client.messages.stream(model="claude-opus-4-8", max_tokens=100, stop_sequences=["END"], messages=[{"role": "user", "content": "go"}]) as stream:
+    with client.messages.stream(
+        model="claude-opus-4-8", max_tokens=100, stop_sequences=["END"], messages=[{"role": "user", "content": "go"}]
+    ) as stream:
         streamed = stream.get_final_message()
     assert streamed.content[0].text == "alpha beta "
     assert streamed.stop_sequence == "END"
@@ -226,30 +271,65 @@ def test_stop_sequences(client: anthropic.Anthropic, fake_azure: FakeAzure) -> N
 
 def test_max_tokens_cut_off(client: anthropic.Anthropic, fake_azure: FakeAzure) -> None:
     fake_azure.enqueue(Text("This answer is cut", finish_reason="length"), Text("This answer is cut", finish_reason="length"))
-    assert client.messages.create(model="claude-opus-4-8", max_tokens=5, messages=[{"role": "user", "content": "long"}]).stop_reason == "max_tokens"
+    assert (
+        client.messages.create(model="claude-opus-4-8", max_tokens=5, messages=[{"role": "user", "content": "long"}]).stop_reason
+        == "max_tokens"
+    )
     with client.messages.stream(model="claude-opus-4-8", max_tokens=5, messages=[{"role": "user", "content": "long"}]) as stream:
         assert stream.get_final_message().stop_reason == "max_tokens"
 
 
 def test_content_filter_finish_is_refusal(client: anthropic.Anthropic, fake_azure: FakeAzure) -> None:
     fake_azure.enqueue(Text("I", finish_reason="content_filter"))
-    assert client.messages.create(model="claude-opus-4-8", max_tokens=50, messages=[{"role": "user", "content": "x"}]).stop_reason == "refusal"
+    assert (
+        client.messages.create(model="claude-opus-4-8", max_tokens=50, messages=[{"role": "user", "content": "x"}]).stop_reason
+        == "refusal"
+    )
 
 
 @pytest.mark.parametrize(
     ("status", "body", "error_class", "kind"),
     [
-        (400, {"error": {"message": "Invalid value for 'foo'.", "type": "invalid_request_error", "param": "foo", "code": "invalid_value"}}, anthropic.BadRequestError, "invalid_request_error"),
-        (401, {"error": {"code": "401", "message": "Access denied due to invalid subscription key or wrong API endpoint."}}, anthropic.AuthenticationError, "authentication_error"),
+        (
+            400,
+            {
+                "error": {
+                    "message": "Invalid value for 'foo'.",
+                    "type": "invalid_request_error",
+                    "param": "foo",
+                    "code": "invalid_value",
+                }
+            },
+            anthropic.BadRequestError,
+            "invalid_request_error",
+        ),
+        (
+            401,
+            {"error": {"code": "401", "message": "Access denied due to invalid subscription key or wrong API endpoint."}},
+            anthropic.AuthenticationError,
+            "authentication_error",
+        ),
         (403, {"error": {"code": "403", "message": "Forbidden"}}, anthropic.PermissionDeniedError, "permission_error"),
         (404, {"error": {"code": "404", "message": "Resource not found"}}, anthropic.NotFoundError, "not_found_error"),
         (413, {"error": {"code": "413", "message": "Request entity too large"}}, anthropic.APIStatusError, "request_too_large"),
-        (429, {"error": {"code": "429", "message": "Rate limit reached. Please retry after 1 second."}}, anthropic.RateLimitError, "rate_limit_error"),
+        (
+            429,
+            {"error": {"code": "429", "message": "Rate limit reached. Please retry after 1 second."}},
+            anthropic.RateLimitError,
+            "rate_limit_error",
+        ),
         (500, {"error": {"code": "500", "message": "The server had an error."}}, anthropic.InternalServerError, "api_error"),
-        (503, {"error": {"code": "503", "message": "The service is temporarily unable to process your request."}}, anthropic.APIStatusError, "overloaded_error"),
+        (
+            503,
+            {"error": {"code": "503", "message": "The service is temporarily unable to process your request."}},
+            anthropic.APIStatusError,
+            "overloaded_error",
+        ),
     ],
 )
-def test_upstream_errors(client: anthropic.Anthropic, fake_azure: FakeAzure, status: int, body: dict, error_class: type, kind: str) -> None:
+def test_upstream_errors(
+    client: anthropic.Anthropic, fake_azure: FakeAzure, status: int, body: dict, error_class: type, kind: str
+) -> None:
     headers = {"retry-after": "0"} if status in (429, 500, 503) else {}
     fake_azure.enqueue(*[Error(status, body, headers)] * 3)
     with pytest.raises(error_class) as caught:
@@ -263,13 +343,15 @@ def test_upstream_errors(client: anthropic.Anthropic, fake_azure: FakeAzure, sta
         assert error.response.headers["retry-after"] == "0"
 
 
-def test_deployment_not_found_names_the_setting(client: anthropic.Anthropic, fake_azure: FakeAzure) -> None:
+@pytest.mark.usefixtures("fake_azure")
+def test_deployment_not_found_names_the_setting(client: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.NotFoundError) as caught:
         client.messages.create(model="my-missing-deployment", max_tokens=50, messages=[{"role": "user", "content": "x"}])
     assert "my-missing-deployment" in caught.value.message and "model name" in caught.value.message
 
 
-def test_client_token_is_required(bridge: RunningBridge, fake_azure: FakeAzure) -> None:
+@pytest.mark.usefixtures("fake_azure")
+def test_client_token_is_required(bridge: RunningBridge) -> None:
     for headers in ({}, {"x-api-key": "wrong"}, {"authorization": "Bearer wrong"}):
         response = httpx.post(bridge.url + "/v1/messages", headers=headers, json={"model": "m", "max_tokens": 1, "messages": []})
         assert response.status_code == 401
@@ -293,7 +375,11 @@ PDF = base64.b64encode(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF").decod
 
 
 def test_pdf_documents_in_messages_and_tool_results(client: anthropic.Anthropic, fake_azure: FakeAzure) -> None:
-    document = {"type": "document", "title": "report.pdf", "source": {"type": "base64", "media_type": "application/pdf", "data": PDF}}
+    document = {
+        "type": "document",
+        "title": "report.pdf",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": PDF},
+    }
     client.messages.create(
         model="claude-opus-4-8",
         max_tokens=100,
@@ -301,7 +387,12 @@ def test_pdf_documents_in_messages_and_tool_results(client: anthropic.Anthropic,
         messages=[
             {"role": "user", "content": [document, {"type": "text", "text": "Summarise it, then read the other one."}]},
             {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_pdf", "name": "get_weather", "input": {}}]},
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_pdf", "content": [{"type": "text", "text": "read"}, document]}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_pdf", "content": [{"type": "text", "text": "read"}, document]}
+                ],
+            },
         ],
     )
     sent = last_body(fake_azure)["messages"]

@@ -35,7 +35,9 @@ from tests.fake_azure import DEFAULT_DEPLOYMENTS, Deployment, FakeAzure, RawSSE,
 from tests.fake_azure.replay import SHARED_DIR
 
 CORPUS = SHARED_DIR / "wire-corpus" / "cursor-azure-responses"
-SCENARIOS = sorted(path.name for path in CORPUS.iterdir() if (path / "downstream_request.json").is_file()) if CORPUS.is_dir() else []
+SCENARIOS = (
+    sorted(path.name for path in CORPUS.iterdir() if (path / "downstream_request.json").is_file()) if CORPUS.is_dir() else []
+)
 pytestmark = pytest.mark.skipif(not SCENARIOS, reason="../shared/wire-corpus not present (a user's clone): Cursor replay skipped")
 
 

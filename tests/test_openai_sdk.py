@@ -23,8 +23,22 @@ PIXEL_PNG = base64.b64encode(
     )
 ).decode()
 TOOLS: list[Any] = [
-    {"type": "function", "function": {"name": "get_weather", "description": "Weather of a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}},
-    {"type": "function", "function": {"name": "get_time", "description": "Time in a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}},
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather of a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "description": "Time in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    },
 ]
 USER: list[Any] = [{"role": "user", "content": "hi"}]
 
@@ -43,7 +57,11 @@ def chat_sse(deltas: list[dict[str, Any]], finish: str = "stop") -> bytes:
 
     def chunk(delta: dict[str, Any], reason: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": reason}
-        return b"data: " + json.dumps({"id": "chatcmpl-x", "object": "chat.completion.chunk", "choices": [choice]}).encode() + b"\n\n"
+        return (
+            b"data: "
+            + json.dumps({"id": "chatcmpl-x", "object": "chat.completion.chunk", "choices": [choice]}).encode()
+            + b"\n\n"
+        )
 
     return b"".join(chunk(delta) for delta in deltas) + chunk({}, finish) + b"data: [DONE]\n\n"
 
@@ -70,7 +88,9 @@ def test_text_non_streaming(oai: openai.OpenAI, fake_azure: FakeAzure) -> None:
 
 def test_text_streaming_with_usage(oai: openai.OpenAI, fake_azure: FakeAzure) -> None:
     fake_azure.enqueue(Text("One two three four five six.", pieces=6, cached_tokens=2, reasoning_tokens=4))
-    chunks = list(oai.chat.completions.create(model="gpt-low", messages=USER, stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        oai.chat.completions.create(model="gpt-low", messages=USER, stream=True, stream_options={"include_usage": True})
+    )
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "One two three four five six."
@@ -107,7 +127,11 @@ def test_single_tool_call_round_trip(oai: openai.OpenAI, fake_azure: FakeAzure) 
     assert completion.choices[0].finish_reason == "tool_calls"
     assert message.tool_calls is not None and len(message.tool_calls) == 1
     call = message.tool_calls[0]
-    assert call.type == "function" and call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
+    assert (
+        call.type == "function"
+        and call.function.name == "get_weather"
+        and json.loads(call.function.arguments) == {"city": "Paris"}
+    )
     sent = last_body(fake_azure)
     assert sent["tools"] == TOOLS and sent["tool_choice"] == "auto"
 
@@ -123,7 +147,13 @@ def test_single_tool_call_round_trip(oai: openai.OpenAI, fake_azure: FakeAzure) 
     )
     assert answer.choices[0].message.content == "Sunny in Paris."
     assert last_body(fake_azure)["messages"][1:] == [
-        {"role": "assistant", "content": None, "tool_calls": [{"id": call.id, "type": "function", "function": {"name": "get_weather", "arguments": call.function.arguments}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": call.id, "type": "function", "function": {"name": "get_weather", "arguments": call.function.arguments}}
+            ],
+        },
         {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"},
     ]
 
@@ -133,7 +163,9 @@ def test_parallel_tool_calls_keep_their_own_index(oai: openai.OpenAI, fake_azure
     reply = ToolCalls([("get_weather", {"city": "Paris"}), ("get_time", {"city": "Oslo"})], text="Checking both.", seed=7)
     fake_azure.enqueue(reply, reply)
     if stream:
-        chunks = list(oai.chat.completions.create(model="gpt-medium", messages=USER, tools=TOOLS, parallel_tool_calls=True, stream=True))
+        chunks = list(
+            oai.chat.completions.create(model="gpt-medium", messages=USER, tools=TOOLS, parallel_tool_calls=True, stream=True)
+        )
         headers = [tc for c in chunks if c.choices for tc in c.choices[0].delta.tool_calls or [] if tc.id]
         assert [(h.index, h.function and h.function.name) for h in headers] == [(0, "get_weather"), (1, "get_time")]
         with oai.chat.completions.stream(model="gpt-medium", messages=USER, tools=TOOLS, parallel_tool_calls=True) as accumulated:
@@ -154,10 +186,21 @@ def test_image_parts(oai: openai.OpenAI, fake_azure: FakeAzure) -> None:
     data_url = f"data:image/png;base64,{PIXEL_PNG}"
     oai.chat.completions.create(
         model="gpt-high",
-        messages=[{"role": "user", "content": [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": data_url, "detail": "high"}}]}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is this?"},
+                    {"type": "image_url", "image_url": {"url": data_url, "detail": "high"}},
+                ],
+            }
+        ],
     )
     assert last_body(fake_azure)["messages"] == [
-        {"role": "user", "content": [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": data_url}}]}
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": data_url}}],
+        }
     ]
 
 
@@ -188,12 +231,23 @@ def test_models_list(oai: openai.OpenAI, bridge: RunningBridge) -> None:
 
 
 def test_reasoning_shows_as_a_thinking_section_and_is_not_sent_back(oai: openai.OpenAI, fake_azure: FakeAzure) -> None:
-    deltas = [{"role": "assistant", "content": ""}, {"reasoning_content": "Think "}, {"reasoning_content": "hard."}, {"content": "Answer."}]
+    deltas = [
+        {"role": "assistant", "content": ""},
+        {"reasoning_content": "Think "},
+        {"reasoning_content": "hard."},
+        {"content": "Answer."},
+    ]
     fake_azure.enqueue(RawSSE(chat_sse(deltas)), RawSSE(chat_sse(deltas)))
-    streamed = "".join(c.choices[0].delta.content or "" for c in oai.chat.completions.create(model="gpt-high", messages=USER, stream=True) if c.choices)
+    streamed = "".join(
+        c.choices[0].delta.content or ""
+        for c in oai.chat.completions.create(model="gpt-high", messages=USER, stream=True)
+        if c.choices
+    )
     whole = oai.chat.completions.create(model="gpt-high", messages=USER).choices[0].message.content
     assert streamed == whole == OPEN + "Think hard." + CLOSE + "Answer."
-    oai.chat.completions.create(model="gpt-high", messages=[*USER, {"role": "assistant", "content": whole}, {"role": "user", "content": "more"}])
+    oai.chat.completions.create(
+        model="gpt-high", messages=[*USER, {"role": "assistant", "content": whole}, {"role": "user", "content": "more"}]
+    )
     assert last_body(fake_azure)["messages"][1] == {"role": "assistant", "content": "Answer."}
 
 
@@ -210,9 +264,12 @@ def test_length_finish(oai: openai.OpenAI, fake_azure: FakeAzure) -> None:
     assert last_body(fake_azure)["max_completion_tokens"] == 5
 
 
-def test_errors_in_the_openai_shape(bridge: RunningBridge, oai: openai.OpenAI, fake_azure: FakeAzure) -> None:
+@pytest.mark.usefixtures("fake_azure")
+def test_errors_in_the_openai_shape(bridge: RunningBridge, oai: openai.OpenAI) -> None:
     with pytest.raises(openai.AuthenticationError) as auth:
-        openai.OpenAI(base_url=bridge.url + "/v1", api_key="wrong", max_retries=0).chat.completions.create(model="gpt-high", messages=USER)
+        openai.OpenAI(base_url=bridge.url + "/v1", api_key="wrong", max_retries=0).chat.completions.create(
+            model="gpt-high", messages=USER
+        )
     assert auth.value.body["type"] == "authentication_error" and auth.value.body["code"] == "invalid_api_key"  # type: ignore[index]
     assert "Invalid client token" in auth.value.body["message"]  # type: ignore[index]
     with pytest.raises(openai.BadRequestError) as bad:
@@ -237,7 +294,14 @@ def test_errors_in_the_openai_shape(bridge: RunningBridge, oai: openai.OpenAI, f
         (503, openai.InternalServerError, "server_error", 503),
     ],
 )
-def test_upstream_errors(oai: openai.OpenAI, fake_azure: FakeAzure, status: int, error_class: type[openai.APIStatusError], kind: str, client_status: int) -> None:
+def test_upstream_errors(
+    oai: openai.OpenAI,
+    fake_azure: FakeAzure,
+    status: int,
+    error_class: type[openai.APIStatusError],
+    kind: str,
+    client_status: int,
+) -> None:
     body = {"error": {"code": str(status), "message": f"Upstream says {status}. Details follow."}}
     headers = {"retry-after": "0"} if status in (429, 500, 503) else {}
     fake_azure.enqueue(*[Error(status, body, headers)] * 3)
@@ -258,7 +322,14 @@ def test_failure_mid_stream_raises_in_the_sdk(oai: openai.OpenAI, fake_azure: Fa
 
 
 def test_unknown_fields_are_ignored(bridge: RunningBridge, fake_azure: FakeAzure) -> None:
-    body = {"model": "gpt-high", "messages": USER, "logprobs": False, "seed": 1, "metadata": {"a": "b"}, "brand_new_field": {"x": 1}}
+    body = {
+        "model": "gpt-high",
+        "messages": USER,
+        "logprobs": False,
+        "seed": 1,
+        "metadata": {"a": "b"},
+        "brand_new_field": {"x": 1},
+    }
     response = httpx.post(bridge.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {CLIENT_TOKEN}"}, json=body)
     assert response.status_code == 200, response.text
     assert "brand_new_field" not in last_body(fake_azure)

@@ -12,7 +12,6 @@ from bridge.errors import STATUS_OF_KIND, BridgeError
 from bridge.fronts.openai.completion import completion_body
 from bridge.fronts.openai.errors import error_body, status_of
 from bridge.fronts.openai.models import model_ids, target
-from bridge.routing import resolve
 from bridge.fronts.openai.reasoning import CLOSE, OPEN, strip_thinking, thinking_section
 from bridge.fronts.openai.request import parse_request
 from bridge.fronts.openai.stream import ChunkWriter
@@ -37,10 +36,13 @@ from bridge.model import (
     ToolResultPart,
     Usage,
 )
+from bridge.routing import resolve
 from bridge.settings import load_settings
 from tests.fake_azure.replay import SHARED_DIR
 
-SETTINGS = load_settings({"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com", "BIG_MODEL": "gpt-5", "SMALL_MODEL": "gpt-5-mini"})
+SETTINGS = load_settings(
+    {"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com", "BIG_MODEL": "gpt-5", "SMALL_MODEL": "gpt-5-mini"}
+)
 USER = [{"role": "user", "content": "hi"}]
 CURSOR_CORPUS = SHARED_DIR / "wire-corpus" / "cursor-azure-responses"
 
@@ -54,11 +56,22 @@ def test_messages_of_every_role() -> None:
         messages=[
             {"role": "system", "content": "Rules."},
             {"role": "developer", "content": [{"type": "text", "text": "More rules."}]},
-            {"role": "user", "content": [{"type": "text", "text": "Look:"}, {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}}, {"type": "input_audio", "input_audio": {}}]},
-            {"role": "assistant", "content": thinking_section("I should call.") + "Calling.", "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}},
-                {"id": "call_2", "type": "function", "function": {"name": "g", "arguments": {"b": 2}}},
-            ]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Look:"},
+                    {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}},
+                    {"type": "input_audio", "input_audio": {}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": thinking_section("I should call.") + "Calling.",
+                "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}},
+                    {"id": "call_2", "type": "function", "function": {"name": "g", "arguments": {"b": 2}}},
+                ],
+            },
             {"role": "tool", "tool_call_id": "call_1", "content": "one"},
             {"role": "tool", "tool_call_id": "call_2", "content": [{"type": "text", "text": "two"}]},
             {"role": "user", "content": "next"},
@@ -68,14 +81,22 @@ def test_messages_of_every_role() -> None:
         Message("system", [TextPart("Rules.")]),
         Message("system", [TextPart("More rules.")]),
         Message("user", [TextPart("Look:"), ImagePart("https://x/y.png")]),
-        Message("assistant", [TextPart("Calling."), ToolCallPart("call_1", "f", '{"a":1}'), ToolCallPart("call_2", "g", '{"b": 2}')]),
+        Message(
+            "assistant", [TextPart("Calling."), ToolCallPart("call_1", "f", '{"a":1}'), ToolCallPart("call_2", "g", '{"b": 2}')]
+        ),
         Message("user", [ToolResultPart("call_1", [TextPart("one")]), ToolResultPart("call_2", [TextPart("two")])]),
         Message("user", [TextPart("next")]),
     ]
 
 
 def test_assistant_with_only_a_thinking_section_and_null_content() -> None:
-    request = parse(messages=[*USER, {"role": "assistant", "content": thinking_section("just thinking")}, {"role": "assistant", "content": None, "tool_calls": []}])
+    request = parse(
+        messages=[
+            *USER,
+            {"role": "assistant", "content": thinking_section("just thinking")},
+            {"role": "assistant", "content": None, "tool_calls": []},
+        ]
+    )
     assert request.messages[1:] == [Message("assistant", []), Message("assistant", [])]
 
 
@@ -85,7 +106,14 @@ def test_a_responses_shaped_body_as_cursor_sends_it() -> None:
         "instructions": "Rules.",
         "input": [
             {"role": "developer", "content": "More rules."},
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Look:"}, {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}]},
+            {
+                "type": "message",
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "Look:"},
+                    {"type": "input_image", "image_url": "data:image/png;base64,AAAA"},
+                ],
+            },
             {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "opaque"},
             {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Calling."}]},
             {"type": "function_call", "call_id": "call_1", "name": "f", "arguments": '{"a":1}'},
@@ -120,7 +148,15 @@ def test_a_responses_shaped_body_as_cursor_sends_it() -> None:
 
 def test_tools_and_tool_choice() -> None:
     tools = [
-        {"type": "function", "function": {"name": "f", "description": "F", "parameters": {"type": "object", "properties": {"a": {"type": "string"}}}, "strict": True}},
+        {
+            "type": "function",
+            "function": {
+                "name": "f",
+                "description": "F",
+                "parameters": {"type": "object", "properties": {"a": {"type": "string"}}},
+                "strict": True,
+            },
+        },
         {"type": "function", "name": "g", "parameters": {"type": "object"}},
         {"type": "function", "function": {"name": "h"}},
         {"type": "custom", "name": "ApplyPatch", "format": {"type": "grammar"}},
@@ -140,13 +176,22 @@ def test_tools_and_tool_choice() -> None:
 def test_sampling_limits_and_identity() -> None:
     long_user = "u" * 100
     request = parse(
-        max_tokens=10, max_completion_tokens=20, temperature=0, top_p=0.5, stop="END", user=long_user, prompt_cache_key="k", stream=True
+        max_tokens=10,
+        max_completion_tokens=20,
+        temperature=0,
+        top_p=0.5,
+        stop="END",
+        user=long_user,
+        prompt_cache_key="k",
+        stream=True,
     )
     assert (request.max_tokens, request.temperature, request.top_p, request.stop) == (20, 0.0, 0.5, ["END"])
     assert request.user == hashlib.sha256(long_user.encode()).hexdigest() and request.cache_key == "k" and request.stream
     assert parse(max_tokens=7, stop=["a", "", "b"], user="me").max_tokens == 7
     assert parse(stop=["a", "", "b"]).stop == ["a", "b"]
-    assert parse_request({"model": "m", "messages": USER, "stream": True, "stream_options": {"include_usage": True}}).include_usage
+    assert parse_request(
+        {"model": "m", "messages": USER, "stream": True, "stream_options": {"include_usage": True}}
+    ).include_usage
 
 
 def test_reasoning_effort_and_response_format() -> None:
@@ -155,8 +200,12 @@ def test_reasoning_effort_and_response_format() -> None:
     assert parse(reasoning_effort="high", reasoning={"effort": "low"}).reasoning_effort == "high"
     assert parse().reasoning_effort is None
     schema = {"type": "object", "properties": {"x": {"type": "integer"}}}
-    assert parse(response_format={"type": "json_schema", "json_schema": {"name": "X", "schema": schema, "strict": True}}).response_format == ResponseFormat(schema, "X", True)
-    assert parse(response_format={"type": "json_object"}).response_format == ResponseFormat({"type": "object"}, "json_object", False)
+    assert parse(
+        response_format={"type": "json_schema", "json_schema": {"name": "X", "schema": schema, "strict": True}}
+    ).response_format == ResponseFormat(schema, "X", True)
+    assert parse(response_format={"type": "json_object"}).response_format == ResponseFormat(
+        {"type": "object"}, "json_object", False
+    )
     assert parse(response_format={"type": "text"}).response_format is None
 
 
@@ -170,10 +219,26 @@ def test_reasoning_effort_and_response_format() -> None:
         ({"model": "m", "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role", "invalid_value"),
         ({"model": "m", "messages": [{"role": "user"}]}, "messages[0].content", "missing_required_parameter"),
         ({"model": "m", "messages": [{"role": "user", "content": 5}]}, "messages[0].content", "invalid_type"),
-        ({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages[0].content[0].image_url.url", "missing_required_parameter"),
-        ({"model": "m", "messages": [{"role": "tool", "content": "x"}]}, "messages[0].tool_call_id", "missing_required_parameter"),
-        ({"model": "m", "messages": [{"role": "assistant", "tool_calls": [{"id": "c", "function": {}}]}]}, "messages[0].tool_calls[0].function.name", "missing_required_parameter"),
-        ({"model": "m", "messages": USER, "tools": [{"type": "function", "function": {"description": "no name"}}]}, "tools[0].function.name", "missing_required_parameter"),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+            "messages[0].content[0].image_url.url",
+            "missing_required_parameter",
+        ),
+        (
+            {"model": "m", "messages": [{"role": "tool", "content": "x"}]},
+            "messages[0].tool_call_id",
+            "missing_required_parameter",
+        ),
+        (
+            {"model": "m", "messages": [{"role": "assistant", "tool_calls": [{"id": "c", "function": {}}]}]},
+            "messages[0].tool_calls[0].function.name",
+            "missing_required_parameter",
+        ),
+        (
+            {"model": "m", "messages": USER, "tools": [{"type": "function", "function": {"description": "no name"}}]},
+            "tools[0].function.name",
+            "missing_required_parameter",
+        ),
         ({"model": "m", "messages": USER, "tool_choice": "sometimes"}, "tool_choice", "invalid_value"),
         ({"model": "m", "messages": USER, "reasoning_effort": "extreme"}, "reasoning_effort", "invalid_value"),
         ({"model": "m", "messages": USER, "reasoning": {"effort": "extreme"}}, "reasoning.effort", "invalid_value"),
@@ -255,7 +320,14 @@ def test_a_batch_merges_adjacent_fragments_and_closes_the_thinking_section() -> 
     writer = ChunkWriter("chatcmpl-1", "gpt-high", 1, include_usage=True)
     chunks = chunks_of(
         writer,
-        [ReasoningDelta("Let me "), ReasoningDelta("think."), TextDelta("Hel"), TextDelta("lo."), ToolCallStart(0, "c", "f"), ToolCallDelta(0, "{}")],
+        [
+            ReasoningDelta("Let me "),
+            ReasoningDelta("think."),
+            TextDelta("Hel"),
+            TextDelta("lo."),
+            ToolCallStart(0, "c", "f"),
+            ToolCallDelta(0, "{}"),
+        ],
         [Usage(input_tokens=10, output_tokens=5, cached_tokens=4, reasoning_tokens=2), Finish("end_turn")],
     )
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""} and chunks[0]["usage"] is None
@@ -273,7 +345,16 @@ def test_a_batch_merges_adjacent_fragments_and_closes_the_thinking_section() -> 
     }
 
 
-@pytest.mark.parametrize(("reason", "expected"), [("end_turn", "stop"), ("stop_sequence", "stop"), ("max_tokens", "length"), ("tool_use", "tool_calls"), ("refusal", "content_filter")])
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("end_turn", "stop"),
+        ("stop_sequence", "stop"),
+        ("max_tokens", "length"),
+        ("tool_use", "tool_calls"),
+        ("refusal", "content_filter"),
+    ],
+)
 def test_finish_reasons(reason: Any, expected: str) -> None:
     writer = ChunkWriter("chatcmpl-1", "m", 1, include_usage=False)
     assert chunks_of(writer, [Finish(reason)])[-2]["choices"][0]["finish_reason"] == expected

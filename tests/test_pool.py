@@ -53,7 +53,12 @@ def test_failover_on_429_without_waiting(pooled: RunningBridge, fake_azure: Fake
 
 def test_failover_on_503_and_on_an_unreachable_member(fake_azure: FakeAzure, tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    env = bridge_env(fake_azure, AZURE_OPENAI_ENDPOINT=dead, AZURE_OPENAI_ENDPOINT_2=str(fake_azure.url), AZURE_OPENAI_API_KEY_2=fake_azure.api_key or "")
+    env = bridge_env(
+        fake_azure,
+        AZURE_OPENAI_ENDPOINT=dead,
+        AZURE_OPENAI_ENDPOINT_2=str(fake_azure.url),
+        AZURE_OPENAI_API_KEY_2=fake_azure.api_key or "",
+    )
     running = start_bridge(env, tmp_path / "bridge.log")
     try:
         for _ in range(3):

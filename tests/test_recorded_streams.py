@@ -27,7 +27,9 @@ CHAT_STREAMS = sorted(
     for path in (RECORDED.iterdir() if RECORDED else ())
     if "chat-stream" in path.name and path.name.endswith((".sse", ".chunks.jsonl"))
 )
-pytestmark = pytest.mark.skipif(RECORDED is None, reason="../shared/wire-corpus not present (a user's clone): recorded-traffic tests skipped")
+pytestmark = pytest.mark.skipif(
+    RECORDED is None, reason="../shared/wire-corpus not present (a user's clone): recorded-traffic tests skipped"
+)
 
 
 def expected_from_source(raw: bytes) -> dict[str, Any]:
@@ -58,7 +60,9 @@ def assert_matches_source(message: Any, expected: dict[str, Any]) -> None:
     calls = [block for block in message.content if block.type == "tool_use"]
     assert [(c.id, c.name) for c in calls] == [(e["id"], e["name"]) for e in expected["calls"]]
     assert [c.input for c in calls] == [json.loads(e["arguments"]) for e in expected["calls"]]
-    reason = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}[expected["finish"]]
+    reason = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}[
+        expected["finish"]
+    ]
     assert message.stop_reason == ("refusal" if expected["refused"] else reason)
     if expected["usage"]:
         cached = (expected["usage"].get("prompt_tokens_details") or {}).get("cached_tokens") or 0
@@ -80,7 +84,9 @@ def test_translator_replays_recording(name: str, split: int) -> None:
 def test_sdk_over_http_replays_recording(name: str, client: anthropic.Anthropic, fake_azure: FakeAzure) -> None:
     raw = load_transcript(name)
     fake_azure.enqueue(RawSSE(raw))
-    with client.messages.stream(model="claude-opus-4-8", max_tokens=100, messages=[{"role": "user", "content": "replay"}]) as stream:
+    with client.messages.stream(
+        model="claude-opus-4-8", max_tokens=100, messages=[{"role": "user", "content": "replay"}]
+    ) as stream:
         message = stream.get_final_message()
     assert_matches_source(message, expected_from_source(raw))
 

@@ -29,8 +29,12 @@ from tests.fake_azure import Error, FakeAzure, Faults, Text
 
 HEADERS = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
 BODY: dict[str, Any] = {"model": "claude-opus-4-8", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
-RATE_LIMIT_BODY = {"error": {"code": "429", "message": "Requests to the ChatCompletions_Create Operation have exceeded token rate limit."}}
-UNAVAILABLE_BODY = {"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unable to process your request."}}
+RATE_LIMIT_BODY = {
+    "error": {"code": "429", "message": "Requests to the ChatCompletions_Create Operation have exceeded token rate limit."}
+}
+UNAVAILABLE_BODY = {
+    "error": {"code": "ServiceUnavailable", "message": "The service is temporarily unable to process your request."}
+}
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -294,7 +298,14 @@ def test_429_longer_than_the_deadline_fails_fast(fake_azure: FakeAzure, tmp_path
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_400_is_never_retried(fake_azure: FakeAzure, tmp_path: Path, stream: bool) -> None:
-    bad = {"error": {"message": "Invalid 'messages[0].content': string too long.", "type": "invalid_request_error", "param": "messages", "code": None}}
+    bad = {
+        "error": {
+            "message": "Invalid 'messages[0].content': string too long.",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": None,
+        }
+    }
     fake_azure.enqueue(Error(400, bad), Text("must not be used"))
     with own_bridge(fake_azure, tmp_path / "b.log") as bridge:
         response = post(bridge, stream=stream)
@@ -308,7 +319,9 @@ def test_400_is_never_retried(fake_azure: FakeAzure, tmp_path: Path, stream: boo
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
-def test_reset_before_any_response_byte_is_retried(fake_azure: FakeAzure, proxy: FaultyProxy, tmp_path: Path, stream: bool) -> None:
+def test_reset_before_any_response_byte_is_retried(
+    fake_azure: FakeAzure, proxy: FaultyProxy, tmp_path: Path, stream: bool
+) -> None:
     proxy.resets = 1
     with own_bridge(fake_azure, tmp_path / "b.log", AZURE_OPENAI_ENDPOINT=proxy.url) as bridge:
         response = post(bridge, stream=stream)
@@ -372,7 +385,9 @@ def test_slow_first_byte_gets_pings_before_the_text(fake_azure: FakeAzure, tmp_p
         arrivals: list[tuple[float, str]] = []
         raw: list[str] = []
         started = time.monotonic()
-        with httpx.stream("POST", bridge.url + "/v1/messages", json={**BODY, "stream": True}, headers=HEADERS, timeout=20) as response:
+        with httpx.stream(
+            "POST", bridge.url + "/v1/messages", json={**BODY, "stream": True}, headers=HEADERS, timeout=20
+        ) as response:
             assert response.status_code == 200
             for line in response.iter_lines():
                 raw.append(line)
@@ -391,13 +406,15 @@ def test_slow_first_byte_gets_pings_before_the_text(fake_azure: FakeAzure, tmp_p
 
 def _read_first_event_then_leave(bridge: RunningBridge) -> float:
     """Stream a request, read its first event, close the connection; returns when it was closed."""
-    with httpx.Client(timeout=10) as http:
-        with http.stream("POST", bridge.url + "/v1/messages", json={**BODY, "stream": True}, headers=HEADERS) as response:
-            assert response.status_code == 200
-            for line in response.iter_lines():
-                if line.startswith("data:"):
-                    assert '"message_start"' in line
-                    break
+    with (
+        httpx.Client(timeout=10) as http,
+        http.stream("POST", bridge.url + "/v1/messages", json={**BODY, "stream": True}, headers=HEADERS) as response,
+    ):
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                assert '"message_start"' in line
+                break
     return time.monotonic()
 
 
@@ -450,7 +467,9 @@ def _only_request_id(bridge: RunningBridge) -> str:
     return str(lines[0]["request_id"])
 
 
-def test_max_stream_seconds_ends_a_long_stream_with_a_clear_error(fake_azure: FakeAzure, proxy: FaultyProxy, tmp_path: Path) -> None:
+def test_max_stream_seconds_ends_a_long_stream_with_a_clear_error(
+    fake_azure: FakeAzure, proxy: FaultyProxy, tmp_path: Path
+) -> None:
     proxy.throttle = (256, 0.05)
     fake_azure.enqueue(LONG)
     with own_bridge(fake_azure, tmp_path / "b.log", AZURE_OPENAI_ENDPOINT=proxy.url, MAX_STREAM_SECONDS="1") as bridge:

@@ -20,9 +20,9 @@ from bridge.errors import BridgeError
 from bridge.fronts.anthropic.message import message_body
 from bridge.fronts.anthropic.request import parse_request
 from bridge.fronts.anthropic.stream import StreamWriter
-from bridge.serve import stream_body
 from bridge.pipeline import Bridge
 from bridge.routing import Route
+from bridge.serve import stream_body
 from bridge.settings import load_settings
 from bridge.upstreams.responses.call import open_stream
 from bridge.upstreams.responses.signature import PREFIX, decode, encode

@@ -131,9 +131,9 @@ def assert_matches_source(message: Any, expected: dict[str, Any]) -> None:
     assert (details.thinking_tokens if details else 0) == reasoning
 
 
-@pytest.mark.parametrize(("name", "part", "raw"), RECORDINGS, ids=[f"{n}#{p}" for n, p, _ in RECORDINGS])
+@pytest.mark.parametrize("raw", [raw for _, _, raw in RECORDINGS], ids=[f"{n}#{p}" for n, p, _ in RECORDINGS])
 @pytest.mark.parametrize("split", [1, 7, 4096])
-def test_translator_replays_recording(name: str, part: int, raw: bytes, split: int) -> None:
+def test_translator_replays_recording(raw: bytes, split: int) -> None:
     expected = expected_from_source(raw)
     events = parse_sse(asyncio.run(render_upstream(raw, split, translate_stream)))
     if expected["error"]:

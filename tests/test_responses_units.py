@@ -239,7 +239,16 @@ def test_documents_become_input_files() -> None:
 
     request = Request(
         "claude-opus-4-8",
-        [Message("user", [FilePart("data:application/pdf;base64,JVBERi0=", "a.pdf"), FilePart("https://example.com/b.pdf", "b.pdf"), TextPart("?")])],
+        [
+            Message(
+                "user",
+                [
+                    FilePart("data:application/pdf;base64,JVBERi0=", "a.pdf"),
+                    FilePart("https://example.com/b.pdf", "b.pdf"),
+                    TextPart("?"),
+                ],
+            )
+        ],
         max_tokens=100,
     )
     content = build_body(request, "gpt-5", 100)["input"][0]["content"]

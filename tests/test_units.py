@@ -18,15 +18,15 @@ from bridge.sse import SSEDecoder
 from bridge.stops import apply_stop_sequences
 from bridge.upstreams.adapt import Adaptation, learn
 from bridge.upstreams.chat.request import chat_messages
-from bridge.upstreams.tool_order import UNANSWERED_CALL, call_id
 from bridge.upstreams.failures import upstream_error
+from bridge.upstreams.tool_order import UNANSWERED_CALL, call_id
 from bridge.upstreams.transport import retry_delay
 from tests.fake_azure import load_transcript, recorded_dir
 
 
 def test_sse_decoder_handles_real_framing() -> None:
     decoder = SSEDecoder()
-    raw = "event: a\r\ndata: {\"x\":\r\ndata: 1}\r\n\r\n: comment\n\ndata: caf\u00e9\n\ndata: last".encode()
+    raw = 'event: a\r\ndata: {"x":\r\ndata: 1}\r\n\r\n: comment\n\ndata: caf\u00e9\n\ndata: last'.encode()
     events = []
     for i in range(len(raw)):
         events += decoder.feed(raw[i : i + 1])
@@ -88,7 +88,9 @@ def test_think_long_context_and_overrides() -> None:
     assert _route("claude-opus-4-8", settings, effort="minimal") == ("big", "BIG_MODEL")
     assert _route("claude-haiku-4-5", settings, effort="high") == ("small", "SMALL_MODEL")
     assert _route("claude-opus-4-8", settings, effort="high", tokens=5000) == ("long", "LONG_CONTEXT_MODEL")
-    route, request = resolve(Request("claude-opus-4-8", [], max_tokens=64000, temperature=1.0, reasoning_effort="high"), settings, lambda: 1)
+    route, request = resolve(
+        Request("claude-opus-4-8", [], max_tokens=64000, temperature=1.0, reasoning_effort="high"), settings, lambda: 1
+    )
     assert (route.api, request.temperature, request.max_tokens) == ("responses", 0.3, 500)
     assert load_settings({"BIG_MODEL": "b", "BIG_MODEL_API": "grpc"}).problems
 
@@ -96,11 +98,38 @@ def test_think_long_context_and_overrides() -> None:
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        ({"message": "Unsupported parameter: 'max_tokens' is not supported with this model.", "param": "max_tokens", "code": "unsupported_parameter"}, None),
-        ({"message": "Unsupported value: 'temperature' does not support 0.5 with this model.", "param": "temperature", "code": "unsupported_value"}, Adaptation(dropped=frozenset({"temperature"}))),
-        ({"message": "Unrecognized request argument supplied: max_completion_tokens", "param": None, "code": None}, Adaptation(token_key="max_tokens")),
-        ({"message": "Unrecognized request argument supplied: top_p", "param": None, "code": None}, Adaptation(dropped=frozenset({"top_p"}))),
-        ({"message": "max_tokens is too large: 64000. This model supports at most 16384 completion tokens, whereas you provided 64000.", "param": "max_tokens", "code": "invalid_value"}, Adaptation(token_cap=16384)),
+        (
+            {
+                "message": "Unsupported parameter: 'max_tokens' is not supported with this model.",
+                "param": "max_tokens",
+                "code": "unsupported_parameter",
+            },
+            None,
+        ),
+        (
+            {
+                "message": "Unsupported value: 'temperature' does not support 0.5 with this model.",
+                "param": "temperature",
+                "code": "unsupported_value",
+            },
+            Adaptation(dropped=frozenset({"temperature"})),
+        ),
+        (
+            {"message": "Unrecognized request argument supplied: max_completion_tokens", "param": None, "code": None},
+            Adaptation(token_key="max_tokens"),
+        ),
+        (
+            {"message": "Unrecognized request argument supplied: top_p", "param": None, "code": None},
+            Adaptation(dropped=frozenset({"top_p"})),
+        ),
+        (
+            {
+                "message": "max_tokens is too large: 64000. This model supports at most 16384 completion tokens, whereas you provided 64000.",
+                "param": "max_tokens",
+                "code": "invalid_value",
+            },
+            Adaptation(token_cap=16384),
+        ),
         ({"message": "Invalid 'messages[1].content'", "param": "messages", "code": "invalid_value"}, None),
     ],
 )
@@ -146,7 +175,9 @@ def test_tool_calls_are_answered_in_azure_order() -> None:
         Message("user", [TextPart("go")]),
         Message("assistant", [ToolCallPart("a", "f", "{}"), ToolCallPart(long_id, "g", "{}")]),
         Message("system", [TextPart("reminder")]),
-        Message("user", [TextPart("note"), ToolResultPart(long_id, [TextPart("g done")]), ToolResultPart("orphan", [TextPart("?")])]),
+        Message(
+            "user", [TextPart("note"), ToolResultPart(long_id, [TextPart("g done")]), ToolResultPart("orphan", [TextPart("?")])]
+        ),
         Message("assistant", [TextPart("ok")]),
     ]
     chat = chat_messages(messages)
@@ -173,7 +204,14 @@ def test_upstream_errors_are_made_helpful() -> None:
     assert not_found.kind == "not_found_error" and "BIG_MODEL" in not_found.message and "'gpt-5'" in not_found.message
     context = upstream_error(
         400,
-        json.dumps({"error": {"code": "context_length_exceeded", "message": "This model's maximum context length is 128000 tokens. However, your messages resulted in 130512 tokens."}}).encode(),
+        json.dumps(
+            {
+                "error": {
+                    "code": "context_length_exceeded",
+                    "message": "This model's maximum context length is 128000 tokens. However, your messages resulted in 130512 tokens.",
+                }
+            }
+        ).encode(),
         {},
         route,
         True,

@@ -135,7 +135,7 @@ def validate_responses_request(body: Any, deployment: Deployment) -> AzureError 
     return None
 
 
-def _check_input(body: Mapping[str, Any], deployment: Deployment) -> AzureError | None:
+def _check_input(body: Mapping[str, Any], _deployment: Deployment) -> AzureError | None:
     items = body.get("input")
     if isinstance(items, str):
         return None
@@ -320,7 +320,7 @@ def _check_reasoning(body: Mapping[str, Any], deployment: Deployment) -> AzureEr
     return None
 
 
-def _check_text(body: Mapping[str, Any], deployment: Deployment) -> AzureError | None:
+def _check_text(body: Mapping[str, Any], _deployment: Deployment) -> AzureError | None:
     fmt = (body.get("text") or {}).get("format") if isinstance(body.get("text"), dict) else None
     if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
         return None

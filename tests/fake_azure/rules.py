@@ -289,8 +289,7 @@ def _check_message(index: int, message: Any) -> AzureError | None:
     role = message.get("role")
     if role not in ROLES:
         return invalid_request(
-            f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', 'function', "
-            "'tool', and 'developer'.",
+            f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.",
             f"messages[{index}].role",
             "invalid_value",
         )
@@ -304,9 +303,7 @@ def _check_message(index: int, message: Any) -> AzureError | None:
     if content is None:
         if role == "assistant" and message.get("tool_calls"):
             return None
-        return invalid_request(
-            "Invalid value for 'content': expected a string, got null.", f"messages.[{index}].content"
-        )
+        return invalid_request("Invalid value for 'content': expected a string, got null.", f"messages.[{index}].content")
     if isinstance(content, str):
         return None
     if not isinstance(content, list):
@@ -369,8 +366,7 @@ def _check_tool_protocol(messages: Sequence[Mapping[str, Any]]) -> AzureError | 
         if role == "tool":
             if message["tool_call_id"] not in pending:
                 return invalid_request(
-                    "Invalid parameter: messages with role 'tool' must be a response to a preceeding message "
-                    "with 'tool_calls'.",
+                    "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
                     f"messages.[{index}].role",
                 )
             pending.remove(message["tool_call_id"])
@@ -425,9 +421,7 @@ def _check_tools(body: Mapping[str, Any]) -> AzureError | None:
 
 def _check_stream_options(body: Mapping[str, Any]) -> AzureError | None:
     if "stream_options" in body and body["stream_options"] is not None and body.get("stream") is not True:
-        return invalid_request(
-            "The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options"
-        )
+        return invalid_request("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options")
     return None
 
 

@@ -185,7 +185,7 @@ class FakeAzure:
     async def _dated_responses(self, request: Request) -> Response:
         return await self._serve(await self._record(request, "responses", None), dated=True)
 
-    async def _not_found(self, request: Request) -> Response:
+    async def _not_found(self, _request: Request) -> Response:
         return _error_response(RESOURCE_NOT_FOUND)
 
     async def _serve(self, recorded: RecordedRequest, *, dated: bool) -> Response:
@@ -203,11 +203,18 @@ class FakeAzure:
         if deployment is None:
             return _error_response(DEPLOYMENT_NOT_FOUND if dated else unknown_model(name))
         if recorded.api not in deployment.operations:
-            return _error_response(operation_not_supported("chat completions" if recorded.api == "chat" else "responses", deployment))
+            return _error_response(
+                operation_not_supported("chat completions" if recorded.api == "chat" else "responses", deployment)
+            )
         if recorded.api == "responses":
             return await self._serve_responses(recorded.body, deployment)
         error = validate_chat_request(recorded.body, deployment)
-        if error is None and not deployment.effort_with_tools_on_chat and recorded.body.get("tools") and "reasoning_effort" in recorded.body:
+        if (
+            error is None
+            and not deployment.effort_with_tools_on_chat
+            and recorded.body.get("tools")
+            and "reasoning_effort" in recorded.body
+        ):
             error = effort_with_tools_refused(deployment)
         if error is not None:
             return _error_response(error, deployment.name)

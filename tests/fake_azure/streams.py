@@ -276,15 +276,9 @@ class _Completion:
                 }
             )
         ]
-        role = (
-            {"content": "", "refusal": None, "role": "assistant"}
-            if self.text
-            else {"content": None, "role": "assistant"}
-        )
+        role = {"content": "", "refusal": None, "role": "assistant"} if self.text else {"content": None, "role": "assistant"}
         events.append(self._delta(role, {}))
-        fragments = (
-            split_text(self.text, self.reply.pieces) if isinstance(self.reply, Text) else split_text(self.text, 3)
-        )
+        fragments = split_text(self.text, self.reply.pieces) if isinstance(self.reply, Text) else split_text(self.text, 3)
         mixed = isinstance(self.reply, ToolCalls) and self.reply.mixed_chunk and bool(fragments and self.calls)
         for fragment in fragments[:-1] if mixed else fragments:
             events.append(self._delta({"content": fragment}, CONTENT_SAFE))

@@ -60,7 +60,7 @@ def usage_of(raw: dict[str, Any]) -> Usage:
 class ChatStreamTranslator:
     """Feed decoded chunks one by one; call `end()` when the upstream stream is over."""
 
-    __slots__ = ("_finish", "_usage", "_started", "_refused")
+    __slots__ = ("_finish", "_refused", "_started", "_usage")
 
     def __init__(self) -> None:
         self._finish: str | None = None
