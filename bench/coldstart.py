@@ -6,7 +6,7 @@ can be served; it is timed inside a fresh `python -c` (interpreter start-up and
 names the heaviest imports.
 
 The first count_tokens call loads tiktoken's o200k vocabulary (lazily, on first
-use); it is timed in a fresh interpreter as `count_chat_body` of hello-02's
+use); it is timed in a fresh interpreter as `count_input_tokens` of hello-02's
 translated body, first call and a warm second call, median of N processes.
 """
 
@@ -33,14 +33,13 @@ print((time.perf_counter() - start) * 1000)
 COUNT_SCRIPT = """
 import json, sys, time
 from bridge.fronts.anthropic.request import parse_request
-from bridge.tokens import count_chat_body
-from bridge.upstreams.chat.request import build_body
+from bridge.tokens import count_input_tokens
 body = json.loads(open(sys.argv[1]).read())["body"]
-chat = build_body(parse_request(body, count_only=True), body["model"], None)
+request = parse_request(body, count_only=True)
 times = []
 for _ in range(2):
     start = time.perf_counter()
-    tokens = count_chat_body(chat)
+    tokens = count_input_tokens(request, "chat")
     times.append((time.perf_counter() - start) * 1000)
 print(json.dumps({"first_ms": times[0], "warm_ms": times[1], "tokens": tokens}))
 """

@@ -4,7 +4,7 @@ Three arms, interleaved in every round (order rotated round by round), one
 `httpx.Client` with keep-alive, one fake Azure process answering a short text:
 
     bridge          POST /v1/messages (hello-02, 76 KB, stream false) to `python -m bridge`;
-                    the bridge always streams from the upstream and gathers the reply
+                    the bridge makes one non-streamed upstream call and translates its answer
     direct          the equivalent chat/completions body (the bridge's own translation),
                     stream false, POSTed straight to the fake: what a client calling
                     Azure directly does for a non-streaming request  ← the baseline
@@ -34,8 +34,8 @@ from bench.common import (
     upstream_env,
 )
 from bridge.fronts.anthropic.request import parse_request
-from bridge.routing import resolve
 from bridge.settings import load_settings
+from bridge.tiers import resolve
 from bridge.upstreams.chat.request import build_body
 
 SHORT_REPLY = "Hello! How can I help you today?"
@@ -48,10 +48,9 @@ def _direct_bodies(anthropic_body: dict[str, Any], env: dict[str, str]) -> tuple
     """The chat/completions bodies a direct client would send: (non-streaming, streaming, deployment)."""
     settings = load_settings(env)
     request = parse_request(anthropic_body)
-    deployment = resolve(request, settings, lambda: 0)[0].deployment
-    streaming = build_body(request, deployment, request.max_tokens)
-    plain = {k: v for k, v in streaming.items() if k != "stream_options"}
-    plain["stream"] = False
+    deployment = resolve(request, settings, lambda _: 0)[0].deployment
+    streaming = build_body(request, deployment, True)
+    plain = build_body(request, deployment, False)
     return _encode(plain), _encode(streaming), deployment
 
 

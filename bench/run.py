@@ -51,7 +51,7 @@ def render(report: dict[str, Any]) -> str:
         f"   {'arm':<48}{'p50':>8}{'p90':>8}{'p99':>8}",
     ]
     labels = {
-        "bridge": "bridge   (client → bridge → fake, streamed up)",
+        "bridge": "bridge   (client → bridge → fake)",
         "direct": "direct   (client → fake, stream=false) [base]",
         "direct-stream": "direct   (client → fake, stream=true)",
     }

@@ -4,7 +4,7 @@ In process (`in_process`): a long recorded-style Azure stream (`azure_stream`)
 goes through the bridge's own path, as `upstreams/chat/call.py` and
 `fronts/anthropic/stream.py` run it:
 
-    SSEDecoder.feed → json.loads → ChatStreamTranslator.feed → StreamWriter.render → bytes
+    StreamDecoder.feed (SSE data → JSON → ChatStreamTranslator) → StreamWriter.render → bytes
 
 timed with `time.process_time()`, in two feeding patterns:
 
@@ -31,8 +31,8 @@ import httpx
 from bench.azure_stream import BuiltStream, build_stream
 from bench.common import client_headers, cpu_seconds, running_bridge, running_upstream
 from bridge.fronts.anthropic.stream import StreamWriter
-from bridge.sse import SSEDecoder
 from bridge.upstreams.chat.stream import ChatStreamTranslator
+from bridge.upstreams.stream import StreamDecoder
 
 TARGET_CHUNKS_PER_CPU_SECOND = 20_000
 READ_SIZE = 64 * 1024
@@ -49,31 +49,19 @@ def _reads(body: bytes) -> list[bytes]:
 
 def translate(pieces: list[bytes]) -> tuple[int, int]:
     """Run the bridge's translation over `pieces` (one read each); returns (bytes out, delta events out)."""
-    decoder = SSEDecoder()
-    translator = ChatStreamTranslator()
+    decoder = StreamDecoder(ChatStreamTranslator(), None)
     writer = StreamWriter("msg_bench", "claude-opus-4-8")
     size = len(writer.opening())
     deltas = 0
-    done = False
     for piece in pieces:
-        events: list[Any] = []
-        for sse in decoder.feed(piece):
-            if sse.data == "[DONE]":
-                done = True
-                break
-            chunk = json.loads(sse.data)
-            if not isinstance(chunk, dict):
-                continue
-            if "error" in chunk and not chunk.get("choices"):
-                raise RuntimeError("error chunk")
-            events.extend(translator.feed(chunk))
+        events = decoder.feed(piece)
         if events:
             out = writer.render(events)
             size += len(out)
             deltas += out.count(DELTA_EVENT)
-        if done:
+        if decoder.finished:
             break
-    out = writer.render(translator.end())
+    out = writer.render(decoder.end())
     size += len(out)
     if not writer.finished:
         raise RuntimeError("the translated stream did not finish")

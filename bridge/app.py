@@ -9,8 +9,8 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
 from bridge.errors import BridgeError
-from bridge.fronts.anthropic.routes import error_response as anthropic_error
-from bridge.fronts.openai.routes import error_response as openai_error
+from bridge.fronts.anthropic.routes import FRONT as ANTHROPIC
+from bridge.fronts.openai.routes import FRONT as OPENAI
 from bridge.inbound import new_request_id
 from bridge.routes import ROUTES
 
@@ -27,8 +27,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error = BridgeError("not_found_error", f"No route for {request.method} {request.url.path}: the bridge serves {served}")
     else:
         error = BridgeError("api_error", "Internal error")
-    render = openai_error if request.url.path.startswith(OPENAI_PATHS) else anthropic_error
-    response = render(error, new_request_id())
+    front = OPENAI if request.url.path.startswith(OPENAI_PATHS) else ANTHROPIC
+    response = front.error_response(error, new_request_id())
     response.status_code = status
     return response
 

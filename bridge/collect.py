@@ -13,7 +13,7 @@ Usage / Finish      the last one wins / the end
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable
 
 from bridge.errors import BridgeError
 from bridge.model import (
@@ -73,9 +73,9 @@ class Collector:
             self._calls[event.slot] = call
             self.content.append(call)
         elif isinstance(event, ToolCallDelta):
-            call = self._calls.get(event.slot)
-            if call is not None:
-                call.arguments += event.arguments
+            started = self._calls.get(event.slot)
+            if started is not None:
+                started.arguments += event.arguments
         elif isinstance(event, Usage):
             self.usage = event
         elif isinstance(event, Finish):
@@ -87,8 +87,9 @@ class Collector:
         return Completion(self.content, self.finish, self.usage)
 
 
-async def collect(events: AsyncIterator[Event]) -> Completion:
+async def collect(batches: AsyncIterable[list[Event]]) -> Completion:
     collector = Collector()
-    async for event in events:
-        collector.feed(event)
+    async for batch in batches:
+        for event in batch:
+            collector.feed(event)
     return collector.completion()

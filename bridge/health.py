@@ -11,7 +11,7 @@ from bridge.settings import Settings
 SERVICE = "claude-azure-bridge"
 
 
-async def root(req: Request) -> Response:
+async def root(req: Request) -> Response:  # noqa: ARG001 - the Functions host binds the trigger by the name `req`
     return JSONResponse({"status": "ok", "service": SERVICE})
 
 
@@ -20,7 +20,7 @@ def _details(settings: Settings) -> dict[str, object]:
         "upstreams": [
             {
                 "setting": upstream.source,
-                "host": upstream.base_url.split("://", 1)[-1].split("/", 1)[0],
+                "host": upstream.host,
                 "api": upstream.api_version if upstream.flavor == "azure" else "openai-compatible",
                 "auth": "api-key" if upstream.api_key else ("entra-id" if upstream.flavor == "azure" else "none"),
             }

@@ -1,22 +1,29 @@
-"""What every client request goes through before translation: its id, the client token, the body.
+"""What every client request goes through before translation: its id, the client token, the body, its session.
 
 The body is read in chunks and refused with 413 as soon as it passes the
 limit (a `Content-Length` over the limit is refused without reading at all);
-invalid JSON, invalid UTF-8, absurd nesting and a non-JSON content type each
-get a 400 that says what is wrong.
+invalid JSON (NaN and Infinity included), invalid UTF-8, lone surrogates,
+absurd nesting and a non-JSON content type each get a 400 that says what is
+wrong.  Claude Code's session header, when sent, is the prompt cache key.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import secrets
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
 
+from bridge import sse
 from bridge.errors import BridgeError, invalid_request
+from bridge.identifiers import bounded
+from bridge.model import Request as BridgeRequest
 from bridge.settings import Settings
+
+SESSION_HEADER = "x-claude-code-session-id"
 
 
 def new_request_id() -> str:
@@ -74,10 +81,19 @@ async def read_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         raise invalid_request("The request body is empty: send a JSON object")
     try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        raise invalid_request("The request body is not valid UTF-8") from None
-    except RecursionError:
-        raise invalid_request("The request body is nested too deeply") from None
+        return sse.loads(raw)
     except ValueError as exc:
-        raise invalid_request(f"The request body is not valid JSON: {exc}") from None
+        said = str(exc)
+        if "not valid UTF-8" in said:
+            raise invalid_request("The request body is not valid UTF-8") from None
+        if "surrogate" in said:
+            raise invalid_request(f"The request body holds a lone surrogate escape, which is not text: {said}") from None
+        if "depth limit" in said:
+            raise invalid_request("The request body is nested too deeply") from None
+        raise invalid_request(f"The request body is not valid JSON: {said}") from None
+
+
+def cache_key_of(headers: Mapping[str, str], request: BridgeRequest) -> BridgeRequest:
+    """`request` with Claude Code's session id (`X-Claude-Code-Session-Id`) as its prompt cache key, when sent."""
+    session = headers.get(SESSION_HEADER, "").strip()
+    return replace(request, cache_key=bounded(session)) if session else request

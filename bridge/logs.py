@@ -66,6 +66,12 @@ class RequestLog:
 CURRENT: ContextVar[RequestLog | None] = ContextVar("bridge_request_log", default=None)
 
 
+def note_model(model: str) -> None:
+    record = CURRENT.get()
+    if record is not None:
+        record.model = model
+
+
 def note_deployment(deployment: str) -> None:
     record = CURRENT.get()
     if record is not None:

@@ -1,70 +1,51 @@
-"""The middle of the bridge: internal request in, internal event stream out.
+"""The middle of the bridge: internal request in, upstream stream of internal events out.
 
-    Request ─ route (tier → deployment, overrides) ─ upstream API (chat/completions | Responses)
-            ─ translate, send (pool, retries, adaptation) ─ upstream events ─ stop sequences
-            ─ Event stream for a front to render
+    Request ─ target (tiers: deployment, overrides) ─ upstream API ─ exchange (build, adapt, send
+            through the pool, recover) ─ UpstreamStream of Event batches for a front to render
 
 Which upstream API serves a deployment:
 
-    the deployment's *_API setting                       that API
+    learned for the deployment (it said it needs the other API)   that API
+    the deployment's *_API setting                                that API
     else, by the pool's first upstream:
-      OpenAI-compatible (OPENAI_BASE_URL)                chat/completions
-      Azure with the v1 API or a version from            Responses (reasoning summaries, reasoning
-        2025-03-01-preview on                            kept across tool calls, prompt cache key)
-      Azure with an older version                        chat/completions
+      OpenAI-compatible (OPENAI_BASE_URL)                         chat/completions
+      Azure with the v1 API or a version from 2025-03-01-preview  Responses (reasoning summaries,
+        on                                                        reasoning kept across tool calls,
+                                                                  prompt cache key)
+      Azure with an older version                                 chat/completions
 
 (a pool's members should offer the same APIs: the choice is made once per deployment)
-
-and, learned per deployment and remembered: chat/completions answering that
-the request needs the Responses API switches the deployment to Responses; the
-Responses API refusing a model (not offered for it) switches it to chat.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from bridge.errors import WrongApi, invalid_request, misconfigured
+from bridge.deadline import Deadline
+from bridge.errors import invalid_request, misconfigured
 from bridge.logs import note_deployment
-from bridge.model import Event, Request
-from bridge.routing import Route, resolve
+from bridge.model import Request
 from bridge.settings import Api, Settings, load_settings
-from bridge.stops import apply_stop_sequences
-from bridge.tokens import count_request
-from bridge.upstreams.adapt import AdaptationMemory
-from bridge.upstreams.chat.call import open_stream as open_chat
+from bridge.tiers import Target, resolve
+from bridge.tokens import count_input_tokens
 from bridge.upstreams.credentials import EntraToken
 from bridge.upstreams.endpoint import Endpoint
+from bridge.upstreams.exchange import open_stream
+from bridge.upstreams.memory import DeploymentMemory
 from bridge.upstreams.pool import Pool
-from bridge.upstreams.responses.call import open_stream as open_responses
-from bridge.upstreams.transport import Deadline
+from bridge.upstreams.stream import UpstreamStream
 
 RESPONSES_SINCE = "2025-03-01-preview"
 MAX_TOOLS = 128
-OPENERS = {"chat": open_chat, "responses": open_responses}
-log = logging.getLogger("bridge.pipeline")
-
-
-@dataclass
-class Exchange:
-    """A started exchange: where it went, and its events (ready to iterate)."""
-
-    route: Route
-    events: AsyncIterator[Event]
-    abort: Callable[[], Awaitable[None]]
-    """Ends the exchange from another task (closes the upstream connection)."""
 
 
 @dataclass
 class Bridge:
-    """Everything one process keeps between requests: settings, credentials, the pool, learned adaptations."""
+    """Everything one process keeps between requests: settings, credentials, the pool, what was learned."""
 
     settings: Settings
-    memory: AdaptationMemory = field(default_factory=AdaptationMemory)
-    learned_apis: dict[str, Api] = field(default_factory=dict)
+    memory: DeploymentMemory = field(default_factory=DeploymentMemory)
 
     @cached_property
     def pool(self) -> Pool | None:
@@ -73,12 +54,6 @@ class Bridge:
         entra = EntraToken()
         headers = self.settings.custom_headers
         return Pool([Endpoint.from_setting(upstream, headers, entra) for upstream in self.settings.upstreams])
-
-    def max_tokens(self, requested: int | None) -> int | None:
-        limit = self.settings.max_tokens_limit
-        if requested is None or limit is None:
-            return requested if requested is not None else limit
-        return min(requested, limit)
 
     def deadline(self) -> Deadline:
         """The deadline of a whole request (REQUEST_TIMEOUT)."""
@@ -95,36 +70,37 @@ class Bridge:
             "before Azure's front end would cut it (about 230 s). Ask for a shorter answer, or continue from here.",
         )
 
-    def api(self, route: Route) -> Api:
-        if route.deployment in self.learned_apis:
-            return self.learned_apis[route.deployment]
-        if route.api is not None:
-            return route.api
-        first = self.settings.upstreams[0]
-        if first.flavor == "azure" and (first.uses_v1_api or first.api_version >= RESPONSES_SINCE):
+    def api(self, target: Target) -> Api:
+        if self.pool is not None:
+            learned = self.memory.api(self.pool.name, target.deployment)
+            if learned is not None:
+                return learned
+        if target.api is not None:
+            return target.api
+        first = self.settings.upstreams[0] if self.settings.upstreams else None
+        if first is not None and first.flavor == "azure" and (first.uses_v1_api or first.api_version >= RESPONSES_SINCE):
             return "responses"
         return "chat"
 
-    async def start(self, request: Request, deadline: Deadline) -> Exchange:
-        """Resolve, translate and send; raises `BridgeError` for anything before the first event."""
+    def target(self, request: Request) -> tuple[Target, Request]:
+        """Where `request` goes, and the request with the tier's overrides and MAX_TOKENS_LIMIT applied."""
+        target, request = resolve(request, self.settings, lambda target: count_input_tokens(request, self.api(target)))
+        limit = self.settings.max_tokens_limit
+        if limit is not None and (request.max_tokens is None or request.max_tokens > limit):
+            request = replace(request, max_tokens=limit)
+        return target, request
+
+    async def start(self, request: Request, deadline: Deadline) -> UpstreamStream:
+        """Resolve, translate and send; raises `BridgeError` for anything before the first events."""
         if len(request.tools) > MAX_TOOLS:
             raise invalid_request(
                 f"tools: at most {MAX_TOOLS} tools are accepted (Azure OpenAI's limit), got {len(request.tools)}"
             )
-        route, request = resolve(request, self.settings, lambda: count_request(request))
-        note_deployment(route.deployment)
+        target, request = self.target(request)
+        note_deployment(target.deployment)
         if self.pool is None:
             raise misconfigured("; ".join(self.settings.problems))
-        api = self.api(route)
-        max_tokens = self.max_tokens(request.max_tokens)
-        try:
-            opened = await OPENERS[api](request, route, self.pool, self.memory, deadline, max_tokens)
-        except WrongApi as wrong:
-            log.info("deployment %s needs the %s API; switching it", route.deployment, wrong.api)
-            self.learned_apis[route.deployment] = wrong.api
-            opened = await OPENERS[wrong.api](request, route, self.pool, self.memory, deadline, max_tokens)
-        events = apply_stop_sequences(opened.events, request.stop) if request.stop else opened.events
-        return Exchange(route, events, opened.abort)
+        return await open_stream(request, target, self.api(target), self.pool, self.memory, deadline)
 
 
 _bridge: Bridge | None = None

@@ -1,29 +1,130 @@
-"""Every setting the bridge reads, in one table, and the parsed `Settings` snapshot.
+"""Every setting the bridge reads, in one table, each parsed by its kind, and the parsed `Settings` snapshot.
 
-The table `SETTINGS` is the single source of truth: `local.settings.sample.json`,
-the README's configuration table, the Bicep app settings and `GET /health` are
-all checked against it by the tests.  Names follow the older proxies
+The table `SETTINGS` is the single source of truth: each entry names the
+setting once, says what kind of value it holds (`Kind`: a URL, a positive
+number, an API name, ...) and describes it.  `local.settings.sample.json`, the
+README's configuration table, the Bicep app settings and `GET /health` are all
+checked against it by the tests.  Names follow the older proxies
 (claude-code-proxy, claude-code-router) so their users can switch by pointing
 the same environment at the bridge.
 
 Values written as `<...>` (the placeholders of local.settings.sample.json) count
 as unset.  Missing or malformed values never raise at import or start-up (the Functions
-host must still index the app): they are collected in `Settings.problems` and
-reported by `GET /health` and by every request that needs them.
+host must still index the app): they are collected in `Settings.problems`,
+each naming its setting (never echoing a secret or a URL), and reported by
+`GET /health` and by every request that needs them.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
+
+T = TypeVar("T")
+Api = Literal["chat", "responses"]
+V1_API = "v1"
+AZURE_PATH_SUFFIXES = ("/openai/v1", "/openai")
+OPENAI_PATH_SUFFIXES = ("/chat/completions", "/responses")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
+
+def is_placeholder(value: str) -> bool:
+    """`<...>` values are the placeholders of local.settings.sample.json: treated as unset."""
+    return value.startswith("<") and value.endswith(">")
 
 
 @dataclass(frozen=True, slots=True)
-class Setting:
+class Kind(Generic[T]):
+    """How a setting's text becomes its value: `parse` raises `ValueError` saying what the value must be."""
+
+    parse: Callable[[str], T]
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _positive(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise ValueError(f"must be a positive number, got {raw!r}")
+    return value
+
+
+def _whole(raw: str) -> int:
+    value = _positive(raw)
+    if value != int(value):
+        raise ValueError(f"must be a whole number, got {raw!r}")
+    return int(value)
+
+
+def _number(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"must be a number, got {raw!r}")
+    return value
+
+
+def _api(raw: str) -> Api:
+    lowered = raw.lower()
+    if lowered == "chat":
+        return "chat"
+    if lowered == "responses":
+        return "responses"
+    raise ValueError(f"must be 'chat' or 'responses' (or empty for automatic), got {raw!r}")
+
+
+def _url(suffixes: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not raw.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for a local server)")
+        parts = urlsplit(raw)
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not hold a user name or password: put the key in its own setting")
+        if not parts.hostname:
+            raise ValueError("must name a host")
+        url = raw.rstrip("/")
+        for suffix in suffixes:
+            if url.endswith(suffix):
+                url = url[: -len(suffix)]
+        return url
+
+    return parse
+
+
+def _header_value(raw: str) -> str:
+    if any(char in raw for char in "\r\n\0"):
+        raise ValueError("must be one line: a header value cannot hold line breaks")
+    return raw
+
+
+TEXT: Kind[str] = Kind(_text)
+POSITIVE: Kind[float] = Kind(_positive)
+WHOLE: Kind[int] = Kind(_whole)
+NUMBER: Kind[float] = Kind(_number)
+API: Kind[Api] = Kind(_api)
+AZURE_URL: Kind[str] = Kind(_url(AZURE_PATH_SUFFIXES))
+OPENAI_URL: Kind[str] = Kind(_url(OPENAI_PATH_SUFFIXES))
+HEADER_VALUE: Kind[str] = Kind(_header_value)
+
+
+@dataclass(frozen=True, slots=True)
+class Setting(Generic[T]):
+    """One setting (or a family of them, named with `*`): its name, kind, description and example."""
+
     name: str
+    kind: Kind[T]
     description: str
     example: str = ""
     secret: bool = False
@@ -31,96 +132,155 @@ class Setting:
     """False for settings that make no sense in the `azd up` deployment (a third-party upstream)."""
     sample_name: str = ""
     """The name local.settings.sample.json shows for a family (`CUSTOM_HEADER_*`); default: the name."""
+    alias: str = ""
+    """An older name read when this one is unset."""
 
     @property
     def sample_key(self) -> str:
         return self.sample_name or self.name
 
+    def member(self, part: str) -> str:
+        """The name of one member of a family: `*_TOP_P`.member("BIG_MODEL") is BIG_MODEL_TOP_P."""
+        return self.name.replace("*", part)
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("AZURE_OPENAI_ENDPOINT", "Azure OpenAI resource endpoint", "https://my-resource.openai.azure.com"),
-    Setting("AZURE_OPENAI_API_KEY", "API key of the resource; unset means Microsoft Entra ID", "<key or empty>", secret=True),
+    def value(self, env: Mapping[str, str], problems: list[str], name: str = "") -> T | None:
+        """The parsed value of this setting (or of the family member `name`); None when unset or malformed."""
+        name = name or self.name
+        raw = _clean(env, name) or (_clean(env, self.alias) if self.alias and name == self.name else None)
+        if raw is None:
+            return None
+        try:
+            return self.kind.parse(raw)
+        except ValueError as reason:
+            problems.append(f"{name} {reason}")
+            return None
+
+
+def _clean(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value if value and not is_placeholder(value) else None
+
+
+ENDPOINT = Setting("AZURE_OPENAI_ENDPOINT", AZURE_URL, "Azure OpenAI resource endpoint", "https://my-resource.openai.azure.com")
+API_KEY = Setting("AZURE_OPENAI_API_KEY", TEXT, "API key of the resource; unset means Microsoft Entra ID", "<key or empty>", True)
+API_VERSION = Setting(
+    "AZURE_OPENAI_API_VERSION",
+    TEXT,
+    "Unset (or `v1`) uses Azure's v1 API; a dated version such as 2024-10-21 uses the deployments API. "
+    "`AZURE_API_VERSION` is read too",
+    alias="AZURE_API_VERSION",
+)
+MORE_ENDPOINTS = Setting(
+    "AZURE_OPENAI_ENDPOINT_*",
+    AZURE_URL,
+    "More resources serving the same deployment names, pooled with the first for load spreading and failover: "
+    "AZURE_OPENAI_ENDPOINT_2, with AZURE_OPENAI_API_KEY_2 and AZURE_OPENAI_API_VERSION_2 when they differ",
+    "https://my-resource-westus.openai.azure.com",
+    sample_name="AZURE_OPENAI_ENDPOINT_2",
+)
+OPENAI_BASE_URL = Setting(
+    "OPENAI_BASE_URL",
+    OPENAI_URL,
+    "An OpenAI-compatible server instead of (or pooled with) Azure: OpenAI, Ollama, vLLM, llama.cpp",
+    "http://localhost:11434/v1",
+    deployed=False,
+)
+OPENAI_API_KEY = Setting(
+    "OPENAI_API_KEY", TEXT, "Key for OPENAI_BASE_URL (sent as Authorization: Bearer)", "<key or empty>", True, False
+)
+BIG_MODEL = Setting("BIG_MODEL", TEXT, "Deployment that serves opus requests", "gpt-5")
+MIDDLE_MODEL = Setting("MIDDLE_MODEL", TEXT, "Deployment that serves sonnet requests (default: BIG_MODEL)", "gpt-5")
+SMALL_MODEL = Setting("SMALL_MODEL", TEXT, "Deployment that serves haiku requests (default: MIDDLE_MODEL)", "gpt-5-mini")
+THINK_MODEL = Setting("THINK_MODEL", TEXT, "Optional: deployment for requests that ask for thinking (opus and sonnet requests)")
+LONG_CONTEXT_MODEL = Setting(
+    "LONG_CONTEXT_MODEL", TEXT, "Optional: deployment for requests longer than LONG_CONTEXT_THRESHOLD tokens", "gpt-4.1"
+)
+LONG_CONTEXT_THRESHOLD = Setting(
+    "LONG_CONTEXT_THRESHOLD",
+    WHOLE,
+    "Input tokens (counted as count_tokens does) above which LONG_CONTEXT_MODEL serves (default 60000)",
+    "60000",
+)
+TIERS = (BIG_MODEL, MIDDLE_MODEL, SMALL_MODEL, THINK_MODEL, LONG_CONTEXT_MODEL)
+TIER_FALLBACKS = {
+    MIDDLE_MODEL.name: (MIDDLE_MODEL.name, BIG_MODEL.name),
+    SMALL_MODEL.name: (SMALL_MODEL.name, MIDDLE_MODEL.name, BIG_MODEL.name),
+}
+TIER_APIS = tuple(
     Setting(
-        "AZURE_OPENAI_API_VERSION",
-        "Unset (or `v1`) uses Azure's v1 API; a dated version such as 2024-10-21 uses the deployments API. "
-        "`AZURE_API_VERSION` is read too",
-        "",
-    ),
-    Setting(
-        "AZURE_OPENAI_ENDPOINT_*",
-        "More resources serving the same deployment names, pooled with the first for load spreading and failover: "
-        "AZURE_OPENAI_ENDPOINT_2, with AZURE_OPENAI_API_KEY_2 and AZURE_OPENAI_API_VERSION_2 when they differ",
-        "https://my-resource-westus.openai.azure.com",
-        sample_name="AZURE_OPENAI_ENDPOINT_2",
-    ),
-    Setting(
-        "OPENAI_BASE_URL",
-        "An OpenAI-compatible server instead of (or pooled with) Azure: OpenAI, Ollama, vLLM, llama.cpp",
-        "http://localhost:11434/v1",
-        deployed=False,
-    ),
-    Setting(
-        "OPENAI_API_KEY", "Key for OPENAI_BASE_URL (sent as Authorization: Bearer)", "<key or empty>", secret=True, deployed=False
-    ),
-    Setting("BIG_MODEL", "Deployment that serves opus requests", "gpt-5"),
-    Setting("MIDDLE_MODEL", "Deployment that serves sonnet requests (default: BIG_MODEL)", "gpt-5"),
-    Setting("SMALL_MODEL", "Deployment that serves haiku requests (default: MIDDLE_MODEL)", "gpt-5-mini"),
-    Setting("THINK_MODEL", "Optional: deployment for requests that ask for thinking (opus and sonnet requests)", ""),
-    Setting("LONG_CONTEXT_MODEL", "Optional: deployment for requests longer than LONG_CONTEXT_THRESHOLD tokens", "gpt-4.1"),
-    Setting(
-        "LONG_CONTEXT_THRESHOLD", "Input tokens (counted as count_tokens does) above which LONG_CONTEXT_MODEL serves", "60000"
-    ),
-    Setting("BIG_MODEL_API", "`chat` or `responses` for BIG_MODEL; empty: automatic (Responses on Azure, chat elsewhere)", ""),
-    Setting("MIDDLE_MODEL_API", "The same for MIDDLE_MODEL", ""),
-    Setting("SMALL_MODEL_API", "The same for SMALL_MODEL", ""),
-    Setting("THINK_MODEL_API", "The same for THINK_MODEL", ""),
-    Setting("LONG_CONTEXT_MODEL_API", "The same for LONG_CONTEXT_MODEL", ""),
-    Setting(
-        "*_TEMPERATURE",
-        "Per-tier override of the client's temperature: BIG_MODEL_TEMPERATURE, SMALL_MODEL_TEMPERATURE, ...",
-        "",
-        sample_name="BIG_MODEL_TEMPERATURE",
-    ),
-    Setting("*_TOP_P", "Per-tier override of top_p: BIG_MODEL_TOP_P, ...", "", sample_name="BIG_MODEL_TOP_P"),
-    Setting("*_MAX_TOKENS", "Per-tier override of max_tokens: BIG_MODEL_MAX_TOKENS, ...", "", sample_name="BIG_MODEL_MAX_TOKENS"),
-    Setting(
-        "ANTHROPIC_AUTH_TOKEN",
-        "Token clients must present (x-api-key or Authorization: Bearer); unset means no client auth",
-        "<long random token>",
-        secret=True,
-    ),
-    Setting("REQUEST_TIMEOUT", "Seconds a request may take end to end, upstream retries included", "600"),
-    Setting("HEARTBEAT_SECONDS", "Seconds of upstream silence after which a stream gets a ping (default 10)", "10"),
-    Setting(
-        "MAX_STREAM_SECONDS",
-        "A stream still running after this many seconds ends with a clear error event (default: REQUEST_TIMEOUT; 220 in Azure)",
-        "220",
-    ),
-    Setting("MAX_TOKENS_LIMIT", "Upper bound applied to every request's max_tokens (unset: no cap)", ""),
-    Setting("MAX_REQUEST_BYTES", "Largest request body accepted, in bytes (default 32 MB)", "33554432"),
-    Setting(
-        "CUSTOM_HEADER_*",
-        "Extra upstream headers: CUSTOM_HEADER_X_API_KEY=v sends X-API-KEY: v",
-        "",
-        sample_name="CUSTOM_HEADER_X_EXAMPLE",
-    ),
+        f"{tier.name}_API",
+        API,
+        f"`chat` or `responses` for {tier.name}; empty: automatic (Responses on Azure, chat elsewhere)"
+        if tier is BIG_MODEL
+        else f"The same for {tier.name}",
+    )
+    for tier in TIERS
+)
+TEMPERATURES = Setting(
+    "*_TEMPERATURE",
+    NUMBER,
+    "Per-tier override of the client's temperature: BIG_MODEL_TEMPERATURE, SMALL_MODEL_TEMPERATURE, ...",
+    sample_name="BIG_MODEL_TEMPERATURE",
+)
+TOP_PS = Setting("*_TOP_P", NUMBER, "Per-tier override of top_p: BIG_MODEL_TOP_P, ...", sample_name="BIG_MODEL_TOP_P")
+MAX_TOKENS = Setting(
+    "*_MAX_TOKENS", WHOLE, "Per-tier override of max_tokens: BIG_MODEL_MAX_TOKENS, ...", sample_name="BIG_MODEL_MAX_TOKENS"
+)
+AUTH_TOKEN = Setting(
+    "ANTHROPIC_AUTH_TOKEN",
+    TEXT,
+    "Token clients must present (x-api-key or Authorization: Bearer); unset means no client auth",
+    "<long random token>",
+    True,
+)
+REQUEST_TIMEOUT = Setting(
+    "REQUEST_TIMEOUT", POSITIVE, "Seconds a request may take end to end, upstream retries included (default 600)", "600"
+)
+HEARTBEAT_SECONDS = Setting(
+    "HEARTBEAT_SECONDS", POSITIVE, "Seconds of upstream silence after which a stream gets a ping (default 10)", "10"
+)
+MAX_STREAM_SECONDS = Setting(
+    "MAX_STREAM_SECONDS",
+    POSITIVE,
+    "A stream still running after this many seconds ends with a clear error event (default: REQUEST_TIMEOUT; 220 in Azure)",
+    "220",
+)
+MAX_TOKENS_LIMIT = Setting("MAX_TOKENS_LIMIT", WHOLE, "Upper bound applied to every request's max_tokens (unset: no cap)")
+MAX_REQUEST_BYTES = Setting(
+    "MAX_REQUEST_BYTES", WHOLE, "Largest request body accepted, in bytes (default 33554432: 32 MiB)", "33554432"
+)
+CUSTOM_HEADERS = Setting(
+    "CUSTOM_HEADER_*",
+    HEADER_VALUE,
+    "Extra upstream headers: CUSTOM_HEADER_X_API_KEY=v sends X-API-KEY: v",
+    sample_name="CUSTOM_HEADER_X_EXAMPLE",
 )
 
-SETTING_NAMES: frozenset[str] = frozenset(s.name for s in SETTINGS)
-CUSTOM_HEADER_PREFIX = "CUSTOM_HEADER_"
+SETTINGS: tuple[Setting[Any], ...] = (
+    ENDPOINT,
+    API_KEY,
+    API_VERSION,
+    MORE_ENDPOINTS,
+    OPENAI_BASE_URL,
+    OPENAI_API_KEY,
+    *TIERS,
+    LONG_CONTEXT_THRESHOLD,
+    *TIER_APIS,
+    TEMPERATURES,
+    TOP_PS,
+    MAX_TOKENS,
+    AUTH_TOKEN,
+    REQUEST_TIMEOUT,
+    HEARTBEAT_SECONDS,
+    MAX_STREAM_SECONDS,
+    MAX_TOKENS_LIMIT,
+    MAX_REQUEST_BYTES,
+    CUSTOM_HEADERS,
+)
 DEFAULT_REQUEST_TIMEOUT = 600.0
-DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
 DEFAULT_HEARTBEAT_SECONDS = 10.0
 DEFAULT_LONG_CONTEXT_THRESHOLD = 60000
-TIER_SETTINGS = ("BIG_MODEL", "MIDDLE_MODEL", "SMALL_MODEL", "THINK_MODEL", "LONG_CONTEXT_MODEL")
-TIER_FALLBACKS = {
-    "MIDDLE_MODEL": ("MIDDLE_MODEL", "BIG_MODEL"),
-    "SMALL_MODEL": ("SMALL_MODEL", "MIDDLE_MODEL", "BIG_MODEL"),
-}
-APIS = ("chat", "responses")
-Api = Literal["chat", "responses"]
-V1_API = "v1"
-AZURE_PATH_SUFFIXES = ("/openai/v1", "/openai")
+DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +297,10 @@ class UpstreamSetting:
     @property
     def uses_v1_api(self) -> bool:
         return self.api_version == V1_API
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).netloc
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +321,12 @@ class Settings:
     tiers: Mapping[str, Tier]
     """Configured tiers by setting name; MIDDLE_MODEL and SMALL_MODEL fall back as documented."""
     auth_token: str | None
-    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
-    max_stream_seconds: float = DEFAULT_REQUEST_TIMEOUT
-    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
-    max_tokens_limit: int | None = None
-    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
-    long_context_threshold: int = DEFAULT_LONG_CONTEXT_THRESHOLD
+    request_timeout: float
+    max_stream_seconds: float
+    heartbeat_seconds: float
+    max_tokens_limit: int | None
+    max_request_bytes: int
+    long_context_threshold: int
     custom_headers: Mapping[str, str] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
 
@@ -174,91 +338,51 @@ class Settings:
         return None
 
 
-def is_placeholder(value: str) -> bool:
-    """`<...>` values are the placeholders of local.settings.sample.json: treated as unset."""
-    return value.startswith("<") and value.endswith(">")
-
-
-def _clean(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name, "").strip()
-    return value if value and not is_placeholder(value) else None
-
-
-def _number(env: Mapping[str, str], name: str, problems: list[str]) -> float | None:
-    raw = _clean(env, name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        problems.append(f"{name} must be a positive number, got {raw!r}")
-        return None
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, problems: list[str]) -> float | None:
-    raw = _clean(env, name)
-    if raw is None:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        problems.append(f"{name} must be a number, got {raw!r}")
-        return None
-
-
-def _url(env: Mapping[str, str], name: str, problems: list[str], suffixes: tuple[str, ...]) -> str | None:
-    url = _clean(env, name)
-    if url is None:
-        return None
-    if not url.startswith(("https://", "http://")):
-        problems.append(f"{name} must start with https:// (or http:// for a local server), got {url!r}")
-        return None
-    url = url.rstrip("/")
-    for suffix in suffixes:
-        if url.endswith(suffix):
-            url = url[: -len(suffix)]
-    return url
-
-
 def _azure_upstreams(env: Mapping[str, str], problems: list[str]) -> list[UpstreamSetting]:
     """AZURE_OPENAI_ENDPOINT, then AZURE_OPENAI_ENDPOINT_2, _3, ... in order."""
-    primary_version = _clean(env, "AZURE_OPENAI_API_VERSION") or _clean(env, "AZURE_API_VERSION") or V1_API
-    numbered = sorted(int(name.rsplit("_", 1)[1]) for name in env if re.fullmatch(r"AZURE_OPENAI_ENDPOINT_\d+", name))
+    primary_version = API_VERSION.value(env, problems) or V1_API
+    family = re.compile(re.escape(MORE_ENDPOINTS.name).replace(r"\*", r"(\d+)") + "$")
+    numbered = sorted(int(match.group(1)) for name in env if (match := family.match(name)))
     upstreams: list[UpstreamSetting] = []
     for suffix in ["", *(f"_{n}" for n in numbered)]:
-        source = f"AZURE_OPENAI_ENDPOINT{suffix}"
-        url = _url(env, source, problems, AZURE_PATH_SUFFIXES)
+        source = ENDPOINT.name + suffix
+        url = ENDPOINT.value(env, problems, source)
         if url is not None:
-            version = (_clean(env, f"AZURE_OPENAI_API_VERSION{suffix}") if suffix else None) or primary_version
-            upstreams.append(UpstreamSetting(source, url, "azure", _clean(env, f"AZURE_OPENAI_API_KEY{suffix}"), version))
+            version = (API_VERSION.value(env, problems, API_VERSION.name + suffix) if suffix else None) or primary_version
+            key = API_KEY.value(env, problems, API_KEY.name + suffix)
+            upstreams.append(UpstreamSetting(source, url, "azure", key, version))
     return upstreams
 
 
-def _tier(env: Mapping[str, str], setting: str, problems: list[str]) -> Tier | None:
-    deployment = _clean(env, setting)
+def _tier(env: Mapping[str, str], setting: Setting[str], api: Setting[Api], problems: list[str]) -> Tier | None:
+    deployment = setting.value(env, problems)
     if deployment is None:
         return None
-    api = _clean(env, f"{setting}_API")
-    if api is not None and api.lower() not in APIS:
-        problems.append(f"{setting}_API must be 'chat' or 'responses' (or empty for automatic), got {api!r}")
-        api = None
-    max_tokens = _number(env, f"{setting}_MAX_TOKENS", problems)
     return Tier(
-        setting,
+        setting.name,
         deployment,
-        api.lower() if api is not None else None,  # type: ignore[arg-type]
-        _float(env, f"{setting}_TEMPERATURE", problems),
-        _float(env, f"{setting}_TOP_P", problems),
-        int(max_tokens) if max_tokens is not None else None,
+        api.value(env, problems),
+        TEMPERATURES.value(env, problems, TEMPERATURES.member(setting.name)),
+        TOP_PS.value(env, problems, TOP_PS.member(setting.name)),
+        MAX_TOKENS.value(env, problems, MAX_TOKENS.member(setting.name)),
     )
 
 
-def custom_header_name(setting: str) -> str:
-    """CUSTOM_HEADER_X_API_KEY -> X-API-KEY."""
-    return setting[len(CUSTOM_HEADER_PREFIX) :].replace("_", "-")
+def _custom_headers(env: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    """CUSTOM_HEADER_X_API_KEY=v → {"X-API-KEY": v}, each name and value checked."""
+    prefix = CUSTOM_HEADERS.member("")
+    headers: dict[str, str] = {}
+    for name in env:
+        if not name.startswith(prefix) or len(name) == len(prefix):
+            continue
+        header = name[len(prefix) :].replace("_", "-")
+        if not _HEADER_NAME.match(header):
+            problems.append(f"{name} does not make a valid header name")
+            continue
+        value = CUSTOM_HEADERS.value(env, problems, name)
+        if value is not None:
+            headers[header] = value
+    return headers
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -266,38 +390,32 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     problems: list[str] = []
     upstreams = _azure_upstreams(env, problems)
-    openai_url = _url(env, "OPENAI_BASE_URL", problems, ("/chat/completions", "/responses"))
+    openai_url = OPENAI_BASE_URL.value(env, problems)
     if openai_url is not None:
-        upstreams.append(UpstreamSetting("OPENAI_BASE_URL", openai_url, "openai", _clean(env, "OPENAI_API_KEY")))
-    if not upstreams and not any("must start with" in p for p in problems):
+        upstreams.append(UpstreamSetting(OPENAI_BASE_URL.name, openai_url, "openai", OPENAI_API_KEY.value(env, problems)))
+    if not upstreams and not (_clean(env, ENDPOINT.name) or _clean(env, OPENAI_BASE_URL.name)):
         problems.append(
-            "AZURE_OPENAI_ENDPOINT is not set: set it to your resource's endpoint, e.g. https://my-resource.openai.azure.com "
-            "(or set OPENAI_BASE_URL for an OpenAI-compatible server)"
+            f"{ENDPOINT.name} is not set: set it to your resource's endpoint, e.g. {ENDPOINT.example} "
+            f"(or set {OPENAI_BASE_URL.name} for an OpenAI-compatible server)"
         )
-    tiers = {tier.setting: tier for name in TIER_SETTINGS if (tier := _tier(env, name, problems)) is not None}
-    if "BIG_MODEL" not in tiers and "MIDDLE_MODEL" not in tiers:
-        problems.append("BIG_MODEL is not set: set it to the deployment name that serves opus requests")
-    threshold = _number(env, "LONG_CONTEXT_THRESHOLD", problems)
-    timeout = _number(env, "REQUEST_TIMEOUT", problems) or DEFAULT_REQUEST_TIMEOUT
-    max_tokens_limit = _number(env, "MAX_TOKENS_LIMIT", problems)
-    max_request_bytes = _number(env, "MAX_REQUEST_BYTES", problems)
+    tiers = {
+        tier.setting: tier
+        for setting, api in zip(TIERS, TIER_APIS, strict=True)
+        if (tier := _tier(env, setting, api, problems)) is not None
+    }
+    if BIG_MODEL.name not in tiers and MIDDLE_MODEL.name not in tiers:
+        problems.append(f"{BIG_MODEL.name} is not set: set it to the deployment name that serves opus requests")
+    timeout = REQUEST_TIMEOUT.value(env, problems) or DEFAULT_REQUEST_TIMEOUT
     return Settings(
         upstreams=tuple(upstreams),
         tiers=tiers,
-        auth_token=_clean(env, "ANTHROPIC_AUTH_TOKEN"),
+        auth_token=AUTH_TOKEN.value(env, problems),
         request_timeout=timeout,
-        max_stream_seconds=min(_number(env, "MAX_STREAM_SECONDS", problems) or timeout, timeout),
-        heartbeat_seconds=_number(env, "HEARTBEAT_SECONDS", problems) or DEFAULT_HEARTBEAT_SECONDS,
-        max_tokens_limit=int(max_tokens_limit) if max_tokens_limit is not None else None,
-        max_request_bytes=int(max_request_bytes) if max_request_bytes is not None else DEFAULT_MAX_REQUEST_BYTES,
-        long_context_threshold=int(threshold) if threshold is not None else DEFAULT_LONG_CONTEXT_THRESHOLD,
-        custom_headers={
-            custom_header_name(name): value
-            for name, value in env.items()
-            if name.startswith(CUSTOM_HEADER_PREFIX)
-            and len(name) > len(CUSTOM_HEADER_PREFIX)
-            and value
-            and not is_placeholder(value)
-        },
+        max_stream_seconds=min(MAX_STREAM_SECONDS.value(env, problems) or timeout, timeout),
+        heartbeat_seconds=HEARTBEAT_SECONDS.value(env, problems) or DEFAULT_HEARTBEAT_SECONDS,
+        max_tokens_limit=MAX_TOKENS_LIMIT.value(env, problems),
+        max_request_bytes=MAX_REQUEST_BYTES.value(env, problems) or DEFAULT_MAX_REQUEST_BYTES,
+        long_context_threshold=LONG_CONTEXT_THRESHOLD.value(env, problems) or DEFAULT_LONG_CONTEXT_THRESHOLD,
+        custom_headers=_custom_headers(env, problems),
         problems=tuple(problems),
     )

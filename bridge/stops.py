@@ -4,58 +4,65 @@ The bridge does not pass stop sequences upstream: chat/completions never says
 which one matched, and reasoning models refuse `stop`.  Matching here gives
 Anthropic's exact semantics on every deployment: the text ends right before
 the first sequence found, the response finishes with `stop_sequence` naming
-it, and the upstream is closed at once.  While streaming, text that could be
-the start of a sequence is held back until it is decided.
+it, and the upstream is closed at once.  Text that could be the start of a
+sequence is held back until it is decided.
+
+Each delta costs one search per sequence (C string search) and, for the
+held-back end, at most one set lookup per character of the longest sequence.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from bridge.model import Event, Finish, TextDelta
 
 
-def _held_length(text: str, sequences: list[str]) -> int:
-    """Length of the longest end of `text` that begins some sequence."""
-    longest = 0
-    for sequence in sequences:
-        for size in range(min(len(sequence) - 1, len(text)), longest, -1):
-            if text.endswith(sequence[:size]):
-                longest = size
-                break
-    return longest
+class StopSequences:
+    """Feed event batches in order; `finished` turns true when a sequence matched (nothing follows)."""
 
+    __slots__ = ("_held", "_longest", "_prefixes", "finished", "sequences")
 
-def _first_match(text: str, sequences: list[str]) -> tuple[int, str] | None:
-    found: tuple[int, str] | None = None
-    for sequence in sequences:
-        at = text.find(sequence)
-        if at >= 0 and (found is None or at < found[0]):
-            found = (at, sequence)
-    return found
+    def __init__(self, sequences: list[str]) -> None:
+        self.sequences = sequences
+        self._longest = max(len(sequence) for sequence in sequences)
+        self._prefixes = frozenset(sequence[:size] for sequence in sequences for size in range(1, len(sequence)))
+        self._held = ""
+        self.finished = False
 
+    def _held_length(self, text: str) -> int:
+        """Length of the longest end of `text` that begins some sequence."""
+        for size in range(min(self._longest - 1, len(text)), 0, -1):
+            if text[-size:] in self._prefixes:
+                return size
+        return 0
 
-async def apply_stop_sequences(events: AsyncIterator[Event], sequences: list[str]) -> AsyncIterator[Event]:
-    held = ""
-    try:
-        async for event in events:
-            if isinstance(event, TextDelta):
-                text = held + event.text
-                match = _first_match(text, sequences)
-                if match is not None:
-                    at, sequence = match
-                    if at:
-                        yield TextDelta(text[:at])
-                    yield Finish("stop_sequence", sequence)
-                    return
-                keep = _held_length(text, sequences)
-                held = text[len(text) - keep :] if keep else ""
-                if len(text) > keep:
-                    yield TextDelta(text[: len(text) - keep])
+    def _first_match(self, text: str) -> tuple[int, str] | None:
+        found: tuple[int, str] | None = None
+        for sequence in self.sequences:
+            at = text.find(sequence)
+            if at >= 0 and (found is None or at < found[0]):
+                found = (at, sequence)
+        return found
+
+    def feed(self, events: list[Event]) -> list[Event]:
+        out: list[Event] = []
+        for event in events:
+            if not isinstance(event, TextDelta):
+                if self._held:
+                    out.append(TextDelta(self._held))
+                    self._held = ""
+                out.append(event)
                 continue
-            if held:
-                yield TextDelta(held)
-                held = ""
-            yield event
-    finally:
-        await events.aclose()  # type: ignore[attr-defined]
+            text = self._held + event.text
+            match = self._first_match(text)
+            if match is not None:
+                at, sequence = match
+                if at:
+                    out.append(TextDelta(text[:at]))
+                out.append(Finish("stop_sequence", sequence))
+                self.finished = True
+                return out
+            keep = self._held_length(text)
+            self._held = text[len(text) - keep :] if keep else ""
+            if len(text) > keep:
+                out.append(TextDelta(text[: len(text) - keep]))
+        return out

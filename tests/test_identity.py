@@ -199,7 +199,8 @@ def test_403_with_entra_names_the_role(fake_azure: FakeAzure, tmp_path: Path) ->
     fake_azure.enqueue(Error(403, PERMISSION_DENIED))
     with entra_bridge(fake_azure, tmp_path, identity) as bridge:
         response = post(bridge)
-        assert_error(response, 403, "permission_error", "Cognitive Services OpenAI User")
+        assert_error(response, 500, "api_error", "Cognitive Services OpenAI User")
+        assert response.headers["x-should-retry"] == "false", "the bridge's configuration, not the client's token"
         assert len(fake_azure.requests) == 1, "a 403 is not retried"
         assert_never_shown([*identity.issued, identity.secret], bridge, response)
 
@@ -208,10 +209,10 @@ def test_401_with_entra_blames_the_token_not_a_key(fake_azure: FakeAzure, tmp_pa
     identity = FakeIdentity(fake_azure, register=False)  # Azure does not accept the tokens (wrong tenant)
     with entra_bridge(fake_azure, tmp_path, identity) as bridge:
         response = post(bridge)
-        message = assert_error(response, 401, "authentication_error", "Entra ID")
-        assert "Check AZURE_OPENAI_API_KEY" not in message, message
+        message = assert_error(response, 500, "api_error", "Entra ID")
+        assert "AZURE_OPENAI_API_KEY" not in message, message
         streamed = post(bridge, stream=True)
-        assert_error(streamed, 401, "authentication_error", "Entra ID")
+        assert_error(streamed, 500, "api_error", "Entra ID")
         assert_never_shown([*identity.issued, identity.secret], bridge, response, streamed)
 
 
@@ -221,7 +222,8 @@ def test_401_with_a_key_names_the_key_setting(fake_azure: FakeAzure, tmp_path: P
     try:
         responses = [post(running), post(running, stream=True)]
         for response in responses:
-            assert_error(response, 401, "authentication_error", "AZURE_OPENAI_API_KEY")
+            assert_error(response, 500, "api_error", "AZURE_OPENAI_API_KEY")
+            assert response.headers["x-should-retry"] == "false"
         assert fake_azure.requests[0].headers["api-key"] == wrong_key
         assert len(fake_azure.requests) == 2, "a 401 is not retried"
         assert_never_shown([wrong_key, CLIENT_TOKEN], running, *responses)

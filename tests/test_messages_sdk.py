@@ -53,7 +53,7 @@ def test_text_non_streaming(client: anthropic.Anthropic, fake_azure: FakeAzure) 
     assert body["messages"][0] == {"role": "system", "content": "Be brief."}
     assert body["messages"][1] == {"role": "user", "content": "hi"}
     assert body["max_completion_tokens"] == 1000
-    assert body["stream_options"] == {"include_usage": True}
+    assert "stream" not in body and "stream_options" not in body, "a non-streaming client gets one JSON answer"
 
 
 def test_text_streaming_events(client: anthropic.Anthropic, fake_azure: FakeAzure) -> None:
@@ -306,10 +306,10 @@ def test_content_filter_finish_is_refusal(client: anthropic.Anthropic, fake_azur
         (
             401,
             {"error": {"code": "401", "message": "Access denied due to invalid subscription key or wrong API endpoint."}},
-            anthropic.AuthenticationError,
-            "authentication_error",
+            anthropic.InternalServerError,
+            "api_error",
         ),
-        (403, {"error": {"code": "403", "message": "Forbidden"}}, anthropic.PermissionDeniedError, "permission_error"),
+        (403, {"error": {"code": "403", "message": "Forbidden"}}, anthropic.InternalServerError, "api_error"),
         (404, {"error": {"code": "404", "message": "Resource not found"}}, anthropic.NotFoundError, "not_found_error"),
         (413, {"error": {"code": "413", "message": "Request entity too large"}}, anthropic.APIStatusError, "request_too_large"),
         (
@@ -338,7 +338,9 @@ def test_upstream_errors(
     assert error.body["type"] == "error"
     assert error.body["error"]["type"] == kind
     assert body["error"]["message"].split(".")[0] in error.body["error"]["message"]
-    assert error.status_code == {503: 529}.get(status, status)
+    assert error.status_code == {503: 529, 401: 500, 403: 500}.get(status, status)
+    if status in (401, 403):
+        assert error.response.headers["x-should-retry"] == "false", "Azure refused the bridge's credentials, not the client's"
     if status == 429:
         assert error.response.headers["retry-after"] == "0"
 

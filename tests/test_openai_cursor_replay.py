@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +26,8 @@ from openai.types.chat import ChatCompletionChunk
 
 from bridge.fronts.openai.reasoning import OPEN, strip_thinking
 from bridge.fronts.openai.stream import ChunkWriter
-from bridge.serve import stream_body
-from bridge.sse import SSEDecoder
-from bridge.upstreams.responses.stream import translate_stream
-from bridge.upstreams.transport import Deadline
+from tests.anthropic_grammar import render as render_stream
+from tests.anthropic_grammar import sse_events, upstream_stream
 from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
 from tests.fake_azure import DEFAULT_DEPLOYMENTS, Deployment, FakeAzure, RawSSE, running_fake_azure
 from tests.fake_azure.replay import SHARED_DIR
@@ -54,11 +52,10 @@ class Recorded:
 
 
 def recorded(raw: bytes) -> Recorded:
-    decoder = SSEDecoder()
     out = Recorded()
     calls: dict[int, dict[str, str]] = {}
-    for event in decoder.feed(raw) + decoder.close():
-        data = json.loads(event.data)
+    for _, payload in sse_events(raw):
+        data = json.loads(payload)
         kind = data.get("type")
         if kind == "response.output_text.delta":
             out.text += data["delta"]
@@ -132,20 +129,14 @@ def check(request: dict[str, Any], expected: Recorded, chunks: list[Any], comple
     assert choice.finish_reason == ("tool_calls" if expected.calls else "stop")
 
 
-async def _pieces(raw: bytes, size: int = 997) -> AsyncIterator[bytes]:
-    for start in range(0, len(raw), size):
-        yield raw[start : start + size]
-
-
-def render(raw: bytes, model: str, include_usage: bool = False) -> list[Any]:
-    """The recorded stream through the Responses translator and the chunk writer, as decoded SSE events."""
+def render(raw: bytes, model: str, include_usage: bool = False) -> list[str]:
+    """The recorded stream through the Responses translator and the chunk writer: the data of each SSE event."""
 
     async def body() -> bytes:
         writer = ChunkWriter("chatcmpl-replay", model, 0, include_usage)
-        return b"".join([part async for part in stream_body(writer, translate_stream(_pieces(raw)), Deadline.after(30))])
+        return await render_stream(writer, upstream_stream(raw, 997, "responses"))
 
-    decoder = SSEDecoder()
-    return decoder.feed(asyncio.run(body())) + decoder.close()
+    return [data for _, data in sse_events(asyncio.run(body()))]
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -153,11 +144,11 @@ def test_recorded_stream_through_the_chunk_writer(name: str) -> None:
     request, upstream = scenario(name)
     expected = recorded(upstream)
     events = render(upstream, request["model"])
-    payloads = [json.loads(event.data) for event in events if event.data != "[DONE]"]
+    payloads = [json.loads(data) for data in events if data != "[DONE]"]
     if expected.error is not None:
         assert payloads[-1]["error"]["type"] == "server_error" and expected.error in payloads[-1]["error"]["message"]
         return
-    assert events[-1].data == "[DONE]"
+    assert events[-1] == "[DONE]"
     state: ChatCompletionStreamState[Any] = ChatCompletionStreamState()
     chunks = [ChatCompletionChunk.model_validate(payload) for payload in payloads]
     for chunk in chunks:
@@ -169,12 +160,15 @@ def test_recorded_stream_through_the_chunk_writer(name: str) -> None:
 def test_cursor_request_replayed(cursor: openai.OpenAI, cursor_fake: FakeAzure, name: str) -> None:
     request, upstream = scenario(name)
     expected = recorded(upstream)
-    cursor_fake.enqueue(RawSSE(upstream))
     if expected.error is not None:
+        cursor_fake.enqueue(*[RawSSE(upstream)] * 4)
+        before = len(cursor_fake.requests)
         with pytest.raises(openai.APIError) as failed:
             replay(cursor, request)
         assert expected.error in failed.value.message
+        assert len(cursor_fake.requests) >= before + 4, "a failure before any output is retried, then reported"
         return
+    cursor_fake.enqueue(RawSSE(upstream))
     chunks, completion = replay(cursor, request)
     assert cursor_fake.requests[-1].api == "responses"
     assert cursor_fake.requests[-1].body["reasoning"]["effort"] == request["reasoning"]["effort"]
@@ -197,8 +191,8 @@ def test_usage_chunk_in_process(name: str) -> None:
     usage = recorded(upstream).usage
     assert usage is not None
     events = render(upstream, request["model"], include_usage=True)
-    assert events[-1].data == "[DONE]"
-    check_usage(ChatCompletionChunk.model_validate_json(events[-2].data), usage)
+    assert events[-1] == "[DONE]"
+    check_usage(ChatCompletionChunk.model_validate_json(events[-2]), usage)
 
 
 @pytest.mark.parametrize("name", USAGE_SCENARIOS)

@@ -237,7 +237,9 @@ def test_reasoning_shows_as_a_thinking_section_and_is_not_sent_back(oai: openai.
         {"reasoning_content": "hard."},
         {"content": "Answer."},
     ]
-    fake_azure.enqueue(RawSSE(chat_sse(deltas)), RawSSE(chat_sse(deltas)))
+    message = {"role": "assistant", "reasoning_content": "Think hard.", "content": "Answer."}
+    completion = {"object": "chat.completion", "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
+    fake_azure.enqueue(RawSSE(chat_sse(deltas)), RawSSE(json.dumps(completion).encode(), content_type="application/json"))
     streamed = "".join(
         c.choices[0].delta.content or ""
         for c in oai.chat.completions.create(model="gpt-high", messages=USER, stream=True)
@@ -286,8 +288,8 @@ def test_errors_in_the_openai_shape(bridge: RunningBridge, oai: openai.OpenAI) -
     ("status", "error_class", "kind", "client_status"),
     [
         (400, openai.BadRequestError, "invalid_request_error", 400),
-        (401, openai.AuthenticationError, "authentication_error", 401),
-        (403, openai.PermissionDeniedError, "permission_error", 403),
+        (401, openai.InternalServerError, "server_error", 500),
+        (403, openai.InternalServerError, "server_error", 500),
         (404, openai.NotFoundError, "not_found_error", 404),
         (429, openai.RateLimitError, "rate_limit_error", 429),
         (500, openai.InternalServerError, "server_error", 500),

@@ -11,7 +11,7 @@ import pytest
 from bridge.errors import STATUS_OF_KIND, BridgeError
 from bridge.fronts.openai.completion import completion_body
 from bridge.fronts.openai.errors import error_body, status_of
-from bridge.fronts.openai.models import model_ids, target
+from bridge.fronts.openai.models import model_ids, resolve_alias
 from bridge.fronts.openai.reasoning import CLOSE, OPEN, strip_thinking, thinking_section
 from bridge.fronts.openai.request import parse_request
 from bridge.fronts.openai.stream import ChunkWriter
@@ -36,8 +36,8 @@ from bridge.model import (
     ToolResultPart,
     Usage,
 )
-from bridge.routing import resolve
 from bridge.settings import load_settings
+from bridge.tiers import resolve
 from tests.fake_azure.replay import SHARED_DIR
 
 SETTINGS = load_settings(
@@ -276,13 +276,13 @@ def test_every_recorded_cursor_request_parses() -> None:
 
 def test_aliases_tiers_and_pass_through() -> None:
     for alias, effort in (("gpt-high", "high"), ("GPT-Medium", "medium"), ("gpt-low", "low"), ("gpt-minimal", "minimal")):
-        routed = target(Request(alias, []))
+        routed = resolve_alias(Request(alias, []))
         assert (routed.model, routed.reasoning_effort) == ("opus", effort)
-    assert target(Request("gpt-high", [], reasoning_effort="low")).reasoning_effort == "low"
-    assert resolve(target(Request("gpt-5", [])), SETTINGS, lambda: 0)[0].setting == "BIG_MODEL"
-    assert resolve(target(Request("gpt-5-mini", [])), SETTINGS, lambda: 0)[0].setting == "SMALL_MODEL"
-    assert target(Request("claude-sonnet-4-6", [])).model == "claude-sonnet-4-6"
-    assert target(Request("my-deployment", [])) == Request("my-deployment", [])
+    assert resolve_alias(Request("gpt-high", [], reasoning_effort="low")).reasoning_effort == "low"
+    assert resolve(resolve_alias(Request("gpt-5", [])), SETTINGS, lambda _: 0)[0].setting == "BIG_MODEL"
+    assert resolve(resolve_alias(Request("gpt-5-mini", [])), SETTINGS, lambda _: 0)[0].setting == "SMALL_MODEL"
+    assert resolve_alias(Request("claude-sonnet-4-6", [])).model == "claude-sonnet-4-6"
+    assert resolve_alias(Request("my-deployment", [])) == Request("my-deployment", [])
     assert model_ids(SETTINGS) == ["gpt-high", "gpt-medium", "gpt-low", "gpt-minimal", "gpt-5", "gpt-5-mini"]
 
 

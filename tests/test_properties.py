@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -13,12 +13,10 @@ from hypothesis import strategies as st
 
 from bridge.fronts.anthropic.request import parse_request
 from bridge.fronts.anthropic.stream import StreamWriter
-from bridge.serve import stream_body
 from bridge.upstreams.adapt import Adaptation
 from bridge.upstreams.chat.request import build_body
-from bridge.upstreams.chat.stream import translate_stream
-from bridge.upstreams.transport import Deadline
-from tests.anthropic_grammar import accumulate, check_grammar, parse_sse
+from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render
+from tests.anthropic_grammar import upstream_stream as stream_of
 from tests.conftest import CLIENT_TOKEN, RunningBridge
 from tests.fake_azure import Deployment
 from tests.fake_azure.rules import validate_chat_request
@@ -32,21 +30,15 @@ NO_REASONING = Adaptation(dropped=frozenset({"reasoning_effort"}))
 @given(messages_request())
 @settings(max_examples=300, deadline=None)
 def test_every_valid_request_becomes_a_body_azure_accepts(body: dict[str, Any]) -> None:
-    request = parse_request(body)
-    chat = NO_REASONING.apply(build_body(request, "any", request.max_tokens))
+    request = replace(parse_request(body), web_search=None)
+    chat = NO_REASONING.apply(build_body(request, "any", True))
     error = validate_chat_request(chat, ANY_OUTPUT)
     assert error is None, (error, json.dumps(chat)[:2000])
 
 
-async def _chunked(chunks: list[dict[str, Any]], split: int) -> AsyncIterator[bytes]:
-    raw = b"".join(b"data: " + json.dumps(chunk).encode() + b"\n\n" for chunk in chunks) + b"data: [DONE]\n\n"
-    for start in range(0, len(raw), split):
-        yield raw[start : start + split]
-
-
 async def _render(chunks: list[dict[str, Any]], split: int) -> bytes:
-    writer = StreamWriter("msg_prop", "claude-opus-4-8")
-    return b"".join([part async for part in stream_body(writer, translate_stream(_chunked(chunks, split)), Deadline.after(30))])
+    raw = b"".join(b"data: " + json.dumps(chunk).encode() + b"\n\n" for chunk in chunks) + b"data: [DONE]\n\n"
+    return await render(StreamWriter("msg_prop", "claude-opus-4-8"), stream_of(raw, split, "chat"))
 
 
 @given(upstream_stream(), st.integers(1, 300))
@@ -70,6 +62,9 @@ def test_every_stream_obeys_the_grammar_and_keeps_the_content(
 def test_random_valid_requests_never_get_a_5xx(bridge: RunningBridge, body: dict[str, Any], stream: bool) -> None:
     body = {**body, "stream": stream}
     response = httpx.post(bridge.url + "/v1/messages", headers={"x-api-key": CLIENT_TOKEN}, json=body, timeout=30)
+    if any(str(tool.get("type", "")).startswith("web_search") for tool in body.get("tools") or ()):
+        assert response.status_code == 400 and "web_search" in response.json()["error"]["message"], "the chat tier says so"
+        return
     assert response.status_code == 200, response.text
     if stream:
         check_grammar(parse_sse(response.content))

@@ -16,9 +16,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from bridge.sse import SSEDecoder
-from bridge.upstreams.chat.stream import translate_stream
-from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render_upstream
+from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render_upstream, sse_events
 from tests.fake_azure import FakeAzure, RawSSE, load_transcript, recorded_dir
 
 RECORDED = recorded_dir()
@@ -34,12 +32,11 @@ pytestmark = pytest.mark.skipif(
 
 def expected_from_source(raw: bytes) -> dict[str, Any]:
     """What the recording says, computed independently of the bridge."""
-    decoder = SSEDecoder()
     text, calls, finish, usage, refused = "", {}, None, None, False
-    for event in decoder.feed(raw) + decoder.close():
-        if event.data == "[DONE]":
+    for _, data in sse_events(raw):
+        if data == "[DONE]":
             break
-        chunk = json.loads(event.data)
+        chunk = json.loads(data)
         usage = chunk.get("usage") or usage
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
@@ -75,7 +72,7 @@ def assert_matches_source(message: Any, expected: dict[str, Any]) -> None:
 @pytest.mark.parametrize("split", [1, 7, 4096])
 def test_translator_replays_recording(name: str, split: int) -> None:
     raw = load_transcript(name)
-    events = parse_sse(asyncio.run(render_upstream(raw, split, translate_stream)))
+    events = parse_sse(asyncio.run(render_upstream(raw, split, "chat")))
     check_grammar(events)
     assert_matches_source(accumulate(events), expected_from_source(raw))
 

@@ -435,10 +435,12 @@ def test_stream_client_disconnect_cancels_the_upstream(fake_azure: FakeAzure, pr
 
 
 def test_stream_client_disconnect_cancels_a_silent_upstream(fake_azure: FakeAzure, proxy: FaultyProxy, tmp_path: Path) -> None:
-    """Azure sends the headers and a little, then nothing (a reasoning model thinking): the bridge has nothing to write."""
+    """Azure sends the headers and a little, then nothing (a reasoning model thinking): the bridge has nothing to write
+    but its opening, after one heartbeat."""
     proxy.stall_after = 1200
     fake_azure.enqueue(LONG)
-    with own_bridge(fake_azure, tmp_path / "b.log", AZURE_OPENAI_ENDPOINT=proxy.url, REQUEST_TIMEOUT="30") as bridge:
+    settings = {"AZURE_OPENAI_ENDPOINT": proxy.url, "REQUEST_TIMEOUT": "30", "HEARTBEAT_SECONDS": "1"}
+    with own_bridge(fake_azure, tmp_path / "b.log", **settings) as bridge:
         left = _read_first_event_then_leave(bridge)
         assert wait_for(lambda: proxy.connections and proxy.connections[0].bridge_closed is not None, 1.5), (
             "the bridge kept waiting on Azure after its client left"

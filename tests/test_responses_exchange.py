@@ -1,6 +1,6 @@
 """The Responses upstream against the fake Azure: reasoning continuity, effort, web search, structured output, ends.
 
-These drive `responses.call.open_stream`
+These drive `exchange.open_stream` on the Responses API
 directly (a `Bridge` built from settings that point at the fake supplies the
 pool and the adaptation memory), then render the events with the Anthropic
 stream writer and read them back with the anthropic SDK's accumulator, the
@@ -20,13 +20,13 @@ from bridge.errors import BridgeError
 from bridge.fronts.anthropic.message import message_body
 from bridge.fronts.anthropic.request import parse_request
 from bridge.fronts.anthropic.stream import StreamWriter
+from bridge.inbound import SESSION_HEADER, cache_key_of
 from bridge.pipeline import Bridge
-from bridge.routing import Route
-from bridge.serve import stream_body
 from bridge.settings import load_settings
-from bridge.upstreams.responses.call import open_stream
+from bridge.tiers import Target
+from bridge.upstreams.exchange import open_stream
 from bridge.upstreams.responses.signature import PREFIX, decode, encode
-from tests.anthropic_grammar import accumulate, check_grammar, parse_sse
+from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render
 from tests.fake_azure import (
     MISSING_REASON,
     Deployment,
@@ -72,13 +72,11 @@ def claude_code_body(messages: list[dict[str, Any]], **extra: Any) -> dict[str, 
 
 async def _turn(fake: FakeAzure, body: dict[str, Any], deployment: str, session: str | None) -> list[tuple[str, dict[str, Any]]]:
     bridge = Bridge(load_settings({"AZURE_OPENAI_ENDPOINT": str(fake.url), "AZURE_OPENAI_API_KEY": fake.api_key}))
-    request = parse_request(body, session_id=session)
+    request = cache_key_of({SESSION_HEADER: session} if session else {}, parse_request(body))
     assert bridge.pool is not None
-    deadline = bridge.deadline()
-    opened = await open_stream(request, Route(deployment, "BIG_MODEL"), bridge.pool, bridge.memory, deadline, request.max_tokens)
-    events = opened.events
-    writer = StreamWriter("msg_test", request.model)
-    return parse_sse(b"".join([part async for part in stream_body(writer, events, deadline)]))
+    target = Target(deployment, "BIG_MODEL")
+    stream = await open_stream(request, target, "responses", bridge.pool, bridge.memory, bridge.deadline())
+    return parse_sse(await render(StreamWriter("msg_test", request.model), stream))
 
 
 def turn(fake: FakeAzure, body: dict[str, Any], deployment: str = "gpt-5", session: str | None = SESSION) -> Any:
@@ -265,8 +263,10 @@ def test_non_streaming_message_keeps_thinking_signature_and_search_blocks(fake_a
             )
         )
         assert bridge.pool is not None
-        opened = await open_stream(request, Route("gpt-5", "BIG_MODEL"), bridge.pool, bridge.memory, bridge.deadline(), 1000)
-        return message_body(await collect(opened.events), "msg_x", request.model)
+        stream = await open_stream(
+            request, Target("gpt-5", "BIG_MODEL"), "responses", bridge.pool, bridge.memory, bridge.deadline()
+        )
+        return message_body(await collect(stream), "msg_x", request.model)
 
     body = asyncio.run(gather())
     thinking, use, result, text = body["content"]
@@ -288,12 +288,20 @@ def test_recorded_azure_streams_over_http(fake_azure: FakeAzure, folder: str) ->
     if cursor is None:
         pytest.skip(MISSING_REASON)
     raw = (cursor.parent / "cursor-azure-responses" / folder / "upstream_response.sse").read_bytes()
-    fake_azure.enqueue(RawSSE(raw))
-    events = asyncio.run(_turn(fake_azure, claude_code_body([{"role": "user", "content": "replay"}]), "gpt-5", SESSION))
     expected = expected_from_source(raw)
+    body = claude_code_body([{"role": "user", "content": "replay"}])
     if expected["error"]:
-        check_grammar(events, allow_error=True)
-        assert events[-1][0] == "error"
+        fake_azure.enqueue(*[RawSSE(raw)] * 4)
+        with pytest.raises(BridgeError) as failed:
+            asyncio.run(_turn(fake_azure, body, "gpt-5", SESSION))
+        assert failed.value.kind == "api_error" and expected["error"]["message"] in failed.value.message
+        assert len(fake_azure.requests) == 4, "a server error before any output is retried"
+        fake_azure.reset()
+        fake_azure.enqueue(RawSSE(raw))
+        check_grammar(asyncio.run(_turn(fake_azure, body, "gpt-5", SESSION)))
+        assert len(fake_azure.requests) == 2
         return
+    fake_azure.enqueue(RawSSE(raw))
+    events = asyncio.run(_turn(fake_azure, body, "gpt-5", SESSION))
     check_grammar(events)
     assert_matches_source(accumulate(events), expected)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 from hypothesis import given, settings
@@ -19,13 +18,10 @@ from hypothesis import strategies as st
 
 from bridge.fronts.anthropic.request import parse_request
 from bridge.fronts.anthropic.stream import StreamWriter
-from bridge.serve import stream_body
 from bridge.upstreams.adapt import Adaptation
 from bridge.upstreams.responses.request import build_body
 from bridge.upstreams.responses.signature import decode
-from bridge.upstreams.responses.stream import translate_stream
-from bridge.upstreams.transport import Deadline
-from tests.anthropic_grammar import accumulate, check_grammar, parse_sse
+from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render, upstream_stream
 from tests.fake_azure import Deployment
 from tests.fake_azure.responses_rules import validate_responses_request
 from tests.strategies import JSON_VALUE, NAME, messages_request
@@ -42,7 +38,7 @@ STOPS = {"completed": None, "max_output_tokens": "max_tokens", "content_filter":
 @settings(max_examples=300, deadline=None)
 def test_every_valid_request_becomes_a_responses_body_azure_accepts(body: dict[str, Any]) -> None:
     request = parse_request(body)
-    responses = NO_SAMPLING.apply(build_body(request, "any", request.max_tokens))
+    responses = NO_SAMPLING.apply(build_body(request, "any", True))
     error = validate_responses_request(responses, ANY_REASONING)
     assert error is None, (error, json.dumps(responses)[:2000])
     assert not any(item["type"] == "reasoning" for item in responses["input"]), "the strategies' signatures are not the bridge's"
@@ -159,18 +155,11 @@ def responses_stream(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, A
     return events, expected
 
 
-async def _chunked(events: list[dict[str, Any]], split: int, framed: bool) -> AsyncIterator[bytes]:
+async def _render(events: list[dict[str, Any]], split: int, framed: bool) -> bytes:
     raw = b"".join(
         (f"event: {e['type']}\n" if framed else "").encode() + b"data: " + json.dumps(e).encode() + b"\n\n" for e in events
     )
-    for start in range(0, len(raw), split):
-        yield raw[start : start + split]
-
-
-async def _render(events: list[dict[str, Any]], split: int, framed: bool) -> bytes:
-    writer = StreamWriter("msg_prop", "claude-opus-4-8")
-    translated = translate_stream(_chunked(events, split, framed))
-    return b"".join([part async for part in stream_body(writer, translated, Deadline.after(30))])
+    return await render(StreamWriter("msg_prop", "claude-opus-4-8"), upstream_stream(raw, split, "responses"))
 
 
 @given(responses_stream(), st.integers(1, 300), st.booleans())

@@ -18,10 +18,8 @@ from typing import Any
 
 import pytest
 
-from bridge.sse import SSEDecoder
 from bridge.upstreams.responses.signature import decode
-from bridge.upstreams.responses.stream import translate_stream
-from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render_upstream
+from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render_upstream, sse_events
 from tests.fake_azure import load_transcript, recorded_dir
 
 RECORDED = recorded_dir()
@@ -65,11 +63,10 @@ RECORDINGS = recordings()
 
 def expected_from_source(raw: bytes) -> dict[str, Any]:
     """What the recording says, read straight from its events."""
-    decoder = SSEDecoder()
     thinking: list[dict[str, Any]] = []
     text, calls, usage, finish, error, searches = "", [], None, None, None, 0
-    for sse in decoder.feed(raw) + decoder.close():
-        event = json.loads(sse.data)
+    for _, data in sse_events(raw):
+        event = json.loads(data)
         kind = event["type"]
         if kind == "response.reasoning_summary_text.delta":
             if not thinking or thinking[-1]["id"] != event["item_id"] or thinking[-1]["signature"]:
@@ -135,7 +132,7 @@ def assert_matches_source(message: Any, expected: dict[str, Any]) -> None:
 @pytest.mark.parametrize("split", [1, 7, 4096])
 def test_translator_replays_recording(raw: bytes, split: int) -> None:
     expected = expected_from_source(raw)
-    events = parse_sse(asyncio.run(render_upstream(raw, split, translate_stream)))
+    events = parse_sse(asyncio.run(render_upstream(raw, split, "responses")))
     if expected["error"]:
         check_grammar(events, allow_error=True)
         assert events[-1][0] == "error" and expected["error"]["message"] in events[-1][1]["error"]["message"]
@@ -145,7 +142,7 @@ def test_translator_replays_recording(raw: bytes, split: int) -> None:
 
 
 def test_corpus_has_every_kind_of_responses_stream() -> None:
-    kinds = {json.loads(sse.data)["type"] for _, _, raw in RECORDINGS for sse in SSEDecoder().feed(raw)}
+    kinds = {json.loads(data)["type"] for _, _, raw in RECORDINGS for _, data in sse_events(raw)}
     for kind in (
         "response.reasoning_summary_text.delta",
         "response.function_call_arguments.delta",

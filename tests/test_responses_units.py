@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from bridge.fronts.anthropic.request import parse_request, strict_schema
+from bridge.inbound import SESSION_HEADER, cache_key_of
 from bridge.model import Message, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
 from bridge.upstreams.adapt import Adaptation, learn, step_effort
 from bridge.upstreams.chat.request import build_body as chat_body
+from bridge.upstreams.failures import UpstreamError
 from bridge.upstreams.responses.request import input_items
 from bridge.upstreams.responses.signature import decode, encode
 
@@ -58,7 +61,8 @@ def test_display_omitted_hides_the_summary() -> None:
 )
 def test_cache_key_is_the_session(header: str | None, user_id: str | None, key: str | None) -> None:
     metadata = {"metadata": {"user_id": user_id}} if user_id else {}
-    request = parse_request({"model": "m", "max_tokens": 1, "messages": USER, **metadata}, session_id=header)
+    parsed = parse_request({"model": "m", "max_tokens": 1, "messages": USER, **metadata})
+    request = cache_key_of({SESSION_HEADER: header} if header else {}, parsed)
     if header and len(header) > 64:
         assert request.cache_key is not None and len(request.cache_key) == 64
     else:
@@ -177,6 +181,11 @@ def test_effort_steps_to_the_nearest_accepted(wanted: str, refused: set[str], st
     assert step_effort(wanted, frozenset(refused)) == stepped
 
 
+def _learn(current: Adaptation, error: dict[str, Any], sent: dict[str, Any]) -> Adaptation | None:
+    lesson = learn(current, UpstreamError.of(400, error), sent)
+    return lesson.adaptation if lesson is not None else None
+
+
 def test_adaptation_learns_nested_responses_parameters() -> None:
     body = {
         "model": "m",
@@ -189,21 +198,21 @@ def test_adaptation_learns_nested_responses_parameters() -> None:
         "param": "reasoning.effort",
         "code": "unsupported_value",
     }
-    adapted = learn(Adaptation(), effort, body)
+    adapted = _learn(Adaptation(), effort, body)
     assert adapted is not None and adapted.apply(body)["reasoning"] == {"effort": "high", "summary": "auto"}
     not_reasoning = {
         "message": "Unsupported parameter: 'reasoning.effort' is not supported with this model.",
         "param": "reasoning.effort",
         "code": "unsupported_parameter",
     }
-    assert "reasoning" not in (learn(Adaptation(), not_reasoning, body) or Adaptation()).apply(body)
-    summary = learn(Adaptation(), {"message": "no", "param": "reasoning.summary", "code": "unsupported_parameter"}, body)
+    assert "reasoning" not in (_learn(Adaptation(), not_reasoning, body) or Adaptation()).apply(body)
+    summary = _learn(Adaptation(), {"message": "no", "param": "reasoning.summary", "code": "unsupported_parameter"}, body)
     assert summary is not None and summary.apply(body)["reasoning"] == {"effort": "xhigh"}
-    encrypted = learn(
+    encrypted = _learn(
         Adaptation(), {"message": "Encrypted content is not supported with this model.", "param": None, "code": None}, body
     )
     assert encrypted is not None and "include" not in encrypted.apply(body)
-    cap = learn(
+    cap = _learn(
         Adaptation(),
         {"message": "This model supports at most 128000 output tokens", "param": "max_output_tokens", "code": "invalid_value"},
         body,
@@ -217,7 +226,7 @@ def test_responses_api_hint_is_left_for_the_api_switch() -> None:
         "param": "reasoning_effort",
         "code": None,
     }
-    assert learn(Adaptation(), hint, {"reasoning_effort": "high"}) is None
+    assert _learn(Adaptation(), hint, {"reasoning_effort": "high"}) is None
 
 
 def test_chat_body_carries_effort_and_response_format() -> None:
@@ -225,7 +234,7 @@ def test_chat_body_carries_effort_and_response_format() -> None:
     request = parsed(
         thinking={"type": "adaptive"}, output_config={"effort": "low", "format": {"type": "json_schema", "schema": schema}}
     )
-    body = chat_body(request, "gpt-5", 100)
+    body = chat_body(replace(request, max_tokens=100), "gpt-5", True)
     assert body["reasoning_effort"] == "low"
     assert body["response_format"] == {
         "type": "json_schema",
@@ -251,6 +260,6 @@ def test_documents_become_input_files() -> None:
         ],
         max_tokens=100,
     )
-    content = build_body(request, "gpt-5", 100)["input"][0]["content"]
+    content = build_body(replace(request, max_tokens=100), "gpt-5", True)["input"][0]["content"]
     assert content[0] == {"type": "input_file", "filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}
     assert content[1] == {"type": "input_file", "file_url": "https://example.com/b.pdf"}

@@ -2,36 +2,35 @@
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import time
-from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
-from bridge.model import Finish, Message, Request, TextDelta, TextPart, ToolCallPart, ToolResultPart
-from bridge.routing import resolve
+from bridge.model import Event, Finish, Message, Request, TextDelta, TextPart, ToolCallPart, ToolResultPart
 from bridge.settings import load_settings
-from bridge.sse import SSEDecoder
-from bridge.stops import apply_stop_sequences
+from bridge.sse import DataReader
+from bridge.stops import StopSequences
+from bridge.tiers import Target, resolve
 from bridge.upstreams.adapt import Adaptation, learn
 from bridge.upstreams.chat.request import chat_messages
-from bridge.upstreams.failures import upstream_error
+from bridge.upstreams.failures import UpstreamError, describe
 from bridge.upstreams.tool_order import UNANSWERED_CALL, call_id
 from bridge.upstreams.transport import retry_delay
 from tests.fake_azure import load_transcript, recorded_dir
 
 
-def test_sse_decoder_handles_real_framing() -> None:
-    decoder = SSEDecoder()
+def test_sse_reader_handles_real_framing() -> None:
+    reader = DataReader()
     raw = 'event: a\r\ndata: {"x":\r\ndata: 1}\r\n\r\n: comment\n\ndata: caf\u00e9\n\ndata: last'.encode()
     events = []
     for i in range(len(raw)):
-        events += decoder.feed(raw[i : i + 1])
-    events += decoder.close()
-    assert [(e.event, e.data) for e in events] == [("a", '{"x":\n1}'), (None, "caf\u00e9"), (None, "last")]
+        events += reader.feed(raw[i : i + 1])
+    events += reader.close()
+    assert events == [b'{"x":\n1}', "caf\u00e9".encode(), b"last"]
 
 
 def test_settings_normalise_and_report() -> None:
@@ -58,7 +57,7 @@ def test_settings_normalise_and_report() -> None:
 
 
 def _route(model: str, settings: object, effort: str | None = None, tokens: int = 10) -> tuple[str, str]:
-    route, _ = resolve(Request(model, [], reasoning_effort=effort), settings, lambda: tokens)  # type: ignore[arg-type]
+    route, _ = resolve(Request(model, [], reasoning_effort=effort), settings, lambda _: tokens)  # type: ignore[arg-type]
     return route.deployment, route.setting
 
 
@@ -89,7 +88,7 @@ def test_think_long_context_and_overrides() -> None:
     assert _route("claude-haiku-4-5", settings, effort="high") == ("small", "SMALL_MODEL")
     assert _route("claude-opus-4-8", settings, effort="high", tokens=5000) == ("long", "LONG_CONTEXT_MODEL")
     route, request = resolve(
-        Request("claude-opus-4-8", [], max_tokens=64000, temperature=1.0, reasoning_effort="high"), settings, lambda: 1
+        Request("claude-opus-4-8", [], max_tokens=64000, temperature=1.0, reasoning_effort="high"), settings, lambda _: 1
     )
     assert (route.api, request.temperature, request.max_tokens) == ("responses", 0.3, 500)
     assert load_settings({"BIG_MODEL": "b", "BIG_MODEL_API": "grpc"}).problems
@@ -133,9 +132,10 @@ def test_think_long_context_and_overrides() -> None:
         ({"message": "Invalid 'messages[1].content'", "param": "messages", "code": "invalid_value"}, None),
     ],
 )
-def test_adaptation_learns_from_azure_400s(error: dict, expected: Adaptation | None) -> None:
+def test_adaptation_learns_from_azure_400s(error: dict[str, Any], expected: Adaptation | None) -> None:
     sent = {"max_completion_tokens": 64000, "temperature": 0.5, "top_p": 0.9}
-    assert learn(Adaptation(), error, sent) == expected
+    lesson = learn(Adaptation(), UpstreamError.of(400, error), sent)
+    assert (lesson.adaptation if lesson is not None else None) == expected
 
 
 def test_adaptation_applies_every_fix() -> None:
@@ -143,17 +143,14 @@ def test_adaptation_applies_every_fix() -> None:
     assert adaptation.apply({"model": "m", "temperature": 1, "max_completion_tokens": 500}) == {"model": "m", "max_tokens": 100}
 
 
-async def _events(*texts: str) -> AsyncIterator[TextDelta | Finish]:
+def _run_stops(texts: list[str], sequences: list[str]) -> list[Event]:
+    stops = StopSequences(sequences)
+    events: list[Event] = []
     for text in texts:
-        yield TextDelta(text)
-    yield Finish("end_turn")
-
-
-def _run_stops(texts: list[str], sequences: list[str]) -> list[object]:
-    async def run() -> list[object]:
-        return [event async for event in apply_stop_sequences(_events(*texts), sequences)]
-
-    return asyncio.run(run())
+        events += stops.feed([TextDelta(text)])
+        if stops.finished:
+            return events
+    return events + stops.feed([Finish("end_turn")])
 
 
 def test_stop_sequence_split_across_chunks() -> None:
@@ -196,10 +193,12 @@ def test_retry_delay_honours_azure_headers() -> None:
     assert all(0 <= retry_delay(4, None) <= 4 for _ in range(50))
 
 
-def test_upstream_errors_are_made_helpful() -> None:
-    from bridge.routing import Route
+def upstream_error(status: int, payload: bytes, headers: dict[str, str], target: Target, keyed: bool) -> Any:
+    return describe(UpstreamError.from_body(status, payload, headers), target, keyed)
 
-    route = Route("gpt-5", "BIG_MODEL")
+
+def test_upstream_errors_are_made_helpful() -> None:
+    route = Target("gpt-5", "BIG_MODEL")
     not_found = upstream_error(404, b'{"error":{"code":"DeploymentNotFound","message":"nope"}}', {}, route, True)
     assert not_found.kind == "not_found_error" and "BIG_MODEL" in not_found.message and "'gpt-5'" in not_found.message
     context = upstream_error(
@@ -218,8 +217,9 @@ def test_upstream_errors_are_made_helpful() -> None:
     )
     assert context.message == "prompt is too long: 130512 tokens > 128000 maximum"
     assert "API_KEY" in upstream_error(401, b'{"error":{"code":"401","message":"Access denied"}}', {}, route, True).message
-    forbidden = upstream_error(403, b'{"error":{"code":"PermissionDenied","message":"no"}}', {}, route, False)
-    assert forbidden.kind == "permission_error" and "Cognitive Services OpenAI User" in forbidden.message
+    forbidden = upstream_error(403, b'{"error":{"code":"Forbidden","message":"no"}}', {}, route, False)
+    assert forbidden.status == 500 and forbidden.headers == {"x-should-retry": "false"}
+    assert "Cognitive Services OpenAI User" in forbidden.message
     limited = upstream_error(429, b'{"error":{"code":"429","message":"slow down"}}', {"retry-after": "7"}, route, True)
     assert (limited.kind, limited.status, limited.headers) == ("rate_limit_error", 429, {"retry-after": "7"})
     assert upstream_error(503, b"Service Unavailable", {}, route, True).status == 529
@@ -227,8 +227,6 @@ def test_upstream_errors_are_made_helpful() -> None:
 
 @pytest.mark.skipif(recorded_dir() is None, reason="../shared/wire-corpus not present (a user's clone)")
 def test_recorded_content_filter_error_names_the_filter() -> None:
-    from bridge.routing import Route
-
-    error = upstream_error(400, load_transcript("azure-error-400-content_filter-1.json"), {}, Route("gpt-4o", "BIG_MODEL"), True)
+    error = upstream_error(400, load_transcript("azure-error-400-content_filter-1.json"), {}, Target("gpt-4o", "BIG_MODEL"), True)
     assert error.kind == "invalid_request_error"
     assert "content filter" in error.message and "self_harm (medium)" in error.message

@@ -6,15 +6,17 @@ older API versions do not know `max_completion_tokens`, gpt-5.1 knows no
 `minimal` effort).  Rather than guessing from deployment names, the bridge
 sends the request as the client asked and, when Azure answers 400 for one
 parameter, retries without it (or with the value Azure allows) and remembers
-that for the deployment.  The same rules serve chat/completions and Responses
-bodies; a dotted `param` (`reasoning.summary`) names a nested key.
+that for the deployment (`memory.DeploymentMemory`).  The same rules serve
+chat/completions and Responses bodies; a dotted `param` (`reasoning.summary`)
+names a nested key.
 
     Azure's 400                                          fix
     ---------------------------------------------------  ------------------------------------
     unsupported_parameter 'max_tokens'                   send max_completion_tokens instead
     Unrecognized request argument: max_completion_tokens send max_tokens instead
-    unsupported_value 'reasoning_effort' /               step down to the nearest effort the
-      'reasoning.effort' ("Supported values are: ...")   deployment accepts (up when none lower)
+    unsupported_value / invalid_value                    step down to the nearest effort the
+      'reasoning_effort' / 'reasoning.effort'            deployment accepts (up when none lower)
+      ("Supported values are: ...")
     unsupported_parameter 'reasoning.effort'             drop `reasoning` (not a reasoning model)
     "Encrypted content is not supported ..." / 'include' drop `include`
     unsupported_parameter / unsupported_value 'X'        drop X (X may be dotted: drop the nested key)
@@ -28,6 +30,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from bridge.upstreams.failures import UpstreamError
 
 DROPPABLE = frozenset(
     {
@@ -102,7 +106,8 @@ def step_effort(wanted: str, refused: frozenset[str]) -> str | None:
     at = EFFORTS.index(wanted)
     below = [effort for effort in reversed(EFFORTS[: at + 1]) if effort not in refused]
     above = [effort for effort in EFFORTS[at + 1 :] if effort not in refused]
-    return (below or above or [None])[0]
+    nearest = below or above
+    return nearest[0] if nearest else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,13 +147,21 @@ def _refused_efforts(current: Adaptation, message: str, value: Any) -> frozenset
     return current.refused_efforts | ({value} if isinstance(value, str) else set())
 
 
-def learn(current: Adaptation, error: Any, sent: dict[str, Any]) -> Adaptation | None:
-    """The adaptation that fixes `error` for the body `sent`, or None when none applies."""
-    if not isinstance(error, dict):
-        return None
-    message = error.get("message") if isinstance(error.get("message"), str) else ""
-    param = error.get("param") if isinstance(error.get("param"), str) else None
-    code = error.get("code")
+@dataclass(frozen=True, slots=True)
+class Lesson:
+    """A new adaptation, and what it changes in words (for the log): `temperature 0.2 → (dropped)`."""
+
+    adaptation: Adaptation
+    change: str
+
+
+def _shown(value: Any) -> str:
+    return "(unset)" if value is None else repr(value)
+
+
+def learn(current: Adaptation, error: UpstreamError, sent: dict[str, Any]) -> Lesson | None:
+    """The adaptation that fixes Azure's 400 `error` for the body `sent`, or None when none applies."""
+    message, param, code = error.message, error.param, error.code
     unrecognized = _UNRECOGNIZED.search(message)
     if unrecognized and param is None:
         param, code = unrecognized.group(1), "unsupported_parameter"
@@ -157,29 +170,21 @@ def learn(current: Adaptation, error: Any, sent: dict[str, Any]) -> Adaptation |
     if param in TOKEN_LIMIT_KEYS or param == OUTPUT_TOKENS_KEY:
         cap = _AT_MOST.search(message)
         if cap and (current.token_cap is None or int(cap.group(1)) < current.token_cap):
-            return replace(current, token_cap=int(cap.group(1)))
+            limit = int(cap.group(1))
+            return Lesson(replace(current, token_cap=limit), f"{param} {_shown(sent.get(param))} → {limit} (the model's maximum)")
         if code == "unsupported_parameter" and param == current.token_key:
             other = TOKEN_LIMIT_KEYS[1] if param == TOKEN_LIMIT_KEYS[0] else TOKEN_LIMIT_KEYS[0]
-            return replace(current, token_key=other)
+            return Lesson(replace(current, token_key=other), f"{param} → {other} (same value)")
         return None
-    if param in EFFORT_PARAMS and code == "unsupported_value":
-        refused = _refused_efforts(current, message, _get(sent, param))
-        return replace(current, refused_efforts=refused) if refused != current.refused_efforts else None
+    if param in EFFORT_PARAMS and code in ("unsupported_value", "invalid_value"):
+        wanted = _get(sent, param)
+        refused = _refused_efforts(current, message, wanted)
+        if refused == current.refused_efforts:
+            return None
+        stepped = step_effort(wanted, refused) if isinstance(wanted, str) else None
+        return Lesson(replace(current, refused_efforts=refused), f"{param} {_shown(wanted)} → {_shown(stepped)}")
     if param == "reasoning.effort" and code == "unsupported_parameter":
         param = "reasoning"
     if code in ("unsupported_parameter", "unsupported_value") and param in DROPPABLE and _get(sent, param) is not None:
-        return replace(current, dropped=current.dropped | {param})
+        return Lesson(replace(current, dropped=current.dropped | {param}), f"{param} {_shown(_get(sent, param))} → (not sent)")
     return None
-
-
-class AdaptationMemory:
-    """Per-process memory of adaptations, keyed by upstream URL and deployment."""
-
-    def __init__(self) -> None:
-        self._known: dict[tuple[str, str], Adaptation] = {}
-
-    def get(self, upstream: str, deployment: str) -> Adaptation:
-        return self._known.get((upstream, deployment), Adaptation())
-
-    def remember(self, upstream: str, deployment: str, adaptation: Adaptation) -> None:
-        self._known[(upstream, deployment)] = adaptation

@@ -40,7 +40,7 @@ class Endpoint:
 
     @property
     def host(self) -> str:
-        return self.setting.base_url.split("://", 1)[-1].split("/", 1)[0]
+        return self.setting.host
 
     def url(self, deployment: str, operation: str) -> str:
         base = self.setting.base_url

@@ -1,89 +1,91 @@
-"""One upstream exchange, whatever the upstream API: adapt the body, send it through the pool, stream the events.
+"""One upstream exchange, whatever the upstream API: build, adapt, send through the pool, recover, stream.
 
-Each upstream API (chat/completions, Responses) supplies the operation, the
-body and its stream translator; this module does the rest, the same way for
-all: the deployment's learned adaptations (`adapt.py`) are applied, a 400
-that teaches a new one is retried once per lesson, an answer saying the
-deployment needs the other API raises `WrongApi` (the pipeline switches), any
-other failure becomes a helpful `BridgeError` (`failures.py`), and a 200 becomes the translated
-event stream, which closes the upstream response when it ends or is closed.
+    Request ─ API's build_body ─ the deployment's learned adaptation ─ pool.send
+      200 → UpstreamStream, read to its first batch ─────────────────────────────▶ the stream
+      an error status, or a failure inside the stream before its first batch
+          → the API's recovery step (`recovery.py`) decides:
+              Adapt / SwitchApi (remembered in `memory`) / Resend / RetryElsewhere → send again
+              Fail → the client's error
+
+A non-streaming client without stop sequences gets a non-streamed upstream
+call (`whole`): one JSON answer, decoded by the same translators.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import Any
 
-import httpx
+from bridge.deadline import Deadline
+from bridge.errors import BridgeError
+from bridge.model import Request
+from bridge.settings import Api
+from bridge.stops import StopSequences
+from bridge.tiers import Target
+from bridge.upstreams.api import UpstreamApi
+from bridge.upstreams.chat.api import CHAT
+from bridge.upstreams.failures import UpstreamError, UpstreamFailure, describe
+from bridge.upstreams.memory import DeploymentMemory
+from bridge.upstreams.pool import MAX_ROUNDS, Answer, Pool, close
+from bridge.upstreams.recovery import Adapt, Fail, Refusal, RetryElsewhere, SwitchApi
+from bridge.upstreams.responses.api import RESPONSES
+from bridge.upstreams.stream import Decoder, StreamDecoder, UpstreamStream, WholeDecoder
 
-from bridge.errors import BridgeError, WrongApi
-from bridge.model import Event
-from bridge.routing import Route
-from bridge.upstreams.adapt import AdaptationMemory, learn
-from bridge.upstreams.failures import error_object, upstream_error, wanted_api
-from bridge.upstreams.pool import Answer, Pool, close
-from bridge.upstreams.transport import Deadline
-
-Translator = Callable[[AsyncIterable[bytes]], AsyncIterator[Event]]
-MAX_ADAPTATIONS = 4
+APIS: dict[Api, UpstreamApi] = {"chat": CHAT, "responses": RESPONSES}
+MAX_RECOVERIES = 6
 log = logging.getLogger("bridge.upstream")
 
 
-@dataclass
-class Opened:
-    """A started exchange: its events, and a way to end it from another task."""
-
-    events: AsyncIterator[Event]
-    response: httpx.Response
-
-    async def abort(self) -> None:
-        """Close the upstream connection, also under a read pending in another task: that read fails
-        and the events end, without cancelling the reader (a cancelled read can leave httpx's
-        pooled connection marked active forever)."""
-        await close(self.response)
+def _decoder(api: UpstreamApi, request: Request, whole: bool) -> Decoder:
+    stops = StopSequences(request.stop) if request.stop else None
+    return WholeDecoder(api.events_of, stops) if whole else StreamDecoder(api.translator(), stops)
 
 
-async def _events(answer: Answer, translate: Translator) -> AsyncIterator[Event]:
-    try:
-        async for event in translate(answer.chunks):
-            yield event
-    except httpx.HTTPError as exc:
-        raise BridgeError("api_error", f"The connection to the upstream broke mid-response ({type(exc).__name__})") from None
-    finally:
-        await close(answer.response)
+async def _opened(answer: Answer, api: UpstreamApi, request: Request, target: Target, whole: bool) -> UpstreamStream:
+    stream = UpstreamStream(answer.response, _decoder(api, request, whole), target, api.name, answer.first, answer.chunks)
+    await stream.first()
+    return stream
 
 
-async def open_events(
-    pool: Pool,
-    route: Route,
-    operation: str,
-    body: dict[str, Any],
-    translate: Translator,
-    memory: AdaptationMemory,
-    deadline: Deadline,
-) -> Opened:
-    """Start the exchange; raises `BridgeError` for anything that fails before the first event."""
-    adaptation = memory.get(pool.name, route.deployment)
-    for _ in range(MAX_ADAPTATIONS + 1):
+async def open_stream(
+    request: Request, target: Target, api_name: Api, pool: Pool, memory: DeploymentMemory, deadline: Deadline
+) -> UpstreamStream:
+    """Start the exchange; raises `BridgeError` for anything that fails before the first batch of events."""
+    api = APIS[api_name]
+    whole = not request.stream and not request.stop
+    body = api.build_body(request, target.deployment, not whole)
+    retries = 0
+    for _ in range(MAX_RECOVERIES + 1):
+        adaptation = memory.adaptation(pool.name, target.deployment, api.name)
         sent = adaptation.apply(body)
-        answer = await pool.send(route.deployment, operation, sent, deadline)
-        response = answer.response
-        if response.status_code == 200:
-            return Opened(_events(answer, translate), response)
-        payload = await response.aread()
-        await close(response)
-        error = error_object(payload)
-        if response.status_code == 400:
-            fixed = learn(adaptation, error, sent)
-            if fixed is not None and fixed != adaptation:
-                log.info("deployment %s refuses a parameter; adapted and retrying", route.deployment)
-                adaptation = fixed
-                memory.remember(pool.name, route.deployment, adaptation)
-                continue
-        other = wanted_api(operation, response.status_code, error)
-        if other is not None:
-            raise WrongApi(other, str(error.get("message") or f"Use the {other} API"))
-        raise upstream_error(response.status_code, payload, dict(response.headers), route, answer.endpoint.credential.keyed)
-    raise BridgeError("api_error", f"Deployment '{route.deployment}' kept refusing the request's parameters")
+        answer = await pool.send(target.deployment, api.operation, sent, deadline)
+        if answer.response.status_code == 200:
+            try:
+                return await _opened(answer, api, request, target, whole)
+            except UpstreamFailure as failure:
+                error = failure.error
+        else:
+            payload = await answer.response.aread()
+            await close(answer.response)
+            error = UpstreamError.from_body(answer.response.status_code, payload, answer.response.headers)
+        decision = api.recover(Refusal(error, sent, adaptation, target, answer.endpoint.credential.keyed))
+        if isinstance(decision, RetryElsewhere) and retries < MAX_ROUNDS:
+            retries += 1
+            log.warning("%s failed inside its stream (%s); trying again", answer.endpoint.name, decision.reason)
+            pool.rest(answer.endpoint, decision.rest_seconds)
+            continue
+        if isinstance(decision, RetryElsewhere):
+            raise describe(error, target, answer.endpoint.credential.keyed)
+        if isinstance(decision, Fail):
+            raise decision.error
+        if isinstance(decision, Adapt):
+            log.info("deployment %s refused a parameter; adapted and retrying: %s", target.deployment, decision.change)
+            memory.remember_adaptation(pool.name, target.deployment, api.name, decision.adaptation)
+        elif isinstance(decision, SwitchApi):
+            log.info("deployment %s needs the %s API; switching it", target.deployment, decision.api)
+            memory.remember_api(pool.name, target.deployment, decision.api)
+            api = APIS[decision.api]
+            body = api.build_body(request, target.deployment, not whole)
+        else:
+            log.info("deployment %s cannot use part of this request; sending again: %s", target.deployment, decision.change)
+            body = decision.body
+    raise BridgeError("api_error", f"Deployment '{target.deployment}' kept refusing the request", {"x-should-retry": "false"})

@@ -4,20 +4,24 @@ Requests start at the next member in turn (round robin), so load spreads
 across resources and regions.  A member that answers 429, 5xx (408, 500, 502,
 503, 504) or cannot be reached is set aside until its `retry-after` (or a
 short backoff) has passed, and the request moves on to the next member at
-once.  When every member has failed in a round, the pool waits for the first
-one to come back (the smallest `retry-after`, or exponential backoff with
-jitter) and tries again, within `MAX_ROUNDS` rounds and never past the
-request's deadline.  All of this happens before any byte reaches the client.
+once.  A member that is resting gets no request at all.  When every member
+is resting, the pool waits for the first one to come back only when that is
+soon (`MAX_WAIT_SECONDS`, and within the request's deadline); otherwise it
+answers at once, so a long `retry-after` costs no upstream calls and no
+waiting clients.  At most `MAX_ROUNDS` rounds; all of this happens before any
+byte reaches the client.
 
 When nothing succeeds, the last upstream answer is returned as it is (a 429
-keeps its `retry-after`), or, if no member could be reached, a `BridgeError`.
+keeps its `retry-after`); if this request reached no member, a `BridgeError`:
+`rate_limit_error` with the earliest `retry-after` while every member rests,
+else the reason none could be reached.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,22 +29,26 @@ from typing import Any
 
 import httpx
 
+from bridge import sse
+from bridge.deadline import Deadline
 from bridge.errors import BridgeError
 from bridge.upstreams.endpoint import Endpoint
-from bridge.upstreams.transport import Deadline, post, retry_delay
+from bridge.upstreams.transport import post, retry_delay
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_ROUNDS = 3
+MAX_WAIT_SECONDS = 5.0
 log = logging.getLogger("bridge.upstream")
 
 
 @dataclass(slots=True)
 class Answer:
-    """An upstream's answer: the response, who gave it, and its body (read it from `chunks` only)."""
+    """An upstream's answer: the response, who gave it, and its body: `first` (a 200's first bytes), then `chunks`."""
 
     response: httpx.Response
     endpoint: Endpoint
     chunks: AsyncIterator[bytes]
+    first: bytes = b""
 
 
 @dataclass(slots=True)
@@ -70,12 +78,20 @@ class Pool:
     def endpoints(self) -> list[Endpoint]:
         return [member.endpoint for member in self._members]
 
+    def rest(self, endpoint: Endpoint, seconds: float) -> None:
+        """Set `endpoint` aside for `seconds` (it reported a rate limit or a failure inside a 200 stream)."""
+        for member in self._members:
+            if member.endpoint is endpoint:
+                member.rest(seconds)
+
     def _order(self) -> list[_Member]:
-        """Members from the next in turn; those resting go last, soonest back first."""
+        """Members from the next in turn."""
         start = self._turn % len(self._members)
         self._turn += 1
-        rotated = self._members[start:] + self._members[:start]
-        return sorted(rotated, key=lambda member: member.resting_for())
+        return self._members[start:] + self._members[:start]
+
+    def _soonest(self) -> float:
+        return min(member.resting_for() for member in self._members)
 
     async def send(self, deployment: str, operation: str, body: dict[str, Any], deadline: Deadline) -> Answer:
         """POST `body`; returns the first answer that is not worth retrying.
@@ -83,13 +99,21 @@ class Pool:
         A 200 counts only once its first body bytes arrived: a connection that breaks
         between the headers and the body is retried like one that could not be made.
         """
-        content = json.dumps(body, separators=(",", ":")).encode()
+        content = sse.dumps(body)
+        order = self._order()
         last: Answer | None = None
         unreachable = ""
         for round_number in range(1, MAX_ROUNDS + 1):
-            for member in self._order():
+            wait = self._soonest()
+            if wait > 0:
+                if wait > min(MAX_WAIT_SECONDS, deadline.remaining()):
+                    break
+                await asyncio.sleep(wait)
+            for member in order:
+                if member.resting_for() > 0:
+                    continue
                 if last is not None:
-                    await last.response.aclose()
+                    await close(last.response)
                     last = None
                 endpoint = member.endpoint
                 try:
@@ -104,13 +128,16 @@ class Pool:
                 log.warning("%s answered %s for %s", endpoint.name, answer.response.status_code, deployment)
                 member.rest(retry_delay(round_number, answer.response.headers))
                 last = answer
-            wait = min(member.resting_for() for member in self._members)
-            if round_number == MAX_ROUNDS or wait >= deadline.remaining():
-                break
-            await asyncio.sleep(wait)
         if last is not None:
             return last
-        raise BridgeError("api_error", unreachable or "No upstream could be reached")
+        if unreachable:
+            raise BridgeError("api_error", unreachable)
+        wait = max(self._soonest(), 1.0)
+        raise BridgeError(
+            "rate_limit_error",
+            f"Every upstream endpoint asked the bridge to wait (rate limits or failures); retry in {wait:.0f} s",
+            {"retry-after": str(math.ceil(wait))},
+        )
 
     async def _attempt(self, endpoint: Endpoint, deployment: str, operation: str, content: bytes, deadline: Deadline) -> Answer:
         try:
@@ -133,13 +160,7 @@ class Pool:
         except (httpx.HTTPError, StopAsyncIteration):
             await close(response)
             raise httpx.RemoteProtocolError("the connection closed before the response body") from None
-        return Answer(response, endpoint, _prepend(first, chunks))
-
-
-async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield first
-    async for chunk in rest:
-        yield chunk
+        return Answer(response, endpoint, chunks, first)
 
 
 async def close(response: httpx.Response) -> None:

@@ -1,4 +1,4 @@
-"""Sending one request upstream: the shared connection pool, the deadline, the retry delay.
+"""Sending one request upstream: the shared connection pool and the retry delay.
 
 One pooled `httpx.AsyncClient` per event loop (a Functions worker has one loop;
 tests may run several).  Which upstream to try, and when to try again, is
@@ -14,11 +14,11 @@ import email.utils
 import random
 import time
 import weakref
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import httpx
 
-from bridge.errors import BridgeError
+from bridge.deadline import Deadline
 from bridge.logs import note_attempt
 
 BACKOFF_BASE_SECONDS = 0.5
@@ -42,39 +42,30 @@ def client() -> httpx.AsyncClient:
     return existing
 
 
-@dataclass(frozen=True, slots=True)
-class Deadline:
-    at: float
-    reason: str = "The response took longer than REQUEST_TIMEOUT allows"
-    """What the client is told when the deadline passes."""
-
-    @classmethod
-    def after(cls, seconds: float, reason: str | None = None) -> Deadline:
-        return cls(time.monotonic() + seconds, reason or f"The response took longer than REQUEST_TIMEOUT allows ({seconds:g} s)")
-
-    def remaining(self) -> float:
-        return self.at - time.monotonic()
-
-    def error(self) -> BridgeError:
-        return BridgeError("timeout_error", self.reason)
-
-
-def retry_delay(attempt: int, headers: httpx.Headers | None) -> float:
-    """Seconds to wait before retry number `attempt` (1-based)."""
-    if headers is not None:
-        if "retry-after-ms" in headers:
+def requested_wait(headers: Mapping[str, str]) -> float | None:
+    """Seconds the upstream asked to wait (`retry-after-ms`, else `retry-after` in seconds or as a date), if any."""
+    if "retry-after-ms" in headers:
+        try:
+            return max(float(headers["retry-after-ms"]) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value:
+        try:
+            return max(float(value), 0.0)
+        except ValueError:
             try:
-                return max(float(headers["retry-after-ms"]) / 1000.0, 0.0)
-            except ValueError:
-                pass
-        if "retry-after" in headers:
-            value = headers["retry-after"]
-            try:
-                return max(float(value), 0.0)
-            except ValueError:
-                parsed = email.utils.parsedate_to_datetime(value) if value else None
-                if parsed is not None:
-                    return max(parsed.timestamp() - time.time(), 0.0)
+                return max(email.utils.parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def retry_delay(attempt: int, headers: Mapping[str, str] | None) -> float:
+    """Seconds to wait before retry number `attempt` (1-based): what the upstream asked, else jittered backoff."""
+    wait = requested_wait(headers) if headers is not None else None
+    if wait is not None:
+        return wait
     return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)))
 
 

@@ -27,7 +27,18 @@ from typing import Any
 
 from .responses_rules import issue_encrypted
 from .rules import Deployment
-from .streams import NO_FAULTS, SSE_CONTENT_TYPE, Faults, Rendered, Text, ToolCalls, random_id, split_randomly, split_text
+from .streams import (
+    JSON_CONTENT_TYPE,
+    NO_FAULTS,
+    SSE_CONTENT_TYPE,
+    Faults,
+    Rendered,
+    Text,
+    ToolCalls,
+    random_id,
+    split_randomly,
+    split_text,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +104,22 @@ def from_chat_reply(reply: Text | ToolCalls) -> ResponsesReply:
     return ResponsesToolCalls(reply.calls, reply.text, seed=reply.seed, cached_tokens=reply.cached_tokens, faults=reply.faults)
 
 
+TERMINAL = ("response.completed", "response.incomplete", "response.failed")
+
+
 def render_responses(reply: ResponsesReply, request: Mapping[str, Any], deployment: Deployment) -> Rendered:
-    """Turn `reply` into the event stream Azure sends for the Responses `request` to `deployment`."""
-    return Rendered(200, SSE_CONTENT_TYPE, {}, _Response(reply, request, deployment).events(), reply.faults)
+    """Turn `reply` into what Azure sends for the Responses `request` to `deployment`: its event stream, or,
+    for `stream: false`, the final response object (a failure: its error, with status 500)."""
+    pieces = _Response(reply, request, deployment).events()
+    if request.get("stream") is True:
+        return Rendered(200, SSE_CONTENT_TYPE, {}, pieces, reply.faults)
+    events = [json.loads(piece.split(b"data: ", 1)[1]) for piece in pieces]
+    final = next((event for event in reversed(events) if event["type"] in TERMINAL), None)
+    if final is not None and final["type"] != "response.failed":
+        body = json.dumps(final["response"], ensure_ascii=False).encode()
+        return Rendered(200, JSON_CONTENT_TYPE, {}, [body], reply.faults)
+    failure = final["response"]["error"] if final is not None else next(e["error"] for e in events if e["type"] == "error")
+    return Rendered(500, JSON_CONTENT_TYPE, {}, [json.dumps({"error": failure}).encode()], reply.faults)
 
 
 @dataclass

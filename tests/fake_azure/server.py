@@ -21,7 +21,7 @@ import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from starlette.applications import Starlette
@@ -275,6 +275,9 @@ def _error_response(error: AzureError, deployment: str | None = None) -> Respons
     return Response(error.render(), error.status, _azure_headers(deployment), media_type=JSON_CONTENT_TYPE)
 
 
+CUT_SLICES = 16
+
+
 class _EventStream(StreamingResponse):
     """Sends `pieces` one by one; stops without finishing the body after `cut_after` pieces."""
 
@@ -299,12 +302,17 @@ async def _iterate(pieces: Sequence[bytes]) -> AsyncIterator[bytes]:
 
 
 async def _deliver(rendered: Rendered, deployment: str) -> Response:
-    """Wait out `delay_first_byte`, then answer in one piece or as an event stream."""
+    """Wait out `delay_first_byte`, then answer in one piece or as an event stream (a body that is to be cut
+    short goes out in `CUT_SLICES` slices, so the cut falls inside it)."""
     faults: Faults = rendered.faults
     if faults.delay_first_byte > 0:
         await asyncio.sleep(faults.delay_first_byte)
     headers = {**_azure_headers(deployment), **rendered.headers}
     if rendered.content_type.startswith("text/event-stream") or faults.disconnect_after_chunks is not None:
         headers["x-accel-buffering"] = "no"
+        if len(rendered.pieces) == 1:
+            body = rendered.pieces[0]
+            step = max(len(body) // CUT_SLICES, 1)
+            rendered = replace(rendered, pieces=[body[at : at + step] for at in range(0, len(body), step)])
         return _EventStream(rendered, headers)
     return Response(b"".join(rendered.pieces), rendered.status, headers, media_type=rendered.content_type)

@@ -19,8 +19,8 @@
     tool_choice.disable_parallel_tool_use       parallel_tool_calls = False
     stop_sequences / temperature / top_p        stop / temperature / top_p
     metadata.user_id                            user (SHA-256 when over 64 characters)
-    session id (X-Claude-Code-Session-Id        cache_key
-      header, else metadata.user_id's session)
+    metadata.user_id's session id               cache_key (the X-Claude-Code-Session-Id
+                                                  header wins: `inbound.cache_key_of`)
     max_tokens, stream                          max_tokens, stream
     output_config.format {type: json_schema}    response_format (strict when the schema allows it)
       (or the older top-level output_format)
@@ -57,7 +57,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.errors import BridgeError, invalid_request
-from bridge.fronts.identifiers import bounded
+from bridge.identifiers import bounded
 from bridge.model import (
     FilePart,
     ImagePart,
@@ -68,6 +68,7 @@ from bridge.model import (
     ReasoningPart,
     Request,
     ResponseFormat,
+    Role,
     TextPart,
     Tool,
     ToolCallPart,
@@ -78,7 +79,7 @@ from bridge.model import (
 
 BILLING_HEADER_PREFIX = "x-anthropic-billing-header:"
 WEB_SEARCH_TOOL_PREFIX = "web_search_"
-_ROLES = frozenset({"user", "assistant", "system"})
+_ROLES: dict[str, Role] = {"user": "user", "assistant": "assistant", "system": "system"}
 EFFORTS: dict[str, ReasoningEffort] = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "xhigh"}
 BUDGET_EFFORTS: tuple[tuple[int, ReasoningEffort], ...] = ((4096, "low"), (16384, "medium"))
 ADAPTIVE_EFFORT: ReasoningEffort = "high"
@@ -223,8 +224,9 @@ def _messages(raw: Any) -> list[Message]:
     for i, item in enumerate(raw):
         path = f"messages.{i}"
         _typed(item, dict, path, "a valid dictionary")
-        role = _require(item, "role", f"{path}.")
-        if not isinstance(role, str) or role not in _ROLES:
+        given = _require(item, "role", f"{path}.")
+        role = _ROLES.get(given) if isinstance(given, str) else None
+        if role is None:
             raise invalid_request(f"{path}.role: Input should be 'user' or 'assistant'")
         parts = _content(_require(item, "content", f"{path}."), f"{path}.content")
         messages.append(Message(role, parts))
@@ -292,9 +294,14 @@ def _user(metadata: Any) -> str | None:
     return bounded(metadata["user_id"])
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def _effort(body: Mapping[str, Any]) -> ReasoningEffort | None:
-    thinking = body.get("thinking") if isinstance(body.get("thinking"), dict) else {}
-    config = body.get("output_config") if isinstance(body.get("output_config"), dict) else {}
+    thinking = _object(body.get("thinking"))
+    config = _object(body.get("output_config"))
     kind = thinking.get("type")
     if kind == "disabled":
         return DISABLED_EFFORT
@@ -318,20 +325,21 @@ def strict_schema(schema: Any) -> bool:
     """Whether `schema` meets OpenAI's strict mode: every object closed, every property required."""
     if not isinstance(schema, dict):
         return True
-    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    properties = _object(schema.get("properties"))
     closed = schema.get("additionalProperties") is False and set(schema.get("required") or ()) == set(properties)
     if (schema.get("type") == "object" or properties) and not closed:
         return False
     children: list[Any] = [*properties.values(), schema.get("items")]
     for key in ("anyOf", "allOf", "oneOf", "prefixItems"):
-        children += schema.get(key) if isinstance(schema.get(key), list) else []
+        listed = schema.get(key)
+        children += listed if isinstance(listed, list) else []
     for key in ("$defs", "definitions"):
-        children += schema[key].values() if isinstance(schema.get(key), dict) else []
+        children += _object(schema.get(key)).values()
     return all(strict_schema(child) for child in children)
 
 
 def _response_format(body: Mapping[str, Any]) -> ResponseFormat | None:
-    config = body.get("output_config") if isinstance(body.get("output_config"), dict) else {}
+    config = _object(body.get("output_config"))
     fmt = config.get("format") if isinstance(config.get("format"), dict) else body.get("output_format")
     if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
         return None
@@ -341,18 +349,20 @@ def _response_format(body: Mapping[str, Any]) -> ResponseFormat | None:
     return ResponseFormat(schema, strict=strict_schema(schema))
 
 
-def _cache_key(session_id: str | None, metadata: Any) -> str | None:
-    """The client's session id: the header, else the one inside metadata.user_id (JSON or `..._session_<id>`)."""
-    if not session_id and isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
-        user_id: str = metadata["user_id"]
-        try:
-            parsed = json.loads(user_id)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict) and isinstance(parsed.get("session_id"), str):
-            session_id = parsed["session_id"]
-        elif match := _SESSION_IN_USER_ID.search(user_id):
-            session_id = match.group(1)
+def _cache_key(metadata: Any) -> str | None:
+    """The session id inside metadata.user_id (JSON, or `..._session_<id>`)."""
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("user_id"), str):
+        return None
+    user_id: str = metadata["user_id"]
+    try:
+        parsed = json.loads(user_id)
+    except ValueError:
+        parsed = None
+    session_id: str | None = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("session_id"), str):
+        session_id = parsed["session_id"]
+    elif match := _SESSION_IN_USER_ID.search(user_id):
+        session_id = match.group(1)
     if not session_id or not session_id.strip():
         return None
     return bounded(session_id.strip())
@@ -367,11 +377,10 @@ def _stop_sequences(raw: Any) -> list[str]:
     return [item for item in raw if item]
 
 
-def parse_request(body: Any, *, count_only: bool = False, session_id: str | None = None) -> Request:
+def parse_request(body: Any, *, count_only: bool = False) -> Request:
     """Translate a decoded Messages API body; raises `BridgeError` naming the field at fault.
 
-    `count_only` is for `count_tokens`, whose body has no `max_tokens`; `session_id`
-    is the client's `X-Claude-Code-Session-Id` header, when it sent one.
+    `count_only` is for `count_tokens`, whose body has no `max_tokens`.
     """
     if not isinstance(body, dict):
         raise invalid_request("The request body must be a JSON object")
@@ -404,7 +413,7 @@ def parse_request(body: Any, *, count_only: bool = False, session_id: str | None
             reasoning_summary=_shows_reasoning(body),
             response_format=_response_format(body),
             web_search=web_search,
-            cache_key=_cache_key(session_id, body.get("metadata")),
+            cache_key=_cache_key(body.get("metadata")),
         )
     except BridgeError:
         raise

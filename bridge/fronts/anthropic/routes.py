@@ -2,34 +2,35 @@
 
 `/v1/messages` is `serve` with this front: `parse_request`, `StreamWriter`
 for streams, `message_body` for whole messages, Anthropic error bodies with a
-`request-id` header.  `count_tokens` is local: no upstream call.
+`request-id` header.  `count_tokens` is local: no upstream call; it counts
+the request as the deployment that would serve it receives it.
 """
 
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from bridge.errors import BridgeError
 from bridge.fronts.anthropic.message import message_body, new_message_id
 from bridge.fronts.anthropic.request import parse_request
 from bridge.fronts.anthropic.stream import StreamWriter
 from bridge.inbound import read_json
-from bridge.logs import RequestLog
+from bridge.logs import note_model
 from bridge.model import Completion
 from bridge.model import Request as BridgeRequest
+from bridge.outbound import json_response
 from bridge.pipeline import Bridge
-from bridge.serve import answer, serve
-from bridge.tokens import count_request
+from bridge.serve import Front, answer, serve
+from bridge.tokens import count_input_tokens
 
 REQUEST_ID_HEADER = "request-id"
-SESSION_HEADER = "x-claude-code-session-id"
 
 
-def error_response(error: BridgeError, request_id: str) -> JSONResponse:
+def error_response(error: BridgeError, request_id: str) -> Response:
     body = {"type": "error", "error": {"type": error.kind, "message": error.message}, "request_id": request_id}
-    return JSONResponse(body, status_code=error.status, headers={**error.headers, REQUEST_ID_HEADER: request_id})
+    return json_response(body, error.status, {**error.headers, REQUEST_ID_HEADER: request_id})
 
 
 @dataclass
@@ -48,17 +49,11 @@ class MessagesCall:
         return message_body(completion, self.message_id, self.request.model)
 
 
-class AnthropicFront:
-    request_id_header = REQUEST_ID_HEADER
-
-    def parse(self, body: Any, req: Request, bridge: Bridge) -> MessagesCall:
-        return MessagesCall(parse_request(body, session_id=req.headers.get(SESSION_HEADER)))
-
-    def error_response(self, error: BridgeError, request_id: str) -> Response:
-        return error_response(error, request_id)
+def parse_call(body: Any) -> MessagesCall:
+    return MessagesCall(parse_request(body))
 
 
-FRONT = AnthropicFront()
+FRONT = Front(REQUEST_ID_HEADER, parse_call, error_response)
 
 
 async def messages(req: Request) -> Response:
@@ -66,9 +61,10 @@ async def messages(req: Request) -> Response:
 
 
 async def count_tokens(req: Request) -> Response:
-    async def count(bridge: Bridge, record: RequestLog) -> dict[str, Any]:
+    async def count(bridge: Bridge) -> dict[str, Any]:
         request = parse_request(await read_json(req, bridge.settings.max_request_bytes), count_only=True)
-        record.model = request.model
-        return {"input_tokens": count_request(request)}
+        note_model(request.model)
+        target, request = bridge.target(request)
+        return {"input_tokens": count_input_tokens(request, bridge.api(target))}
 
     return await answer(req, FRONT, "count_tokens", count)

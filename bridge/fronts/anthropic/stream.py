@@ -78,7 +78,7 @@ class StreamWriter:
         return error_event(error)
 
     def opening(self) -> bytes:
-        message = {
+        message: dict[str, object] = {
             "id": self.message_id,
             "type": "message",
             "role": "assistant",

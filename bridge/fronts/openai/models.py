@@ -32,7 +32,7 @@ ALIASES: dict[str, ReasoningEffort] = {
 OWNER = "claude-azure-bridge"
 
 
-def target(request: Request) -> Request:
+def resolve_alias(request: Request) -> Request:
     """`request` with `model` and `reasoning_effort` as an alias asks (other names route as they are)."""
     effort = ALIASES.get(request.model.strip().lower())
     if effort is None:

@@ -56,9 +56,9 @@ from dataclasses import dataclass
 from typing import Any, get_args
 
 from bridge.errors import invalid_request
-from bridge.fronts.identifiers import bounded
 from bridge.fronts.openai.errors import ParamError, invalid_param
 from bridge.fronts.openai.reasoning import strip_thinking
+from bridge.identifiers import bounded
 from bridge.model import (
     FilePart,
     ImagePart,
@@ -172,8 +172,10 @@ def _file(raw: Any) -> FilePart | None:
     if not isinstance(raw, dict):
         return None
     url = raw.get("file_data") or raw.get("file_url")
-    filename = raw.get("filename") if isinstance(raw.get("filename"), str) else "document.pdf"
-    return FilePart(url, filename) if isinstance(url, str) and url else None
+    filename = raw.get("filename")
+    if not isinstance(url, str) or not url:
+        return None
+    return FilePart(url, filename) if isinstance(filename, str) and filename else FilePart(url)
 
 
 def _arguments(raw: Any, path: str) -> str:

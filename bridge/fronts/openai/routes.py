@@ -10,25 +10,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from bridge.errors import BridgeError
 from bridge.fronts.openai.completion import completion_body, new_completion_id, now
 from bridge.fronts.openai.errors import error_body, status_of
-from bridge.fronts.openai.models import model_list, target
+from bridge.fronts.openai.models import model_list, resolve_alias
 from bridge.fronts.openai.request import parse_request
 from bridge.fronts.openai.stream import ChunkWriter
-from bridge.logs import RequestLog
 from bridge.model import Completion
 from bridge.model import Request as BridgeRequest
+from bridge.outbound import json_response
 from bridge.pipeline import Bridge
-from bridge.serve import answer, serve
+from bridge.serve import Front, answer, serve
 
 REQUEST_ID_HEADER = "x-request-id"
 
 
-def error_response(error: BridgeError, request_id: str) -> JSONResponse:
-    return JSONResponse(error_body(error), status_code=status_of(error), headers={**error.headers, REQUEST_ID_HEADER: request_id})
+def error_response(error: BridgeError, request_id: str) -> Response:
+    return json_response(error_body(error), status_of(error), {**error.headers, REQUEST_ID_HEADER: request_id})
 
 
 @dataclass
@@ -47,18 +47,12 @@ class ChatCall:
         return completion_body(completion, self.completion_id, self.model, self.created)
 
 
-class OpenAIFront:
-    request_id_header = REQUEST_ID_HEADER
-
-    def parse(self, body: Any, req: Request, bridge: Bridge) -> ChatCall:
-        chat = parse_request(body)
-        return ChatCall(target(chat.request), chat.request.model, chat.include_usage)
-
-    def error_response(self, error: BridgeError, request_id: str) -> Response:
-        return error_response(error, request_id)
+def parse_call(body: Any) -> ChatCall:
+    chat = parse_request(body)
+    return ChatCall(resolve_alias(chat.request), chat.request.model, chat.include_usage)
 
 
-FRONT = OpenAIFront()
+FRONT = Front(REQUEST_ID_HEADER, parse_call, error_response)
 
 
 async def chat_completions(req: Request) -> Response:
@@ -66,7 +60,7 @@ async def chat_completions(req: Request) -> Response:
 
 
 async def models(req: Request) -> Response:
-    async def listed(bridge: Bridge, record: RequestLog) -> dict[str, Any]:
+    async def listed(bridge: Bridge) -> dict[str, Any]:
         return model_list(bridge.settings)
 
     return await answer(req, FRONT, "models", listed)

@@ -20,10 +20,14 @@
                                       the value, is adapted: see `adapt`)
     response_format                   response_format {type: json_schema, json_schema:
                                       {name, schema, strict}}
+    web_search                        refused with a 400 that says so: web search runs
+                                      only through the Responses API
     stop                              not sent: the bridge matches stop sequences itself
                                       (exact Anthropic semantics, and reasoning models
                                       refuse `stop`)
-    (always)                          stream: true, stream_options.include_usage: true
+    stream                            stream: true, stream_options.include_usage: true
+                                      (a non-streaming client without stop sequences:
+                                      stream: false, one JSON answer)
 
 Azure requires every assistant tool call to be answered by tool messages that
 follow it directly: `tool_order.answered_in_order` puts the conversation in
@@ -96,16 +100,19 @@ def _tool_choice(request: Request) -> str | Body | None:
     return choice.mode
 
 
-def build_body(request: Request, model: str, max_tokens: int | None) -> Body:
-    """The chat/completions body for `request`, asking `model` for at most `max_tokens`."""
-    body: Body = {
-        "model": model,
-        "messages": chat_messages(request.messages),
-        "stream": True,
-        "stream_options": {"include_usage": True},
-    }
-    if max_tokens is not None:
-        body["max_completion_tokens"] = max_tokens
+def build_body(request: Request, model: str, stream: bool) -> Body:
+    """The chat/completions body for `request`, sent to deployment `model`, streamed or not."""
+    if request.web_search is not None:
+        raise invalid_request(
+            f"web_search: deployment '{model}' is called through chat/completions, where Azure OpenAI offers no web search. "
+            "Serve this tier through the Responses API (its *_MODEL_API setting), or leave the web search tool out."
+        )
+    body: Body = {"model": model, "messages": chat_messages(request.messages)}
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    if request.max_tokens is not None:
+        body["max_completion_tokens"] = request.max_tokens
     if request.tools:
         body["tools"] = [
             {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}

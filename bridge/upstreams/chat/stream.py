@@ -13,17 +13,20 @@
                   content_filter                         refusal
     content_filter_results, obfuscation, ...      ignored
 
-`Finish` is held back until the stream ends, because the usage chunk comes
-after the finish chunk.  A stream that ends with no finish reason is reported
-as truncated, never passed off as complete.
+    {"error": {...}} (no choices)                 UpstreamFailure (the exchange's recovery step
+                                                  or, once the answer has begun, an error event)
+
+`Finish` is held back until the stream ends (`[DONE]`), because the usage
+chunk comes after the finish chunk.  A stream that ends with no finish reason
+is reported as truncated, never passed off as complete.  `events_of` reads a
+whole (non-streamed) `chat.completion` through the same translator: its
+message is the one delta of its one chunk.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-from bridge.errors import BridgeError
 from bridge.model import (
     Event,
     Finish,
@@ -34,7 +37,7 @@ from bridge.model import (
     ToolCallStart,
     Usage,
 )
-from bridge.sse import json_objects
+from bridge.upstreams.failures import IN_STREAM, UpstreamError, UpstreamFailure, truncated
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "end_turn",
@@ -62,6 +65,9 @@ class ChatStreamTranslator:
 
     __slots__ = ("_finish", "_refused", "_started", "_usage")
 
+    finished = False
+    """chat/completions has no terminal event of its own: its stream ends with `[DONE]`."""
+
     def __init__(self) -> None:
         self._finish: str | None = None
         self._usage: Usage | None = None
@@ -69,6 +75,8 @@ class ChatStreamTranslator:
         self._refused = False
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
+        if "error" in chunk and not chunk.get("choices"):
+            raise UpstreamFailure(UpstreamError.of(IN_STREAM, chunk["error"], fallback="unknown error"))
         events: list[Event] = []
         usage = chunk.get("usage")
         if usage:
@@ -106,7 +114,7 @@ class ChatStreamTranslator:
 
     def end(self) -> list[Event]:
         if self._finish is None:
-            raise BridgeError("api_error", "The upstream stream ended before the response was complete")
+            raise truncated()
         events: list[Event] = [self._usage] if self._usage is not None else []
         reason = FINISH_REASONS.get(self._finish, "end_turn")
         if self._refused:
@@ -117,15 +125,17 @@ class ChatStreamTranslator:
         return events
 
 
-async def translate_stream(chunks: AsyncIterable[bytes]) -> AsyncIterator[Event]:
-    """The events of a chat/completions SSE byte stream (in-stream errors raise `BridgeError`)."""
+def events_of(completion: Any) -> list[Event]:
+    """The events of a whole `chat.completion` (a non-streamed answer)."""
+    if not isinstance(completion, dict):
+        raise truncated()
     translator = ChatStreamTranslator()
-    async for chunk in json_objects(chunks):
-        if "error" in chunk and not chunk.get("choices"):
-            error = chunk["error"]
-            message = error.get("message", "unknown error") if isinstance(error, dict) else str(error)
-            raise BridgeError("api_error", f"The upstream failed mid-response: {message}")
-        for event in translator.feed(chunk):
-            yield event
-    for event in translator.end():
-        yield event
+    choices = [
+        {"index": choice.get("index", 0), "delta": choice.get("message"), "finish_reason": choice.get("finish_reason")}
+        for choice in completion.get("choices") or ()
+        if isinstance(choice, dict)
+    ]
+    chunk = {"choices": choices, "usage": completion.get("usage")}
+    if "error" in completion:
+        chunk["error"] = completion["error"]
+    return translator.feed(chunk) + translator.end()

@@ -18,7 +18,8 @@
                                       strict: false}
     WebSearch                         {"type": "web_search", filters.allowed_domains,
                                       user_location}; max_uses → max_tool_calls
-                                      (blocked_domains has no Responses counterpart)
+    WebSearch.blocked_domains         refused with a 400 that says so: Azure's web search
+                                      cannot exclude sites (only allow a list)
     ToolChoice auto|required|none     "auto" | "required" | "none"
     ToolChoice tool                   {"type": "function", "name"}
     parallel_tool_calls               parallel_tool_calls (only with tools)
@@ -30,8 +31,9 @@
     reasoning_summary                 reasoning.summary "auto" (absent: no summaries)
     response_format                   text.format {type: json_schema, name, schema, strict}
     stop                              not sent: the bridge matches stop sequences itself
-    (always)                          stream: true, store: false,
-                                      include: ["reasoning.encrypted_content"]
+    stream                            stream (false for a non-streaming client without
+                                      stop sequences: one JSON answer)
+    (always)                          store: false, include: ["reasoning.encrypted_content"]
 
 `tool_order.answered_in_order` puts the conversation in the order the API
 requires first: every function call gets an output (a placeholder when the
@@ -152,6 +154,11 @@ def input_items(messages: list[Message]) -> list[Body]:
 
 
 def _web_search_tool(search: WebSearch) -> Body:
+    if search.blocked_domains:
+        raise invalid_request(
+            "web_search: blocked_domains cannot be honoured: Azure OpenAI's web search can only be limited to a list of "
+            "sites (allowed_domains), not told to avoid some. Use allowed_domains, or leave blocked_domains out."
+        )
     tool: Body = {"type": "web_search"}
     if search.allowed_domains:
         tool["filters"] = {"allowed_domains": list(search.allowed_domains)}
@@ -180,18 +187,18 @@ def _tools(request: Request, body: Body) -> None:
         body["parallel_tool_calls"] = request.parallel_tool_calls
 
 
-def build_body(request: Request, model: str, max_tokens: int | None) -> Body:
-    """The Responses body for `request`, asking `model` for at most `max_tokens`."""
+def build_body(request: Request, model: str, stream: bool) -> Body:
+    """The Responses body for `request`, sent to deployment `model`, streamed or not."""
     instructions, rest = _split_instructions(request.messages)
-    body: Body = {"model": model, "input": input_items(rest), "stream": True, "store": False}
+    body: Body = {"model": model, "input": input_items(rest), "stream": stream, "store": False}
     if instructions:
         body["instructions"] = instructions
     include = [ENCRYPTED_REASONING]
     if request.web_search is not None:
         include.append(WEB_SEARCH_SOURCES)
     body["include"] = include
-    if max_tokens is not None:
-        body["max_output_tokens"] = max(max_tokens, MIN_OUTPUT_TOKENS)
+    if request.max_tokens is not None:
+        body["max_output_tokens"] = max(request.max_tokens, MIN_OUTPUT_TOKENS)
     _tools(request, body)
     reasoning: Body = {}
     if request.reasoning_effort is not None:
@@ -213,3 +220,20 @@ def build_body(request: Request, model: str, max_tokens: int | None) -> Body:
 def without_reasoning(body: Body) -> Body:
     """`body` minus its reasoning items (for a deployment that cannot read them)."""
     return {**body, "input": [item for item in body["input"] if item.get("type") != "reasoning"]}
+
+
+def has_reasoning(body: Body) -> bool:
+    return any(item.get("type") == "reasoning" for item in body["input"])
+
+
+def has_web_search(body: Body) -> bool:
+    return any(tool.get("type") == "web_search" for tool in body.get("tools") or ())
+
+
+def loose_format(body: Body) -> Body | None:
+    """`body` with its structured-output format no longer strict, or None when it was not strict."""
+    text = body.get("text")
+    fmt = text.get("format") if isinstance(text, dict) else None
+    if not isinstance(text, dict) or not isinstance(fmt, dict) or fmt.get("strict") is not True:
+        return None
+    return {**body, "text": {**text, "format": {**fmt, "strict": False}}}

@@ -20,22 +20,24 @@
     response.completed                               Usage + Finish end_turn | tool_use | refusal
     response.incomplete max_output_tokens            Usage + Finish max_tokens
     response.incomplete content_filter               Usage + Finish refusal
-    response.failed / error                          BridgeError (the client gets `event: error`)
+    error, response.failed with its error            UpstreamFailure (the exchange's recovery step,
+                                                     or the client's error event once begun)
+    response.failed with `error: null`               waits for the `error` frame that follows (Azure's
+                                                     content filter sends the reason only there)
     usage input_tokens (cached included)             Usage input (cached excluded), cached,
           output_tokens_details.reasoning_tokens     reasoning; web_search_call items counted
 
 The stream ends at the first terminal event; a stream that ends before one is
 reported as truncated.  The event type is read from the JSON (`type`), so the
-`event:` lines may be missing, and a last event without its closing blank
-line still counts (the SSE decoder flushes it).
+`event:` lines may be missing.  `events_of` reads a whole (non-streamed)
+response object through the same translator: each output item as its
+`output_item.done`, then the terminal event its status names.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-from bridge.errors import BridgeError, ErrorKind
 from bridge.model import (
     Citation,
     Event,
@@ -51,18 +53,10 @@ from bridge.model import (
     WebSearchResults,
     WebSource,
 )
-from bridge.sse import json_objects
+from bridge.upstreams.failures import IN_STREAM, UpstreamError, UpstreamFailure, truncated
 from bridge.upstreams.responses.signature import encode
 
 INCOMPLETE_REASONS: dict[str, FinishReason] = {"max_output_tokens": "max_tokens", "content_filter": "refusal"}
-FAILURE_KINDS: dict[str, ErrorKind] = {
-    "rate_limit_exceeded": "rate_limit_error",
-    "insufficient_quota": "rate_limit_error",
-    "server_error": "api_error",
-    "server_is_overloaded": "overloaded_error",
-    "invalid_prompt": "invalid_request_error",
-    "content_filter": "invalid_request_error",
-}
 
 
 def usage_of(raw: dict[str, Any], web_searches: int) -> Usage:
@@ -78,12 +72,9 @@ def usage_of(raw: dict[str, Any], web_searches: int) -> Usage:
     )
 
 
-def failure(error: Any, fallback: str) -> BridgeError:
-    """The `BridgeError` for an `error` event or a failed response's `error` object."""
-    error = error if isinstance(error, dict) else {}
-    code = error.get("code") or error.get("type")
-    message = error.get("message") or fallback
-    return BridgeError(FAILURE_KINDS.get(str(code), "api_error"), f"The upstream failed mid-response: {message}")
+def failure(error: Any, fallback: str) -> UpstreamFailure:
+    """The failure an `error` event or a failed response's `error` object reports."""
+    return UpstreamFailure(UpstreamError.of(IN_STREAM, error, fallback=fallback))
 
 
 def _sources(action: Any) -> list[WebSource]:
@@ -109,6 +100,8 @@ class ResponsesStreamTranslator:
 
     def __init__(self) -> None:
         self.finished = False
+        self._failed = False
+        """`response.failed` came without its error: the reason follows in an `error` frame."""
         self._calls: dict[int, bool] = {}
         """Started function calls by output index: whether argument deltas arrived."""
         self._streamed: set[str] = set()
@@ -122,9 +115,12 @@ class ResponsesStreamTranslator:
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         return handler(self, event) if handler is not None else []
 
-    def end(self) -> None:
+    def end(self) -> list[Event]:
+        if self._failed:
+            raise failure(None, "the response failed")
         if not self.finished:
-            raise BridgeError("api_error", "The upstream stream ended before the response was complete")
+            raise truncated()
+        return []
 
     def _item_added(self, event: dict[str, Any]) -> list[Event]:
         item = event.get("item") or {}
@@ -172,7 +168,11 @@ class ResponsesStreamTranslator:
 
     def _annotation(self, event: dict[str, Any]) -> list[Event]:
         annotation = event.get("annotation") or {}
-        if annotation.get("type") != "url_citation" or not isinstance(annotation.get("url"), str):
+        if (
+            not isinstance(annotation, dict)
+            or annotation.get("type") != "url_citation"
+            or not isinstance(annotation.get("url"), str)
+        ):
             return []
         text = self._texts.get((event.get("item_id") or "", event.get("content_index", 0)), "")
         start, end = annotation.get("start_index"), annotation.get("end_index")
@@ -218,21 +218,29 @@ class ResponsesStreamTranslator:
         if item.get("id") in self._streamed:
             return []
         events: list[Event] = []
-        for part in item.get("content") or ():
+        item_id = item.get("id") or ""
+        for index, part in enumerate(item.get("content") or ()):
             if not isinstance(part, dict):
                 continue
             if part.get("type") == "refusal" and part.get("refusal"):
                 self._refused = True
                 events.append(TextDelta(part["refusal"]))
             elif part.get("type") == "output_text" and part.get("text"):
+                self._texts[(item_id, index)] = part["text"]
                 events.append(TextDelta(part["text"]))
+                for annotation in part.get("annotations") or ():
+                    events += self._annotation({"item_id": item_id, "content_index": index, "annotation": annotation})
         return events
 
     def _terminal(self, event: dict[str, Any]) -> list[Event]:
         response = event.get("response") or {}
-        self.finished = True
         if event.get("type") == "response.failed":
+            if not response.get("error"):
+                self._failed = True
+                return []
+            self.finished = True
             raise failure(response.get("error"), "the response failed")
+        self.finished = True
         events: list[Event] = []
         if isinstance(response.get("usage"), dict):
             events.append(usage_of(response["usage"], self._web_searches))
@@ -269,14 +277,17 @@ _HANDLERS = {
 }
 
 
-async def translate_stream(chunks: AsyncIterable[bytes]) -> AsyncIterator[Event]:
-    """The events of a Responses SSE byte stream (in-stream failures raise `BridgeError`).
+TERMINAL_OF_STATUS = {"completed": "response.completed", "incomplete": "response.incomplete", "failed": "response.failed"}
 
-    Events after the terminal one are read and ignored (the connection goes back to the pool).
-    """
+
+def events_of(response: Any) -> list[Event]:
+    """The events of a whole response object (a non-streamed answer)."""
+    if not isinstance(response, dict):
+        raise truncated()
     translator = ResponsesStreamTranslator()
-    async for event in json_objects(chunks):
-        if not translator.finished:
-            for internal in translator.feed(event):
-                yield internal
-    translator.end()
+    events: list[Event] = []
+    for index, item in enumerate(response.get("output") or ()):
+        events += translator.feed({"type": "response.output_item.done", "output_index": index, "item": item})
+    terminal = TERMINAL_OF_STATUS.get(str(response.get("status")), "response.completed")
+    events += translator.feed({"type": terminal, "response": response})
+    return events + translator.end()

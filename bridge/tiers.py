@@ -1,4 +1,4 @@
-"""Which deployment serves a request, through which upstream API, with which parameter overrides.
+"""Which deployment serves a request (its `Target`), through which upstream API, with which parameter overrides.
 
     request                                              tier (setting)
     ---------------------------------------------------  ----------------------------------------------
@@ -26,22 +26,25 @@ from bridge.settings import Api, Settings, Tier
 
 FAMILIES: tuple[tuple[str, str], ...] = (("opus", "BIG_MODEL"), ("sonnet", "MIDDLE_MODEL"))
 THINKING_EFFORTS = frozenset({"low", "medium", "high", "xhigh"})
+PASS_THROUGH = "model"
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class Target:
+    """The deployment a request goes to, the setting that named it, and the tier's API (None: automatic)."""
+
     deployment: str
     setting: str
-    """The setting to change to pick another deployment (or "model" for a pass-through name)."""
+    """The setting to change to pick another deployment (`PASS_THROUGH` for the request's own model name)."""
     api: Api | None = None
 
     @property
     def source(self) -> str:
-        return "the request's model name" if self.setting == "model" else self.setting
+        return "the request's model name" if self.setting == PASS_THROUGH else self.setting
 
 
-def _route(tier: Tier) -> Route:
-    return Route(tier.deployment, tier.setting, tier.api)
+def _target(tier: Tier) -> Target:
+    return Target(tier.deployment, tier.setting, tier.api)
 
 
 def _tier(settings: Settings, setting: str, model: str) -> Tier:
@@ -51,12 +54,12 @@ def _tier(settings: Settings, setting: str, model: str) -> Tier:
     return tier
 
 
-def _choose(request: Request, settings: Settings, input_tokens: Callable[[], int]) -> Tier | None:
+def _choose(request: Request, settings: Settings, input_tokens: Callable[[Target], int]) -> Tier | None:
     lowered = request.model.lower()
     if "haiku" in lowered:
         return _tier(settings, "SMALL_MODEL", request.model)
     long_context = settings.tiers.get("LONG_CONTEXT_MODEL")
-    if long_context is not None and input_tokens() > settings.long_context_threshold:
+    if long_context is not None and input_tokens(_target(long_context)) > settings.long_context_threshold:
         return long_context
     think = settings.tiers.get("THINK_MODEL")
     family = next((setting for name, setting in FAMILIES if name in lowered), None)
@@ -67,17 +70,17 @@ def _choose(request: Request, settings: Settings, input_tokens: Callable[[], int
     return next((tier for tier in settings.tiers.values() if tier.deployment.lower() == lowered), None)
 
 
-def resolve(request: Request, settings: Settings, input_tokens: Callable[[], int]) -> tuple[Route, Request]:
-    """The route for `request`, and the request with the tier's overrides applied.
+def resolve(request: Request, settings: Settings, input_tokens: Callable[[Target], int]) -> tuple[Target, Request]:
+    """The target for `request`, and the request with the tier's overrides applied.
 
-    `input_tokens` is called only when LONG_CONTEXT_MODEL is configured.
+    `input_tokens` counts the request for a target; it is called only when LONG_CONTEXT_MODEL is set.
     """
     tier = _choose(request, settings, input_tokens)
     if tier is None:
-        return Route(request.model, "model"), request
-    overrides = {
-        name: value
-        for name, value in (("temperature", tier.temperature), ("top_p", tier.top_p), ("max_tokens", tier.max_tokens))
-        if value is not None
-    }
-    return _route(tier), replace(request, **overrides) if overrides else request
+        return Target(request.model, PASS_THROUGH), request
+    return _target(tier), replace(
+        request,
+        temperature=tier.temperature if tier.temperature is not None else request.temperature,
+        top_p=tier.top_p if tier.top_p is not None else request.top_p,
+        max_tokens=tier.max_tokens if tier.max_tokens is not None else request.max_tokens,
+    )

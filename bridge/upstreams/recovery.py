@@ -1,0 +1,97 @@
+"""What the exchange does with an upstream error: the decisions, and the step both upstream APIs share.
+
+Each upstream API has one recovery step (`chat.api.recover`,
+`responses.api.recover`) that sees Azure's raw error (`UpstreamError`), for a
+refused request or for a failure inside a 200 stream before its first event,
+and decides:
+
+    decision         what the exchange does                                       remembered
+    ---------------  -----------------------------------------------------------  ---------------------
+    Adapt            send again with a parameter adapted (`adapt.learn`)          per deployment and API
+    SwitchApi        build the body for the other API and send it there           per deployment
+    Resend           send this request's body again without what Azure cannot     no (this request)
+                     use (reasoning made elsewhere, a strict schema it refuses)
+    RetryElsewhere   rest the endpoint (a rate limit or a server error reported   the endpoint rests
+                     inside a stream) and send to the next one in the pool
+    Fail             the client gets the error (`failures.describe`)
+
+The shared step, after an API's own cases:
+
+    upstream error                                        decision
+    ----------------------------------------------------  -------------------------------------
+    in a stream, before any event: rate_limit_exceeded,   RetryElsewhere (Azure's wait when it
+      server_error, overloaded, the stream ended early      names one)
+    400 that `adapt.learn` knows how to fix               Adapt
+    anything else                                         Fail(describe(...))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.errors import BridgeError
+from bridge.settings import Api
+from bridge.tiers import Target
+from bridge.upstreams.adapt import Adaptation, learn
+from bridge.upstreams.failures import TRUNCATED, UpstreamError, describe
+
+Body = dict[str, Any]
+TRANSIENT_IN_STREAM = frozenset({"rate_limit_exceeded", "server_error", "server_is_overloaded", TRUNCATED})
+DEFAULT_REST_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Adapt:
+    adaptation: Adaptation
+    change: str
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchApi:
+    api: Api
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resend:
+    body: Body
+    change: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetryElsewhere:
+    rest_seconds: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    error: BridgeError
+
+
+Recovery = Adapt | SwitchApi | Resend | RetryElsewhere | Fail
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Everything a recovery step may look at: the error, the body that caused it, what is known."""
+
+    error: UpstreamError
+    sent: Body
+    adaptation: Adaptation
+    target: Target
+    keyed: bool
+    """Whether the endpoint was called with an API key (else Microsoft Entra ID)."""
+
+
+def shared_step(refusal: Refusal) -> Recovery:
+    error = refusal.error
+    if error.in_stream and (error.code in TRANSIENT_IN_STREAM or error.type == "server_error"):
+        wait = error.retry_after
+        return RetryElsewhere(DEFAULT_REST_SECONDS if wait is None else wait, error.message)
+    if error.status == 400:
+        lesson = learn(refusal.adaptation, error, refusal.sent)
+        if lesson is not None:
+            return Adapt(lesson.adaptation, lesson.change)
+    return Fail(describe(error, refusal.target, refusal.keyed))
