@@ -861,6 +861,8 @@ def test_funcignore_keeps_the_package_small() -> None:
         "scripts/test",
         "bridge/__pycache__/settings.cpython-311.pyc",
         ".git/config",
+        "requirements.in",
+        "requirements-dev.txt",
     ):
         assert _ignored(patterns, path), f".funcignore should keep {path} out of the package"
     for path in ("function_app.py", "host.json", "requirements.txt", "bridge/settings.py", "bridge/__init__.py"):
