@@ -3,6 +3,12 @@
 // Key Vault references. Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME,
 // FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE, SCM_DO_BUILD_DURING_DEPLOYMENT
 // and the other legacy settings: runtime and deployment live in functionAppConfig.
+//
+// Locked down in every mode: HTTPS and TLS 1.2 only, FTP off, basic-auth publishing
+// (FTP and SCM) off so code is published with Microsoft Entra ID only, the SCM site
+// behind the same access rules as the app, and the app's logs in Log Analytics.
+// Options: VNet integration (outbound traffic into the bridge's virtual network, where
+// the private endpoints are) and allowed client IP ranges (inbound).
 
 @description('Name of the Function App (its host name is <name>.azurewebsites.net).')
 param name string
@@ -35,6 +41,17 @@ param deploymentContainerName string
 
 @description('Application Insights connection string.')
 param appInsightsConnectionString string
+
+@description('Resource id of the Log Analytics workspace that receives the app\'s logs (FunctionAppLogs).')
+param logAnalyticsWorkspaceId string
+
+// ----- network
+
+@description('Resource id of the subnet (delegated to Microsoft.App/environments) the app integrates with; empty = no VNet integration.')
+param virtualNetworkSubnetId string = ''
+
+@description('Client address ranges (CIDR) allowed to call the app and its SCM site; empty = every address.')
+param allowedIpRanges array = []
 
 // ----- Flex Consumption
 
@@ -175,6 +192,17 @@ var hostSettings = {
 
 var appSettings = union(hostSettings, bridgeSettings, apiKeySettings)
 
+// Inbound: an allow rule per range, then an implicit deny; no ranges = open to every address.
+var restrictInbound = !empty(allowedIpRanges)
+var accessRules = [for (range, i) in allowedIpRanges: {
+  name: 'allowed-${i + 1}'
+  description: 'ALLOWED_IP_RANGES'
+  ipAddress: range
+  action: 'Allow'
+  priority: 100 + i
+}]
+var integrated = !empty(virtualNetworkSubnetId)
+
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
@@ -192,9 +220,18 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: plan.id
     httpsOnly: true
     keyVaultReferenceIdentity: identityId
+    virtualNetworkSubnetId: integrated ? virtualNetworkSubnetId : null
     siteConfig: {
       minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
+      // A Linux app reaches private endpoints (and resolves Key Vault references through them) only
+      // when all its outbound traffic goes into the virtual network.
+      vnetRouteAllEnabled: integrated
+      ipSecurityRestrictions: accessRules
+      ipSecurityRestrictionsDefaultAction: restrictInbound ? 'Deny' : 'Allow'
+      scmIpSecurityRestrictionsUseMain: true
+      scmIpSecurityRestrictionsDefaultAction: restrictInbound ? 'Deny' : 'Allow'
       appSettings: [for setting in items(appSettings): {
         name: setting.key
         value: setting.value
@@ -225,6 +262,35 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         version: pythonVersion
       }
     }
+  }
+}
+
+// No FTP or SCM user names and passwords: azd, the Azure CLI and the portal publish with Microsoft Entra ID.
+// One at a time: both change the same site.
+@batchSize(1)
+resource publishingCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = [for policy in [
+  'ftp'
+  'scm'
+]: {
+  parent: app
+  name: policy
+  properties: {
+    allow: false
+  }
+}]
+
+// The Functions host's own log (function starts, failures, host errors): FunctionAppLogs in the workspace.
+resource appLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'logs-to-log-analytics'
+  scope: app
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        category: 'FunctionAppLogs'
+        enabled: true
+      }
+    ]
   }
 }
 

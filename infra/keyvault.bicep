@@ -1,6 +1,9 @@
 // Key Vault (RBAC) holding the bridge's client token. The app reads it as a
 // Key Vault reference through its managed identity (Key Vault Secrets User);
 // the deploying user may read and rotate it (Key Vault Secrets Officer).
+// Every access is audited to the Log Analytics workspace (AuditEvent). With
+// private networking, public network access is off: the app reaches the vault
+// through its private endpoint, and ARM still writes the secret (control plane).
 
 @description('Name of the Key Vault (3-24 characters).')
 param name string
@@ -24,6 +27,18 @@ param authTokenSecretName string = 'anthropic-auth-token'
 @description('The token clients must present (ANTHROPIC_AUTH_TOKEN).')
 param authToken string
 
+@description('True writes authToken into the secret. False leaves the secret as it is: the vault already holds the token (a later provision), possibly rotated since.')
+param writeAuthToken bool = true
+
+@description('True (VNET_ENABLED): public network access off; only the private endpoint reaches the vault.')
+param privateNetworking bool = false
+
+@description('True turns on purge protection: a deleted vault and its secrets stay recoverable for the retention period and nobody can purge them. Irreversible for this vault.')
+param purgeProtection bool = false
+
+@description('Resource id of the Log Analytics workspace that receives the audit events.')
+param logAnalyticsWorkspaceId string
+
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 
@@ -39,16 +54,19 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     }
     enableRbacAuthorization: true
     enableSoftDelete: true
+    // Fixed when the vault is created.
     softDeleteRetentionInDays: 7
-    publicNetworkAccess: 'Enabled'
+    // The API accepts only true, and never goes back: leave the property out to keep it off.
+    enablePurgeProtection: purgeProtection ? true : null
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     networkAcls: {
-      bypass: 'AzureServices'
-      defaultAction: 'Allow'
+      bypass: privateNetworking ? 'None' : 'AzureServices'
+      defaultAction: privateNetworking ? 'Deny' : 'Allow'
     }
   }
 }
 
-resource authTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+resource authTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (writeAuthToken) {
   parent: vault
   name: authTokenSecretName
   properties: {
@@ -80,8 +98,25 @@ resource deployerSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04
   }
 }
 
+// Who read or changed which secret, from where: AZKVAuditLogs in the workspace.
+resource auditLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logAnalyticsDestinationType: 'Dedicated'
+    logs: [
+      {
+        category: 'AuditEvent'
+        enabled: true
+      }
+    ]
+  }
+}
+
 output name string = vault.name
 output id string = vault.id
 output uri string = vault.properties.vaultUri
-output authTokenSecretName string = authTokenSecret.name
-output authTokenSecretUri string = authTokenSecret.properties.secretUri
+output authTokenSecretName string = authTokenSecretName
+// Versionless: the app always resolves the current version, also after a rotation.
+output authTokenSecretUri string = '${vault.properties.vaultUri}secrets/${authTokenSecretName}'

@@ -53,6 +53,20 @@ param maximumInstanceCount int = 40
 @maxValue(1000)
 param httpPerInstanceConcurrency int = 16
 
+// ===== Network and security ===================================================
+
+@description('VNET_ENABLED: private networking. A virtual network, the Function App integrated with it, private endpoints and private DNS zones for Azure OpenAI, Key Vault and storage (blob, queue, table), and public network access off for the Azure OpenAI resource this deployment creates, Key Vault and storage. The Function App itself stays reachable (see allowedIpRanges).')
+param vnetEnabled bool = false
+
+@description('VNET_ADDRESS_PREFIX: address space of the virtual network, a /23 or larger; the bridge uses its first two /24s (app subnet, private endpoints). Only with vnetEnabled.')
+param vnetAddressPrefix string = '10.0.0.0/16'
+
+@description('ALLOWED_IP_RANGES: client address ranges allowed to call the Function App and its SCM site (deployments), comma- or space-separated; a bare address means /32 (/128 for IPv6). Empty = every address.')
+param allowedIpRanges string = ''
+
+@description('KEY_VAULT_PURGE_PROTECTION: true keeps a deleted vault and its secrets recoverable for 7 days and impossible to purge, also by `azd down --purge`. Irreversible for the vault.')
+param keyVaultPurgeProtection bool = false
+
 // ===== Azure OpenAI ==========================================================
 
 @description('Resource id of an existing Azure OpenAI resource, in any resource group or subscription (/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<name>). Empty = create a new resource with the model deployments below.')
@@ -181,8 +195,11 @@ param defaultContextWindow int = 272000
 param anthropicAuthToken string = ''
 
 @secure()
-@description('Filled by azd with $(secretOrRandomPassword <vault> anthropic-auth-token): the token already in Key Vault, or a new random one on the first provision. The default only applies outside azd.')
+@description('A new random token on every deployment; written to Key Vault only when the vault does not hold the token yet (see provisionedKeyVaultName).')
 param generatedAuthToken string = newGuid()
+
+@description('AZURE_KEY_VAULT_NAME from the previous provision of this azd environment (azd removes it on `azd down`). When it names this deployment\'s vault, the vault already holds the token, and the token is left as it is (also when rotated since); otherwise a token is written. Nobody reads the secret back, so this works when the vault is private.')
+param provisionedKeyVaultName string = ''
 
 // ===== Names =================================================================
 
@@ -199,11 +216,17 @@ var names = {
   plan: 'plan-${resourceToken}'
   functionApp: 'func-${resourceToken}'
   openAi: 'oai-${resourceToken}'
+  vnet: 'vnet-${resourceToken}'
+  networkSecurityGroup: 'nsg-${resourceToken}'
+  appSubnet: 'snet-app'
+  privateEndpointSubnet: 'snet-private-endpoints'
 }
 var deploymentContainerName = 'deployment-package'
 var authTokenSecretName = 'anthropic-auth-token'
 var openAiKeySecretName = 'azure-openai-api-key'
 var authToken = empty(anthropicAuthToken) ? generatedAuthToken : anthropicAuthToken
+// The token the user chose is written on every provision; a generated one only into a vault that has none yet.
+var writeAuthToken = (!empty(anthropicAuthToken)) || (provisionedKeyVaultName != names.keyVault)
 
 // An existing Azure OpenAI resource is addressed by its id, anywhere.
 var useExistingOpenAi = !empty(existingOpenAiResourceId)
@@ -212,6 +235,69 @@ var openAiSubscriptionId = useExistingOpenAi ? existingOpenAiParts[2] : subscrip
 var openAiResourceGroupName = useExistingOpenAi ? existingOpenAiParts[4] : rg.name
 var openAiName = useExistingOpenAi ? last(existingOpenAiParts) : names.openAi
 var useOpenAiKey = openAiAuthMode == 'key'
+var openAiResourceId = useExistingOpenAi ? existingOpenAiResourceId : resourceId(openAiSubscriptionId, openAiResourceGroupName, 'Microsoft.CognitiveServices/accounts', openAiName)
+
+// Client ranges allowed in: comma- or space-separated; a bare address is one host.
+var allowedIpRangeList = map(filter(split(replace(allowedIpRanges, ' ', ','), ','), range => !empty(range)), range => contains(range, '/') ? range : (contains(range, ':') ? '${range}/128' : '${range}/32'))
+
+// Private networking: one private endpoint per service the app calls, each with the private DNS
+// zones that map the service's public host name to the endpoint inside the virtual network.
+// Storage gets blob (host storage, deployment package), queue and table (the host, and tables the bridge may keep).
+var privateDnsZones = {
+  openAi: 'privatelink.openai.azure.com'
+  cognitiveServices: 'privatelink.cognitiveservices.azure.com'
+  keyVault: 'privatelink.vaultcore.azure.net'
+  blob: 'privatelink.blob.core.windows.net'
+  queue: 'privatelink.queue.core.windows.net'
+  table: 'privatelink.table.core.windows.net'
+}
+var storageAccountId = resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Storage/storageAccounts', names.storage)
+var keyVaultId = resourceId(subscription().subscriptionId, rg.name, 'Microsoft.KeyVault/vaults', names.keyVault)
+var privateEndpointTargets = [
+  {
+    service: 'openai'
+    targetId: openAiResourceId
+    groupId: 'account'
+    dnsZones: [
+      privateDnsZones.openAi
+      privateDnsZones.cognitiveServices
+    ]
+  }
+  {
+    service: 'vault'
+    targetId: keyVaultId
+    groupId: 'vault'
+    dnsZones: [
+      privateDnsZones.keyVault
+    ]
+  }
+  {
+    service: 'blob'
+    targetId: storageAccountId
+    groupId: 'blob'
+    dnsZones: [
+      privateDnsZones.blob
+    ]
+  }
+  {
+    service: 'queue'
+    targetId: storageAccountId
+    groupId: 'queue'
+    dnsZones: [
+      privateDnsZones.queue
+    ]
+  }
+  {
+    service: 'table'
+    targetId: storageAccountId
+    groupId: 'table'
+    dnsZones: [
+      privateDnsZones.table
+    ]
+  }
+]
+var appSubnetId = resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Network/virtualNetworks/subnets', names.vnet, names.appSubnet)
+var privateEndpointSubnetId = resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Network/virtualNetworks/subnets', names.vnet, names.privateEndpointSubnet)
 
 var middleDeployment = empty(middleModel) ? bigModel : middleModel
 var bigModelDeployment = {
@@ -284,6 +370,7 @@ module storage 'storage.bicep' = {
     tags: tags
     deploymentContainerName: deploymentContainerName
     identityPrincipalId: identity.outputs.principalId
+    privateNetworking: vnetEnabled
   }
 }
 
@@ -298,6 +385,10 @@ module keyVault 'keyvault.bicep' = {
     principalId: principalId
     authTokenSecretName: authTokenSecretName
     authToken: authToken
+    writeAuthToken: writeAuthToken
+    privateNetworking: vnetEnabled
+    purgeProtection: keyVaultPurgeProtection
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
   }
 }
 
@@ -310,6 +401,7 @@ module openAi 'openai.bicep' = if (!useExistingOpenAi) {
     tags: tags
     allowKeyAuth: useOpenAiKey
     deployments: modelDeployments
+    privateNetworking: vnetEnabled
   }
 }
 
@@ -357,6 +449,9 @@ module functionApp 'functionapp.bicep' = {
     storageBlobEndpoint: storage.outputs.blobEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
+    virtualNetworkSubnetId: vnetEnabled ? appSubnetId : ''
+    allowedIpRanges: allowedIpRangeList
     pythonVersion: pythonVersion
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
@@ -383,8 +478,48 @@ module functionApp 'functionapp.bicep' = {
   }
   dependsOn: [
     openAiKeySecret
+    network
+    privateEndpoints
   ]
 }
+
+// ===== Private networking (VNET_ENABLED) =======================================
+
+module network 'network.bicep' = if (vnetEnabled) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: names.vnet
+    securityGroupName: names.networkSecurityGroup
+    location: location
+    tags: tags
+    addressPrefix: vnetAddressPrefix
+    appSubnetName: names.appSubnet
+    privateEndpointSubnetName: names.privateEndpointSubnet
+    dnsZoneNames: map(items(privateDnsZones), zone => zone.value)
+  }
+}
+
+// In the bridge's virtual network, also for an existing Azure OpenAI resource elsewhere. None without VNET_ENABLED.
+module privateEndpoints 'private-endpoint.bicep' = [for target in (vnetEnabled ? privateEndpointTargets : []): {
+  name: 'private-endpoint-${target.service}'
+  scope: rg
+  params: {
+    name: 'pe-${target.service}-${resourceToken}'
+    location: location
+    tags: tags
+    subnetId: privateEndpointSubnetId
+    targetId: target.targetId
+    groupId: target.groupId
+    dnsZoneNames: target.dnsZones
+  }
+  dependsOn: [
+    network
+    openAi
+    keyVault
+    storage
+  ]
+}]
 
 // ===== Outputs (azd stores them in the environment; the postprovision hook prints them) =====
 
@@ -404,3 +539,5 @@ output BRIDGE_DEPLOYMENTS string = join(union([
   smallModel
 ], []), ',')
 output CLAUDE_CODE_AUTO_COMPACT_WINDOW int = defaultContextWindow
+output AZURE_VNET_NAME string = vnetEnabled ? names.vnet : ''
+output AZURE_FUNCTION_ALLOWED_IP_RANGES string = join(allowedIpRangeList, ',')

@@ -1,6 +1,7 @@
 // A new Azure OpenAI resource with its model deployments. Only deployed when
 // no existing resource id is given. The custom subdomain is required for
-// Microsoft Entra ID authentication.
+// Microsoft Entra ID authentication. With private networking, public network
+// access is off: the bridge reaches it through its private endpoint.
 
 @description('Name of the Azure OpenAI resource; also its custom subdomain.')
 param name string
@@ -17,6 +18,9 @@ param allowKeyAuth bool = false
 @description('Model deployments: objects with name (deployment name), model, version, sku and capacity (thousands of tokens per minute).')
 param deployments array
 
+@description('True (VNET_ENABLED): public network access off; only private endpoints reach the resource.')
+param privateNetworking bool = false
+
 resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
   name: name
   location: location
@@ -28,9 +32,9 @@ resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
   properties: {
     customSubDomainName: name
     disableLocalAuth: !allowKeyAuth
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: privateNetworking ? 'Deny' : 'Allow'
     }
   }
 }

@@ -1,5 +1,6 @@
 // Storage for the Functions host and the Flex Consumption deployment package.
-// No shared keys: the app reaches it through its managed identity only.
+// No shared keys: the app reaches it through its managed identity only. With private networking,
+// public network access is off: the app reaches blob, queue and table through private endpoints.
 
 @description('Name of the storage account (3-24 lowercase letters and digits).')
 param name string
@@ -15,6 +16,9 @@ param deploymentContainerName string
 
 @description('Principal id of the app\'s managed identity; gets Storage Blob Data Owner.')
 param identityPrincipalId string
+
+@description('True (VNET_ENABLED): public network access off; only private endpoints reach the account.')
+param privateNetworking bool = false
 
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 
@@ -34,10 +38,10 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     networkAcls: {
-      bypass: 'AzureServices'
-      defaultAction: 'Allow'
+      bypass: privateNetworking ? 'None' : 'AzureServices'
+      defaultAction: privateNetworking ? 'Deny' : 'Allow'
     }
   }
 }

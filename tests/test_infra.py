@@ -5,6 +5,8 @@ file is parsed with pycep-parser and the assertions run on its JSON tree:
 resources and API versions, role definition ids, Flex Consumption settings,
 every setting the bridge reads (`bridge.settings.SETTINGS`), Key Vault
 references, parameters file <-> main.bicep, module wiring, outputs and hooks.
+Both network modes (the default, and VNET_ENABLED=true) are checked by
+evaluating the templates' conditions for each (`evaluate`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,40 @@ MIN_API_VERSIONS = {
     "Microsoft.CognitiveServices/accounts": "2024-10-01",
     "Microsoft.CognitiveServices/accounts/deployments": "2024-10-01",
     "Microsoft.Authorization/roleAssignments": "2022-04-01",
+    "Microsoft.Web/sites/basicPublishingCredentialsPolicies": "2024-04-01",
+    "Microsoft.Insights/diagnosticSettings": "2021-05-01-preview",
+    "Microsoft.Network/virtualNetworks": "2024-05-01",
+    "Microsoft.Network/networkSecurityGroups": "2024-05-01",
+    "Microsoft.Network/privateEndpoints": "2024-05-01",
+    "Microsoft.Network/privateEndpoints/privateDnsZoneGroups": "2024-05-01",
+    "Microsoft.Network/privateDnsZones": "2024-06-01",
+    "Microsoft.Network/privateDnsZones/virtualNetworkLinks": "2024-06-01",
+}
+
+# Azure Monitor has published no stable diagnosticSettings version since 2016-09-01 (which lacks
+# logAnalyticsDestinationType); Azure's own Bicep reference documents 2021-05-01-preview.
+PREVIEW_ONLY_TYPES = {"Microsoft.Insights/diagnosticSettings"}
+
+# Private DNS zones (Azure public cloud) per private-endpoint sub-resource.
+PRIVATE_ENDPOINTS = {
+    "openai": ("account", {"privatelink.openai.azure.com", "privatelink.cognitiveservices.azure.com"}),
+    "vault": ("vault", {"privatelink.vaultcore.azure.net"}),
+    "blob": ("blob", {"privatelink.blob.core.windows.net"}),
+    "queue": ("queue", {"privatelink.queue.core.windows.net"}),
+    "table": ("table", {"privatelink.table.core.windows.net"}),
+}
+
+# Files whose resources exist only with private networking, and the parameters that carry the choice.
+PRIVATE_NETWORK_MODULES = {"network.bicep", "private-endpoint.bicep"}
+NETWORK_PARAMETERS = {
+    "vnetEnabled",
+    "privateNetworking",
+    "virtualNetworkSubnetId",
+    "integrated",
+    "allowedIpRanges",
+    "allowedIpRangeList",
+    "restrictInbound",
+    "accessRules",
 }
 
 # App settings that Flex Consumption rejects or ignores (runtime and deployment live in functionAppConfig).
@@ -260,6 +296,75 @@ def role_assignments(name: str) -> list[tuple[str, str, bool]]:
     return found
 
 
+def evaluate(node: Any, bindings: dict[str, Any]) -> Any:
+    """The value of a pycep expression, with the names in `bindings` given values.
+
+    pycep writes names and string literals alike as plain strings: a string that is a key of
+    `bindings` (also a dotted one, `names.keyVault`) is that name's value, any other is a literal.
+    Covers what the templates' conditions use: ?:, !, &&, ||, ==, !=, property access, object and
+    array literals, string interpolation, lambdas and the functions empty, contains, split,
+    replace, filter, map and join.
+    """
+    if isinstance(node, str):
+        if node in bindings:
+            return bindings[node]
+        return re.sub(r"\$\{(\w+)\}", lambda m: str(bindings[m.group(1)]) if m.group(1) in bindings else m.group(0), node)
+    if isinstance(node, list):
+        return [evaluate(item, bindings) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "operator" in node:
+        kind, args = node["operator"]["type"], node["operator"]["operands"]
+        if kind == "property_accessor":
+            name = dotted(node)
+            if name is not None and name in bindings:
+                return bindings[name]
+            return evaluate(args["operand_1"], bindings)[args["operand_2"]]
+        if kind == "conditional":
+            return evaluate(args["true_value"] if evaluate(args["condition"], bindings) else args["false_value"], bindings)
+        if kind == "not":
+            return not evaluate(args["bool_value"], bindings)
+        left, right = evaluate(args["operand_1"], bindings), evaluate(args["operand_2"], bindings)
+        results = {"and": lambda: left and right, "or": lambda: left or right, "equals": lambda: left == right}
+        results["not_equals"] = lambda: left != right
+        results["add"] = lambda: left + right
+        assert kind in results, f"evaluate: operator {kind} is not covered"
+        return results[kind]()
+    if "function" in node:
+        kind, args = node["function"]["type"], node["function"].get("parameters") or {}
+        if kind in ("filter", "map"):
+            source, function = args.values()
+            items, fn = evaluate(source, bindings), function["detail"]
+            results = [evaluate(fn["expression"], {**bindings, fn["var_1"]: item}) for item in items]
+            return [item for item, keep in zip(items, results, strict=True) if keep] if kind == "filter" else results
+        values = [evaluate(value, bindings) for value in args.values()]
+        functions = {
+            "empty": lambda v: not v,
+            "contains": lambda container, item: item in container,
+            "split": lambda string, delimiter: string.split(delimiter),
+            "replace": lambda string, old, new: string.replace(old, new),
+            "join": lambda items, delimiter: delimiter.join(items),
+            "items": lambda obj: [{"key": key, "value": obj[key]} for key in sorted(obj)],
+        }
+        assert kind in functions, f"evaluate: function {kind} is not covered"
+        return functions[kind](*values)
+    if "loop_type" in node:
+        raise AssertionError("evaluate: loops are not covered")
+    return {unquote(key): evaluate(value, bindings) for key, value in node.items()}
+
+
+def resource_id_of(node: Any) -> tuple[str, set[str]]:
+    """(resource type, the other arguments) of a resourceId(...) call.
+
+    pycep labels resourceId's arguments by their count, not their role, so the type is found by its shape.
+    """
+    assert node["function"]["type"] == "resource_id", f"not a resourceId(...) call: {node}"
+    args = [arg for arg in node["function"]["parameters"].values() if arg is not None]
+    types = [arg for arg in args if isinstance(arg, str) and arg.startswith("Microsoft.")]
+    assert len(types) == 1, f"resourceId(...) without one resource type: {args}"
+    return types[0], {dotted(arg) or json.dumps(arg) for arg in args if arg is not types[0]}
+
+
 def parameters_file() -> dict[str, Any]:
     return json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
 
@@ -284,6 +389,8 @@ def test_bicep_files_exist() -> None:
         "openai-roles.bicep",
         "openai-key-secret.bicep",
         "functionapp.bicep",
+        "network.bicep",
+        "private-endpoint.bicep",
     ):
         assert expected in names, f"infra/{expected} is missing"
 
@@ -307,7 +414,8 @@ def test_no_registry_modules_and_local_modules_exist(path: Path) -> None:
 def test_api_versions_are_current_and_stable(path: Path) -> None:
     for symbol, res in resources(str(path.relative_to(INFRA))).items():
         version = res["api_version"]
-        assert "preview" not in version, f"{path.name}: {symbol} uses preview API {version}"
+        if res["type"] not in PREVIEW_ONLY_TYPES:
+            assert "preview" not in version, f"{path.name}: {symbol} uses preview API {version}"
         minimum = MIN_API_VERSIONS.get(res["type"])
         assert minimum is not None, f"{path.name}: {symbol} has a resource type the tests do not know: {res['type']}"
         assert version >= minimum, f"{path.name}: {symbol} uses {res['type']}@{version}, older than {minimum}"
@@ -378,6 +486,8 @@ def test_outputs_for_azd_and_the_hook() -> None:
         "ANTHROPIC_AUTH_TOKEN_SECRET_NAME",
         "BRIDGE_DEPLOYMENTS",
         "CLAUDE_CODE_AUTO_COMPACT_WINDOW",
+        "AZURE_VNET_NAME",
+        "AZURE_FUNCTION_ALLOWED_IP_RANGES",
     ):
         assert name in outputs, f"main.bicep should output {name}"
     assert outputs["CLAUDE_CODE_AUTO_COMPACT_WINDOW"]["value"] == "defaultContextWindow"
@@ -628,7 +738,9 @@ def test_key_vault_uses_rbac_and_holds_the_token() -> None:
     assert secret["name"] == "authTokenSecretName"
     assert secret["properties"]["value"] == "authToken"
     assert decorator(param("keyvault.bicep", "authToken"), "secure")
-    assert dotted(bicep("keyvault.bicep")["outputs"]["authTokenSecretUri"]["value"]) == "authTokenSecret.properties.secretUri"
+    # Versionless, built from the vault: the secret is not declared on every provision, and a rotated token is picked up.
+    uri = bicep("keyvault.bicep")["outputs"]["authTokenSecretUri"]["value"]
+    assert uri == "${vault.properties.vaultUri}secrets/${authTokenSecretName}"
 
 
 def test_api_key_secret_comes_from_the_resource_not_from_a_person() -> None:
@@ -646,14 +758,17 @@ def test_api_key_secret_comes_from_the_resource_not_from_a_person() -> None:
 
 def test_token_is_generated_once_and_stays_stable() -> None:
     given = parameters_file()
-    secret_name = variable("main.bicep", "authTokenSecretName")
     assert given["anthropicAuthToken"]["value"] == "${ANTHROPIC_AUTH_TOKEN}"
-    # azd reads the secret back from the vault on every later provision and only generates when it is absent.
-    assert given["generatedAuthToken"]["value"] == f"$(secretOrRandomPassword ${{AZURE_KEY_VAULT_NAME}} {secret_name})"
+    # Nothing reads the secret back from the deploying machine (a private vault would refuse it):
+    # the vault name from the previous provision says whether the vault already holds the token.
+    assert given["provisionedKeyVaultName"]["value"] == "${AZURE_KEY_VAULT_NAME}"
+    assert "generatedAuthToken" not in given
+    assert "secretOrRandomPassword" not in json.dumps(given)
     assert "AZURE_KEY_VAULT_NAME" in bicep("main.bicep")["outputs"], "azd learns the vault name from this output"
     for name in ("anthropicAuthToken", "generatedAuthToken"):
         assert decorator(param("main.bicep", name), "secure"), f"{name} must be @secure()"
     assert param("main.bicep", "anthropicAuthToken")["default"] == ""
+    assert param("main.bicep", "generatedAuthToken")["default"] == {"function": {"type": "new_guid"}}
     token = variable("main.bicep", "authToken")["operator"]
     assert token["type"] == "conditional"
     assert token["operands"]["true_value"] == "generatedAuthToken"
@@ -661,8 +776,23 @@ def test_token_is_generated_once_and_stays_stable() -> None:
     kv_params = unwrap(module("main.bicep", "keyVault")["config"])["params"]
     assert kv_params["authToken"] == "authToken"
     assert kv_params["authTokenSecretName"] == "authTokenSecretName"
-    # The deploying user may read the secret (needed by secretOrRandomPassword and the printed command).
+    assert kv_params["writeAuthToken"] == "writeAuthToken"
+    # The deploying user may read the secret (the printed command) and rotate it.
     assert kv_params["principalId"] == "principalId"
+    secret = next(r for r in resources("keyvault.bicep").values() if r["type"] == "Microsoft.KeyVault/vaults/secrets")
+    assert secret["config"]["condition"] == "writeAuthToken"
+
+    write = variable("main.bicep", "writeAuthToken")
+    this_vault = "kv-abc123"
+
+    def written(chosen: str, provisioned: str) -> bool:
+        bindings = {"anthropicAuthToken": chosen, "provisionedKeyVaultName": provisioned, "names.keyVault": this_vault}
+        return bool(evaluate(write, bindings))
+
+    assert written("", ""), "first provision (or after azd down): a generated token is written"
+    assert not written("", this_vault), "later provisions keep the token in the vault, rotated or not"
+    assert written("", "kv-other"), "a new vault (another region or environment) gets a token"
+    assert written("my-token", this_vault), "a token the user chose is written on every provision"
 
 
 # ----- roles -----------------------------------------------------------------------------------------------
@@ -759,6 +889,297 @@ def test_new_openai_resource_with_model_deployments() -> None:
     }
 
 
+# ----- network and security, in both modes --------------------------------------------------------------------
+
+PUBLIC, PRIVATE = False, True
+
+
+def main_params(symbol: str) -> dict[str, Any]:
+    return unwrap(module("main.bicep", symbol)["config"])["params"]
+
+
+def test_network_options_are_azd_settings_with_open_defaults() -> None:
+    given = parameters_file()
+    for name, (setting, default) in {
+        "vnetEnabled": ("VNET_ENABLED", False),
+        "vnetAddressPrefix": ("VNET_ADDRESS_PREFIX", "10.0.0.0/16"),
+        "allowedIpRanges": ("ALLOWED_IP_RANGES", ""),
+        "keyVaultPurgeProtection": ("KEY_VAULT_PURGE_PROTECTION", False),
+    }.items():
+        assert given[name]["value"] == f"${{{setting}}}", f"main.parameters.json: {name} comes from {setting}"
+        assert param("main.bicep", name)["default"] == default, f"{name} defaults to {default!r}"
+        assert setting in decorator(param("main.bicep", name), "description"), f"{name}'s description names {setting}"
+
+
+def test_private_network_resources_exist_only_with_the_option() -> None:
+    for path in BICEP_FILES:
+        name = str(path.relative_to(INFRA))
+        declared = {r["type"] for r in resources(name).values() if not r["existing"]}
+        network = {t for t in declared if t.startswith("Microsoft.Network/")}
+        if name in PRIVATE_NETWORK_MODULES:
+            assert network == declared, f"{name} holds only private-networking resources"
+        else:
+            assert not network, f"{name} declares network resources {sorted(network)}: they belong in network.bicep"
+    deployed = set()
+    for symbol, mod in bicep("main.bicep")["modules"].items():
+        target = mod["detail"]["path"]
+        if target not in PRIVATE_NETWORK_MODULES:
+            assert "vnetEnabled" not in json.dumps(mod["config"].get("condition")), f"{symbol} exists in both modes"
+            continue
+        deployed.add(target)
+        config = mod["config"]
+        if "loop_type" in config:
+            source = config["loop_type"]["detail"]["array_name"]
+            assert config["condition"] is None
+            for mode, expected in ((PUBLIC, []), (PRIVATE, ["target"])):
+                assert evaluate(source, {"vnetEnabled": mode, "privateEndpointTargets": ["target"]}) == expected
+        else:
+            assert config["condition"] == "vnetEnabled", f"main.bicep deploys {symbol} only with VNET_ENABLED"
+    assert deployed == PRIVATE_NETWORK_MODULES
+
+
+def test_virtual_network_subnets_and_dns_zones() -> None:
+    vnet = one("network.bicep", "Microsoft.Network/virtualNetworks")
+    assert vnet["properties"]["addressSpace"]["addressPrefixes"] == ["addressPrefix"]
+    app, endpoints = vnet["properties"]["subnets"]
+    assert (app["name"], endpoints["name"]) == ("appSubnetName", "privateEndpointSubnetName")
+    # Flex Consumption integrates with a subnet delegated to Container Apps environments, not to Microsoft.Web.
+    delegations = app["properties"]["delegations"]
+    assert [d["properties"]["serviceName"] for d in delegations] == ["Microsoft.App/environments"]
+    assert "delegations" not in endpoints["properties"]
+    for index, subnet in enumerate((app, endpoints)):
+        prefix = subnet["properties"]["addressPrefix"]["function"]
+        assert prefix == {"type": "cidrSubnet", "parameters": {"arg_1": "addressPrefix", "arg_2": 24, "arg_3": index}}
+        assert dotted(subnet["properties"]["networkSecurityGroup"]["id"]) == "securityGroup.id"
+    # The app still calls public endpoints (Application Insights ingestion, Entra ID); private endpoints need no egress.
+    assert app["properties"]["defaultOutboundAccess"] is True
+    assert endpoints["properties"]["defaultOutboundAccess"] is False
+    nsg = one("network.bicep", "Microsoft.Network/networkSecurityGroups")
+    assert nsg["properties"]["securityRules"] == [], (
+        "Azure's default rules: traffic inside the network, no inbound from the internet"
+    )
+    for type_ in ("Microsoft.Network/privateDnsZones", "Microsoft.Network/privateDnsZones/virtualNetworkLinks"):
+        [declared] = resources_of_type("network.bicep", type_)
+        assert "dnsZoneNames" in json.dumps(declared["config"]["loop_type"]), f"one {type_} per zone"
+        assert unwrap(declared["config"])["location"] == "global"
+    link = unwrap(resources_of_type("network.bicep", "Microsoft.Network/privateDnsZones/virtualNetworkLinks")[0]["config"])
+    assert link["properties"]["registrationEnabled"] is False
+    assert dotted(link["properties"]["virtualNetwork"]["id"]) == "vnet.id"
+
+
+def test_private_endpoints_cover_every_service_the_app_calls() -> None:
+    zones = evaluate(variable("main.bicep", "privateDnsZones"), {})
+    ids = {"openAiResourceId": "OPENAI", "keyVaultId": "VAULT", "storageAccountId": "STORAGE"}
+    targets = evaluate(variable("main.bicep", "privateEndpointTargets"), {"privateDnsZones": zones, **ids})
+    found = {t["service"]: (t["groupId"], set(t["dnsZones"])) for t in targets}
+    assert found == PRIVATE_ENDPOINTS
+    assert {t["service"]: t["targetId"] for t in targets} == {
+        "openai": "OPENAI",
+        "vault": "VAULT",
+        "blob": "STORAGE",
+        "queue": "STORAGE",
+        "table": "STORAGE",
+    }
+    # The network creates every zone an endpoint registers in.
+    created = evaluate(main_params("network")["dnsZoneNames"], {"privateDnsZones": zones})
+    assert set(created) == set().union(*(z for _, z in PRIVATE_ENDPOINTS.values()))
+    for var, type_, name in (
+        ("keyVaultId", "Microsoft.KeyVault/vaults", "names.keyVault"),
+        ("storageAccountId", "Microsoft.Storage/storageAccounts", "names.storage"),
+    ):
+        found_type, args = resource_id_of(variable("main.bicep", var))
+        assert found_type == type_ and {name, "rg.name"} <= args, f"{var} is the id of this deployment's {type_}"
+    # A new Azure OpenAI resource, or the existing one (in any resource group or subscription).
+    openai = variable("main.bicep", "openAiResourceId")["operator"]["operands"]
+    assert openai["condition"] == "useExistingOpenAi" and openai["true_value"] == "existingOpenAiResourceId"
+    found_type, args = resource_id_of(openai["false_value"])
+    assert found_type == "Microsoft.CognitiveServices/accounts"
+    assert args == {"openAiSubscriptionId", "openAiResourceGroupName", "openAiName"}
+
+
+def test_private_endpoint_module() -> None:
+    endpoint = one("private-endpoint.bicep", "Microsoft.Network/privateEndpoints")
+    assert endpoint["properties"]["subnet"] == {"id": "subnetId"}
+    [connection] = endpoint["properties"]["privateLinkServiceConnections"]
+    assert connection["properties"] == {"privateLinkServiceId": "targetId", "groupIds": ["groupId"]}
+    assert "manualPrivateLinkServiceConnections" not in endpoint["properties"]
+    group = one("private-endpoint.bicep", "Microsoft.Network/privateEndpoints/privateDnsZoneGroups")
+    assert group["parent"] == "endpoint"
+    configs = group["properties"]["privateDnsZoneConfigs"]
+    assert configs["loop_type"]["detail"] == {"item_name": "zone", "array_name": "dnsZoneNames"}
+    zone_id = configs["config"]["properties"]["privateDnsZoneId"]
+    assert resource_id_of(zone_id) == ("Microsoft.Network/privateDnsZones", {"zone"})
+    # main.bicep: every endpoint in the private-endpoint subnet of the bridge's network, after the services exist.
+    loop = module("main.bicep", "privateEndpoints")["config"]
+    given = loop["config"]["params"]
+    assert given["subnetId"] == "privateEndpointSubnetId"
+    assert {k: dotted(v) for k, v in given.items() if k in ("targetId", "groupId", "dnsZoneNames")} == {
+        "targetId": "target.targetId",
+        "groupId": "target.groupId",
+        "dnsZoneNames": "target.dnsZones",
+    }
+    assert set(loop["config"]["dependsOn"]) >= {"network", "openAi", "keyVault", "storage"}
+    network = main_params("network")
+    for var, subnet in (("privateEndpointSubnetId", "names.privateEndpointSubnet"), ("appSubnetId", "names.appSubnet")):
+        found_type, args = resource_id_of(variable("main.bicep", var))
+        assert found_type == "Microsoft.Network/virtualNetworks/subnets" and {"names.vnet", subnet} <= args
+    assert dotted(network["name"]) == "names.vnet"
+    assert dotted(network["appSubnetName"]) == "names.appSubnet"
+    assert dotted(network["privateEndpointSubnetName"]) == "names.privateEndpointSubnet"
+    assert network["addressPrefix"] == "vnetAddressPrefix"
+
+
+@pytest.mark.parametrize("name", ["storage.bicep", "keyvault.bicep", "openai.bicep"])
+def test_public_network_access_is_off_only_in_private_mode(name: str) -> None:
+    type_ = {
+        "storage.bicep": "Microsoft.Storage/storageAccounts",
+        "keyvault.bicep": "Microsoft.KeyVault/vaults",
+        "openai.bicep": "Microsoft.CognitiveServices/accounts",
+    }[name]
+    props = one(name, type_)["properties"]
+    assert param(name, "privateNetworking")["default"] is False
+    for mode, access, default_action in ((PUBLIC, "Enabled", "Allow"), (PRIVATE, "Disabled", "Deny")):
+        bindings = {"privateNetworking": mode}
+        assert evaluate(props["publicNetworkAccess"], bindings) == access, f"{name}: publicNetworkAccess, private={mode}"
+        assert evaluate(props["networkAcls"]["defaultAction"], bindings) == default_action
+        if "bypass" in props["networkAcls"]:
+            # No exception for 'trusted Azure services' once the resource is private.
+            assert evaluate(props["networkAcls"]["bypass"], bindings) == ("None" if mode else "AzureServices")
+    symbol = {"storage.bicep": "storage", "keyvault.bicep": "keyVault", "openai.bicep": "openAi"}[name]
+    assert main_params(symbol)["privateNetworking"] == "vnetEnabled"
+
+
+def test_an_existing_openai_resource_keeps_its_own_network_settings() -> None:
+    """The owner decides an existing resource's public access; the deployment only references it."""
+    for path in BICEP_FILES:
+        name = str(path.relative_to(INFRA))
+        for symbol, res in resources(name).items():
+            if res["type"] == "Microsoft.CognitiveServices/accounts" and not res["existing"]:
+                assert name == "openai.bicep", f"{name}: {symbol} would change an Azure OpenAI resource"
+    assert module("main.bicep", "openAi")["config"]["condition"]["operator"]["operands"] == {"bool_value": "useExistingOpenAi"}
+
+
+def test_function_app_network_in_both_modes() -> None:
+    site = one("functionapp.bicep", "Microsoft.Web/sites")
+    props, config = site["properties"], site["properties"]["siteConfig"]
+    integrated = variable("functionapp.bicep", "integrated")
+    for subnet, expected in (("", False), ("/subscriptions/s/.../subnets/snet-app", True)):
+        assert evaluate(integrated, {"virtualNetworkSubnetId": subnet}) is expected
+        bindings = {"integrated": expected, "virtualNetworkSubnetId": subnet}
+        assert evaluate(props["virtualNetworkSubnetId"], bindings) == (subnet or None)
+        assert evaluate(config["vnetRouteAllEnabled"], bindings) is expected
+    assert param("functionapp.bicep", "virtualNetworkSubnetId")["default"] == ""
+    given = main_params("functionApp")
+    for mode, expected in ((PUBLIC, ""), (PRIVATE, "APP_SUBNET")):
+        assert evaluate(given["virtualNetworkSubnetId"], {"vnetEnabled": mode, "appSubnetId": "APP_SUBNET"}) == expected
+    depends = unwrap(module("main.bicep", "functionApp")["config"])["dependsOn"]
+    assert {"network", "privateEndpoints"} <= set(depends), "the app starts once its private endpoints exist"
+    # Inbound: the app stays public (Claude Code and Cursor call it), HTTPS and TLS 1.2 only.
+    assert props.get("publicNetworkAccess", "Enabled") == "Enabled"
+    assert props["httpsOnly"] is True
+    assert config["minTlsVersion"] == "1.2" and config["scmMinTlsVersion"] == "1.2"
+    assert config["ftpsState"] == "Disabled"
+
+
+def test_allowed_client_ranges_lock_the_app_and_its_scm_site() -> None:
+    normalize = variable("main.bicep", "allowedIpRangeList")
+    for given, expected in (
+        ("", []),
+        ("203.0.113.0/24", ["203.0.113.0/24"]),
+        (
+            "203.0.113.0/24, 198.51.100.7  2001:db8::/48,2001:db8::1",
+            ["203.0.113.0/24", "198.51.100.7/32", "2001:db8::/48", "2001:db8::1/128"],
+        ),
+    ):
+        assert evaluate(normalize, {"allowedIpRanges": given}) == expected, given
+    assert main_params("functionApp")["allowedIpRanges"] == "allowedIpRangeList"
+    output = bicep("main.bicep")["outputs"]["AZURE_FUNCTION_ALLOWED_IP_RANGES"]["value"]
+    assert evaluate(output, {"allowedIpRangeList": ["a/32", "b/24"]}) == "a/32,b/24"
+
+    config = one("functionapp.bicep", "Microsoft.Web/sites")["properties"]["siteConfig"]
+    assert config["ipSecurityRestrictions"] == "accessRules"
+    rules = variable("functionapp.bicep", "accessRules")
+    assert rules["loop_type"]["detail"] == {"item_name": "range", "index_name": "i", "array_name": "allowedIpRanges"}
+    assert rules["config"]["ipAddress"] == "range" and rules["config"]["action"] == "Allow"
+    assert evaluate(rules["config"]["priority"], {"i": 0}) == 100
+    assert evaluate(variable("functionapp.bicep", "restrictInbound"), {"allowedIpRanges": []}) is False
+    assert evaluate(variable("functionapp.bicep", "restrictInbound"), {"allowedIpRanges": ["a/32"]}) is True
+    for restricted, action in ((False, "Allow"), (True, "Deny")):
+        bindings = {"restrictInbound": restricted}
+        assert evaluate(config["ipSecurityRestrictionsDefaultAction"], bindings) == action
+        assert evaluate(config["scmIpSecurityRestrictionsDefaultAction"], bindings) == action
+    assert config["scmIpSecurityRestrictionsUseMain"] is True, "deployments (SCM) come from the same ranges"
+
+
+def test_publishing_with_basic_credentials_is_off() -> None:
+    [policies] = resources_of_type("functionapp.bicep", "Microsoft.Web/sites/basicPublishingCredentialsPolicies")
+    config = policies["config"]
+    assert config["loop_type"]["detail"]["array_name"] == ["ftp", "scm"]
+    assert config["condition"] is None, "always, in both modes"
+    assert config["config"]["parent"] == "app"
+    assert config["config"]["name"] == "policy"
+    assert config["config"]["properties"] == {"allow": False}
+    assert {"type": "batchSize", "argument": 1} in policies["decorators"], "one change to the site at a time"
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "category"),
+    [("functionapp.bicep", "app", "FunctionAppLogs"), ("keyvault.bicep", "vault", "AuditEvent")],
+)
+def test_diagnostic_logs_go_to_log_analytics(name: str, target: str, category: str) -> None:
+    [setting] = resources_of_type(name, "Microsoft.Insights/diagnosticSettings")
+    assert "condition" not in setting["config"], "always, in both modes"
+    body = setting["config"]
+    assert body["scope"] == target
+    assert body["properties"]["workspaceId"] == "logAnalyticsWorkspaceId"
+    assert {"category": category, "enabled": True} in body["properties"]["logs"]
+    symbol = {"functionapp.bicep": "functionApp", "keyvault.bicep": "keyVault"}[name]
+    assert dotted(main_params(symbol)["logAnalyticsWorkspaceId"]) == "monitoring.outputs.logAnalyticsId"
+
+
+def test_key_vault_purge_protection_is_a_choice() -> None:
+    props = one("keyvault.bicep", "Microsoft.KeyVault/vaults")["properties"]
+    assert props["enableSoftDelete"] is True
+    # The API takes only true and never goes back: off means leaving the property out.
+    assert evaluate(props["enablePurgeProtection"], {"purgeProtection": True}) is True
+    assert evaluate(props["enablePurgeProtection"], {"purgeProtection": False}) is None
+    assert param("keyvault.bicep", "purgeProtection")["default"] is False
+    assert main_params("keyVault")["purgeProtection"] == "keyVaultPurgeProtection"
+
+
+def test_settings_and_roles_are_the_same_in_both_modes() -> None:
+    """The network choice changes where traffic flows, never what the app is told or allowed."""
+    rendered = json.dumps(app_settings())
+    for name in NETWORK_PARAMETERS:
+        assert f'"{name}"' not in rendered, f"an app setting depends on {name}"
+    for path in BICEP_FILES:
+        name = str(path.relative_to(INFRA))
+        for res in resources_of_type(name, "Microsoft.Authorization/roleAssignments"):
+            condition = json.dumps(res["config"].get("condition"))
+            assert not any(n in condition for n in NETWORK_PARAMETERS), f"{name}: a role assignment depends on the network"
+    for symbol in ("identity", "monitoring", "storage", "keyVault", "openAiRoles", "functionApp"):
+        config = module("main.bicep", symbol)["config"]
+        assert "condition" not in config and "loop_type" not in config, f"{symbol} is deployed in both modes"
+    roles_scope = unwrap(module("main.bicep", "openAiRoles")["config"])["scope"]
+    assert "vnetEnabled" not in json.dumps(roles_scope)
+
+
+def test_readme_documents_every_azd_setting() -> None:
+    """Every azd environment setting main.parameters.json reads is in the README's options table."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("\n### Options\n", 1)[1].split("\n### ", 1)[0]
+    # Set by azd itself, or fed back from the previous provision's outputs.
+    managed = {"AZURE_ENV_NAME", "AZURE_PRINCIPAL_ID", "AZURE_RESOURCE_GROUP", "AZURE_KEY_VAULT_NAME"}
+    settings = {var for entry in parameters_file().values() for var in re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", entry["value"])}
+    undocumented = sorted(var for var in settings - managed if f"`{var}`" not in table)
+    assert not undocumented, f"README's Deploy to Azure > Options table does not document {undocumented}"
+    security = readme.split("\n### Security and network\n", 1)[1].split("\n### ", 1)[0]
+    for topic in ("What is public, what is private", "Where secrets live", "Who can publish code", "Logs and audit"):
+        assert topic in security, f"the security section answers: {topic}"
+    for name in ("VNET_ENABLED", "ALLOWED_IP_RANGES", "KEY_VAULT_PURGE_PROTECTION", "privatelink.vaultcore.azure.net"):
+        assert name in security
+
+
 # ----- azure.yaml, hooks, .funcignore -------------------------------------------------------------------------
 
 
@@ -799,7 +1220,7 @@ def test_hook_prints_the_client_settings_from_outputs(hook: str) -> None:
     assert read <= outputs, f"{hook} reads values main.bicep does not output: {sorted(read - outputs)}"
 
 
-def test_posix_hook_output() -> None:
+def run_posix_hook(**outputs: str) -> str:
     sh = shutil.which("sh")
     assert sh is not None
     env = {
@@ -810,19 +1231,66 @@ def test_posix_hook_output() -> None:
         "ANTHROPIC_AUTH_TOKEN_SECRET_NAME": "anthropic-auth-token",
         "BRIDGE_DEPLOYMENTS": "gpt-5,gpt-5-mini",
         "CLAUDE_CODE_AUTO_COMPACT_WINDOW": "272000",
+        **outputs,
     }
     result = subprocess.run(
         [sh, str(INFRA / "hooks" / "postprovision.sh")], env=env, capture_output=True, text=True, timeout=10, check=False
     )
     assert result.returncode == 0, result.stderr
-    out = result.stdout
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    "outputs",
+    [{}, {"AZURE_VNET_NAME": "vnet-test", "AZURE_FUNCTION_ALLOWED_IP_RANGES": "203.0.113.0/24,198.51.100.7/32"}],
+    ids=["default", "private"],
+)
+def test_posix_hook_prints_the_client_settings(outputs: dict[str, str]) -> None:
+    out = run_posix_hook(**outputs)
     assert '"ANTHROPIC_BASE_URL": "https://func-test.azurewebsites.net"' in out
     assert '"CLAUDE_CODE_AUTO_COMPACT_WINDOW": "272000"' in out
     assert "az keyvault secret show --vault-name kv-test --name anthropic-auth-token --query value -o tsv" in out
     assert "https://func-test.azurewebsites.net/v1" in out
+    assert "gpt-high,gpt-medium,gpt-low,gpt-minimal,gpt-5,gpt-5-mini" in out
     settings_json = out[out.index("{") : out.index("}\n}") + 3]
     parsed = json.loads(settings_json)
     assert parsed["env"]["ANTHROPIC_BASE_URL"] == "https://func-test.azurewebsites.net"
+    assert "Key Vault Secrets Officer" in out, "who may read the token"
+
+
+def test_posix_hook_in_the_default_mode() -> None:
+    out = run_posix_hook()
+    assert "Reachable:    from any address, with the token" in out
+    assert "Network:      public endpoints" in out
+    assert "VNET_ENABLED=true makes them private" in out
+    assert "private endpoint" not in out
+
+
+def test_posix_hook_in_private_mode_with_allowed_ranges() -> None:
+    out = run_posix_hook(AZURE_VNET_NAME="vnet-test", AZURE_FUNCTION_ALLOWED_IP_RANGES="203.0.113.0/24,198.51.100.7/32")
+    assert "Network:      private: Azure OpenAI, Key Vault and storage are reached through private endpoints in vnet-test" in out
+    assert "Reachable:    only from 203.0.113.0/24, 198.51.100.7/32, deployments too" in out
+    assert "Cursor calls from Cursor's servers" in out, "Cursor's requests do not come from the developer's address"
+    # The vault is private: say where the printed command works, and what to do elsewhere.
+    assert "Key Vault kv-test is private" in out and "privatelink.vaultcore.azure.net" in out
+    assert "use it as ANTHROPIC_AUTH_TOKEN (instead of\napiKeyHelper)" in out
+
+
+@pytest.mark.parametrize("hook", ["postprovision.sh", "postprovision.ps1"])
+def test_both_hooks_print_the_same_network_notes(hook: str) -> None:
+    source = (INFRA / "hooks" / hook).read_text()
+    for needed in (
+        "AZURE_VNET_NAME",
+        "AZURE_FUNCTION_ALLOWED_IP_RANGES",
+        "Reachable:    $reachable",
+        "Network:      $network",
+        "is private: 'az keyvault secret show' (you have Key Vault Secrets Officer) works",
+        "privatelink.vaultcore.azure.net",
+        "Cursor calls from Cursor's servers, not from your machine",
+        "from any address, with the token (ALLOWED_IP_RANGES restricts it)",
+        "VNET_ENABLED=true makes them private",
+    ):
+        assert needed in source, f"{hook} does not print {needed!r}"
 
 
 def _ignored(patterns: list[str], path: str) -> bool:
@@ -861,6 +1329,8 @@ def test_funcignore_keeps_the_package_small() -> None:
         "scripts/test",
         "bridge/__pycache__/settings.cpython-311.pyc",
         ".git/config",
+        "requirements.in",
+        "requirements-dev.txt",
     ):
         assert _ignored(patterns, path), f".funcignore should keep {path} out of the package"
     for path in ("function_app.py", "host.json", "requirements.txt", "bridge/settings.py", "bridge/__init__.py"):

@@ -18,6 +18,8 @@ $secret = Get-AzdValue 'ANTHROPIC_AUTH_TOKEN_SECRET_NAME'
 $window = Get-AzdValue 'CLAUDE_CODE_AUTO_COMPACT_WINDOW'
 $deployments = Get-AzdValue 'BRIDGE_DEPLOYMENTS'
 $app = Get-AzdValue 'AZURE_FUNCTION_APP_NAME'
+$vnet = Get-AzdValue 'AZURE_VNET_NAME'
+$allowed = (Get-AzdValue 'AZURE_FUNCTION_ALLOWED_IP_RANGES') -replace ',', ', '
 
 if ([string]::IsNullOrEmpty($secret)) { $secret = 'anthropic-auth-token' }
 if ([string]::IsNullOrEmpty($window)) { $window = '272000' }
@@ -29,11 +31,35 @@ if ([string]::IsNullOrEmpty($url) -or [string]::IsNullOrEmpty($vault)) {
 
 $tokenCmd = "az keyvault secret show --vault-name $vault --name $secret --query value -o tsv"
 
+if (-not [string]::IsNullOrEmpty($vnet)) {
+    $network = "private: Azure OpenAI, Key Vault and storage are reached through private endpoints in $vnet"
+    $tokenNote = @"
+Key Vault $vault is private: 'az keyvault secret show' (you have Key Vault Secrets Officer) works
+only from a network that reaches its private endpoint (the virtual network, or a network peered or
+connected to it that resolves privatelink.vaultcore.azure.net). Elsewhere, someone inside reads the
+token and hands it over through your secret manager: use it as ANTHROPIC_AUTH_TOKEN (instead of
+apiKeyHelper) and as Cursor's API key.
+"@
+} else {
+    $network = "public endpoints, each with Microsoft Entra ID or key authentication (VNET_ENABLED=true makes them private)"
+    $tokenNote = "The token is read with your 'az login' (you have Key Vault Secrets Officer on $vault)."
+}
+if (-not [string]::IsNullOrEmpty($allowed)) {
+    $reachable = @"
+only from $allowed, deployments too (run azd deploy from there).
+              Cursor calls from Cursor's servers, not from your machine: allow their addresses too, or Cursor gets 403.
+"@
+} else {
+    $reachable = "from any address, with the token (ALLOWED_IP_RANGES restricts it)"
+}
+
 Write-Host @"
 
 ================ claude-azure-bridge is provisioned ================
 Function App: $app
 Bridge URL:   $url
+Reachable:    $reachable
+Network:      $network
 (Run 'azd deploy' if you ran 'azd provision' alone; 'azd up' deploys next.)
 
 ---- Claude Code: ~/.claude/settings.json (or .claude/settings.json in a project)
@@ -55,7 +81,7 @@ OpenAI API Key:           the token printed by: $tokenCmd
 Override OpenAI Base URL: $url/v1
 Models to add:            gpt-high,gpt-medium,gpt-low,gpt-minimal,$deployments
 
-The token is read with your 'az login' (you have Key Vault Secrets Officer on $vault).
+$tokenNote
 =====================================================================
 
 "@
