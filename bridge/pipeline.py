@@ -36,7 +36,6 @@ from bridge.upstreams.memory import DeploymentMemory
 from bridge.upstreams.pool import Pool
 from bridge.upstreams.stream import UpstreamStream
 
-RESPONSES_SINCE = "2025-03-01-preview"
 MAX_TOOLS = 128
 
 
@@ -78,9 +77,7 @@ class Bridge:
         if target.api is not None:
             return target.api
         first = self.settings.upstreams[0] if self.settings.upstreams else None
-        if first is not None and first.flavor == "azure" and (first.uses_v1_api or first.api_version >= RESPONSES_SINCE):
-            return "responses"
-        return "chat"
+        return "responses" if first is not None and first.offers_responses else "chat"
 
     def target(self, request: Request) -> tuple[Target, Request]:
         """Where `request` goes, and the request with the tier's overrides and MAX_TOKENS_LIMIT applied."""

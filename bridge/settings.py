@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 T = TypeVar("T")
 Api = Literal["chat", "responses"]
 V1_API = "v1"
+RESPONSES_SINCE = "2025-03-01-preview"
+"""The first dated API version that serves the Responses API (the v1 API always does)."""
 AZURE_PATH_SUFFIXES = ("/openai/v1", "/openai")
 OPENAI_PATH_SUFFIXES = ("/chat/completions", "/responses")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -299,6 +301,10 @@ class UpstreamSetting:
         return self.api_version == V1_API
 
     @property
+    def offers_responses(self) -> bool:
+        return self.flavor == "azure" and (self.uses_v1_api or self.api_version >= RESPONSES_SINCE)
+
+    @property
     def host(self) -> str:
         return urlsplit(self.base_url).netloc
 
@@ -403,6 +409,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         for setting, api in zip(TIERS, TIER_APIS, strict=True)
         if (tier := _tier(env, setting, api, problems)) is not None
     }
+    dated = [upstream for upstream in upstreams if upstream.flavor == "azure" and not upstream.offers_responses]
+    for api_setting, tier_setting in zip(TIER_APIS, TIERS, strict=True):
+        tier = tiers.get(tier_setting.name)
+        if tier is not None and tier.api == "responses" and dated:
+            problems.append(
+                f"{api_setting.name} is responses, but {dated[0].source} uses API version {dated[0].api_version}, which "
+                f"has no Responses API (it came with {RESPONSES_SINCE}): unset {API_VERSION.name} for the v1 API, set a "
+                f"newer version, or use chat (the bridge falls back to chat/completions when Azure refuses)"
+            )
     if BIG_MODEL.name not in tiers and MIDDLE_MODEL.name not in tiers:
         problems.append(f"{BIG_MODEL.name} is not set: set it to the deployment name that serves opus requests")
     timeout = REQUEST_TIMEOUT.value(env, problems) or DEFAULT_REQUEST_TIMEOUT

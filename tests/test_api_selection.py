@@ -160,11 +160,11 @@ def test_automatic_default_on_an_openai_compatible_upstream_is_chat(
     ("api", "version", "expected"),
     [
         ("responses", "", V1_RESPONSES),
-        ("responses", "2024-10-21", ("responses", "/openai/responses")),
+        ("responses", "2025-04-01-preview", ("responses", "/openai/responses")),
         ("chat", "", V1_CHAT),
         ("chat", "2025-04-01-preview", ("chat", "/openai/deployments/{name}/chat/completions")),
     ],
-    ids=["responses-v1", "responses-old-dated", "chat-v1", "chat-new-dated"],
+    ids=["responses-v1", "responses-dated", "chat-v1", "chat-new-dated"],
 )
 def test_explicit_api_setting_is_obeyed(
     start: Start, fake_azure: FakeAzure, api: str, version: str, expected: tuple[str, str]
@@ -174,6 +174,17 @@ def test_explicit_api_setting_is_obeyed(
 
     assert text_of(ask(bridge)) == ANSWER
     assert seen(fake_azure, name) == [(expected[0], expected[1].format(name=name))], report(bridge, fake_azure)
+
+
+def test_explicit_responses_before_its_api_version_falls_back_to_chat_and_says_so(start: Start, fake_azure: FakeAzure) -> None:
+    name = deploy(fake_azure, "explicit-responses-2024-10-21")
+    bridge = start(BIG_MODEL=name, BIG_MODEL_API="responses", AZURE_OPENAI_API_VERSION="2024-10-21")
+
+    assert text_of(ask(bridge)) == ANSWER
+    chat = ("chat", f"/openai/deployments/{name}/chat/completions")
+    assert seen(fake_azure, name) == [("responses", "/openai/responses"), chat], report(bridge, fake_azure)
+    problems = httpx.get(bridge.url + "/health").json()["problems"]
+    assert any("BIG_MODEL_API" in problem and "2025-03-01-preview" in problem for problem in problems), problems
 
 
 def test_explicit_responses_on_an_openai_compatible_upstream(start: Start, fake_azure: FakeAzure, openai_token: str) -> None:

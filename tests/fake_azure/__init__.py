@@ -1,14 +1,15 @@
 """A fake Azure OpenAI resource for the bridge's tests.
 
 `FakeAzure` (the app, its request log and reply script), the `Deployment`
-profile, the reply types (chat/completions and Responses) and
-`running_fake_azure` (serve it on a free port).
+profile (`like(model)` for a known model), the reply types (chat/completions
+and Responses, faults included), `running_fake_azure` (serve it on a free
+port) and `catalog.ROWS`, the index of the real behaviours it reproduces.
 """
 
+from .deployment import Deployment, like
+from .encrypted import Vault, issue_encrypted, verify_encrypted
 from .replay import MISSING_REASON, load_transcript, recorded_dir, recorded_reply, require_recorded_dir
-from .responses_rules import issue_encrypted, verify_encrypted
 from .responses_streams import ResponsesFailure, ResponsesReply, ResponsesText, ResponsesToolCalls, Search
-from .rules import Deployment
 from .runner import running_fake_azure
 from .server import DEFAULT_API_KEY, DEFAULT_DEPLOYMENTS, FakeAzure, RecordedRequest
 from .streams import Error, Faults, RawSSE, Reply, Text, ToolCalls, sse_data
@@ -31,7 +32,9 @@ __all__ = [
     "Search",
     "Text",
     "ToolCalls",
+    "Vault",
     "issue_encrypted",
+    "like",
     "load_transcript",
     "recorded_dir",
     "recorded_reply",

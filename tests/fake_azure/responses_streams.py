@@ -5,15 +5,19 @@ and `cursor-azure-responses/`: `event:` + `data:` framing, a `sequence_number`
 on every event, `response.created` / `in_progress` carrying the response
 object, then per output item `output_item.added`, its part and delta events,
 `output_item.done`, and a terminal `response.completed` / `incomplete` with
-usage (or `error` + `response.failed`).
+usage (or a failure: `ResponsesFailure`).
 
 What the request asked for shapes the reply as on the real service: a
 reasoning item only on a reasoning deployment, its summary streamed only when
 `reasoning.summary` was set, its `encrypted_content` only when `include` asks
-for it (issued by `responses_rules.issue_encrypted`, so it can be checked when
-it comes back), web-search sources only with `web_search_call.action.sources`.
-As on Azure, the reasoning item's token in `output_item.added` differs from
-the final one in `output_item.done` (and this fake's early one never verifies).
+for it (sealed by the resource's `Vault`, so it can be checked when it comes
+back), web-search sources only with `web_search_call.action.sources`.  Azure's
+quirks are kept: `content_filters` on the response, `obfuscation` on deltas,
+an `encrypted_content` in `output_item.added` that differs from the one in
+`output_item.done` (this fake's early one never verifies) and from the one in
+`response.completed` (both verify), and, on a deployment whose
+`web_search_outcome` is `searching`, search items left `searching` in the
+completed output.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from .responses_rules import issue_encrypted
-from .rules import Deployment
+from . import errors
+from .deployment import Deployment
+from .encrypted import DEFAULT_VAULT, Vault
+from .limits import CONTEXT_WINDOW_MESSAGE, prompt_tokens
 from .streams import (
     JSON_CONTENT_TYPE,
     NO_FAULTS,
@@ -39,6 +45,8 @@ from .streams import (
     split_randomly,
     split_text,
 )
+
+Frames = Literal["error_then_failed", "failed_only", "error_only", "failed_then_error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +91,73 @@ class ResponsesToolCalls:
 
 @dataclass(frozen=True, slots=True)
 class ResponsesFailure:
-    """A stream that fails after it started: some text, then `error` and `response.failed`."""
+    """A stream that fails after HTTP 200: the frames Azure sends and the error they carry.
+
+    `frames`:
+        error_then_failed  created, in_progress, (`text`), `error`, `response.failed` with {code, message}
+        failed_only        created, `response.failed` with {code, message}; no `error` event
+        error_only         created, in_progress, (`text`), `error`; the stream just ends
+        failed_then_error  created, `response.failed` with `"error": null`, then `error`: only the last says why
+    The `error` event carries {type (`error_type`, default the code), code, message, param}.  A request
+    that is not streamed gets that error object as a JSON body with `status` instead.
+    """
 
     message: str = "An error occurred while processing your request."
-    code: str = "server_error"
+    code: str | None = "server_error"
     text: str = ""
     faults: Faults = NO_FAULTS
+    error_type: str | None = None
+    param: str | None = None
+    frames: Frames = "error_then_failed"
+
+    @property
+    def error(self) -> dict[str, Any]:
+        """The `error` event's error object."""
+        kind = self.error_type if self.error_type is not None else self.code
+        return {"type": kind, "code": self.code, "message": self.message, "param": self.param}
+
+    @property
+    def status(self) -> int:
+        """The HTTP status the same failure has when the request is not streamed."""
+        if self.error["type"] == "invalid_request_error":
+            return 400
+        return 429 if self.code in ("rate_limit_exceeded", "insufficient_quota") else 500
+
+    @classmethod
+    def insufficient_quota(cls) -> ResponsesFailure:
+        """A quota refusal after acceptance: `error`, then `response.failed` with the same error."""
+        return cls(
+            "You exceeded your current quota, please check your plan and billing details. For more information on this "
+            "error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+            "insufficient_quota",
+        )
+
+    @classmethod
+    def rate_limited(cls, retry_after: int = 60, api_version: str = "2025-04-01-preview") -> ResponsesFailure:
+        """The token rate limit inside the stream: `response.created`, then `response.failed` only."""
+        message = errors.rate_limited(retry_after, api="responses", api_version=api_version).body["error"]["message"]
+        return cls(message, "rate_limit_exceeded", frames="failed_only")
+
+    @classmethod
+    def server_error(cls, text: str = "") -> ResponsesFailure:
+        """A transient server error mid-stream (after `text`): one `error` event, `code: null`."""
+        return cls("An error occurred while processing the request.", None, text, error_type="server_error", frames="error_only")
+
+    @classmethod
+    def context_length_exceeded(cls) -> ResponsesFailure:
+        """Input over the context window, reported inside the stream."""
+        return cls(CONTEXT_WINDOW_MESSAGE, "context_length_exceeded", error_type="invalid_request_error", param="input")
+
+    @classmethod
+    def content_policy_violation(cls) -> ResponsesFailure:
+        """Azure's content filter on v1 (gpt-5.1): `response.failed` with a null error, then the `error` that says why."""
+        return cls(
+            "Image processing blocked due to content policy violation.",
+            "content_policy_violation",
+            error_type="invalid_request_error",
+            param="input",
+            frames="failed_then_error",
+        )
 
 
 ResponsesReply = ResponsesText | ResponsesToolCalls | ResponsesFailure
@@ -107,10 +176,15 @@ def from_chat_reply(reply: Text | ToolCalls) -> ResponsesReply:
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 
 
-def render_responses(reply: ResponsesReply, request: Mapping[str, Any], deployment: Deployment) -> Rendered:
-    """Turn `reply` into what Azure sends for the Responses `request` to `deployment`: its event stream, or,
-    for `stream: false`, the final response object (a failure: its error, with status 500)."""
-    pieces = _Response(reply, request, deployment).events()
+def render_responses(
+    reply: ResponsesReply, request: Mapping[str, Any], deployment: Deployment, vault: Vault = DEFAULT_VAULT
+) -> Rendered:
+    """Turn `reply` into what Azure sends for the Responses `request` to `deployment` (sealing with `vault`): its
+    event stream, or, for `stream: false`, the final response object (a failure: its error and status)."""
+    if isinstance(reply, ResponsesFailure) and request.get("stream") is not True:
+        body = json.dumps({"error": reply.error}, indent=2, ensure_ascii=False).encode()
+        return Rendered(reply.status, JSON_CONTENT_TYPE, {}, [body], reply.faults)
+    pieces = _Response(reply, request, deployment, vault).events()
     if request.get("stream") is True:
         return Rendered(200, SSE_CONTENT_TYPE, {}, pieces, reply.faults)
     events = [json.loads(piece.split(b"data: ", 1)[1]) for piece in pieces]
@@ -127,6 +201,7 @@ class _Response:
     reply: ResponsesReply
     request: Mapping[str, Any]
     deployment: Deployment
+    vault: Vault
     rng: random.Random = field(init=False)
     id: str = field(init=False)
     sequence: int = 0
@@ -137,8 +212,8 @@ class _Response:
         self.rng = random.Random(self.reply.seed if isinstance(self.reply, ResponsesToolCalls) else None)
         self.id = random_id("resp_", 48, self.rng)
         self.include = set(self.request.get("include") or ())
-        reasoning = self.request.get("reasoning") if isinstance(self.request.get("reasoning"), dict) else {}
-        self.summaries = bool(reasoning.get("summary"))
+        reasoning = self.request.get("reasoning")
+        self.summaries = isinstance(reasoning, dict) and bool(reasoning.get("summary"))
 
     def emit(self, kind: str, **fields: Any) -> None:
         payload = {"type": kind, "sequence_number": self.sequence, **fields}
@@ -184,15 +259,12 @@ class _Response:
 
     def events(self) -> list[bytes]:
         self.emit("response.created", response=self.response("in_progress"))
+        if isinstance(self.reply, ResponsesFailure) and self.reply.frames in ("failed_only", "failed_then_error"):
+            return self.failure(self.reply)
         self.emit("response.in_progress", response=self.response("in_progress"))
         reply = self.reply
         if isinstance(reply, ResponsesFailure):
-            if reply.text:
-                self.message(reply.text, (), None)
-            error = {"type": reply.code, "code": reply.code, "message": reply.message, "param": None}
-            self.emit("error", error=error)
-            self.emit("response.failed", response=self.response("failed", error={"code": reply.code, "message": reply.message}))
-            return self.pieces
+            return self.failure(reply)
         if self.deployment.reasoning and reply.reasoning:
             self.reasoning(reply.reasoning)
         searches = reply.searches if isinstance(reply, ResponsesText) else ()
@@ -212,15 +284,41 @@ class _Response:
                 produced += encoded
         usage = self.usage(produced, len(searches))
         incomplete = reply.incomplete if isinstance(reply, ResponsesText) else None
+        output = self.resealed()
         if incomplete:
-            response = self.response("incomplete", incomplete_details={"reason": incomplete}, usage=usage)
+            response = self.response("incomplete", incomplete_details={"reason": incomplete}, usage=usage, output=output)
             self.emit("response.incomplete", response=response)
         else:
-            self.emit("response.completed", response=self.response("completed", usage=usage))
+            self.emit("response.completed", response=self.response("completed", usage=usage, output=output))
         return self.pieces
 
+    def failure(self, reply: ResponsesFailure) -> list[bytes]:
+        """The frames of a failed stream (after `response.created`, and `in_progress` where it belongs)."""
+        failed = {"code": reply.code, "message": reply.message}
+        if reply.frames == "failed_only":
+            self.emit("response.failed", response=self.response("failed", error=failed))
+            return self.pieces
+        if reply.frames == "failed_then_error":
+            self.emit("response.failed", response=self.response("failed"))
+            self.emit("error", error=reply.error)
+            return self.pieces
+        if reply.text:
+            self.message(reply.text, (), None)
+        self.emit("error", error=reply.error)
+        if reply.frames == "error_then_failed":
+            self.emit("response.failed", response=self.response("failed", error=failed))
+        return self.pieces
+
+    def resealed(self) -> list[dict[str, Any]]:
+        """The output as `response.completed` carries it: reasoning sealed afresh (a different, valid token)."""
+        return [{**item, "encrypted_content": self.seal(item)} if "encrypted_content" in item else item for item in self.output]
+
+    def seal(self, item: Mapping[str, Any]) -> str:
+        summary = "\n\n".join(part["text"] for part in item["summary"])
+        return self.vault.seal(item["id"], summary, self.deployment.model_name)
+
     def usage(self, produced: str, searches: int) -> dict[str, Any]:
-        prompt = max(1, len(json.dumps(self.request)) // 4)
+        prompt = prompt_tokens(self.request)
         reasoning = (
             self.reply.reasoning_tokens if self.deployment.reasoning and not isinstance(self.reply, ResponsesFailure) else 0
         )
@@ -242,7 +340,7 @@ class _Response:
         item: dict[str, Any] = {"id": item_id, "type": "reasoning", "summary": []}
         encrypted = "reasoning.encrypted_content" in self.include
         if encrypted:
-            item["encrypted_content"] = issue_encrypted(item_id, summary, valid=False)
+            item["encrypted_content"] = self.vault.seal(item_id, summary, self.deployment.model_name, valid=False)
         self.emit("response.output_item.added", output_index=index, item=item)
         for position, text in enumerate(shown):
             part = {"type": "summary_text", "text": ""}
@@ -258,7 +356,7 @@ class _Response:
             "summary": [{"type": "summary_text", "text": t} for t in shown],
         }
         if encrypted:
-            done["encrypted_content"] = issue_encrypted(item_id, summary)
+            done["encrypted_content"] = self.seal(done)
         self.output.append(done)
         self.emit("response.output_item.done", output_index=index, item=done)
 
@@ -270,12 +368,14 @@ class _Response:
             output_index=index,
             item={"id": item_id, "type": "web_search_call", "status": "in_progress", "action": {"type": "search"}},
         )
-        for stage in ("in_progress", "searching", "completed"):
+        searching = self.deployment.web_search_outcome == "searching"
+        for stage in ("in_progress", "searching") if searching else ("in_progress", "searching", "completed"):
             self.emit(f"response.web_search_call.{stage}", output_index=index, item_id=item_id)
         action: dict[str, Any] = {"type": "search", "query": search.query}
         if "web_search_call.action.sources" in self.include:
             action["sources"] = [{"type": "url", "url": url} for url, _ in search.sources]
-        done = {"id": item_id, "type": "web_search_call", "status": "completed", "action": action}
+        status = "searching" if searching else "completed"
+        done = {"id": item_id, "type": "web_search_call", "status": status, "action": action}
         self.output.append(done)
         self.emit("response.output_item.done", output_index=index, item=done)
 
@@ -294,7 +394,7 @@ class _Response:
         )
         for piece in split_text(text, pieces):
             self.emit("response.output_text.delta", **common, delta=piece, logprobs=[], obfuscation=random_id("", 8, self.rng))
-        annotations = []
+        annotations: list[dict[str, Any]] = []
         for span, url, title in citations:
             start = text.index(span)
             annotation = {

@@ -1,21 +1,45 @@
-"""Azure OpenAI's request rules for chat/completions and its real error bodies.
+"""Azure OpenAI's request rules for chat/completions.
 
-Every body here was copied from a recorded response (see
-`../shared/wire-corpus/recorded/azure-error-*.json`) or, where no recording
-exists, follows the OpenAI-style `{"error": {message, type, param, code}}`
-shape the service uses.  Key order and layout matter: the model backend
-pretty-prints its 400s with two-space indentation, while the front door
-(401, 404 "Resource not found") and the v1 router (`unknown_model`) send
-compact JSON; `AzureError.render` reproduces both byte for byte.
+rule                                                  answer (400 unless noted; bodies in `errors`)
+----------------------------------------------------  ----------------------------------------------------------
+argument the API (version) does not know              `Unrecognized request argument(s) supplied: a, b`
+messages: shape, roles, content parts, image URLs     `Invalid ...` / `Missing required parameter` (see `images`)
+assistant tool call id over 40 characters             `string_above_max_length` on `messages[i].tool_calls[j].id`
+tool message without a preceding call / a call        `Invalid parameter: messages with role 'tool' must be ...` /
+  left unanswered                                     `An assistant message with 'tool_calls' must be followed ...`
+function name not `^[a-zA-Z0-9_-]+$`, over 64 chars   `string does not match pattern` / `string too long`
+`strict: true` schema not closed (tools, format)      `Invalid schema for function|response_format 'x': ...`
+reasoning model: `max_tokens`, sampling != 1, `stop`  `unsupported_parameter` / `unsupported_value`
+effort the model lacks                                `Invalid value: 'x'. Supported values are: ...` (invalid_value)
+`parallel_tool_calls` on o-series                     `unsupported_parameter`
+effort with function tools (gpt-5.4 and later)        `Function tools with reasoning_effort are not supported ...`
+token limit over the model's cap                      `max_tokens is too large: N. This model supports at most ...`
+messages over the context window                      `context_length_exceeded` (see `limits`)
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from .deployment import Deployment
+from .errors import (
+    INVALID_JSON,
+    AzureError,
+    invalid_effort,
+    invalid_request,
+    missing,
+    name_pattern,
+    string_too_long,
+    unrecognized_arguments,
+    unsupported_parameter,
+    unsupported_value,
+)
+from .images import image_url_error
+from .limits import chat_context_error
+from .schemas import strict_violation
+from .versions import unknown_to
 
 KNOWN_PARAMETERS: frozenset[str] = frozenset(
     {
@@ -61,205 +85,31 @@ KNOWN_PARAMETERS: frozenset[str] = frozenset(
 ROLES: tuple[str, ...] = ("system", "developer", "user", "assistant", "tool")
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
 TOOL_NAME_MAX = 64
-DATA_IMAGE_URL = re.compile(r"^data:image/(png|jpeg|jpg|gif|webp);base64,[A-Za-z0-9+/=\s]+$")
+TOOL_CALL_ID_MAX = 40
 CONTENT_PART_TYPES = ("text", "image_url", "input_audio", "refusal", "audio", "file")
 
 
-@dataclass(frozen=True, slots=True)
-class Deployment:
-    """One deployment on the fake resource: its name and the model profile behind it.
+def validate_chat_request(body: Any, deployment: Deployment, api_version: str | None = None) -> AzureError | None:
+    """The first rule `body` breaks for `deployment`, or None when Azure would accept it.
 
-    `reasoning` marks gpt-5 / o-series models (no `max_tokens`, `temperature`,
-    `top_p` or `stop`); `efforts` are the reasoning efforts such a model
-    accepts (gpt-5: minimal to high; gpt-5.1: none, low to high); `max_output_tokens`
-    is the completion-token ceiling (16384 for gpt-4o, 128000 for gpt-5);
-    `web_search` says whether the Responses `web_search` tool is available;
-    `operations` and `effort_with_tools_on_chat` say which API a request must use;
-    `model` is the versioned model name the replies report (defaults to the
-    deployment name).
+    `api_version` is the dated path's version (None on the v1 API): older versions lack some arguments.
     """
-
-    name: str
-    reasoning: bool = False
-    max_output_tokens: int = 16384
-    supports_tools: bool = True
-    supports_images: bool = True
-    model: str | None = None
-    efforts: tuple[str, ...] = ("minimal", "low", "medium", "high")
-    web_search: bool = True
-    operations: tuple[str, ...] = ("chat", "responses")
-    """The APIs the model is offered through (codex models: Responses only; older models: chat only)."""
-    effort_with_tools_on_chat: bool = True
-    """False: chat/completions refuses reasoning_effort together with function tools (gpt-5.x)."""
-
-    @property
-    def model_name(self) -> str:
-        """The model name written into replies."""
-        return self.model or self.name
-
-    @property
-    def system_fingerprint(self) -> str | None:
-        """Reasoning models stream `null` fingerprints; older models an `fp_` string."""
-        return None if self.reasoning else "fp_efad92c60b"
-
-
-@dataclass(frozen=True, slots=True)
-class AzureError:
-    """An error reply: status, the JSON body and whether Azure pretty-prints it."""
-
-    status: int
-    body: Mapping[str, Any]
-    pretty: bool = False
-
-    def render(self) -> bytes:
-        """The body exactly as the service sends it."""
-        if self.pretty:
-            return json.dumps(self.body, indent=2, ensure_ascii=False).encode()
-        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-ACCESS_DENIED = AzureError(
-    401,
-    {
-        "error": {
-            "code": "401",
-            "message": "Access denied due to invalid subscription key or wrong API endpoint. Make sure to "
-            "provide a valid key for an active subscription and use a correct regional API endpoint "
-            "for your resource.",
-        }
-    },
-)
-RESOURCE_NOT_FOUND = AzureError(404, {"error": {"code": "404", "message": "Resource not found"}})
-DEPLOYMENT_NOT_FOUND = AzureError(
-    404,
-    {
-        "error": {
-            "type": "invalid_request_error",
-            "code": "DeploymentNotFound",
-            "message": "The API deployment for this resource does not exist. If you created the deployment "
-            "within the last 5 minutes, please wait a moment and try again.",
-        }
-    },
-    pretty=True,
-)
-
-
-def unknown_model(name: str) -> AzureError:
-    """The v1 API's answer to a `model` that names no deployment (400, not 404)."""
-    message = f"Unknown model: {name}"
-    return AzureError(400, {"error": {"code": "unknown_model", "message": message, "details": message}})
-
-
-def content_filter_error() -> AzureError:
-    """The 400 Azure sends when the prompt trips the content filter."""
-    safe = {"filtered": False, "severity": "safe"}
-    return AzureError(
-        400,
-        {
-            "error": {
-                "message": "The response was filtered due to the prompt triggering Azure OpenAI's content "
-                "management policy. Please modify your prompt and retry. To learn more about our content "
-                "filtering policies please read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766",
-                "type": None,
-                "param": "prompt",
-                "code": "content_filter",
-                "status": 400,
-                "innererror": {
-                    "code": "ResponsibleAIPolicyViolation",
-                    "content_filter_result": {
-                        "hate": safe,
-                        "jailbreak": {"filtered": False, "detected": False},
-                        "self_harm": {"filtered": True, "severity": "medium"},
-                        "sexual": safe,
-                        "violence": safe,
-                    },
-                },
-            }
-        },
-    )
-
-
-def rate_limited(retry_after: int = 1) -> AzureError:
-    """The 429 Azure sends when the deployment's tokens-per-minute quota is spent."""
-    return AzureError(
-        429,
-        {
-            "error": {
-                "code": "429",
-                "message": "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
-                "2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please "
-                f"retry after {retry_after} second{'s' if retry_after != 1 else ''}. Please contact Azure "
-                "support service if you would like to further increase the default rate limit.",
-            }
-        },
-    )
-
-
-def invalid_request(message: str, param: str | None = None, code: str | None = None) -> AzureError:
-    """A model-backend 400 in the OpenAI shape (pretty-printed, like the recordings)."""
-    return AzureError(
-        400,
-        {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}},
-        pretty=True,
-    )
-
-
-INVALID_JSON = invalid_request(
-    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
-    "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. "
-    "If you have trouble figuring out how to fix this, please contact us through our help center at "
-    "help.openai.com.)"
-)
-
-
-def unsupported_parameter(name: str, hint: str = "") -> AzureError:
-    """`Unsupported parameter: 'x' is not supported with this model.` plus an optional hint."""
-    message = f"Unsupported parameter: '{name}' is not supported with this model."
-    return invalid_request(f"{message} {hint}" if hint else message, name, "unsupported_parameter")
-
-
-def unsupported_effort(name: str, value: Any, supported: Sequence[str]) -> AzureError:
-    """A reasoning model's refusal of an effort it does not know (gpt-5.1 and `minimal`, gpt-5 and `xhigh`)."""
-    listed = ", ".join(f"'{effort}'" for effort in supported[:-1]) + f", and '{supported[-1]}'"
-    return invalid_request(
-        f"Unsupported value: '{name}' does not support '{value}' with this model. Supported values are: {listed}.",
-        name,
-        "unsupported_value",
-    )
-
-
-def unsupported_value(name: str, value: Any) -> AzureError:
-    """A reasoning model's refusal of a sampling value other than the default 1."""
-    return invalid_request(
-        f"Unsupported value: '{name}' does not support {json.dumps(value)} with this model. "
-        "Only the default (1) value is supported.",
-        name,
-        "unsupported_value",
-    )
-
-
-def validate_chat_request(body: Any, deployment: Deployment) -> AzureError | None:
-    """The first rule `body` breaks for `deployment`, or None when Azure would accept it."""
     if not isinstance(body, dict):
         return INVALID_JSON
-    for check in (_check_known_parameters, _check_messages, _check_tools, _check_stream_options):
+    unknown = [name for name in body if name not in KNOWN_PARAMETERS] + unknown_to(api_version, list(body))
+    if unknown:
+        return unrecognized_arguments(unknown)
+    for check in (_check_messages, _check_tools, _check_response_format, _check_stream_options):
         error = check(body)
         if error is not None:
             return error
-    return _check_model_profile(body, deployment)
-
-
-def _check_known_parameters(body: Mapping[str, Any]) -> AzureError | None:
-    for name in body:
-        if name not in KNOWN_PARAMETERS:
-            return invalid_request(f"Unrecognized request argument supplied: {name}")
-    return None
+    return _check_model_profile(body, deployment) or chat_context_error(body, deployment)
 
 
 def _check_messages(body: Mapping[str, Any]) -> AzureError | None:
     messages = body.get("messages")
     if messages is None:
-        return invalid_request("Missing required parameter: 'messages'.", "messages", "missing_required_parameter")
+        return missing("messages")
     if not isinstance(messages, list):
         return invalid_request(
             f"Invalid type for 'messages': expected an array, but got {_json_type(messages)} instead.",
@@ -294,11 +144,11 @@ def _check_message(index: int, message: Any) -> AzureError | None:
             "invalid_value",
         )
     if role == "tool" and not message.get("tool_call_id"):
-        return invalid_request(
-            f"Missing required parameter: 'messages[{index}].tool_call_id'.",
-            f"messages[{index}].tool_call_id",
-            "missing_required_parameter",
-        )
+        return missing(f"messages[{index}].tool_call_id")
+    for call_index, call in enumerate(message.get("tool_calls") or ()):
+        call_id = call.get("id") if isinstance(call, dict) else None
+        if isinstance(call_id, str) and len(call_id) > TOOL_CALL_ID_MAX:
+            return string_too_long(f"messages[{index}].tool_calls[{call_index}].id", call_id, TOOL_CALL_ID_MAX)
     content = message.get("content")
     if content is None:
         if role == "assistant" and message.get("tool_calls"):
@@ -348,14 +198,7 @@ def _check_content_part(index: int, role: str, part_index: int, part: Any) -> Az
         )
     image = part.get("image_url")
     url = image.get("url") if isinstance(image, dict) else None
-    if not isinstance(url, str) or not (url.startswith("https://") or DATA_IMAGE_URL.match(url)):
-        return invalid_request(
-            f"Invalid '{where}.image_url.url'. Expected a valid URL, or a base64-encoded data URL with an "
-            "image MIME type (e.g. 'data:image/png;base64,aW1nIGJ5dGVzIGhlcmU=').",
-            f"{where}.image_url.url",
-            "invalid_value",
-        )
-    return None
+    return image_url_error(url, f"{where}.image_url.url", "chat")
 
 
 def _check_tool_protocol(messages: Sequence[Mapping[str, Any]]) -> AzureError | None:
@@ -400,23 +243,33 @@ def _check_tools(body: Mapping[str, Any]) -> AzureError | None:
         function = tool.get("function") if isinstance(tool, dict) else None
         name = function.get("name") if isinstance(function, dict) else None
         where = f"tools[{index}].function.name"
-        if not isinstance(name, str):
-            return invalid_request(f"Missing required parameter: '{where}'.", where, "missing_required_parameter")
+        if not isinstance(function, dict) or not isinstance(name, str):
+            return missing(where)
         if len(name) > TOOL_NAME_MAX:
-            return invalid_request(
-                f"Invalid '{where}': string too long. Expected a string with maximum length {TOOL_NAME_MAX}, "
-                f"but got a string with length {len(name)} instead.",
-                where,
-                "string_above_max_length",
-            )
+            return string_too_long(where, name, TOOL_NAME_MAX)
         if not TOOL_NAME.match(name):
+            return name_pattern(where, TOOL_NAME.pattern)
+        violation = strict_violation(function.get("parameters")) if function.get("strict") is True else None
+        if violation is not None:
             return invalid_request(
-                f"Invalid '{where}': string does not match pattern. Expected a string that matches the pattern "
-                f"'{TOOL_NAME.pattern}'.",
-                where,
-                "invalid_value",
+                f"Invalid schema for function '{name}': {violation}",
+                f"tools[{index}].function.parameters",
+                "invalid_function_parameters",
             )
     return None
+
+
+def _check_response_format(body: Mapping[str, Any]) -> AzureError | None:
+    fmt = body.get("response_format")
+    schema = fmt.get("json_schema") if isinstance(fmt, dict) and fmt.get("type") == "json_schema" else None
+    if not isinstance(schema, dict) or schema.get("strict") is not True:
+        return None
+    violation = strict_violation(schema.get("schema"))
+    if violation is None:
+        return None
+    return invalid_request(
+        f"Invalid schema for response_format '{schema.get('name')}': {violation}", "response_format", "invalid_json_schema"
+    )
 
 
 def _check_stream_options(body: Mapping[str, Any]) -> AzureError | None:
@@ -434,8 +287,17 @@ def _check_model_profile(body: Mapping[str, Any], deployment: Deployment) -> Azu
                 return unsupported_value(name, body[name])
         if "stop" in body:
             return unsupported_parameter("stop")
-        if "reasoning_effort" in body and body["reasoning_effort"] not in deployment.efforts:
-            return unsupported_effort("reasoning_effort", body["reasoning_effort"], deployment.efforts)
+        effort = body.get("reasoning_effort")
+        if "reasoning_effort" in body and effort not in deployment.efforts:
+            return invalid_effort(effort, deployment.efforts)
+        if "parallel_tool_calls" in body and not deployment.parallel_tool_calls:
+            return unsupported_parameter("parallel_tool_calls")
+        if body.get("tools") and effort not in (None, "none") and not deployment.effort_with_tools_on_chat:
+            return invalid_request(
+                f"Function tools with reasoning_effort are not supported for {deployment.model_name} in "
+                "/v1/chat/completions. Please use /v1/responses instead.",
+                "reasoning_effort",
+            )
     elif "reasoning_effort" in body:
         return unsupported_parameter("reasoning_effort")
     if body.get("tools") and not deployment.supports_tools:
@@ -477,26 +339,3 @@ def _json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return "null"
-
-
-def operation_not_supported(operation: str, deployment: Deployment) -> AzureError:
-    """Azure's answer when a model is not offered through an operation (e.g. codex on chat/completions)."""
-    return AzureError(
-        400,
-        {
-            "error": {
-                "code": "OperationNotSupported",
-                "message": f"The {operation} operation does not work with the specified model, {deployment.model_name}. "
-                "Please choose different model and try again. You can learn more about which models can be used "
-                "with each operation here: https://go.microsoft.com/fwlink/?linkid=2197993.",
-            }
-        },
-    )
-
-
-def effort_with_tools_refused(deployment: Deployment) -> AzureError:
-    return invalid_request(
-        f"Function tools with reasoning_effort are not supported for {deployment.model_name} in /v1/chat/completions. "
-        "Please use /v1/responses instead.",
-        "reasoning_effort",
-    )

@@ -5,24 +5,33 @@ It serves the deployments API
 (`POST /openai/v1/chat/completions`, deployment in the body's `model`) and
 the Responses API (`POST /openai/v1/responses`, `POST /openai/responses?api-version=…`).
 Every request is recorded in `FakeAzure.requests`; replies come from a queue
-filled with `enqueue`, or `default_reply` when the queue is empty.  Auth,
-routing and validation errors use the service's real bodies (see `rules` and
-`responses_rules`).  A Responses request takes the Responses replies
-(`responses_streams`), a chat `Text` / `ToolCalls` (its Responses counterpart),
-`RawSSE` or `Error`; the reasoning items it issues are listed in
-`FakeAzure.issued_reasoning`, and come back verified on later turns.
+filled with `enqueue`, or `default_reply` when the queue is empty.
+
+A request passes the front door (`versions`, `credentials`), the deployment's
+operations and the request rules (`rules`, `responses_rules`) before it takes a
+reply; each refusal is the service's real body (`errors`).  A Responses request
+whose input is over the deployment's window is accepted and then fails inside
+the stream (`ResponsesFailure.context_length_exceeded`).  A Responses request
+takes the Responses replies (`responses_streams`), a chat `Text` / `ToolCalls`
+(its Responses counterpart), `RawSSE` or `Error`; the reasoning items it issues
+are listed in `FakeAzure.issued_reasoning`, and the resource's `vault` checks
+them (and the calls that followed them) when they come back.
+
+Resource settings: `api_key` (None: key authentication disabled, a key gets
+403), `bearer_tokens` (accepted Entra tokens; any other gets the Entra 401),
+`roleless_tokens` (valid tokens whose principal lacks the data role: 401
+PermissionDenied) and `resource` (the name its encrypted content is bound to).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,6 +39,20 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Send
 
+from .credentials import credential_error
+from .deployment import Deployment
+from .encrypted import DEFAULT_RESOURCE, Vault
+from .errors import (
+    DEPLOYMENT_NOT_FOUND,
+    INVALID_JSON,
+    RESOURCE_NOT_FOUND,
+    Api,
+    AzureError,
+    invalid_request,
+    operation_not_supported,
+    unknown_model,
+)
+from .limits import exceeds_input, responses_context_error
 from .responses_rules import validate_responses_request
 from .responses_streams import (
     ResponsesFailure,
@@ -39,30 +62,45 @@ from .responses_streams import (
     from_chat_reply,
     render_responses,
 )
-from .rules import (
-    ACCESS_DENIED,
-    DEPLOYMENT_NOT_FOUND,
-    INVALID_JSON,
-    RESOURCE_NOT_FOUND,
-    AzureError,
-    Deployment,
-    effort_with_tools_refused,
-    invalid_request,
-    operation_not_supported,
-    unknown_model,
-    validate_chat_request,
-)
+from .rules import validate_chat_request
 from .streams import JSON_CONTENT_TYPE, Error, Faults, RawSSE, Rendered, Reply, Text, ToolCalls, render
+from .versions import version_error
 
-Api = Literal["chat", "responses"]
-API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 DEFAULT_API_KEY = "fake-azure-key"
 DEFAULT_REPLY = Text("Hello from fake Azure.")
 DEFAULT_DEPLOYMENTS: tuple[Deployment, ...] = (
-    Deployment("gpt-4o", max_output_tokens=16384, model="gpt-4o-2024-11-20"),
-    Deployment("gpt-5", reasoning=True, max_output_tokens=128000, model="gpt-5-2025-08-07"),
-    Deployment("gpt-5-mini", reasoning=True, max_output_tokens=128000, model="gpt-5-mini-2025-08-07"),
+    Deployment("gpt-4o", max_output_tokens=16384, context_window=128_000, model="gpt-4o-2024-11-20"),
+    Deployment(
+        "gpt-5",
+        reasoning=True,
+        max_output_tokens=128000,
+        context_window=400_000,
+        max_input_tokens=272_000,
+        model="gpt-5-2025-08-07",
+    ),
+    Deployment(
+        "gpt-5-mini",
+        reasoning=True,
+        max_output_tokens=128000,
+        context_window=400_000,
+        max_input_tokens=272_000,
+        model="gpt-5-mini-2025-08-07",
+    ),
 )
+RATE_LIMIT_HEADERS: Mapping[Api, Mapping[str, str]] = {
+    "chat": {
+        "x-ratelimit-limit-requests": "300",
+        "x-ratelimit-limit-tokens": "30000",
+        "x-ratelimit-remaining-requests": "299",
+        "x-ratelimit-remaining-tokens": "29000",
+    },
+    "responses": {
+        "x-ratelimit-limit-requests": "300",
+        "x-ratelimit-limit-tokens": "-1",
+        "x-ratelimit-remaining-requests": "299",
+    },
+}
+"""What a served reply says of the deployment's quota (Responses has shown a token limit of -1)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +136,15 @@ class FakeAzure:
         *,
         api_key: str | None = DEFAULT_API_KEY,
         bearer_tokens: Iterable[str] = (),
+        roleless_tokens: Iterable[str] = (),
+        resource: str = DEFAULT_RESOURCE,
         default_reply: AnyReply = DEFAULT_REPLY,
     ) -> None:
         self.deployments: dict[str, Deployment] = {deployment.name: deployment for deployment in deployments}
         self.api_key = api_key
         self.bearer_tokens: set[str] = set(bearer_tokens)
+        self.roleless_tokens: set[str] = set(roleless_tokens)
+        self.vault = Vault(resource)
         self.default_reply = default_reply
         self.requests: list[RecordedRequest] = []
         self.issued_reasoning: list[str] = []
@@ -131,11 +173,12 @@ class FakeAzure:
             self._queue.extend(_Scripted(reply, deployment) for reply in replies)
 
     def reset(self) -> None:
-        """Forget recorded requests and queued replies (deployments and credentials stay)."""
+        """Forget recorded requests, queued replies and issued items (deployments and credentials stay)."""
         with self._lock:
             self._queue.clear()
             self.requests.clear()
             self.issued_reasoning.clear()
+        self.vault.forget()
 
     @property
     def pending(self) -> int:
@@ -190,10 +233,17 @@ class FakeAzure:
 
     async def _serve(self, recorded: RecordedRequest, *, dated: bool) -> Response:
         """Route, authenticate and validate `recorded`, then answer from the script."""
-        if dated and not API_VERSION.match(recorded.query.get("api-version", "")):
-            return _error_response(RESOURCE_NOT_FOUND)
-        if not self._authorized(recorded.headers):
-            return _error_response(ACCESS_DENIED)
+        api_version = recorded.query.get("api-version") if dated else None
+        error = version_error(recorded.api, recorded.query) if dated else None
+        error = error or credential_error(
+            recorded.headers,
+            recorded.api,
+            api_key=self.api_key,
+            bearer_tokens=self.bearer_tokens,
+            roleless_tokens=self.roleless_tokens,
+        )
+        if error is not None:
+            return _error_response(error)
         if recorded.body is None:
             return _error_response(INVALID_JSON)
         name = recorded.deployment
@@ -203,55 +253,47 @@ class FakeAzure:
         if deployment is None:
             return _error_response(DEPLOYMENT_NOT_FOUND if dated else unknown_model(name))
         if recorded.api not in deployment.operations:
-            return _error_response(
-                operation_not_supported("chat completions" if recorded.api == "chat" else "responses", deployment)
-            )
+            return _error_response(operation_not_supported(recorded.api, deployment.model_name))
         if recorded.api == "responses":
-            return await self._serve_responses(recorded.body, deployment)
-        error = validate_chat_request(recorded.body, deployment)
-        if (
-            error is None
-            and not deployment.effort_with_tools_on_chat
-            and recorded.body.get("tools")
-            and "reasoning_effort" in recorded.body
-        ):
-            error = effort_with_tools_refused(deployment)
+            return await self._serve_responses(recorded.body, deployment, api_version)
+        error = validate_chat_request(recorded.body, deployment, api_version)
         if error is not None:
             return _error_response(error, deployment.name)
         reply = self._take(deployment.name)
         if isinstance(reply, RESPONSES_ONLY):
             return _script_error(f"chat/completions requests cannot be answered by {type(reply).__name__}")
-        return await _deliver(render(reply, recorded.body, deployment), deployment.name)
+        return await _deliver(render(reply, recorded.body, deployment), deployment.name, "chat")
 
-    def _authorized(self, headers: Mapping[str, str]) -> bool:
-        key = headers.get("api-key")
-        if key is not None and self.api_key is not None and key == self.api_key:
-            return True
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and token in self.bearer_tokens
-
-    async def _serve_responses(self, body: Any, deployment: Deployment) -> Response:
-        error = validate_responses_request(body, deployment)
+    async def _serve_responses(self, body: Any, deployment: Deployment, api_version: str | None) -> Response:
+        error = validate_responses_request(body, deployment, self.vault, api_version)
+        if error is None and body.get("stream") is not True:
+            error = responses_context_error(body, deployment)
         if error is not None:
             return _error_response(error, deployment.name)
+        if exceeds_input(body, deployment):
+            overflow = render_responses(ResponsesFailure.context_length_exceeded(), body, deployment, self.vault)
+            return await _deliver(overflow, deployment.name, "responses")
         reply = self._take(deployment.name)
         if isinstance(reply, (RawSSE, Error)):
-            return await _deliver(render(reply, {}, deployment), deployment.name)
+            return await _deliver(render(reply, {}, deployment), deployment.name, "responses")
         scripted = from_chat_reply(reply) if isinstance(reply, (Text, ToolCalls)) else reply
-        rendered = render_responses(scripted, body, deployment)
+        rendered = render_responses(scripted, body, deployment, self.vault)
+        output = _output_items(rendered)
+        self.vault.remember(output)
         with self._lock:
-            self.issued_reasoning.extend(_reasoning_ids(rendered))
-        return await _deliver(rendered, deployment.name)
+            self.issued_reasoning.extend(
+                item["id"] for item in output if item["type"] == "reasoning" and "encrypted_content" in item
+            )
+        return await _deliver(rendered, deployment.name, "responses")
 
 
-def _reasoning_ids(rendered: Rendered) -> list[str]:
-    ids = []
+def _output_items(rendered: Rendered) -> list[dict[str, Any]]:
+    """The output items a rendered Responses stream finished, in order."""
+    items = []
     for piece in rendered.pieces:
         if b"response.output_item.done" in piece:
-            item = json.loads(piece.split(b"data: ", 1)[1])["item"]
-            if item["type"] == "reasoning" and "encrypted_content" in item:
-                ids.append(item["id"])
-    return ids
+            items.append(json.loads(piece.split(b"data: ", 1)[1])["item"])
+    return items
 
 
 def _script_error(message: str) -> Response:
@@ -301,13 +343,14 @@ async def _iterate(pieces: Sequence[bytes]) -> AsyncIterator[bytes]:
         yield piece
 
 
-async def _deliver(rendered: Rendered, deployment: str) -> Response:
+async def _deliver(rendered: Rendered, deployment: str, api: Api) -> Response:
     """Wait out `delay_first_byte`, then answer in one piece or as an event stream (a body that is to be cut
     short goes out in `CUT_SLICES` slices, so the cut falls inside it)."""
     faults: Faults = rendered.faults
     if faults.delay_first_byte > 0:
         await asyncio.sleep(faults.delay_first_byte)
-    headers = {**_azure_headers(deployment), **rendered.headers}
+    quota = RATE_LIMIT_HEADERS[api] if rendered.status == 200 else {}
+    headers = {**_azure_headers(deployment), **quota, **rendered.headers}
     if rendered.content_type.startswith("text/event-stream") or faults.disconnect_after_chunks is not None:
         headers["x-accel-buffering"] = "no"
         if len(rendered.pieces) == 1:

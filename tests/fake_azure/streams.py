@@ -6,7 +6,13 @@ content chunks that carry per-choice `content_filter_results`, tool-call chunks
 (a header per call, then argument fragments carrying only `index`), a finish
 chunk, an optional usage chunk (only when `stream_options.include_usage` was
 asked for, in which case every chunk also carries `"usage": null`), then
-`data: [DONE]`.  Keys are written in the order the service writes them.
+`data: [DONE]`.  Keys are written in the order the service writes them.  On a
+deployment with the asynchronous content filter (`content_filter="async"`) the
+chunks carry no filter results; two annotation chunks with
+`content_filter_offsets` follow the finish chunk instead.
+
+`Error` replies carry any status and body; its constructors give the
+service's own (429 with its header sets, 408, 500, the auth refusals).
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ import string
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from .rules import AzureError, Deployment, content_filter_error, rate_limited
+from . import errors
+from .deployment import Deployment
+from .errors import Api, AzureError
+from .limits import prompt_tokens
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json"
@@ -36,6 +45,10 @@ PROMPT_SAFE: dict[str, Any] = {
 }
 PROMPT_FILTER_RESULTS: list[dict[str, Any]] = [{"prompt_index": 0, "content_filter_results": PROMPT_SAFE}]
 FILTERED: dict[str, Any] = {**CONTENT_SAFE, "violence": {"filtered": True, "severity": "medium"}}
+PROTECTED_MATERIAL: dict[str, Any] = {
+    "protected_material_code": {"filtered": False, "detected": False},
+    "protected_material_text": {"filtered": False, "detected": False},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,30 +95,83 @@ class ToolCalls:
     faults: Faults = NO_FAULTS
 
 
+RateLimitHeaders = Literal["retry-after", "reset-tokens", "none"]
+"""429 header sets: `retry-after` (+ `-ms`) with the remaining counts, the remaining counts with
+`x-ratelimit-reset-tokens`, or no rate-limit header at all."""
+
+
 @dataclass(frozen=True, slots=True)
 class Error:
-    """An error reply with any status, JSON body and extra headers."""
+    """An error reply with any status, JSON body and extra headers (`pretty`: laid out like the model backend)."""
 
     status: int
     body: Mapping[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
     faults: Faults = NO_FAULTS
+    pretty: bool = False
 
     @classmethod
     def from_azure(cls, error: AzureError, headers: Mapping[str, str] | None = None) -> Error:
-        """Wrap one of `rules`' real error bodies."""
-        return cls(error.status, error.body, dict(headers or {}))
+        """Wrap one of `errors`' real error bodies, keeping its layout."""
+        return cls(error.status, error.body, dict(headers or {}), pretty=error.pretty)
 
     @classmethod
-    def rate_limited(cls, retry_after: int = 1) -> Error:
-        """Azure's 429 with its `retry-after` headers."""
-        seconds = str(retry_after)
-        return cls.from_azure(rate_limited(retry_after), {"retry-after": seconds, "retry-after-ms": seconds + "000"})
+    def rate_limited(
+        cls,
+        retry_after: int = 1,
+        *,
+        api: Api = "chat",
+        api_version: str = "2024-10-21",
+        headers: RateLimitHeaders = "retry-after",
+    ) -> Error:
+        """Azure's 429 for a spent token quota, with one of the header sets it has been seen with."""
+        return cls.from_azure(
+            errors.rate_limited(retry_after, api=api, api_version=api_version), _limit_headers(headers, retry_after)
+        )
+
+    @classmethod
+    def rate_limit_exceeded(cls, seconds: int = 2) -> Error:
+        """The short 429 (`Rate limit is exceeded. Try again in N seconds.`)."""
+        return cls.from_azure(errors.rate_limit_exceeded(seconds), {"retry-after": str(seconds)})
 
     @classmethod
     def content_filtered(cls) -> Error:
         """Azure's 400 for a prompt the content filter blocked."""
-        return cls.from_azure(content_filter_error())
+        return cls.from_azure(errors.content_filter_error())
+
+    @classmethod
+    def server_error(cls) -> Error:
+        """The transient 500 `server_error`."""
+        return cls.from_azure(errors.server_error())
+
+    @classmethod
+    def timeout(cls) -> Error:
+        """The 408 for a generation that ran too long."""
+        return cls.from_azure(errors.TIMEOUT)
+
+    @classmethod
+    def entra_unauthorized(cls) -> Error:
+        """The 401 for a bad or expired Entra token (a token that expired mid-conversation)."""
+        return cls.from_azure(errors.ENTRA_UNAUTHORIZED)
+
+    @classmethod
+    def permission_denied(cls, principal: str, api: Api = "chat") -> Error:
+        """The 401 PermissionDenied for an identity without the data-plane role."""
+        return cls.from_azure(errors.permission_denied(principal, api))
+
+    @classmethod
+    def key_auth_disabled(cls) -> Error:
+        """The 403 for a key sent to a resource with key authentication disabled."""
+        return cls.from_azure(errors.KEY_AUTH_DISABLED)
+
+
+def _limit_headers(kind: RateLimitHeaders, retry_after: int) -> dict[str, str]:
+    if kind == "none":
+        return {}
+    remaining = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-remaining-tokens": "0"}
+    if kind == "reset-tokens":
+        return {**remaining, "x-ratelimit-reset-tokens": str(retry_after)}
+    return {"retry-after": str(retry_after), "retry-after-ms": f"{retry_after}000", **remaining}
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +225,7 @@ def sse_data(body: bytes) -> list[str]:
 def render(reply: Reply, request: Mapping[str, Any], deployment: Deployment) -> Rendered:
     """Turn `reply` into the wire form for a chat/completions `request` to `deployment`."""
     if isinstance(reply, Error):
-        body = json.dumps(reply.body, separators=(",", ":"), ensure_ascii=False).encode()
+        body = AzureError(reply.status, reply.body, reply.pretty).render()
         return Rendered(reply.status, JSON_CONTENT_TYPE, reply.headers, [body], reply.faults)
     if isinstance(reply, RawSSE):
         pieces = split_events(reply.body) if reply.content_type.startswith("text/event-stream") else [reply.body]
@@ -204,7 +270,7 @@ class _Completion:
         self.id = random_id("chatcmpl-", 29, self.rng)
         self.created = int(time.time())
         self.deployment = deployment
-        self.prompt_tokens = max(1, len(json.dumps(request)) // 4)
+        self.prompt_tokens = prompt_tokens(request)
         options = request.get("stream_options")
         self.include_usage = isinstance(options, dict) and options.get("include_usage") is True
         self.text = reply.text or ""
@@ -253,14 +319,29 @@ class _Completion:
         return sse_event(payload)
 
     def _delta(self, delta: dict[str, Any], filters: dict[str, Any], finish: str | None = None) -> bytes:
-        choice = {
-            "content_filter_results": filters,
-            "delta": delta,
-            "finish_reason": finish,
-            "index": 0,
-            "logprobs": None,
-        }
+        choice: dict[str, Any] = {"delta": delta, "finish_reason": finish, "index": 0, "logprobs": None}
+        if self.deployment.content_filter == "sync":
+            choice = {"content_filter_results": filters, **choice}
         return self._chunk([choice])
+
+    def _filter_annotations(self, filtered: bool) -> list[bytes]:
+        """The asynchronous filter's verdict on the whole text, sent after the finish chunk."""
+        offsets = {"check_offset": 0, "start_offset": 0, "end_offset": len(self.text)}
+        verdicts = (FILTERED if filtered else CONTENT_SAFE, PROTECTED_MATERIAL)
+        return [
+            sse_event(
+                {
+                    "choices": [
+                        {"content_filter_offsets": offsets, "content_filter_results": results, "finish_reason": None, "index": 0}
+                    ],
+                    "created": 0,
+                    "id": "",
+                    "model": "",
+                    "object": "",
+                }
+            )
+            for results in verdicts
+        ]
 
     def stream(self) -> list[bytes]:
         """Every SSE event of the streamed completion, `[DONE]` last."""
@@ -292,6 +373,8 @@ class _Completion:
                 events.append(self._delta({"tool_calls": [{"function": {"arguments": piece}, "index": index}]}, {}))
         finish = self.reply.finish_reason
         events.append(self._delta({}, FILTERED if finish == "content_filter" else {}, finish))
+        if self.deployment.content_filter == "async":
+            events.extend(self._filter_annotations(finish == "content_filter"))
         if self.include_usage:
             events.append(self._chunk([], self.usage()))
         events.append(DONE)
