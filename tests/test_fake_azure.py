@@ -18,6 +18,7 @@ from tests.fake_azure import (
     FakeAzure,
     Faults,
     RawSSE,
+    ResponsesFailure,
     Text,
     ToolCalls,
     load_transcript,
@@ -567,3 +568,16 @@ def test_recorded_error_reply_keeps_status(fake: FakeAzure, client: httpx.Client
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/json"
     assert response.content == load_transcript("azure-error-400-content_filter-1.json")
+
+
+def test_responses_without_stream_answer_one_response_object(fake: FakeAzure, client: httpx.Client) -> None:
+    fake.enqueue(Text("Plain answer.", pieces=3), ResponsesFailure("overloaded"))
+    answer = client.post("/openai/v1/responses", json={"model": "gpt-5", "input": "hi", "stream": False})
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    response = answer.json()
+    assert (response["object"], response["status"]) == ("response", "completed")
+    message = response["output"][-1]
+    assert message["type"] == "message" and message["content"][0]["text"] == "Plain answer."
+    assert response["usage"]["output_tokens"] > 0
+    failed = client.post("/openai/v1/responses", json={"model": "gpt-5", "input": "hi"})
+    assert failed.status_code == 500 and failed.json()["error"]["message"] == "overloaded"

@@ -27,7 +27,18 @@ from typing import Any
 
 from .responses_rules import issue_encrypted
 from .rules import Deployment
-from .streams import NO_FAULTS, SSE_CONTENT_TYPE, Faults, Rendered, Text, ToolCalls, random_id, split_randomly, split_text
+from .streams import (
+    JSON_CONTENT_TYPE,
+    NO_FAULTS,
+    SSE_CONTENT_TYPE,
+    Faults,
+    Rendered,
+    Text,
+    ToolCalls,
+    random_id,
+    split_randomly,
+    split_text,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +107,21 @@ def from_chat_reply(reply: Text | ToolCalls) -> ResponsesReply:
 def render_responses(reply: ResponsesReply, request: Mapping[str, Any], deployment: Deployment) -> Rendered:
     """Turn `reply` into the event stream Azure sends for the Responses `request` to `deployment`."""
     return Rendered(200, SSE_CONTENT_TYPE, {}, _Response(reply, request, deployment).events(), reply.faults)
+
+
+def as_response_object(rendered: Rendered) -> Rendered:
+    """The answer to a request that did not ask to stream: the terminal event's response object as one JSON body.
+
+    A failed response becomes Azure's 500 with the error in its usual `{"error": …}` envelope.
+    """
+    terminal = json.loads(rendered.pieces[-1].split(b"data: ", 1)[1])
+    response = terminal["response"]
+    status, body = 200, response
+    if terminal["type"] == "response.failed":
+        error = response["error"]
+        status, body = 500, {"error": {"code": error["code"], "message": error["message"], "param": None, "type": error["code"]}}
+    encoded = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return Rendered(status, JSON_CONTENT_TYPE, {}, [encoded], rendered.faults)
 
 
 @dataclass

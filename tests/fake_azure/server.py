@@ -9,8 +9,10 @@ filled with `enqueue`, or `default_reply` when the queue is empty.  Auth,
 routing and validation errors use the service's real bodies (see `rules` and
 `responses_rules`).  A Responses request takes the Responses replies
 (`responses_streams`), a chat `Text` / `ToolCalls` (its Responses counterpart),
-`RawSSE` or `Error`; the reasoning items it issues are listed in
-`FakeAzure.issued_reasoning`, and come back verified on later turns.
+`RawSSE` or `Error`; unless it asks to stream it gets the response object as
+one JSON body (as a chat request gets a `chat.completion`).  The reasoning
+items it issues are listed in `FakeAzure.issued_reasoning`, and come back
+verified on later turns.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .responses_streams import (
     ResponsesReply,
     ResponsesText,
     ResponsesToolCalls,
+    as_response_object,
     from_chat_reply,
     render_responses,
 )
@@ -241,6 +244,8 @@ class FakeAzure:
         rendered = render_responses(scripted, body, deployment)
         with self._lock:
             self.issued_reasoning.extend(_reasoning_ids(rendered))
+        if body.get("stream") is not True:
+            rendered = as_response_object(rendered)
         return await _deliver(rendered, deployment.name)
 
 
