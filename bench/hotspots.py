@@ -49,7 +49,11 @@ from bench.per_request import RESPONSES_TIERS, TIERS, Proxy, call, cases, expect
 
 SAMPLES_PER_SECOND = 1000
 EVENT_LOOP = "asyncio (event loop, sockets)"
-PREFIXES = re.compile(r"^.*?(?:site-packages/|/lib/python3\.\d+/|" + re.escape(str(ROOT) + os.sep) + ")")
+PREFIXES = (
+    re.compile(r"^.*site-packages/"),
+    re.compile(r"^.*/lib/python3\.\d+/"),
+    re.compile("^" + re.escape(str(ROOT) + os.sep)),
+)
 
 
 @dataclass
@@ -66,7 +70,12 @@ class Profile:
 def relative(filename: str) -> str:
     """A source path relative to site-packages, the standard library or the repository ("h11/_readers.py")."""
     frozen = re.match(r"<frozen (\S+)>", filename)
-    return frozen.group(1) + ".py" if frozen else PREFIXES.sub("", filename)
+    if frozen:
+        return frozen.group(1) + ".py"
+    for prefix in PREFIXES:
+        if prefix.match(filename):
+            return prefix.sub("", filename, count=1)
+    return filename
 
 
 def layer(path: str) -> str:

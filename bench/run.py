@@ -39,7 +39,7 @@ FULL = Plan(
     http_chunks=20_000,
     http_repeats=3,
     coldstart_repeats=5,
-    per_request_rounds=(400, 300, 100, 30),
+    per_request_rounds=(400, 200, 60, 24),
 )
 QUICK = Plan(
     rounds=40,
