@@ -1,4 +1,4 @@
-"""Shared pieces: the fake upstream and bridge processes, /proc readings, percentiles, the traffic sample."""
+"""Shared pieces: the fake upstream and bridge processes, /proc readings and pinning, percentiles, the traffic sample."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,7 +20,8 @@ from tests.fake_azure import DEFAULT_API_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
-TRAFFIC = ROOT.parent / "shared" / "claude-code-traffic" / "2.1.197" / "hello-02.json"
+TRAFFIC_DIR = ROOT.parent / "shared" / "claude-code-traffic" / "2.1.197"
+TRAFFIC = TRAFFIC_DIR / "hello-02.json"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MAX_TOKENS = 4096
 """max_tokens of the non-streaming sample: the Anthropic SDKs refuse non-streaming calls whose
@@ -36,6 +37,14 @@ class Upstream:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def answer_with(self, **spec: Any) -> None:
+        """Change the fake's reply from now on (`bench.upstream.reply_from`: text + pieces, or stream_chunks)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(spec) + "\n")
+        self.process.stdin.flush()
+        if self.process.stdout.readline().strip() != "ok":
+            raise RuntimeError(f"bench.upstream did not take the reply {spec} (exit code {self.process.poll()})")
 
 
 @contextmanager
@@ -71,10 +80,10 @@ def upstream_env(upstream: Upstream, **overrides: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_bridge(upstream: Upstream, **overrides: str) -> Iterator[RunningBridge]:
-    """`python -m bridge` in front of `upstream`, started exactly as the tests start it."""
+def running_bridge(upstream: Upstream, interpreter_args: Sequence[str] = (), **overrides: str) -> Iterator[RunningBridge]:
+    """`python -m bridge` in front of `upstream`, started exactly as the tests start it (after `interpreter_args`)."""
     with tempfile.TemporaryDirectory(prefix="bench-bridge-") as folder:
-        bridge = start_bridge(upstream_env(upstream, **overrides), Path(folder) / "bridge.log")
+        bridge = start_bridge(upstream_env(upstream, **overrides), Path(folder) / "bridge.log", interpreter_args)
         try:
             yield bridge
         finally:
@@ -86,6 +95,53 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (a peer started through a shell, say), from the ppid in /proc/*/stat."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+    tree = [pid]
+    for member in tree:
+        tree.extend(child for child, parent in parents.items() if parent == member)
+    return tree
+
+
+def _threads(pid: int) -> list[int]:
+    try:
+        return [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return []
+
+
+def pin(pids: Iterable[int], cores: set[int]) -> None:
+    """Bind every thread of `pids` to `cores` (threads started later inherit it from the thread that starts them)."""
+    for pid in pids:
+        for tid in _threads(pid):
+            with suppress(OSError):  # a thread that just ended
+                os.sched_setaffinity(tid, cores)
+
+
+def cpu_ns(pids: Iterable[int]) -> int:
+    """Nanoseconds on CPU of every live thread of `pids` (the scheduler's own clock, /proc/<pid>/task/*/schedstat).
+
+    Finer than `cpu_seconds`' 10 ms ticks; a thread that ends takes its time with it, so
+    compare with `cpu_seconds` over a whole run.
+    """
+    total = 0
+    for pid in pids:
+        for tid in _threads(pid):
+            try:
+                total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+            except (OSError, IndexError, ValueError):
+                continue
+    return total
 
 
 def memory_kib(pid: int) -> dict[str, int]:
@@ -125,10 +181,15 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
 
 def traffic_body() -> dict[str, Any]:
     """The 76 KB Claude Code request (hello-02) as a non-streaming request."""
-    body = json.loads(TRAFFIC.read_text())["body"]
+    body: dict[str, Any] = json.loads(TRAFFIC.read_text())["body"]
     body["stream"] = False
     body["max_tokens"] = MAX_TOKENS
     return body
+
+
+def encode(body: Any) -> bytes:
+    """Compact JSON, as clients send it."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def client_headers() -> dict[str, str]:

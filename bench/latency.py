@@ -16,7 +16,6 @@ Added latency = p50(bridge) - p50(direct).
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -26,6 +25,7 @@ from bench.common import (
     client_headers,
     connections_to,
     cpu_seconds,
+    encode,
     memory_kib,
     percentiles,
     running_bridge,
@@ -49,18 +49,12 @@ def _direct_bodies(anthropic_body: dict[str, Any], env: dict[str, str]) -> tuple
     settings = load_settings(env)
     request = parse_request(anthropic_body)
     deployment = resolve(request, settings, lambda _: 0)[0].deployment
-    streaming = build_body(request, deployment, True)
-    plain = build_body(request, deployment, False)
-    return _encode(plain), _encode(streaming), deployment
-
-
-def _encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return encode(build_body(request, deployment, False)), encode(build_body(request, deployment, True)), deployment
 
 
 def run(rounds: int, warmup: int) -> dict[str, Any]:
     body = traffic_body()
-    anthropic_bytes = _encode(body)
+    anthropic_bytes = encode(body)
     with running_upstream("--text", SHORT_REPLY) as upstream, running_bridge(upstream) as bridge:
         direct_plain, direct_stream, deployment = _direct_bodies(body, upstream_env(upstream))
         chat_url = upstream.url + "/openai/v1/chat/completions"

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, latency, throughput
+from bench import coldstart, latency, per_request, throughput
 from bench.common import RESULTS_DIR, environment
 
 
@@ -27,10 +27,30 @@ class Plan:
     http_chunks: int
     http_repeats: int
     coldstart_repeats: int
+    per_request_rounds: tuple[int, int, int, int]
+    """Requests per proxy in the per-request CPU cases: tiny, claude_code, long_session, stream."""
 
 
-FULL = Plan(rounds=300, warmup=30, chunks=20_000, translate_repeats=5, http_chunks=20_000, http_repeats=3, coldstart_repeats=5)
-QUICK = Plan(rounds=40, warmup=10, chunks=5_000, translate_repeats=2, http_chunks=5_000, http_repeats=1, coldstart_repeats=3)
+FULL = Plan(
+    rounds=300,
+    warmup=30,
+    chunks=20_000,
+    translate_repeats=5,
+    http_chunks=20_000,
+    http_repeats=3,
+    coldstart_repeats=5,
+    per_request_rounds=(400, 200, 60, 24),
+)
+QUICK = Plan(
+    rounds=40,
+    warmup=10,
+    chunks=5_000,
+    translate_repeats=2,
+    http_chunks=5_000,
+    http_repeats=1,
+    coldstart_repeats=3,
+    per_request_rounds=(10, 6, 2, 2),
+)
 
 
 def _ok(flag: bool) -> str:
@@ -93,6 +113,8 @@ def render(report: dict[str, Any]) -> str:
         f"   RSS idle {lat['memory_kib']['idle_rss'] / 1024:.1f} MiB, peak after latency run "
         f"{lat['memory_kib']['peak_rss_after_latency_run'] / 1024:.1f} MiB, peak after count_tokens "
         f"{lat['memory_kib']['peak_rss_after_count_tokens'] / 1024:.1f} MiB",
+        "",
+        *per_request.render(report["per_request"], 5),
     ]
     return "\n".join(lines)
 
@@ -101,17 +123,27 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description="Measure the bridge against its speed targets.")
     parser.add_argument("--quick", action="store_true", help="fewer rounds and chunks (< 30 s; a smoke test)")
     parser.add_argument("--output", default=str(RESULTS_DIR / "latest.json"), help="where to write the JSON report")
+    parser.add_argument(
+        "--peer-command",
+        help="shell command that starts another proxy to measure beside the bridge in section 5 "
+        "(it gets the fake upstream and its port in BENCH_* variables: see bench/README.md)",
+    )
+    parser.add_argument("--peer-name", default="peer", help="the peer's name in the report")
+    parser.add_argument("--only-per-request", action="store_true", help="run section 5 only")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     started = time.perf_counter()
     report: dict[str, Any] = {"mode": "quick" if args.quick else "full", "plan": asdict(plan), "environment": environment()}
-    report["latency"] = latency.run(plan.rounds, plan.warmup)
-    report["translation"] = throughput.in_process(plan.chunks, plan.translate_repeats)
-    report["stream_http"] = throughput.over_http(plan.http_chunks, plan.http_repeats)
-    report["coldstart"] = coldstart.run(plan.coldstart_repeats)
+    if not args.only_per_request:
+        report["latency"] = latency.run(plan.rounds, plan.warmup)
+        report["translation"] = throughput.in_process(plan.chunks, plan.translate_repeats)
+        report["stream_http"] = throughput.over_http(plan.http_chunks, plan.http_repeats)
+        report["coldstart"] = coldstart.run(plan.coldstart_repeats)
+    report["per_request"] = per_request.run(plan.per_request_rounds, args.peer_command, args.peer_name)
     report["elapsed_s"] = time.perf_counter() - started
-    report["targets_met"] = all(report[k]["pass"] for k in ("latency", "translation", "coldstart"))
-    print(render(report))
+    sections = [k for k in ("latency", "translation", "coldstart", "per_request") if k in report]
+    report["targets_met"] = all(report[k]["pass"] for k in sections)
+    print(render(report) if not args.only_per_request else "\n".join(per_request.render(report["per_request"], 5)))
     path = Path(args.output)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")

@@ -4,7 +4,12 @@
     python -m bench.upstream --stream-chunks 20000    every request replays a long Azure SSE stream
 
 Prints the base URL on the first line of stdout, then serves until stdin closes
-(or the process is terminated).
+(or the process is terminated).  Each line written to its stdin changes the
+reply from then on (`reply_from`), and is acknowledged with a line `ok`:
+
+    {"text": "...", "pieces": 200}    a `Text` streamed in about 200 chunks (one `chat.completion`
+                                      or Responses object for a request that does not stream)
+    {"stream_chunks": 2000}           the recorded-style chat SSE stream of `bench.azure_stream`
 
 It serves `tests.fake_azure.FakeAzure` like `running_fake_azure` does, with one
 difference: the listening socket is created with `proto=IPPROTO_TCP`.
@@ -18,15 +23,19 @@ Azure front door does not do that, and it would swamp the figures.
 from __future__ import annotations
 
 import argparse
+import json
 import socket
 import sys
 import threading
 import time
+from typing import Any
 
 import uvicorn
 
 from bench.azure_stream import build_stream
-from tests.fake_azure import FakeAzure, RawSSE, Reply, Text
+from tests.fake_azure import DEFAULT_DEPLOYMENTS, FakeAzure, RawSSE, Reply, Text, like
+
+LONG_WINDOW_DEPLOYMENT = "gpt-4.1"
 
 
 def serve(fake: FakeAzure) -> tuple[str, uvicorn.Server, threading.Thread]:
@@ -54,18 +63,27 @@ def _forget(fake: FakeAzure) -> None:
         fake.reset()
 
 
+def reply_from(spec: dict[str, Any]) -> Reply:
+    """The reply a control line asks for: `{"text": ..., "pieces": N}` or `{"stream_chunks": N}`."""
+    if "stream_chunks" in spec:
+        return RawSSE(build_stream(int(spec["stream_chunks"])).body)
+    return Text(str(spec["text"]), pieces=int(spec.get("pieces", 4)))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.upstream")
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--text", help="default reply: a short text (Text reply, streamed in 4 pieces when asked to stream)")
     group.add_argument("--stream-chunks", type=int, help="default reply: a recorded-style SSE stream of N chunks")
     args = parser.parse_args(argv)
-    reply: Reply = Text(args.text) if args.text is not None else RawSSE(build_stream(args.stream_chunks).body)
-    fake = FakeAzure(default_reply=reply)
+    spec: dict[str, Any] = {"text": args.text} if args.text is not None else {"stream_chunks": args.stream_chunks}
+    fake = FakeAzure([*DEFAULT_DEPLOYMENTS, like(LONG_WINDOW_DEPLOYMENT)], default_reply=reply_from(spec))
     url, server, thread = serve(fake)
     threading.Thread(target=_forget, args=(fake,), daemon=True).start()
     print(url, flush=True)
-    sys.stdin.read()  # serve until the parent closes our stdin
+    for line in sys.stdin:  # serve until the parent closes our stdin
+        fake.default_reply = reply_from(json.loads(line))
+        print("ok", flush=True)
     server.should_exit = True
     thread.join(timeout=5)
 

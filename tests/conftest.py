@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,12 +40,15 @@ class RunningBridge:
         return self.log_path.read_text(errors="replace")
 
 
-def start_bridge(env: dict[str, str], log_path: Path) -> RunningBridge:
-    """Start `python -m bridge` exactly as the README says, and wait until `HEAD /` answers."""
+def start_bridge(env: dict[str, str], log_path: Path, interpreter_args: Sequence[str] = ()) -> RunningBridge:
+    """Start `python -m bridge` exactly as the README says, and wait until `HEAD /` answers.
+
+    `interpreter_args` go before `-m bridge` (the bench profiles it under `-m cProfile -o FILE`).
+    """
     port = free_port()
     log_file = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, *interpreter_args, "-m", "bridge", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env={**{k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "ANTHROPIC_", "OPENAI_"))}, **env},
         stdout=log_file,

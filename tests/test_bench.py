@@ -25,4 +25,8 @@ def test_quick_bench_runs_and_reports_every_figure(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(output.read_text())
-    assert {"latency", "translation", "stream_http", "coldstart", "targets_met"} <= set(report), sorted(report)
+    assert {"latency", "translation", "stream_http", "coldstart", "per_request", "targets_met"} <= set(report), sorted(report)
+    per_request = report["per_request"]
+    assert set(per_request["cases"]) == {"tiny", "claude_code", "long_session", "stream"}
+    for case in per_request["cases"].values():
+        assert {"bridge_chat", "bridge_responses"} <= set(case["results"]) and "peer" not in case["results"]

@@ -1502,3 +1502,16 @@ def test_catalog_index_is_complete_and_covered() -> None:
     if readme.is_file():
         sections = {line.removeprefix("## ") for line in readme.read_text().splitlines() if line.startswith("## ")}
         assert sections == {row.section for row in ROWS}
+
+
+def test_responses_without_stream_answer_one_response_object(fake: FakeAzure, client: httpx.Client) -> None:
+    fake.enqueue(Text("Plain answer.", pieces=3), ResponsesFailure("overloaded"))
+    answer = client.post("/openai/v1/responses", json={"model": "gpt-5", "input": "hi", "stream": False})
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    response = answer.json()
+    assert (response["object"], response["status"]) == ("response", "completed")
+    message = response["output"][-1]
+    assert message["type"] == "message" and message["content"][0]["text"] == "Plain answer."
+    assert response["usage"]["output_tokens"] > 0
+    failed = client.post("/openai/v1/responses", json={"model": "gpt-5", "input": "hi"})
+    assert failed.status_code == 500 and failed.json()["error"]["message"] == "overloaded"
