@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from bridge.model import Usage
 
 log = logging.getLogger("bridge.requests")
-for _library in ("azure", "httpx", "httpcore"):
-    # azure-core logs every identity call's headers at INFO, httpx every upstream request:
-    # noise beside the bridge's own line per request.
-    logging.getLogger(_library).setLevel(logging.WARNING)
+# azure-core logs every identity call's headers at INFO: noise beside the bridge's own line per request.
+logging.getLogger("azure").setLevel(logging.WARNING)
 
 
 @dataclass

@@ -23,7 +23,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from anthropic.lib.streaming._messages import accumulate_event
 
 from bridge.deadline import Deadline
@@ -34,6 +33,7 @@ from bridge.stops import StopSequences
 from bridge.tiers import Target
 from bridge.upstreams.exchange import APIS
 from bridge.upstreams.stream import StreamDecoder, UpstreamStream
+from bridge.upstreams.transport import Reply
 
 STOP_REASONS = {"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"}
 DELTA_FOR_BLOCK = {
@@ -153,8 +153,8 @@ async def in_pieces(raw: bytes, size: int) -> AsyncIterator[bytes]:
 def upstream_stream(raw: bytes, size: int, api: Api, stops: list[str] | None = None) -> UpstreamStream:
     """An upstream SSE body arriving `size` bytes at a time, as the exchange hands it on."""
     decoder = StreamDecoder(APIS[api].translator(), StopSequences(stops) if stops else None)
-    response = httpx.Response(200, content=in_pieces(raw, size))
-    return UpstreamStream(response, decoder, Target("gpt-5", "BIG_MODEL"), api)
+    reply = Reply(200, {}, in_pieces(raw, size), lambda: None)
+    return UpstreamStream(reply, decoder, Target("gpt-5", "BIG_MODEL"), api)
 
 
 def opened(stream: UpstreamStream) -> asyncio.Future[UpstreamStream]:

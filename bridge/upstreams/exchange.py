@@ -25,7 +25,7 @@ from bridge.upstreams.api import UpstreamApi
 from bridge.upstreams.chat.api import CHAT
 from bridge.upstreams.failures import UpstreamError, UpstreamFailure, describe
 from bridge.upstreams.memory import DeploymentMemory
-from bridge.upstreams.pool import MAX_ROUNDS, Answer, Pool, close
+from bridge.upstreams.pool import MAX_ROUNDS, Answer, Pool
 from bridge.upstreams.recovery import Adapt, Fail, Refusal, RetryElsewhere, SwitchApi
 from bridge.upstreams.responses.api import RESPONSES
 from bridge.upstreams.stream import Decoder, StreamDecoder, UpstreamStream, WholeDecoder
@@ -41,7 +41,7 @@ def _decoder(api: UpstreamApi, request: Request, whole: bool) -> Decoder:
 
 
 async def _opened(answer: Answer, api: UpstreamApi, request: Request, target: Target, whole: bool) -> UpstreamStream:
-    stream = UpstreamStream(answer.response, _decoder(api, request, whole), target, api.name, answer.first, answer.chunks)
+    stream = UpstreamStream(answer.reply, _decoder(api, request, whole), target, api.name, answer.first)
     await stream.first()
     return stream
 
@@ -58,15 +58,13 @@ async def open_stream(
         adaptation = memory.adaptation(pool.name, target.deployment, api.name)
         sent = adaptation.apply(body)
         answer = await pool.send(target.deployment, api.operation, sent, deadline)
-        if answer.response.status_code == 200:
+        if answer.reply.status == 200:
             try:
                 return await _opened(answer, api, request, target, whole)
             except UpstreamFailure as failure:
                 error = failure.error
         else:
-            payload = await answer.response.aread()
-            await close(answer.response)
-            error = UpstreamError.from_body(answer.response.status_code, payload, answer.response.headers)
+            error = UpstreamError.from_body(answer.reply.status, await answer.reply.read(), answer.reply.headers)
         decision = api.recover(Refusal(error, sent, adaptation, target, answer.endpoint.credential.keyed))
         if isinstance(decision, RetryElsewhere) and retries < MAX_ROUNDS:
             retries += 1

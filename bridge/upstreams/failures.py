@@ -102,7 +102,7 @@ class UpstreamError:
             for name, value in results.items()
             if isinstance(value, Mapping) and value.get("filtered")
         )
-        kept = {name: value for name, value in (headers or {}).items() if name in RETRY_HEADERS}
+        kept = {name.lower(): value for name, value in (headers or {}).items() if name.lower() in RETRY_HEADERS}
         return cls(
             status=status,
             message=_text(error.get("message")) or fallback or f"HTTP {status} from the upstream",

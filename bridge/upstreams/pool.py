@@ -23,17 +23,16 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from bridge import sse
 from bridge.deadline import Deadline
 from bridge.errors import BridgeError
 from bridge.upstreams.endpoint import Endpoint
-from bridge.upstreams.transport import post, retry_delay
+from bridge.upstreams.transport import TRANSPORT_ERRORS, Reply, post, retry_delay
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_ROUNDS = 3
@@ -43,11 +42,11 @@ log = logging.getLogger("bridge.upstream")
 
 @dataclass(slots=True)
 class Answer:
-    """An upstream's answer: the response, who gave it, and its body: `first` (a 200's first bytes), then `chunks`."""
+    """An upstream's reply and who gave it; for a 200, `first` holds its first body bytes (the rest follow in
+    `reply.chunks`)."""
 
-    response: httpx.Response
+    reply: Reply
     endpoint: Endpoint
-    chunks: AsyncIterator[bytes]
     first: bytes = b""
 
 
@@ -113,20 +112,20 @@ class Pool:
                 if member.resting_for() > 0:
                     continue
                 if last is not None:
-                    await close(last.response)
+                    last.reply.close()
                     last = None
                 endpoint = member.endpoint
                 try:
                     answer = await self._attempt(endpoint, deployment, operation, content, deadline)
-                except httpx.HTTPError as exc:
+                except TRANSPORT_ERRORS as exc:
                     unreachable = f"Could not reach the upstream at {endpoint.host} ({type(exc).__name__})"
                     log.warning("%s: %s", endpoint.name, unreachable)
                     member.rest(retry_delay(round_number, None))
                     continue
-                if answer.response.status_code not in RETRY_STATUSES:
+                if answer.reply.status not in RETRY_STATUSES:
                     return answer
-                log.warning("%s answered %s for %s", endpoint.name, answer.response.status_code, deployment)
-                member.rest(retry_delay(round_number, answer.response.headers))
+                log.warning("%s answered %s for %s", endpoint.name, answer.reply.status, deployment)
+                member.rest(retry_delay(round_number, answer.reply.headers))
                 last = answer
         if last is not None:
             return last
@@ -147,22 +146,16 @@ class Pool:
             raise BridgeError(
                 "timeout_error", "Signing in to Azure (Microsoft Entra ID) took longer than REQUEST_TIMEOUT"
             ) from None
-        response = await post(endpoint.url(deployment, operation), headers, content, deadline)
-        if response.status_code != 200:
-            return Answer(response, endpoint, response.aiter_raw())
-        chunks = response.aiter_raw()
+        reply = await post(endpoint.url(deployment, operation), headers, content, deadline)
+        if reply.status != 200:
+            return Answer(reply, endpoint)
         try:
             async with asyncio.timeout(max(deadline.remaining(), 0.0)):
-                first = await anext(chunks)
+                first = await anext(reply.chunks)
         except TimeoutError:
-            await close(response)
+            reply.close()
             raise deadline.error() from None
-        except (httpx.HTTPError, StopAsyncIteration):
-            await close(response)
-            raise httpx.RemoteProtocolError("the connection closed before the response body") from None
-        return Answer(response, endpoint, chunks, first)
-
-
-async def close(response: httpx.Response) -> None:
-    """Close `response` even while the caller is being cancelled (the connection must not leak)."""
-    await asyncio.shield(response.aclose())
+        except (*TRANSPORT_ERRORS, StopAsyncIteration):
+            reply.close()
+            raise aiohttp.ServerDisconnectedError("the connection closed before the response body") from None
+        return Answer(reply, endpoint, first)

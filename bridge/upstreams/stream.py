@@ -7,7 +7,7 @@
 Everything below `UpstreamStream` is synchronous: each read of the body is
 decoded into the events it completes, in one pass, and handed on as one batch.
 
-`UpstreamStream` owns the HTTP response, as an SDK's stream object does:
+`UpstreamStream` owns the upstream's reply, as an SDK's stream object does:
 
 - `first()` reads until the first batch (a failure the upstream reports in its
   stream before that raises `UpstreamFailure`, for the exchange's recovery step);
@@ -17,19 +17,16 @@ decoded into the events it completes, in one pass, and handed on as one batch.
   still sends is read in the background (at most `DRAIN_SECONDS`) so the
   connection goes back to the pool.  A stop sequence ends it too, and closes
   the connection (the upstream would go on generating);
-- `aclose()`, from any task, closes the response: a read pending in another
-  task fails and the stream ends, without cancelling that task (a cancelled
-  read can leave httpx's pooled connection marked active forever).
+- `aclose()`, from any task, drops the connection: a read pending in another
+  task fails and the stream ends, without cancelling that task.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
-
-import httpx
 
 from bridge import sse
 from bridge.errors import BridgeError
@@ -38,6 +35,7 @@ from bridge.settings import Api
 from bridge.stops import StopSequences
 from bridge.tiers import Target
 from bridge.upstreams.failures import UpstreamFailure, describe
+from bridge.upstreams.transport import TRANSPORT_ERRORS, Reply
 
 DONE = b"[DONE]"
 DRAIN_SECONDS = 30.0
@@ -150,20 +148,12 @@ class WholeDecoder:
 class UpstreamStream:
     """The events of one upstream answer, batch by batch; owns the HTTP response (see the module's notes)."""
 
-    def __init__(
-        self,
-        response: httpx.Response,
-        decoder: Decoder,
-        target: Target,
-        api: Api,
-        first_chunk: bytes = b"",
-        chunks: AsyncIterator[bytes] | None = None,
-    ) -> None:
+    def __init__(self, reply: Reply, decoder: Decoder, target: Target, api: Api, first_chunk: bytes = b"") -> None:
         self.target = target
         self.api = api
-        self._response = response
+        self._reply = reply
         self._decoder = decoder
-        self._chunks = chunks if chunks is not None else response.aiter_raw()
+        self._chunks = reply.chunks
         self._head = first_chunk
         self._pending: list[Event] = []
         self._ended = False
@@ -199,7 +189,7 @@ class UpstreamStream:
                         raw = await self._chunks.__anext__()
                     except StopAsyncIteration:
                         self._ended = True
-                        await self._close()
+                        self._reply.close()
                         events = decoder.end()
                         if events:
                             return events
@@ -210,7 +200,7 @@ class UpstreamStream:
                     self._finish_upstream(decoder.upstream_done)
                 if events:
                     return events
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             await self.aclose()
             raise BridgeError("api_error", f"The connection to the upstream broke mid-response ({type(exc).__name__})") from None
         except BaseException:
@@ -219,8 +209,11 @@ class UpstreamStream:
         raise StopAsyncIteration
 
     def _finish_upstream(self, complete: bool) -> None:
-        self._draining = complete
-        task = asyncio.ensure_future(self._drain() if complete else self._close())
+        if not complete:
+            self._reply.close()
+            return
+        self._draining = True
+        task = asyncio.ensure_future(self._drain())
         _draining.add(task)
         task.add_done_callback(_draining.discard)
 
@@ -230,16 +223,13 @@ class UpstreamStream:
             async with asyncio.timeout(DRAIN_SECONDS):
                 async for _ in self._chunks:
                     pass
-        except (TimeoutError, httpx.HTTPError):
+        except (TimeoutError, *TRANSPORT_ERRORS):
             pass
         finally:
-            await self._close()
-
-    async def _close(self) -> None:
-        await asyncio.shield(self._response.aclose())
+            self._reply.close()
 
     async def aclose(self) -> None:
         """End the stream; the upstream connection is closed, unless its complete answer is being drained."""
         self._ended = True
         if not self._draining:
-            await self._close()
+            self._reply.close()
