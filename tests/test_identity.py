@@ -180,7 +180,7 @@ def test_identity_endpoint_down_is_a_passing_outage(fake_azure: FakeAzure, tmp_p
         started = time.monotonic()
         response = post(bridge)
         elapsed = time.monotonic() - started
-        message = assert_error(response, 503, "api_error", "Entra ID", "managed identity")
+        assert_error(response, 503, "api_error", "Entra ID", "managed identity")
         assert "x-should-retry" not in response.headers, "an outage passes: the client may retry"
         assert "Traceback" not in response.text
         assert elapsed < 15, f"the client waited {elapsed:.1f}s for the verdict"

@@ -42,16 +42,28 @@ def _decoder(api: UpstreamApi, request: Request, whole: bool) -> Decoder:
     return WholeDecoder(api.events_of, stops) if whole else StreamDecoder(api.translator(), stops)
 
 
-async def _opened(answer: Answer, api: UpstreamApi, request: Request, target: Target, whole: bool) -> UpstreamStream:
-    stream = UpstreamStream(answer.reply, _decoder(api, request, whole), target, api.name, answer.first)
+async def _opened(
+    answer: Answer, api: UpstreamApi, request: Request, target: Target, whole: bool, client_names: dict[str, str]
+) -> UpstreamStream:
+    decoder = _decoder(api, request, whole)
+    stream = UpstreamStream(answer.reply, decoder, target, api.name, answer.first, client_names)
     await stream.first()
     return stream
 
 
 async def open_stream(
-    request: Request, target: Target, api_name: Api, pool: Pool, memory: DeploymentMemory, deadline: Deadline
+    request: Request,
+    target: Target,
+    api_name: Api,
+    pool: Pool,
+    memory: DeploymentMemory,
+    deadline: Deadline,
+    client_names: dict[str, str] | None = None,
 ) -> UpstreamStream:
-    """Start the exchange; raises `BridgeError` for anything that fails before the first batch of events."""
+    """Start the exchange; raises `BridgeError` for anything that fails before the first batch of events.
+
+    `client_names` gives the client's name of each tool `request` offers under another (`tools.for_upstream`).
+    """
     api = APIS[api_name]
     whole = not request.stream and not request.stop
     body = api.build_body(request, target.deployment, not whole)
@@ -63,7 +75,7 @@ async def open_stream(
         keyed = answer.endpoint.credential.keyed
         if answer.reply.status == 200:
             try:
-                return await _opened(answer, api, request, target, whole)
+                return await _opened(answer, api, request, target, whole, client_names or {})
             except UpstreamFailure as failure:
                 error = failure.error
         else:
