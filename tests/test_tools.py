@@ -128,9 +128,7 @@ def test_a_dotted_tool_round_trips_on_the_openai_front(tier: tuple[str, RunningB
     assert call.function.name == MCP and json.loads(call.function.arguments) == {"title": "bug"}
 
 
-def test_tool_search_offers_found_tools_and_never_the_placeholder(
-    tier: tuple[str, RunningBridge], fake_azure: FakeAzure
-) -> None:
+def test_tool_search_offers_found_tools_and_never_the_placeholder(tier: tuple[str, RunningBridge], fake_azure: FakeAzure) -> None:
     api, bridge = tier
     client = anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0)
     tools = [
