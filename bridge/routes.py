@@ -7,14 +7,14 @@
     POST        /v1/messages                v1/messages                       anthropic.messages
     POST        /v1/messages/count_tokens   v1/messages/count_tokens          anthropic.count_tokens
     POST        /v1/chat/completions        v1/chat/completions               openai.chat_completions
-    GET         /v1/models                  v1/models                         openai.models
+    GET         /v1/models                  v1/models                         models: anthropic.models for a
+                                                                                  client that sends anthropic-version
+                                                                                  (Claude Code), else openai.models
 
 host.json sets the route prefix to empty, so the templates sit at the root
 of the Function URL; the Functions host cannot route an empty template, hence
 the optional zero-length parameter for `/`.
 """
-
-from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +27,13 @@ from bridge.fronts.anthropic import routes as anthropic
 from bridge.fronts.openai import routes as openai
 
 Handler = Callable[[Request], Awaitable[Response]]
+ANTHROPIC_VERSION_HEADER = "anthropic-version"
+
+
+async def models(req: Request) -> Response:
+    """The model list in the shape of the client's API (Anthropic clients always send `anthropic-version`)."""
+    listing = anthropic.models if ANTHROPIC_VERSION_HEADER in req.headers else openai.models
+    return await listing(req)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,5 +51,5 @@ ROUTES: tuple[Route, ...] = (
     Route("messages", "/v1/messages", "v1/messages", ("POST",), anthropic.messages),
     Route("count_tokens", "/v1/messages/count_tokens", "v1/messages/count_tokens", ("POST",), anthropic.count_tokens),
     Route("chat_completions", "/v1/chat/completions", "v1/chat/completions", ("POST",), openai.chat_completions),
-    Route("models", "/v1/models", "v1/models", ("GET",), openai.models),
+    Route("models", "/v1/models", "v1/models", ("GET",), models),
 )
