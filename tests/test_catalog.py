@@ -64,6 +64,14 @@ BASH = {
 WEB_SEARCH = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
 SAFE_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+ORPHAN_RESULT = {
+    "role": "user",
+    "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_01GoneAfterCompaction", "content": "42"},
+        {"type": "text", "text": "What was the result?"},
+    ],
+}
+"""A tool result whose call compaction removed."""
 
 
 def reasoning(name: str, **profile: Any) -> Deployment:
@@ -74,7 +82,6 @@ def reasoning(name: str, **profile: Any) -> Deployment:
 # --- deployments: each case's own, so what a bridge learns for one never helps another ------------------------
 
 GPT5 = "cat-gpt-5"
-GPT4O = "cat-gpt-4o"
 SWITCH_FROM, SWITCH_TO = "cat-switch-from", "cat-switch-to"
 PREVIEW_FROM, PREVIEW_TO = "cat-preview-from", "cat-preview-to"
 CODEX_ON_CHAT = "cat-codex-chat-tier"
@@ -87,7 +94,6 @@ MISSING_SMALL = "cat-no-such-small-deployment"
 DEPLOYMENTS: tuple[Deployment, ...] = (
     *DEFAULT_DEPLOYMENTS,
     reasoning(GPT5, context_window=400_000, max_input_tokens=272_000, model="gpt-5-2025-08-07"),
-    Deployment(GPT4O, context_window=128_000, model="gpt-4o-2024-11-20"),
     reasoning(SWITCH_FROM, model="gpt-5-2025-08-07"),
     like("gpt-5.1", SWITCH_TO),
     reasoning(PREVIEW_FROM, model="gpt-5-2025-08-07"),
@@ -208,12 +214,17 @@ def ask(
     return client.messages.create(**kwargs)
 
 
-def streamed(bridge: RunningBridge, model: str, prompt: str = "Say hello.", **extra: Any) -> Any:
-    """A streamed request read raw: the event grammar checked, then the message the SDK's accumulator builds."""
+def streamed_events(bridge: RunningBridge, model: str, prompt: str = "Say hello.", **extra: Any) -> list[Any]:
+    """A streamed request read raw: its events."""
     body = {"model": model, "max_tokens": 1024, "stream": True, "messages": [{"role": "user", "content": prompt}], **extra}
     response = httpx.post(bridge.url + "/v1/messages", json=body, headers={"x-api-key": CLIENT_TOKEN}, timeout=60)
     assert response.status_code == 200, response.text
-    events = parse_sse(response.content)
+    return parse_sse(response.content)
+
+
+def streamed(bridge: RunningBridge, model: str, prompt: str = "Say hello.", **extra: Any) -> Any:
+    """A streamed request read raw: the event grammar checked, then the message the SDK's accumulator builds."""
+    events = streamed_events(bridge, model, prompt, **extra)
     check_grammar(events)
     return accumulate(events)
 
@@ -370,11 +381,7 @@ def _(w: World) -> None:
 def _(w: World) -> None:
     """A tool result whose call is gone (compaction) travels as user text."""
     name = deploy(w, reasoning("cat-orphan-output"))
-    orphan = [
-        {"type": "tool_result", "tool_use_id": "toolu_01GoneAfterCompaction", "content": "42"},
-        {"type": "text", "text": "What was the result?"},
-    ]
-    assert text_of(ask(w.bridge("responses"), name, messages=[{"role": "user", "content": orphan}])) == ANSWER
+    assert text_of(ask(w.bridge("responses"), name, messages=[ORPHAN_RESULT])) == ANSWER
     [sent] = bodies(w, name)
     assert "function_call_output" not in input_types(sent)
     assert "toolu_01GoneAfterCompaction" in json.dumps(sent["input"]) and "42" in json.dumps(sent["input"])
@@ -468,11 +475,15 @@ def _(w: World) -> None:
     assert sent["reasoning_effort"] == "low"
 
 
+def _temperature_dropped(w: World, bridge: str) -> None:
+    """Claude Code's temperature to a reasoning deployment: left out, learned."""
+    _, sent = learned(w, bridge, deploy(w, reasoning(f"cat-temperature-{bridge}")), extra_body={"temperature": 0.2})
+    assert "temperature" not in sent
+
+
 @row("responses.sampling_on_reasoning")
 def _(w: World) -> None:
-    name = deploy(w, reasoning("cat-temperature-responses"))
-    _, sent = learned(w, "responses", name, extra_body={"temperature": 0.2})
-    assert "temperature" not in sent
+    _temperature_dropped(w, "responses")
 
 
 @row("responses.output_only_field")
@@ -722,11 +733,21 @@ def _(w: World) -> None:
 
 @row("stream.server_error")
 def _(w: World) -> None:
-    """A server error before any content: retried (no byte had reached the client)."""
+    """Before any content: retried (no byte had reached the client).  After some text: that text, then an error
+    event (what was streamed cannot be taken back)."""
     name = deploy(w, reasoning("cat-stream-server-error"))
     w.fake.enqueue(ResponsesFailure.server_error(), deployment=name)
     assert text_of(ask(w.bridge("responses"), name, stream=True)) == ANSWER
     assert len(received(w, name)) == 2, report(w)
+    w.fake.enqueue(ResponsesFailure.server_error(text="Partial answer"), deployment=name)
+    events = streamed_events(w.bridge("responses"), name)
+    check_grammar(events, allow_error=True)
+    deltas = "".join(data["delta"].get("text", "") for kind, data in events if kind == "content_block_delta")
+    assert deltas == "Partial answer"
+    kind, data = events[-1]
+    assert kind == "error" and data["error"]["type"] == "api_error", events[-1]
+    assert "An error occurred while processing the request." in data["error"]["message"]
+    assert len(received(w, name)) == 3, "nothing is retried once the client has content"
 
 
 @row("stream.context_length_exceeded")
@@ -829,9 +850,7 @@ def _(w: World) -> None:
 
 @row("chat.temperature_on_reasoning")
 def _(w: World) -> None:
-    name = deploy(w, reasoning("cat-chat-temperature"))
-    _, sent = learned(w, "chat", name, extra_body={"temperature": 0.2})
-    assert "temperature" not in sent
+    _temperature_dropped(w, "chat")
 
 
 @row("chat.unknown_argument")
@@ -866,11 +885,7 @@ def _(w: World) -> None:
 @row("chat.tool_message_without_call")
 def _(w: World) -> None:
     name = deploy(w, Deployment("cat-chat-orphan-result"))
-    orphan = [
-        {"type": "tool_result", "tool_use_id": "toolu_01GoneAfterCompaction", "content": "42"},
-        {"type": "text", "text": "What was the result?"},
-    ]
-    assert text_of(ask(w.bridge("chat"), name, messages=[{"role": "user", "content": orphan}])) == ANSWER
+    assert text_of(ask(w.bridge("chat"), name, messages=[ORPHAN_RESULT])) == ANSWER
     [sent] = bodies(w, name)
     assert [m["role"] for m in sent["messages"]] == ["user"] and "42" in json.dumps(sent["messages"])
 
@@ -972,14 +987,19 @@ def _(w: World) -> None:
 # Transport, versions, auth -----------------------------------------------------------------------------------------
 
 
+def retried(w: World, name: str, *replies: Any) -> None:
+    """Azure answers `replies` first (rate limits, server errors), then its answer: the client gets the answer, and
+    Azure was asked once more per reply."""
+    w.fake.enqueue(*replies, deployment=name)
+    assert text_of(ask(w.bridge("responses"), name)) == ANSWER
+    assert len(received(w, name)) == len(replies) + 1, report(w)
+
+
 @row("transport.rate_limit_429")
 def _(w: World) -> None:
     """A short wait: retried after Azure's retry-after.  A long one on every endpoint: the client gets Azure's 429,
     its retry-after, and no invitation to retry at once."""
-    name = deploy(w, reasoning("cat-429-short"))
-    w.fake.enqueue(Error.rate_limited(1, api="responses"), deployment=name)
-    assert text_of(ask(w.bridge("responses"), name)) == ANSWER
-    assert len(received(w, name)) == 2, report(w)
+    retried(w, deploy(w, reasoning("cat-429-short")), Error.rate_limited(1, api="responses"))
     spent = deploy(w, reasoning("cat-429-spent"))
     w.fake.enqueue(*[Error.rate_limited(86_400, api="responses")] * 2, deployment=spent)
     error = refused(w.bridge("pool"), spent, 429, "rate_limit_error", "Please retry after 86400 seconds")
@@ -989,39 +1009,28 @@ def _(w: World) -> None:
 
 @row("transport.rate_limit_short")
 def _(w: World) -> None:
-    name = deploy(w, reasoning("cat-429-try-again"))
-    w.fake.enqueue(Error.rate_limit_exceeded(1), deployment=name)
-    assert text_of(ask(w.bridge("responses"), name)) == ANSWER
-    assert len(received(w, name)) == 2, report(w)
+    retried(w, deploy(w, reasoning("cat-429-try-again")), Error.rate_limit_exceeded(1))
 
 
 @row("transport.rate_limit_headers")
 def _(w: World) -> None:
     """429s with only `x-ratelimit-reset-tokens`, or no header at all: retried after a short backoff."""
-    name = deploy(w, reasoning("cat-429-headers"))
-    w.fake.enqueue(
+    retried(
+        w,
+        deploy(w, reasoning("cat-429-headers")),
         Error.rate_limited(1, api="responses", headers="reset-tokens"),
         Error.rate_limited(1, api="responses", headers="none"),
-        deployment=name,
     )
-    assert text_of(ask(w.bridge("responses"), name)) == ANSWER
-    assert len(received(w, name)) == 3, report(w)
 
 
 @row("transport.server_error_500")
 def _(w: World) -> None:
-    name = deploy(w, reasoning("cat-500"))
-    w.fake.enqueue(Error.server_error(), deployment=name)
-    assert text_of(ask(w.bridge("responses"), name)) == ANSWER
-    assert len(received(w, name)) == 2, report(w)
+    retried(w, deploy(w, reasoning("cat-500")), Error.server_error())
 
 
 @row("transport.timeout_408")
 def _(w: World) -> None:
-    name = deploy(w, reasoning("cat-408"))
-    w.fake.enqueue(Error.timeout(), deployment=name)
-    assert text_of(ask(w.bridge("responses"), name)) == ANSWER
-    assert len(received(w, name)) == 2, report(w)
+    retried(w, deploy(w, reasoning("cat-408")), Error.timeout())
 
 
 @row("transport.deployment_not_found")
@@ -1064,9 +1073,14 @@ def _(w: World) -> None:
 
 @row("transport.entra_token_invalid")
 def _(w: World) -> None:
-    """Azure refuses every token the identity gets (another tenant, a wrong audience): what to check, no retry."""
+    """A token Azure stopped accepting (expired, revoked): the bridge signs in again.  Every token refused (another
+    tenant, a wrong audience): what to check, no retry."""
     bridge = w.bridge("entra")
     assert text_of(ask(bridge, GPT5)) == ANSWER
+    issued = len(w.identity.issued)
+    w.identity.expire(w.identity.issued[-1])
+    assert text_of(ask(bridge, GPT5)) == ANSWER
+    assert len(w.identity.issued) == issued + 1, "a new token replaced the refused one"
     w.identity.register = False
     w.fake.bearer_tokens.clear()
     try:

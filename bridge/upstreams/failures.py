@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge import sse
-from bridge.errors import BridgeError, ErrorKind, kind_for_upstream_status, misconfigured
+from bridge.errors import NO_RETRY, BridgeError, ErrorKind, kind_for_upstream_status, misconfigured
 from bridge.tiers import Target
 from bridge.upstreams.transport import requested_wait
 
@@ -72,8 +72,7 @@ IMAGE_CODES = frozenset({"invalid_image", "invalid_image_url", "invalid_image_fo
 RESOURCE_NOT_FOUND = "Resource not found"
 VERSION_NOT_SUPPORTED = "API version not supported"
 CLIENT_WAIT_LIMIT = 60.0
-"""The longest `retry-after` the Anthropic and OpenAI SDKs wait for; beyond it they retry at once."""
-NO_RETRY = {"x-should-retry": "false"}
+"""The longest `retry-after` the Anthropic and OpenAI SDKs wait for; beyond it they retry after their own short backoff."""
 _IMAGE_PARAM = re.compile(r"image_url|input_image")
 _CONTEXT_NUMBERS = (
     re.compile(r"maximum context length is (\d+) tokens.*?(?:resulted in|requested) (\d+) tokens", re.S),
@@ -250,7 +249,8 @@ def _image_refused(error: UpstreamError) -> BridgeError:
 
 
 def _rate_limit_headers(headers: dict[str, str], retry: float | None) -> dict[str, str]:
-    """A wait longer than the SDKs honour is not worth their immediate retries: the client is told not to retry."""
+    """A wait longer than the SDKs honour (they would retry after a short backoff, in vain): the client is told not to
+    retry, and keeps Azure's `retry-after`."""
     return {**headers, **NO_RETRY} if retry is not None and retry > CLIENT_WAIT_LIMIT else headers
 
 

@@ -17,7 +17,7 @@ Its own answers, before the shared step (`recovery.shared_step`):
     a strict structured-output schema Azure refuses        Resend with the schema not strict
     the web_search tool is refused                         Fail: the deployment has no web search
                                                            (never a hang)
-    5xx to a request with the web_search tool (after the   Fail (no retry): Azure's web search fails
+    500 to a request with the web_search tool (after the   Fail (no retry): Azure's web search fails
       pool's retries)                                      there; another deployment, or no tool
 """
 
@@ -45,9 +45,9 @@ def no_web_search(target: Target, said: str) -> BridgeError:
     )
 
 
-def failing_web_search(target: Target, status: int, said: str) -> BridgeError:
+def failing_web_search(target: Target, said: str) -> BridgeError:
     return misconfigured(
-        f"Azure OpenAI kept failing (HTTP {status}) on a request that uses the web_search tool on deployment "
+        "Azure OpenAI kept failing (HTTP 500) on a request that uses the web_search tool on deployment "
         f"'{target.deployment}' (from {target.source}): Azure's web search fails this way on some models and regions. "
         f"Use a deployment whose web search works, or leave the tool out. Azure said: {said}"
     )
@@ -68,8 +68,8 @@ def recover(refusal: Refusal) -> Recovery:
             return Resend(loose, "text.format.strict True → False (Azure refused the schema as strict)")
         if has_web_search(sent) and "web_search" in error.message:
             return Fail(no_web_search(refusal.target, error.message))
-    if error.status >= 500 and has_web_search(sent):
-        return Fail(failing_web_search(refusal.target, error.status, error.message))
+    if error.status == 500 and has_web_search(sent):
+        return Fail(failing_web_search(refusal.target, error.message))
     return shared_step(refusal)
 
 
