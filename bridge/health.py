@@ -31,14 +31,15 @@ def _details(settings: Settings) -> dict[str, object]:
 
 
 async def health(req: Request) -> Response:
-    """200 when configured; 503 listing each configuration problem by setting name.
+    """200 when configured; 503 listing each configuration problem by setting name ("refusing" when the bridge
+    serves nothing until one is fixed: `Settings.refusal`).
 
     Upstream hosts and deployment names are shown only to a caller with the client token
     (or to anyone when the bridge requires none): the Function URL is public.
     """
     settings = current_bridge().settings
     body: dict[str, object] = {
-        "status": "misconfigured" if settings.problems else "ok",
+        "status": "refusing" if settings.refusal else "misconfigured" if settings.problems else "ok",
         "service": SERVICE,
         "problems": list(settings.problems),
         "client_token_required": settings.auth_token is not None,

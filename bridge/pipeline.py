@@ -19,6 +19,7 @@ Which upstream API serves a deployment:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -27,6 +28,7 @@ from bridge.errors import invalid_request, misconfigured
 from bridge.logs import note_deployment
 from bridge.model import Request
 from bridge.settings import Api, Settings, load_settings
+from bridge.stops import limited
 from bridge.tiers import Target, resolve
 from bridge.tokens import count_input_tokens
 from bridge.upstreams.credentials import EntraToken
@@ -38,6 +40,7 @@ from bridge.upstreams.stream import UpstreamStream
 from bridge.upstreams.tools import for_upstream
 
 MAX_TOOLS = 128
+log = logging.getLogger("bridge.pipeline")
 
 
 @dataclass
@@ -80,9 +83,13 @@ class Bridge:
         first = self.settings.upstreams[0] if self.settings.upstreams else None
         return "responses" if first is not None and first.offers_responses else "chat"
 
-    def target(self, request: Request) -> tuple[Target, Request]:
+    async def target(self, request: Request) -> tuple[Target, Request]:
         """Where `request` goes, and the request with the tier's overrides and MAX_TOKENS_LIMIT applied."""
-        target, request = resolve(request, self.settings, lambda target: count_input_tokens(request, self.api(target)))
+
+        async def input_tokens(target: Target) -> int:
+            return await count_input_tokens(request, self.api(target))
+
+        target, request = await resolve(request, self.settings, input_tokens)
         limit = self.settings.max_tokens_limit
         if limit is not None and (request.max_tokens is None or request.max_tokens > limit):
             request = replace(request, max_tokens=limit)
@@ -90,7 +97,8 @@ class Bridge:
 
     async def start(self, request: Request, deadline: Deadline) -> UpstreamStream:
         """Resolve, translate and send; raises `BridgeError` for anything before the first events."""
-        target, request = self.target(request)
+        limited(request.stop)
+        target, request = await self.target(request)
         request, client_names = for_upstream(request)
         if len(request.tools) > MAX_TOOLS:
             raise invalid_request(
@@ -107,8 +115,12 @@ _bridge: Bridge | None = None
 
 
 def current_bridge() -> Bridge:
-    """The process-wide bridge, built from the environment on first use."""
+    """The process-wide bridge, built from the environment on first use (its problems logged once)."""
     global _bridge
     if _bridge is None:
         _bridge = Bridge(load_settings())
+        for problem in _bridge.settings.problems:
+            log.warning("configuration: %s", problem)
+        if _bridge.settings.auth_token is None and _bridge.settings.refusal is None:
+            log.warning("client auth is OFF: anyone who can reach this bridge can use it (set ANTHROPIC_AUTH_TOKEN)")
     return _bridge

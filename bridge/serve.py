@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from bridge import model
-from bridge.errors import BridgeError
+from bridge.errors import NO_RETRY, BridgeError
 from bridge.inbound import cache_key_of, check_client_token, new_request_id, read_json
 from bridge.logs import RequestLog
 from bridge.model import Completion
@@ -59,6 +59,12 @@ class Front:
 
 
 Handling = Callable[[Bridge, RequestLog, dict[str, str]], Awaitable[Response]]
+UNAVAILABLE = 503
+
+
+def refused(reason: str) -> BridgeError:
+    """The bridge serves nothing while its configuration makes serving unsafe (`Settings.refusal`)."""
+    return BridgeError("api_error", f"The bridge is not serving: {reason}", dict(NO_RETRY), UNAVAILABLE)
 
 
 async def _handle(req: Request, front: Front, route: str, handling: Handling) -> Response:
@@ -67,6 +73,8 @@ async def _handle(req: Request, front: Front, route: str, handling: Handling) ->
     ids = {front.request_id_header: record.request_id}
     try:
         bridge = current_bridge()
+        if bridge.settings.refusal is not None:
+            raise refused(bridge.settings.refusal)
         check_client_token(req, bridge.settings)
         response = await handling(bridge, record, ids)
     except BridgeError as error:
