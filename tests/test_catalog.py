@@ -133,13 +133,15 @@ BRIDGES: dict[str, dict[str, str]] = {
     "chat-2024-06-01": {"AZURE_OPENAI_API_VERSION": "2024-06-01"},
     "responses-2025-03-01-preview": {"AZURE_OPENAI_API_VERSION": "2025-03-01-preview"},
     "pool": {"AZURE_OPENAI_ENDPOINT_2": "{localhost}", "AZURE_OPENAI_API_KEY_2": "{key}"},
+    "pool-spent": {"AZURE_OPENAI_ENDPOINT_2": "{localhost}", "AZURE_OPENAI_API_KEY_2": "{key}"},
     "wrong-key": {"AZURE_OPENAI_API_KEY": "wrong-key-0123456789abcdef"},
     "wrong-path": {"AZURE_OPENAI_ENDPOINT": "{url}/not-the-resource-url"},
     "unknown-version": {"AZURE_OPENAI_API_VERSION": "2023-01-01"},
     "entra": {"AZURE_OPENAI_API_KEY": "", "HOME": "{home}", "IDENTITY_ENDPOINT": "{identity}", "IDENTITY_HEADER": "{secret}"},
 }
 """Settings of each bridge, over `bridge_env` (the fake, its key, the client token, BIG/MIDDLE/SMALL_MODEL);
-`{url}`, `{localhost}` (the fake by another host name), `{key}`, `{home}`, `{identity}` and `{secret}` are filled in."""
+`{url}`, `{localhost}` (the fake by another host name), `{key}`, `{home}`, `{identity}` and `{secret}` are filled in.
+`pool-spent` ends with both endpoints resting for a day, so it serves that case alone."""
 
 
 @dataclass
@@ -1002,7 +1004,7 @@ def _(w: World) -> None:
     retried(w, deploy(w, reasoning("cat-429-short")), Error.rate_limited(1, api="responses"))
     spent = deploy(w, reasoning("cat-429-spent"))
     w.fake.enqueue(*[Error.rate_limited(86_400, api="responses")] * 2, deployment=spent)
-    error = refused(w.bridge("pool"), spent, 429, "rate_limit_error", "Please retry after 86400 seconds")
+    error = refused(w.bridge("pool-spent"), spent, 429, "rate_limit_error", "Please retry after 86400 seconds")
     assert error.response.headers["retry-after"] == "86400"
     not_to_retry(error)
 
