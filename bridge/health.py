@@ -4,7 +4,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bridge.errors import BridgeError
-from bridge.inbound import check_client_token
+from bridge.inbound import check_client_token, presented_token
 from bridge.pipeline import current_bridge
 from bridge.settings import Settings
 
@@ -48,5 +48,9 @@ async def health(req: Request) -> Response:
         check_client_token(req, settings)
         body.update(_details(settings))
     except BridgeError:
-        body["details"] = "present the client token (x-api-key or Authorization: Bearer) to see upstreams and tiers"
+        body["details"] = (
+            "the token presented is not this bridge's ANTHROPIC_AUTH_TOKEN"
+            if presented_token(req) is not None
+            else "present the client token (x-api-key or Authorization: Bearer) to see upstreams and tiers"
+        )
     return JSONResponse(body, status_code=503 if settings.problems else 200)
