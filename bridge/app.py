@@ -8,6 +8,9 @@ Azure Functions usually adds) says that the bridge's routes sit at the root.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -19,6 +22,7 @@ from bridge.fronts.anthropic.routes import FRONT as ANTHROPIC
 from bridge.fronts.openai.routes import FRONT as OPENAI
 from bridge.inbound import new_request_id
 from bridge.routes import ROUTES
+from bridge.upstreams.transport import close_session
 
 OPENAI_PATHS = ("/v1/chat/", "/v1/models", "/v1/completions", "/v1/responses")
 FUNCTIONS_PREFIX = "/api/"
@@ -53,6 +57,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+@asynccontextmanager
+async def _lifespan(_app: Starlette) -> AsyncIterator[None]:
+    """Upstream connections are closed when the server shuts down."""
+    yield
+    await close_session()
+
+
 def create_app() -> Starlette:
     routes = [
         StarletteRoute(path, r.handler, methods=list(r.methods), name=f"{r.name}{suffix}")
@@ -60,6 +71,6 @@ def create_app() -> Starlette:
         for path, suffix in ((r.path, ""), (r.path.rstrip("/") + "/", "_slash"))
         if suffix == "" or r.path != "/"
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=_lifespan)
     app.router.redirect_slashes = False
     return app
