@@ -4,7 +4,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bridge.errors import BridgeError
-from bridge.inbound import check_client_token
+from bridge.inbound import check_client_token, presented_token
 from bridge.pipeline import current_bridge
 from bridge.settings import Settings
 
@@ -31,14 +31,15 @@ def _details(settings: Settings) -> dict[str, object]:
 
 
 async def health(req: Request) -> Response:
-    """200 when configured; 503 listing each configuration problem by setting name.
+    """200 when configured; 503 listing each configuration problem by setting name ("refusing" when the bridge
+    serves nothing until one is fixed: `Settings.refusal`).
 
     Upstream hosts and deployment names are shown only to a caller with the client token
     (or to anyone when the bridge requires none): the Function URL is public.
     """
     settings = current_bridge().settings
     body: dict[str, object] = {
-        "status": "misconfigured" if settings.problems else "ok",
+        "status": "refusing" if settings.refusal else "misconfigured" if settings.problems else "ok",
         "service": SERVICE,
         "problems": list(settings.problems),
         "client_token_required": settings.auth_token is not None,
@@ -47,5 +48,9 @@ async def health(req: Request) -> Response:
         check_client_token(req, settings)
         body.update(_details(settings))
     except BridgeError:
-        body["details"] = "present the client token (x-api-key or Authorization: Bearer) to see upstreams and tiers"
+        body["details"] = (
+            "the token presented is not this bridge's ANTHROPIC_AUTH_TOKEN"
+            if presented_token(req) is not None
+            else "present the client token (x-api-key or Authorization: Bearer) to see upstreams and tiers"
+        )
     return JSONResponse(body, status_code=503 if settings.problems else 200)

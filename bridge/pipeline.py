@@ -1,7 +1,8 @@
 """The middle of the bridge: internal request in, upstream stream of internal events out.
 
-    Request ─ target (tiers: deployment, overrides) ─ upstream API ─ exchange (build, adapt, send
-            through the pool, recover) ─ UpstreamStream of Event batches for a front to render
+    Request ─ route: target (tiers: deployment, overrides), upstream API, the tools it is offered
+            ─ start: exchange (build, adapt, send through the pool, recover)
+            ─ UpstreamStream of Event batches for a front to render
 
 Which upstream API serves a deployment:
 
@@ -19,6 +20,7 @@ Which upstream API serves a deployment:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -27,6 +29,7 @@ from bridge.errors import invalid_request, misconfigured
 from bridge.logs import note_deployment
 from bridge.model import Request
 from bridge.settings import Api, Settings, load_settings
+from bridge.stops import limited
 from bridge.tiers import Target, resolve
 from bridge.tokens import count_input_tokens
 from bridge.upstreams.credentials import EntraToken
@@ -38,6 +41,18 @@ from bridge.upstreams.stream import UpstreamStream
 from bridge.upstreams.tools import for_upstream
 
 MAX_TOOLS = 128
+log = logging.getLogger("bridge.pipeline")
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A request on its way: its target and upstream API, in the form the upstream gets (`tools.for_upstream`)."""
+
+    target: Target
+    api: Api
+    request: Request
+    client_names: dict[str, str]
+    """The client's name of each tool offered under another."""
 
 
 @dataclass
@@ -80,17 +95,22 @@ class Bridge:
         first = self.settings.upstreams[0] if self.settings.upstreams else None
         return "responses" if first is not None and first.offers_responses else "chat"
 
-    def target(self, request: Request) -> tuple[Target, Request]:
+    async def target(self, request: Request) -> tuple[Target, Request]:
         """Where `request` goes, and the request with the tier's overrides and MAX_TOKENS_LIMIT applied."""
-        target, request = resolve(request, self.settings, lambda target: count_input_tokens(request, self.api(target)))
+
+        async def input_tokens(target: Target) -> int:
+            return await count_input_tokens(request, self.api(target))
+
+        target, request = await resolve(request, self.settings, input_tokens)
         limit = self.settings.max_tokens_limit
         if limit is not None and (request.max_tokens is None or request.max_tokens > limit):
             request = replace(request, max_tokens=limit)
         return target, request
 
-    async def start(self, request: Request, deadline: Deadline) -> UpstreamStream:
-        """Resolve, translate and send; raises `BridgeError` for anything before the first events."""
-        target, request = self.target(request)
+    async def route(self, request: Request) -> Routed:
+        """Where `request` goes and in what form; raises `BridgeError` for a request no upstream may see."""
+        limited(request.stop)
+        target, request = await self.target(request)
         request, client_names = for_upstream(request)
         if len(request.tools) > MAX_TOOLS:
             raise invalid_request(
@@ -98,17 +118,23 @@ class Bridge:
                 " (tools deferred for tool search count only once found)"
             )
         note_deployment(target.deployment)
+        return Routed(target, self.api(target), request, client_names)
+
+    async def start(self, routed: Routed, deadline: Deadline) -> UpstreamStream:
+        """Send; raises `BridgeError` for anything that fails before the first events."""
         if self.pool is None:
             raise misconfigured("; ".join(self.settings.problems))
-        return await open_stream(request, target, self.api(target), self.pool, self.memory, deadline, client_names)
+        return await open_stream(routed.request, routed.target, routed.api, self.pool, self.memory, deadline, routed.client_names)
 
 
 _bridge: Bridge | None = None
 
 
 def current_bridge() -> Bridge:
-    """The process-wide bridge, built from the environment on first use."""
+    """The process-wide bridge, built from the environment on first use (its problems logged once)."""
     global _bridge
     if _bridge is None:
         _bridge = Bridge(load_settings())
+        for problem in _bridge.settings.problems:
+            log.warning("configuration: %s", problem)
     return _bridge

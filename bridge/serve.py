@@ -5,7 +5,8 @@
       the front's body) → out
 
 with one JSON log line per request, the front's error shape for failures
-before the first byte, and never a stack trace.  A front is a `Front`: how it
+before the first byte, and never a stack trace.  Every generation answer names
+what served it: `x-bridge-deployment` and `x-bridge-api` (chat or responses).  A front is a `Front`: how it
 parses a call, and how it shapes an error.
 """
 
@@ -15,17 +16,18 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from bridge import model
-from bridge.errors import BridgeError
+from bridge.errors import NO_RETRY, BridgeError
 from bridge.inbound import cache_key_of, check_client_token, new_request_id, read_json
 from bridge.logs import RequestLog
 from bridge.model import Completion
 from bridge.outbound import StreamRenderer, gather, json_response, start_within, stream_body
-from bridge.pipeline import Bridge, current_bridge
+from bridge.pipeline import Bridge, Routed, current_bridge
 
 log = logging.getLogger("bridge.serve")
 
@@ -59,6 +61,21 @@ class Front:
 
 
 Handling = Callable[[Bridge, RequestLog, dict[str, str]], Awaitable[Response]]
+DEPLOYMENT_HEADER = "x-bridge-deployment"
+API_HEADER = "x-bridge-api"
+
+
+def served_by(routed: Routed) -> dict[str, str]:
+    """The headers that tell a user which deployment, through which upstream API, answered."""
+    return {DEPLOYMENT_HEADER: quote(routed.target.deployment, safe="-._~:@"), API_HEADER: routed.api}
+
+
+UNAVAILABLE = 503
+
+
+def refused(reason: str) -> BridgeError:
+    """The bridge serves nothing while its configuration makes serving unsafe (`Settings.refusal`)."""
+    return BridgeError("api_error", f"The bridge is not serving: {reason}", dict(NO_RETRY), UNAVAILABLE)
 
 
 async def _handle(req: Request, front: Front, route: str, handling: Handling) -> Response:
@@ -67,6 +84,8 @@ async def _handle(req: Request, front: Front, route: str, handling: Handling) ->
     ids = {front.request_id_header: record.request_id}
     try:
         bridge = current_bridge()
+        if bridge.settings.refusal is not None:
+            raise refused(bridge.settings.refusal)
         check_client_token(req, bridge.settings)
         response = await handling(bridge, record, ids)
     except BridgeError as error:
@@ -88,17 +107,19 @@ async def serve(req: Request, front: Front, route: str) -> Response:
         call = front.parse(await read_json(req, bridge.settings.max_request_bytes))
         request = cache_key_of(req.headers, call.request)
         record.model, record.stream = call.model, request.stream
+        routed = await bridge.route(request)
+        headers = {**ids, **served_by(routed)}
         if request.stream:
             deadline = bridge.stream_deadline()
             heartbeat = bridge.settings.heartbeat_seconds
-            starting = await start_within(bridge.start(request, deadline), heartbeat)
+            starting = await start_within(bridge.start(routed, deadline), heartbeat)
             renderer = call.renderer()
             body = _logged(stream_body(renderer, starting, deadline, heartbeat, req), renderer, record)
-            return StreamingResponse(body, media_type="text/event-stream", headers={**SSE_HEADERS, **ids})
+            return StreamingResponse(body, media_type="text/event-stream", headers={**SSE_HEADERS, **headers})
         deadline = bridge.deadline()
-        completion = await gather(bridge.start(request, deadline), deadline, req)
+        completion = await gather(bridge.start(routed, deadline), deadline, req)
         record.usage = completion.usage
-        return json_response(call.body(completion), headers=ids)
+        return json_response(call.body(completion), headers=headers)
 
     return await _handle(req, front, route, generate)
 

@@ -26,6 +26,7 @@ from bridge.settings import load_settings
 from bridge.tiers import Target
 from bridge.upstreams.exchange import open_stream
 from bridge.upstreams.responses.signature import PREFIX, decode, encode
+from bridge.upstreams.transport import close_session
 from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render
 from tests.fake_azure import (
     MISSING_REASON,
@@ -75,8 +76,11 @@ async def _turn(fake: FakeAzure, body: dict[str, Any], deployment: str, session:
     request = cache_key_of({SESSION_HEADER: session} if session else {}, parse_request(body))
     assert bridge.pool is not None
     target = Target(deployment, "BIG_MODEL")
-    stream = await open_stream(request, target, "responses", bridge.pool, bridge.memory, bridge.deadline())
-    return parse_sse(await render(StreamWriter("msg_test", request.model), stream))
+    try:
+        stream = await open_stream(request, target, "responses", bridge.pool, bridge.memory, bridge.deadline())
+        return parse_sse(await render(StreamWriter("msg_test", request.model), stream))
+    finally:
+        await close_session()
 
 
 def turn(fake: FakeAzure, body: dict[str, Any], deployment: str = "gpt-5", session: str | None = SESSION) -> Any:

@@ -1,18 +1,21 @@
 """A pool of upstreams serving the same deployment names: load spreading, failover, retries.
 
-Requests start at the next member in turn (round robin), so load spreads
-across resources and regions.  A member that answers 429, 5xx (408, 500, 502,
+A conversation keeps to one member while it can (its prompt cache key picks
+the member it starts at: that member holds its cached prompt prefix and can
+read the encrypted reasoning it made); requests without a key start at the
+next member in turn (round robin).  Either way, load spreads across
+resources and regions.  A member that answers 429, 5xx (408, 500, 502,
 503, 504) or cannot be reached is set aside until the wait it asked for has
 passed (its `retry-after` headers or, as Azure's 429s sometimes come without
 them, the wait its message names: "Please retry after 30 seconds"), else a
-short backoff, and the request moves on to the next member at once.  A member
-that is resting gets no request at all.  When every member is resting, the
-pool waits for the first one to come back only when that is soon
-(`MAX_WAIT_SECONDS`, and within the request's deadline); otherwise it answers
-at once, so a long `retry-after` costs no upstream calls and no waiting
-clients.  At most `MAX_ROUNDS` rounds; all of this happens before any byte
-reaches the client.  A refusal's body is read at once, so its connection goes
-back to the pool.
+short backoff, and the request moves on to the next member at once.  A
+refusal's body is read at once, so its connection goes back to the pool.  A
+member that is resting gets no request at all.  When every member
+is resting, the pool waits for the first one to come back only when that is
+soon (`MAX_WAIT_SECONDS`, and within the request's deadline); otherwise it
+answers at once, so a long `retry-after` costs no upstream calls and no
+waiting clients.  Each member is tried at most `MAX_ROUNDS` times a request;
+all of this happens before any byte reaches the client.
 
 When nothing succeeds, the last upstream answer is returned as it is (a 429
 keeps its `retry-after`); if this request reached no member, a `BridgeError`:
@@ -26,6 +29,7 @@ import asyncio
 import logging
 import math
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +39,7 @@ from bridge import sse
 from bridge.deadline import Deadline
 from bridge.errors import BridgeError
 from bridge.upstreams.endpoint import Endpoint
-from bridge.upstreams.failures import UpstreamError
+from bridge.upstreams.failures import UpstreamError, rate_limit_headers
 from bridge.upstreams.transport import TRANSPORT_ERRORS, Reply, backoff, post
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -89,50 +93,59 @@ class Pool:
             if member.endpoint is endpoint:
                 member.rest(seconds)
 
-    def _order(self) -> list[_Member]:
-        """Members from the next in turn."""
-        start = self._turn % len(self._members)
-        self._turn += 1
+    def _order(self, affinity: str | None) -> list[_Member]:
+        """Members from the conversation's own (`affinity`: its prompt cache key), else from the next in turn."""
+        if affinity is not None:
+            start = zlib.crc32(affinity.encode()) % len(self._members)
+        else:
+            start = self._turn % len(self._members)
+            self._turn += 1
         return self._members[start:] + self._members[:start]
 
     def _soonest(self) -> float:
         return min(member.resting_for() for member in self._members)
 
-    async def send(self, deployment: str, operation: str, body: dict[str, Any], deadline: Deadline) -> Answer:
+    async def send(
+        self, deployment: str, operation: str, body: dict[str, Any], deadline: Deadline, affinity: str | None = None
+    ) -> Answer:
         """POST `body`; returns the first answer that is not worth retrying.
 
         A 200 counts only once its first body bytes arrived: a connection that breaks
         between the headers and the body is retried like one that could not be made.
         """
         content = sse.dumps(body)
-        order = self._order()
+        order = self._order(affinity)
+        tries = dict.fromkeys(range(len(order)), 0)
         last: Answer | None = None
         unreachable = ""
-        for round_number in range(1, MAX_ROUNDS + 1):
-            wait = self._soonest()
-            if wait > 0:
+        while True:
+            left = [i for i in tries if tries[i] < MAX_ROUNDS]
+            ready = [i for i in left if order[i].resting_for() == 0]
+            if not ready:
+                wait = min((order[i].resting_for() for i in left), default=math.inf)
                 if wait > min(MAX_WAIT_SECONDS, deadline.remaining()):
                     break
                 await asyncio.sleep(wait)
-            for member in order:
-                if member.resting_for() > 0:
-                    continue
+                continue
+            member = order[ready[0]]
+            tries[ready[0]] += 1
+            endpoint = member.endpoint
+            try:
+                answer = await self._attempt(endpoint, deployment, operation, content, deadline)
+            except TRANSPORT_ERRORS as exc:
+                unreachable = f"Could not reach the upstream at {endpoint.host} ({type(exc).__name__})"
+                log.warning("%s: %s", endpoint.name, unreachable)
+                member.rest(backoff(tries[ready[0]]))
+                continue
+            if answer.reply.status not in RETRY_STATUSES:
                 if last is not None:
                     last.reply.close()
-                    last = None
-                endpoint = member.endpoint
-                try:
-                    answer = await self._attempt(endpoint, deployment, operation, content, deadline)
-                except TRANSPORT_ERRORS as exc:
-                    unreachable = f"Could not reach the upstream at {endpoint.host} ({type(exc).__name__})"
-                    log.warning("%s: %s", endpoint.name, unreachable)
-                    member.rest(backoff(round_number))
-                    continue
-                if answer.reply.status not in RETRY_STATUSES:
-                    return answer
-                log.warning("%s answered %s for %s", endpoint.name, answer.reply.status, deployment)
-                member.rest(answer.wait if answer.wait is not None else backoff(round_number))
-                last = answer
+                return answer
+            log.warning("%s answered %s for %s", endpoint.name, answer.reply.status, deployment)
+            member.rest(answer.wait if answer.wait is not None else backoff(tries[ready[0]]))
+            if last is not None:
+                last.reply.close()
+            last = answer
         if last is not None:
             return last
         if unreachable:
@@ -141,7 +154,7 @@ class Pool:
         raise BridgeError(
             "rate_limit_error",
             f"Every upstream endpoint asked the bridge to wait (rate limits or failures); retry in {wait:.0f} s",
-            {"retry-after": str(math.ceil(wait))},
+            rate_limit_headers({"retry-after": str(math.ceil(wait))}, wait),
         )
 
     async def _attempt(self, endpoint: Endpoint, deployment: str, operation: str, content: bytes, deadline: Deadline) -> Answer:

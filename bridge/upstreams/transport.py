@@ -62,6 +62,13 @@ def session() -> aiohttp.ClientSession:
     return existing
 
 
+async def close_session() -> None:
+    """Close the running loop's session and its connections (when the server shuts down)."""
+    existing = _sessions.pop(asyncio.get_running_loop(), None)
+    if existing is not None:
+        await existing.close()
+
+
 @dataclass(slots=True)
 class Reply:
     """An upstream's answer as it arrives: its status, its headers, its body in chunks, and how to drop it."""
