@@ -54,6 +54,8 @@ class FakeIdentity:
     `lifetime`: seconds between issuing a token and its `expires_on`.
     `register`: when False, tokens are issued but the fake is not told (Azure answers 401).
     `delay`: seconds to wait before answering (a slow identity endpoint).
+    `outage`: statuses (500, 503, 429, ...) to answer the next token requests with, one each (an endpoint
+    that is up but failing for a while); empty, tokens are issued.
     """
 
     def __init__(self, fake: FakeAzure, *, lifetime: float = 3600, register: bool = True, delay: float = 0.0) -> None:
@@ -64,6 +66,7 @@ class FakeIdentity:
         self.secret = "identity-header-" + secrets.token_hex(16)
         self.requests: list[TokenRequest] = []
         self.issued: list[str] = []
+        self.outage: list[int] = []
         self.url: str | None = None
         self.app = Starlette(routes=[Route(TOKEN_PATH, self._token, methods=["GET"])])
 
@@ -84,6 +87,9 @@ class FakeIdentity:
         self.requests.append(TokenRequest(dict(request.query_params), dict(request.headers), time.time()))
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.outage:
+            status = self.outage.pop(0)
+            return JSONResponse({"statusCode": status, "message": "The managed identity endpoint is not available"}, status)
         if request.headers.get("x-identity-header") != self.secret:
             return JSONResponse({"statusCode": 401, "message": "Unauthorized: X-IDENTITY-HEADER is missing or wrong"}, 401)
         resource = request.query_params.get("resource")

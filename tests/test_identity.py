@@ -143,14 +143,16 @@ def test_an_expired_token_is_replaced(fake_azure: FakeAzure, tmp_path: Path) -> 
         assert_never_shown([old, new, identity.secret], bridge, first, second)
 
 
-def test_a_token_azure_refuses_is_forgotten_and_replaced_at_once(fake_azure: FakeAzure, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_a_token_azure_refuses_is_forgotten_and_replaced_at_once(fake_azure: FakeAzure, tmp_path: Path, stream: bool) -> None:
     identity = FakeIdentity(fake_azure)
     with entra_bridge(fake_azure, tmp_path, identity) as bridge:
         assert post(bridge).status_code == 200
         [old] = identity.issued
         identity.expire(old)  # revoked long before its expires_on: the bridge still holds it as fresh
-        again = post(bridge)
+        again = post(bridge, stream=stream)
         assert again.status_code == 200, again.text
+        assert "event: error" not in again.text, again.text[-500:]
         assert len(identity.issued) == 2, "the refused token was not replaced"
         assert [sent.headers["authorization"] for sent in fake_azure.requests[-2:]] == [
             f"Bearer {old}",
@@ -242,6 +244,7 @@ def test_401_with_entra_blames_the_token_not_a_key(fake_azure: FakeAzure, tmp_pa
         assert "AZURE_OPENAI_API_KEY" not in message, message
         streamed = post(bridge, stream=True)
         assert_error(streamed, 500, "api_error", "Entra ID")
+        assert len(identity.requests) <= 4, "a refused token costs one more sign-in a request, not a loop"
         assert_never_shown([*identity.issued, identity.secret], bridge, response, streamed)
 
 
@@ -276,3 +279,24 @@ def test_the_right_key_never_shows_either(fake_azure: FakeAzure, tmp_path: Path)
         assert json.loads(health.text)["status"] == "ok"
     finally:
         stop_bridge(running)
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_identity_endpoint_failing_for_a_while_is_a_passing_outage(fake_azure: FakeAzure, tmp_path: Path, status: int) -> None:
+    """The endpoint is up but answers 5xx / 429 (beyond azure-identity's own retries): a retryable 503, not a 401
+    blaming the client's token, and nothing remembered: once it answers again, so does the bridge."""
+    identity = FakeIdentity(fake_azure)
+    identity.outage = [status] * 10
+    with entra_bridge(fake_azure, tmp_path, identity, REQUEST_TIMEOUT="30") as bridge:
+        started = time.monotonic()
+        response = post(bridge)
+        elapsed = time.monotonic() - started
+        assert_error(response, 503, "api_error", "Entra ID", "retry")
+        assert "x-should-retry" not in response.headers, "an outage passes: the client may retry"
+        assert fake_azure.requests == [] and identity.issued == []
+        print(f"identity endpoint answering {status}: 503 after {elapsed:.1f}s and {len(identity.requests)} token requests")
+        identity.outage.clear()
+        again = post(bridge, stream=True)
+        assert again.status_code == 200 and "event: error" not in again.text, again.text[-500:]
+        assert len(identity.issued) == 1
+        assert_never_shown([*identity.issued, identity.secret], bridge, response, again)

@@ -21,7 +21,7 @@ from bridge.upstreams.adapt import Adaptation, learn
 from bridge.upstreams.chat.request import chat_messages
 from bridge.upstreams.failures import UpstreamError, describe
 from bridge.upstreams.tool_order import UNANSWERED_CALL, call_id
-from bridge.upstreams.transport import retry_delay
+from bridge.upstreams.transport import backoff, requested_wait
 from tests.fake_azure import load_transcript, recorded_dir
 
 
@@ -194,12 +194,14 @@ def test_tool_calls_are_answered_in_azure_order() -> None:
     assert "orphan" in chat[5]["content"][1]["text"]
 
 
-def test_retry_delay_honours_azure_headers() -> None:
-    assert retry_delay(1, httpx.Headers({"retry-after-ms": "250"})) == 0.25
-    assert retry_delay(1, httpx.Headers({"retry-after": "3"})) == 3.0
+def test_the_wait_azure_asks_for_and_the_backoff_without_one() -> None:
+    assert requested_wait(httpx.Headers({"retry-after-ms": "250"})) == 0.25
+    assert requested_wait(httpx.Headers({"retry-after": "3"})) == 3.0
     future = email.utils.formatdate(time.time() + 5, usegmt=True)
-    assert 3 <= retry_delay(1, httpx.Headers({"retry-after": future})) <= 6
-    assert all(0 <= retry_delay(4, None) <= 4 for _ in range(50))
+    wait = requested_wait(httpx.Headers({"retry-after": future}))
+    assert wait is not None and 3 <= wait <= 6
+    assert requested_wait(httpx.Headers({"x-ratelimit-reset-tokens": "30"})) is None
+    assert all(0 <= backoff(4) <= 4 for _ in range(50))
 
 
 def upstream_error(status: int, payload: bytes, headers: dict[str, str], target: Target, keyed: bool) -> Any:

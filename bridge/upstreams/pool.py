@@ -5,9 +5,12 @@ the member it starts at: that member holds its cached prompt prefix and can
 read the encrypted reasoning it made); requests without a key start at the
 next member in turn (round robin).  Either way, load spreads across
 resources and regions.  A member that answers 429, 5xx (408, 500, 502,
-503, 504) or cannot be reached is set aside until its `retry-after` (or a
-short backoff) has passed, and the request moves on to the next member at
-once.  A member that is resting gets no request at all.  When every member
+503, 504) or cannot be reached is set aside until the wait it asked for has
+passed (its `retry-after` headers or, as Azure's 429s sometimes come without
+them, the wait its message names: "Please retry after 30 seconds"), else a
+short backoff, and the request moves on to the next member at once.  A
+refusal's body is read at once, so its connection goes back to the pool.  A
+member that is resting gets no request at all.  When every member
 is resting, the pool waits for the first one to come back only when that is
 soon (`MAX_WAIT_SECONDS`, and within the request's deadline); otherwise it
 answers at once, so a long `retry-after` costs no upstream calls and no
@@ -36,8 +39,8 @@ from bridge import sse
 from bridge.deadline import Deadline
 from bridge.errors import BridgeError
 from bridge.upstreams.endpoint import Endpoint
-from bridge.upstreams.failures import rate_limit_headers
-from bridge.upstreams.transport import TRANSPORT_ERRORS, Reply, post, retry_delay
+from bridge.upstreams.failures import UpstreamError, rate_limit_headers
+from bridge.upstreams.transport import TRANSPORT_ERRORS, Reply, backoff, post
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_ROUNDS = 3
@@ -47,12 +50,14 @@ log = logging.getLogger("bridge.upstream")
 
 @dataclass(slots=True)
 class Answer:
-    """An upstream's reply and who gave it; for a 200, `first` holds its first body bytes (the rest follow in
-    `reply.chunks`)."""
+    """An upstream's reply and who gave it.  For a 200, `first` holds its first body bytes (the rest follow in
+    `reply.chunks`); a refusal's body is read at once (its connection goes back to the pool), `reply` gives it
+    again, and `wait` is the wait it asked for, if any."""
 
     reply: Reply
     endpoint: Endpoint
     first: bytes = b""
+    wait: float | None = None
 
 
 @dataclass(slots=True)
@@ -130,14 +135,14 @@ class Pool:
             except TRANSPORT_ERRORS as exc:
                 unreachable = f"Could not reach the upstream at {endpoint.host} ({type(exc).__name__})"
                 log.warning("%s: %s", endpoint.name, unreachable)
-                member.rest(retry_delay(tries[ready[0]], None))
+                member.rest(backoff(tries[ready[0]]))
                 continue
             if answer.reply.status not in RETRY_STATUSES:
                 if last is not None:
                     last.reply.close()
                 return answer
             log.warning("%s answered %s for %s", endpoint.name, answer.reply.status, deployment)
-            member.rest(retry_delay(tries[ready[0]], answer.reply.headers))
+            member.rest(answer.wait if answer.wait is not None else backoff(tries[ready[0]]))
             if last is not None:
                 last.reply.close()
             last = answer
@@ -162,7 +167,13 @@ class Pool:
             ) from None
         reply = await post(endpoint.url(deployment, operation), headers, content, deadline)
         if reply.status != 200:
-            return Answer(reply, endpoint)
+            try:
+                async with asyncio.timeout(max(deadline.remaining(), 0.0)):
+                    body = await reply.read()
+            except TimeoutError:
+                raise deadline.error() from None
+            wait = UpstreamError.from_body(reply.status, body, reply.headers).retry_after
+            return Answer(reply.replaying(body), endpoint, wait=wait)
         try:
             async with asyncio.timeout(max(deadline.remaining(), 0.0)):
                 first = await anext(reply.chunks)

@@ -9,13 +9,14 @@ a small request for about a quarter of httpx's CPU (0.73 → 0.19 ms).
 
 A `Reply` is what came back: status, headers and the body as chunks; `close`
 drops the connection at once (a read pending in another task fails), and a
-body read to its end gives its connection back to the pool by itself.  Bodies
+body read to its end gives its connection back to the pool by itself (a
+refusal's body is read at once, and `replaying` hands it on).  Bodies
 are asked for uncompressed (`Accept-Encoding: identity`) and decoded if a
 server compresses anyway.
 
 Which upstream to try, and when to try again, is `bridge.upstreams.pool`'s
-decision; `retry_delay` is the wait it uses: `retry-after-ms` / `retry-after`
-when the upstream gave one, otherwise exponential backoff with full jitter.
+decision; it waits what the upstream asked for (`requested_wait` reads
+`retry-after-ms` / `retry-after`), else `backoff`: exponential, with full jitter.
 """
 
 from __future__ import annotations
@@ -86,6 +87,18 @@ class Reply:
         finally:
             self.close()
 
+    def replaying(self, body: bytes) -> Reply:
+        """This answer once its `body` was read: its chunks give that body again (closing has nothing left to drop)."""
+        return Reply(self.status, self.headers, _once(body), _read_already)
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+def _read_already() -> None:
+    """A body read to its end has given its connection back already."""
+
 
 def requested_wait(headers: Mapping[str, str]) -> float | None:
     """Seconds the upstream asked to wait (`retry-after-ms`, else `retry-after` in seconds or as a date), if any."""
@@ -106,11 +119,8 @@ def requested_wait(headers: Mapping[str, str]) -> float | None:
     return None
 
 
-def retry_delay(attempt: int, headers: Mapping[str, str] | None) -> float:
-    """Seconds to wait before retry number `attempt` (1-based): what the upstream asked, else jittered backoff."""
-    wait = requested_wait(headers) if headers is not None else None
-    if wait is not None:
-        return wait
+def backoff(attempt: int) -> float:
+    """Seconds to wait before retry number `attempt` (1-based) when the upstream named no wait: full jitter."""
     return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)))
 
 
