@@ -1,0 +1,175 @@
+"""Usage counters on both stores; through Azurite, concurrent increments from several instances lose nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+
+from bridge.tables import TableService
+from bridge.usage.store import DayUsage, MemoryUsageStore, Tokens, UsageStore
+from bridge.usage.table_store import TableUsageStore, row_key
+from tests.azurite import Azurite, requires_azurite, running_azurite
+
+pytestmark = pytest.mark.anyio
+
+USER = "0c5e4f3a-1b2c-4d5e-8f90-a1b2c3d4e5f6"
+OTHER = "7a8b9c0d-1e2f-4a5b-9c6d-7e8f9a0b1c2d"
+DAY = date(2025, 3, 14)
+
+
+@pytest.fixture(scope="module")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as running:
+        yield running
+
+
+StoreMaker = Callable[[], UsageStore]
+
+
+@pytest.fixture(params=["memory", pytest.param("table", marks=requires_azurite)])
+async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreMaker]:
+    """Makes stores that count in one place: one dict in memory, or one table seen by separate clients."""
+    made: list[UsageStore] = []
+    if request.param == "memory":
+        shared = MemoryUsageStore()
+
+        def make() -> UsageStore:
+            return shared
+    else:
+        azurite: Azurite = request.getfixturevalue("azurite")
+        table = "usage" + secrets.token_hex(6)
+
+        def make() -> UsageStore:
+            store = TableUsageStore(TableService(connection_string=azurite.connection_string).table(table))
+            made.append(store)
+            return store
+
+    yield make
+    for store in made:
+        await store.aclose()
+
+
+def by_day_and_model(rows: list[DayUsage]) -> dict[tuple[str, str], Tokens]:
+    return {(row.day.isoformat(), row.model): row.tokens for row in rows}
+
+
+async def test_a_month_is_its_days_per_model(make_store: StoreMaker) -> None:
+    store = make_store()
+    await store.add(USER, "alice", DAY, "gpt-5", Tokens(100, 10, 1))
+    await store.add(USER, "alice", DAY, "gpt-5", Tokens(50, 5, 1))
+    await store.add(USER, "alice", date(2025, 3, 1), "gpt-5-mini", Tokens(7, 3, 1))
+    await store.add(USER, "alice", date(2025, 3, 31), "gpt-5", Tokens(1, 1, 1))
+    await store.add(USER, "alice", date(2025, 2, 28), "gpt-5", Tokens(1000, 0, 1))
+    await store.add(USER, "alice", date(2025, 4, 1), "gpt-5", Tokens(1000, 0, 1))
+    await store.add(OTHER, "bob", DAY, "gpt-5", Tokens(999, 0, 1))
+    assert by_day_and_model(await store.month(USER, date(2025, 3, 20))) == {
+        ("2025-03-14", "gpt-5"): Tokens(150, 15, 2),
+        ("2025-03-01", "gpt-5-mini"): Tokens(7, 3, 1),
+        ("2025-03-31", "gpt-5"): Tokens(1, 1, 1),
+    }
+    assert by_day_and_model(await store.month(OTHER, DAY)) == {("2025-03-14", "gpt-5"): Tokens(999, 0, 1)}
+    assert await store.month(USER, date(2025, 5, 1)) == []
+
+
+async def test_any_model_name_is_a_row(make_store: StoreMaker) -> None:
+    store = make_store()
+    names = ["azure/gpt-5#eu?x", "back\\slash", "a|b", "100%", "claude-sonnet-4-5-20250929", "ünïcode"]
+    for name in names:
+        await store.add(USER, "alice", DAY, name, Tokens(1, 2, 1))
+    assert {row.model for row in await store.month(USER, DAY)} == set(names)
+
+
+async def test_counts_beyond_32_bits(make_store: StoreMaker) -> None:
+    store = make_store()
+    await store.add(USER, "alice", DAY, "gpt-5", Tokens(3_000_000_000, 2**40, 1))
+    await store.add(USER, "alice", DAY, "gpt-5", Tokens(3_000_000_000, 1, 1))
+    assert by_day_and_model(await store.month(USER, DAY)) == {("2025-03-14", "gpt-5"): Tokens(6_000_000_000, 2**40 + 1, 2)}
+
+
+async def test_concurrent_increments_from_two_instances_lose_nothing(make_store: StoreMaker) -> None:
+    first, second = make_store(), make_store()
+    await asyncio.gather(*(store.add(USER, "alice", DAY, "gpt-5", Tokens(1000, 10, 1)) for store in [first, second] * 50))
+    expected = {("2025-03-14", "gpt-5"): Tokens(100_000, 1000, 100)}
+    assert by_day_and_model(await first.month(USER, DAY)) == expected
+    assert by_day_and_model(await second.month(USER, DAY)) == expected
+
+
+@requires_azurite
+async def test_many_instances_racing_on_one_row_lose_nothing(azurite: Azurite) -> None:
+    """Eight instances, each with bursts of concurrent requests: the ETag races are real and retried."""
+    table = "usage" + secrets.token_hex(6)
+    stores = [TableUsageStore(TableService(connection_string=azurite.connection_string).table(table)) for _ in range(8)]
+    try:
+        for _ in range(3):
+            await asyncio.gather(*(store.add(USER, "alice", DAY, "gpt-5", Tokens(3, 1, 1)) for store in stores * 5))
+        rows = await stores[0].month(USER, DAY)
+    finally:
+        for store in stores:
+            await store.aclose()
+    assert by_day_and_model(rows) == {("2025-03-14", "gpt-5"): Tokens(360, 120, 120)}
+    assert sum(store.conflicts for store in stores) > 0, "no race happened: the test proves nothing"
+
+
+@requires_azurite
+async def test_a_write_that_loses_a_race_reads_again(azurite: Azurite) -> None:
+    """Deterministic: between this instance's read and its write, another instance writes."""
+    table = "usage" + secrets.token_hex(6)
+    mine = TableUsageStore(TableService(connection_string=azurite.connection_string).table(table))
+    theirs = TableUsageStore(TableService(connection_string=azurite.connection_string).table(table))
+    try:
+        await mine.add(USER, "alice", DAY, "gpt-5", Tokens(1, 0, 1))
+        client = await mine.table.client()
+        real_get = client.get_entity
+        interfered = False
+
+        async def get_then_someone_else_writes(*args: Any, **kwargs: Any) -> Any:
+            nonlocal interfered
+            entity = await real_get(*args, **kwargs)
+            if not interfered:
+                interfered = True
+                await theirs.add(USER, "alice", DAY, "gpt-5", Tokens(10, 0, 1))
+            return entity
+
+        client.get_entity = get_then_someone_else_writes  # type: ignore[method-assign]
+        await mine.add(USER, "alice", DAY, "gpt-5", Tokens(100, 0, 1))
+        rows = await theirs.month(USER, DAY)
+    finally:
+        await mine.aclose()
+        await theirs.aclose()
+    assert by_day_and_model(rows) == {("2025-03-14", "gpt-5"): Tokens(111, 0, 3)}
+    assert mine.conflicts == 1
+
+
+@requires_azurite
+async def test_the_first_write_of_a_row_can_race_too(azurite: Azurite) -> None:
+    table = "usage" + secrets.token_hex(6)
+    stores = [TableUsageStore(TableService(connection_string=azurite.connection_string).table(table)) for _ in range(4)]
+    try:
+        await asyncio.gather(*(store.add(USER, "alice", DAY, "fresh", Tokens(5, 5, 1)) for store in stores))
+        rows = await stores[0].month(USER, DAY)
+    finally:
+        for store in stores:
+            await store.aclose()
+    assert by_day_and_model(rows) == {("2025-03-14", "fresh"): Tokens(20, 20, 4)}
+
+
+@requires_azurite
+async def test_the_table_rows(azurite: Azurite) -> None:
+    table = "usage" + secrets.token_hex(6)
+    store = TableUsageStore(TableService(connection_string=azurite.connection_string).table(table))
+    try:
+        await store.add(USER, "alice@contoso.example", DAY, "azure/gpt-5", Tokens(12, 3, 1))
+        client = await store.table.client()
+        entities = [dict(e) async for e in client.list_entities()]
+    finally:
+        await store.aclose()
+    assert len(entities) == 1
+    entity = entities[0]
+    assert (entity["PartitionKey"], entity["RowKey"]) == (USER, "2025-03-14|azure%2Fgpt-5") == (USER, row_key(DAY, "azure/gpt-5"))
+    assert (entity["Model"], entity["UserName"]) == ("azure/gpt-5", "alice@contoso.example")
+    assert [entity[name].value for name in ("InputTokens", "OutputTokens", "Requests")] == [12, 3, 1]
