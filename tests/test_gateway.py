@@ -105,7 +105,7 @@ async def test_shared_token_mode() -> None:
     for presented in (None, "wrong", "cab_" + "A" * 43):
         error = await caller_or_error(shared, presented)
         assert isinstance(error, BridgeError) and error.kind == "authentication_error"
-        assert "ANTHROPIC_AUTH_TOKEN" in error.message
+        assert "ANTHROPIC_AUTH_TOKEN" in error.message and error.headers == {"x-should-retry": "false"}
 
 
 async def test_a_misconfigured_bridge_refuses_everyone() -> None:

@@ -116,33 +116,64 @@ async def test_many_instances_racing_on_one_row_lose_nothing(azurite: Azurite) -
 
 
 @requires_azurite
-async def test_a_write_that_loses_a_race_reads_again(azurite: Azurite) -> None:
-    """Deterministic: between this instance's read and its write, another instance writes."""
+@pytest.mark.parametrize("between", ["get_entity", "update_entity"])
+async def test_a_write_that_loses_a_race_reads_again(azurite: Azurite, between: str) -> None:
+    """Deterministic: another instance writes just before this one's conditional write, which must then read again.
+
+    `get_entity`: between this instance's read and its write (it has not written the row before).
+    `update_entity`: after this instance's own last write, whose ETag it would otherwise reuse.
+    """
     table = "usage" + secrets.token_hex(6)
     mine = TableUsageStore(TableService(connection_string=azurite.connection_string).table(table))
     theirs = TableUsageStore(TableService(connection_string=azurite.connection_string).table(table))
     try:
-        await mine.add(USER, "alice", DAY, "gpt-5", Tokens(1, 0, 1))
+        await (mine if between == "update_entity" else theirs).add(USER, "alice", DAY, "gpt-5", Tokens(1, 0, 1))
         client = await mine.table.client()
-        real_get = client.get_entity
+        real = getattr(client, between)
         interfered = False
 
-        async def get_then_someone_else_writes(*args: Any, **kwargs: Any) -> Any:
+        async def someone_else_writes_first(*args: Any, **kwargs: Any) -> Any:
             nonlocal interfered
-            entity = await real_get(*args, **kwargs)
-            if not interfered:
+            if between == "update_entity" and not interfered:
                 interfered = True
                 await theirs.add(USER, "alice", DAY, "gpt-5", Tokens(10, 0, 1))
-            return entity
+            answer = await real(*args, **kwargs)
+            if between == "get_entity" and not interfered:
+                interfered = True
+                await theirs.add(USER, "alice", DAY, "gpt-5", Tokens(10, 0, 1))
+            return answer
 
-        client.get_entity = get_then_someone_else_writes  # type: ignore[method-assign]
+        setattr(client, between, someone_else_writes_first)
         await mine.add(USER, "alice", DAY, "gpt-5", Tokens(100, 0, 1))
         rows = await theirs.month(USER, DAY)
     finally:
         await mine.aclose()
         await theirs.aclose()
     assert by_day_and_model(rows) == {("2025-03-14", "gpt-5"): Tokens(111, 0, 3)}
-    assert mine.conflicts == 1
+    assert interfered and mine.conflicts == 1
+
+
+@requires_azurite
+async def test_a_row_this_instance_wrote_last_is_written_without_a_read(azurite: Azurite) -> None:
+    store = TableUsageStore(TableService(connection_string=azurite.connection_string).table("usage" + secrets.token_hex(6)))
+    try:
+        await store.add(USER, "alice", DAY, "gpt-5", Tokens(1, 0, 1))
+        client = await store.table.client()
+        reads = 0
+        real_get = client.get_entity
+
+        async def counted_get(*args: Any, **kwargs: Any) -> Any:
+            nonlocal reads
+            reads += 1
+            return await real_get(*args, **kwargs)
+
+        client.get_entity = counted_get  # type: ignore[method-assign]
+        for _ in range(5):
+            await store.add(USER, "alice", DAY, "gpt-5", Tokens(1, 0, 1))
+        rows = await store.month(USER, DAY)
+    finally:
+        await store.aclose()
+    assert reads == 0 and by_day_and_model(rows) == {("2025-03-14", "gpt-5"): Tokens(6, 0, 6)}
 
 
 @requires_azurite

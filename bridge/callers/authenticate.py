@@ -66,7 +66,12 @@ class Authenticator:
             raise BridgeError(
                 "authentication_error",
                 "Missing client token: send the bridge's ANTHROPIC_AUTH_TOKEN as x-api-key or Authorization: Bearer",
+                {"x-should-retry": "false"},
             )
         if not hmac.compare_digest(presented.encode(), self.shared_token.encode()):
-            raise BridgeError("authentication_error", "Invalid client token: it does not match the bridge's ANTHROPIC_AUTH_TOKEN")
+            raise BridgeError(
+                "authentication_error",
+                "Invalid client token: it does not match the bridge's ANTHROPIC_AUTH_TOKEN",
+                {"x-should-retry": "false"},
+            )
         return shared_token_caller()

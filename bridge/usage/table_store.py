@@ -8,10 +8,11 @@ One entity per user, UTC day and model:
     UserName      who that is, for people reading the table
     InputTokens, OutputTokens, Requests                      Edm.Int64 counters
 
-Counting never loses an update: an increment reads the entity and replaces
-it with `If-Match: <its ETag>`; when another instance wrote in between, the
-service answers 412 and the increment reads again (a first write is an insert,
-which answers 409 to the loser of a race).  Within one process, increments of
+Counting never loses an update: an increment replaces the entity with
+`If-Match: <its ETag>`, the ETag this process got from its own last write of
+the row (no read needed) or else from a fresh read; when another instance
+wrote in between, the service answers 412 and the increment reads again
+(a first write is an insert, which answers 409 to the loser of a race).  Within one process, increments of
 the same row are queued behind one lock and merged: whoever holds the lock
 writes everything that piled up meanwhile, so a burst of concurrent requests
 costs a few writes, not one conflict-and-retry each.
@@ -39,6 +40,7 @@ USAGE_TABLE = "bridgeusage"
 MAX_ATTEMPTS = 40
 BACKOFF_SECONDS = 0.01
 MAX_BACKOFF_SECONDS = 0.5
+MAX_REMEMBERED_ROWS = 10_000
 
 
 def row_key(day: date, model: str) -> str:
@@ -77,6 +79,7 @@ class TableUsageStore:
     def __init__(self, table: Table) -> None:
         self.table = table
         self._rows: dict[tuple[str, str], _Row] = {}
+        self._written: dict[tuple[str, str], tuple[str, Tokens]] = {}
         self.conflicts = 0
         """Writes that lost a race to another instance and were retried (for tests and diagnostics)."""
 
@@ -91,7 +94,7 @@ class TableUsageStore:
                 if delta == Tokens():
                     return
                 try:
-                    await self._increment(user_id, key[1], user_name, model, delta)
+                    await self._increment(key, user_name, model, delta)
                 except BaseException:
                     row.pending += delta
                     raise
@@ -100,32 +103,41 @@ class TableUsageStore:
             if row.waiting == 0 and row.pending == Tokens():
                 self._rows.pop(key, None)
 
-    async def _increment(self, user_id: str, row: str, user_name: str, model: str, delta: Tokens) -> None:
+    async def _increment(self, key: tuple[str, str], user_name: str, model: str, delta: Tokens) -> None:
+        """Add `delta` to the row: a conditional replace on the ETag this process last saw, else on a fresh read."""
+        user_id, row = key
+        known = self._written.pop(key, None)
         try:
             client = await self.table.client()
             for attempt in range(MAX_ATTEMPTS):
-                try:
-                    current = await client.get_entity(user_id, row)
-                except ResourceNotFoundError:
+                fresh = known is None
+                if known is None:
                     try:
-                        await client.create_entity(self._entity(user_id, row, user_name, model, delta))
-                        return
-                    except ResourceExistsError:
-                        pass
-                else:
-                    entity = self._entity(user_id, row, user_name, model, _tokens(current) + delta)
+                        current = await client.get_entity(user_id, row)
+                        known = (str(current.metadata["etag"]), _tokens(current))
+                    except ResourceNotFoundError:
+                        try:
+                            written = await client.create_entity(self._entity(key, user_name, model, delta))
+                            self._remember(key, written, delta)
+                            return
+                        except ResourceExistsError:
+                            pass
+                if known is not None:
+                    etag, stored = known
                     try:
-                        await client.update_entity(
-                            entity,
+                        written = await client.update_entity(
+                            self._entity(key, user_name, model, stored + delta),
                             mode=UpdateMode.REPLACE,
-                            etag=current.metadata["etag"],
+                            etag=etag,
                             match_condition=MatchConditions.IfNotModified,
                         )
+                        self._remember(key, written, stored + delta)
                         return
                     except ResourceModifiedError:
-                        pass
+                        known = None
                 self.conflicts += 1
-                await asyncio.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2**attempt)))
+                if fresh:
+                    await asyncio.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2**attempt)))
         except AzureError as exc:
             raise self.table.unavailable("count the request's tokens", exc) from None
         raise BridgeError(
@@ -133,11 +145,19 @@ class TableUsageStore:
             f"Could not count the request's tokens: {MAX_ATTEMPTS} attempts lost races (Azure Table {self.table.name!r})",
         )
 
+    def _remember(self, key: tuple[str, str], written: Mapping[str, Any], tokens: Tokens) -> None:
+        """The row as this process wrote it, so the next increment can skip the read (if nobody wrote since)."""
+        if len(self._written) >= MAX_REMEMBERED_ROWS:
+            self._written.clear()
+        etag = written.get("etag")
+        if isinstance(etag, str):
+            self._written[key] = (etag, tokens)
+
     @staticmethod
-    def _entity(user_id: str, row: str, user_name: str, model: str, tokens: Tokens) -> dict[str, Any]:
+    def _entity(key: tuple[str, str], user_name: str, model: str, tokens: Tokens) -> dict[str, Any]:
         return {
-            "PartitionKey": user_id,
-            "RowKey": row,
+            "PartitionKey": key[0],
+            "RowKey": key[1],
             "Model": model,
             "UserName": user_name,
             "InputTokens": _int64(tokens.input),
