@@ -10,6 +10,7 @@ account, the one every Azure Storage SDK documents for Azurite.
 
 from __future__ import annotations
 
+import secrets
 import socket
 import subprocess
 import time
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from bridge.tables import Table, TableService
 
 ROOT = Path(__file__).resolve().parents[1]
 AZURITE_TABLE = ROOT / "tests" / "azurite" / "node_modules" / ".bin" / "azurite-table"
@@ -95,3 +98,24 @@ def running_azurite(workspace: Path) -> Iterator[Azurite]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class FreshTable:
+    """A table of its own for one test, opened through as many separate clients as it asks for (as instances would)."""
+
+    def __init__(self, azurite: Azurite, prefix: str) -> None:
+        self.azurite = azurite
+        self.name = prefix + secrets.token_hex(6)
+        self._opened: list[Table] = []
+
+    def open(self) -> Table:
+        table = TableService(connection_string=self.azurite.connection_string).table(self.name)
+        self._opened.append(table)
+        return table
+
+    async def __aenter__(self) -> FreshTable:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        for table in self._opened:
+            await table.aclose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -11,11 +10,10 @@ import pytest
 
 from bridge.callers.caller import Caller, shared_token_caller
 from bridge.errors import BridgeError
-from bridge.tables import TableService
 from bridge.usage.budget import Budget, BudgetConfig, Override, parse_overrides, parse_token_count
 from bridge.usage.store import DayUsage, MemoryUsageStore
 from bridge.usage.table_store import TableUsageStore
-from tests.azurite import Azurite, requires_azurite, running_azurite
+from tests.azurite import Azurite, FreshTable, requires_azurite, running_azurite
 
 pytestmark = pytest.mark.anyio
 
@@ -265,17 +263,12 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
 
 @requires_azurite
 async def test_two_instances_share_one_budget(azurite: Azurite) -> None:
-    table = "usage" + secrets.token_hex(6)
     clock = Clock(datetime(2025, 3, 14, 12, tzinfo=UTC))
-    stores = [TableUsageStore(TableService(connection_string=azurite.connection_string).table(table)) for _ in range(2)]
-    here, there = (Budget(BudgetConfig(daily=10_000), store, clock=clock) for store in stores)
-    try:
+    async with FreshTable(azurite, "usage") as table:
+        here, there = (Budget(BudgetConfig(daily=10_000), TableUsageStore(table.open()), clock=clock) for _ in range(2))
         await here.record(ALICE, "gpt-5", 6000, 0)
         await there.check(ALICE)
         await there.record(ALICE, "gpt-5", 4000, 0)
         assert "10,000 of 10,000" in (await over(here, ALICE)).message
         await here.check(BOB)
         assert (await there.report(ALICE))["today"]["requests"] == 2
-    finally:
-        for store in stores:
-            await store.aclose()

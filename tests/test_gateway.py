@@ -8,8 +8,9 @@ import pytest
 
 from bridge.callers.authenticate import Authenticator
 from bridge.callers.caller import Caller, anonymous_caller, shared_token_caller
+from bridge.callers.entra import EntraVerifier
 from bridge.callers.key_table import TableKeyStore
-from bridge.callers.keys import MemoryKeyStore
+from bridge.callers.keys import MemoryKeyStore, PersonalKeys
 from bridge.errors import BridgeError
 from bridge.gateway.build import Gateway, build_gateway
 from bridge.gateway.endpoints import KEY_NOTE, create_key, list_keys, revoke_key, usage
@@ -221,6 +222,22 @@ async def test_the_usage_endpoint_counts_keys_as_their_owner(served_entra: FakeE
         await gateway.budget.check(alice)
     assert caught.value.kind == "rate_limit_error"
     await gateway.budget.check(await gateway.authenticator.caller(served_entra.token(BOB)))
+
+
+async def test_a_required_role_added_later_applies_to_existing_keys(served_entra: FakeEntra) -> None:
+    keys = PersonalKeys(MemoryKeyStore())
+    verifiers = [EntraVerifier(served_entra.config()), EntraVerifier(served_entra.config(required_role="Bridge.Lead"))]
+    before, after = (Authenticator("entra", verifier=verifier, keys=keys) for verifier in verifiers)
+    try:
+        alices = await create_key(await before.caller(served_entra.token(ALICE)), {}, keys)
+        bobs = await create_key(await before.caller(served_entra.token(BOB)), {}, keys)
+        assert (await after.caller(alices["key"])).user_id == ALICE.object_id
+        with pytest.raises(BridgeError) as caught:
+            await after.caller(bobs["key"])
+        assert caught.value.kind == "permission_error" and "'Bridge.Lead'" in caught.value.message
+    finally:
+        for verifier in verifiers:
+            await verifier.aclose()
 
 
 def test_without_a_table_everything_is_in_memory(served_entra: FakeEntra) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from bridge.callers.keys import (
 )
 from bridge.errors import BridgeError
 from bridge.tables import TableService
-from tests.azurite import Azurite, requires_azurite, running_azurite
+from tests.azurite import Azurite, FreshTable, requires_azurite, running_azurite
 
 pytestmark = pytest.mark.anyio
 
@@ -57,24 +56,12 @@ StoreMaker = Callable[[], KeyStore]
 @pytest.fixture(params=["memory", pytest.param("table", marks=requires_azurite)])
 async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreMaker]:
     """Makes stores that share one place: the same dict in memory, or the same table (as two instances would)."""
-    made: list[KeyStore] = []
     if request.param == "memory":
         shared = MemoryKeyStore()
-
-        def make() -> KeyStore:
-            return shared
-    else:
-        azurite: Azurite = request.getfixturevalue("azurite")
-        table = "keys" + secrets.token_hex(6)
-
-        def make() -> KeyStore:
-            store = TableKeyStore(TableService(connection_string=azurite.connection_string).table(table))
-            made.append(store)
-            return store
-
-    yield make
-    for store in made:
-        await store.aclose()
+        yield lambda: shared
+        return
+    async with FreshTable(request.getfixturevalue("azurite"), "keys") as table:
+        yield lambda: TableKeyStore(table.open())
 
 
 @pytest.fixture
@@ -232,14 +219,9 @@ async def test_keys_without_a_lifetime_never_lapse(make_store: StoreMaker, clock
 
 @requires_azurite
 async def test_the_table_holds_only_the_hash(azurite: Azurite) -> None:
-    service = TableService(connection_string=azurite.connection_string)
-    store = TableKeyStore(service.table("keys" + secrets.token_hex(6)))
-    try:
-        record, secret = await PersonalKeys(store).create(ALICE, "cursor")
-        client = await store.table.client()
-        entities = [dict(e) async for e in client.list_entities()]
-    finally:
-        await store.aclose()
+    async with FreshTable(azurite, "keys") as table:
+        record, secret = await PersonalKeys(TableKeyStore(table.open())).create(ALICE, "cursor")
+        entities = [dict(e) async for e in (await table.open().client()).list_entities()]
     assert len(entities) == 1
     entity = entities[0]
     assert entity["PartitionKey"] == hashlib.sha256(secret.encode()).hexdigest() == record.secret_hash

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
 from typing import Any
 
 import pytest
 
-from bridge.tables import TableService
 from bridge.usage.store import DayUsage, MemoryUsageStore, Tokens, UsageStore
 from bridge.usage.table_store import TableUsageStore, row_key
-from tests.azurite import Azurite, requires_azurite, running_azurite
+from tests.azurite import Azurite, FreshTable, requires_azurite, running_azurite
 
 pytestmark = pytest.mark.anyio
 
@@ -34,24 +32,12 @@ StoreMaker = Callable[[], UsageStore]
 @pytest.fixture(params=["memory", pytest.param("table", marks=requires_azurite)])
 async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreMaker]:
     """Makes stores that count in one place: one dict in memory, or one table seen by separate clients."""
-    made: list[UsageStore] = []
     if request.param == "memory":
         shared = MemoryUsageStore()
-
-        def make() -> UsageStore:
-            return shared
-    else:
-        azurite: Azurite = request.getfixturevalue("azurite")
-        table = "usage" + secrets.token_hex(6)
-
-        def make() -> UsageStore:
-            store = TableUsageStore(TableService(connection_string=azurite.connection_string).table(table))
-            made.append(store)
-            return store
-
-    yield make
-    for store in made:
-        await store.aclose()
+        yield lambda: shared
+        return
+    async with FreshTable(request.getfixturevalue("azurite"), "usage") as table:
+        yield lambda: TableUsageStore(table.open())
 
 
 def by_day_and_model(rows: list[DayUsage]) -> dict[tuple[str, str], Tokens]:
@@ -102,15 +88,11 @@ async def test_concurrent_increments_from_two_instances_lose_nothing(make_store:
 @requires_azurite
 async def test_many_instances_racing_on_one_row_lose_nothing(azurite: Azurite) -> None:
     """Eight instances, each with bursts of concurrent requests: the ETag races are real and retried."""
-    table = "usage" + secrets.token_hex(6)
-    stores = [TableUsageStore(TableService(connection_string=azurite.connection_string).table(table)) for _ in range(8)]
-    try:
+    async with FreshTable(azurite, "usage") as table:
+        stores = [TableUsageStore(table.open()) for _ in range(8)]
         for _ in range(3):
             await asyncio.gather(*(store.add(USER, "alice", DAY, "gpt-5", Tokens(3, 1, 1)) for store in stores * 5))
         rows = await stores[0].month(USER, DAY)
-    finally:
-        for store in stores:
-            await store.aclose()
     assert by_day_and_model(rows) == {("2025-03-14", "gpt-5"): Tokens(360, 120, 120)}
     assert sum(store.conflicts for store in stores) > 0, "no race happened: the test proves nothing"
 
@@ -123,10 +105,8 @@ async def test_a_write_that_loses_a_race_reads_again(azurite: Azurite, between: 
     `get_entity`: between this instance's read and its write (it has not written the row before).
     `update_entity`: after this instance's own last write, whose ETag it would otherwise reuse.
     """
-    table = "usage" + secrets.token_hex(6)
-    mine = TableUsageStore(TableService(connection_string=azurite.connection_string).table(table))
-    theirs = TableUsageStore(TableService(connection_string=azurite.connection_string).table(table))
-    try:
+    async with FreshTable(azurite, "usage") as table:
+        mine, theirs = TableUsageStore(table.open()), TableUsageStore(table.open())
         await (mine if between == "update_entity" else theirs).add(USER, "alice", DAY, "gpt-5", Tokens(1, 0, 1))
         client = await mine.table.client()
         real = getattr(client, between)
@@ -146,17 +126,14 @@ async def test_a_write_that_loses_a_race_reads_again(azurite: Azurite, between: 
         setattr(client, between, someone_else_writes_first)
         await mine.add(USER, "alice", DAY, "gpt-5", Tokens(100, 0, 1))
         rows = await theirs.month(USER, DAY)
-    finally:
-        await mine.aclose()
-        await theirs.aclose()
     assert by_day_and_model(rows) == {("2025-03-14", "gpt-5"): Tokens(111, 0, 3)}
     assert interfered and mine.conflicts == 1
 
 
 @requires_azurite
 async def test_a_row_this_instance_wrote_last_is_written_without_a_read(azurite: Azurite) -> None:
-    store = TableUsageStore(TableService(connection_string=azurite.connection_string).table("usage" + secrets.token_hex(6)))
-    try:
+    async with FreshTable(azurite, "usage") as table:
+        store = TableUsageStore(table.open())
         await store.add(USER, "alice", DAY, "gpt-5", Tokens(1, 0, 1))
         client = await store.table.client()
         reads = 0
@@ -171,34 +148,23 @@ async def test_a_row_this_instance_wrote_last_is_written_without_a_read(azurite:
         for _ in range(5):
             await store.add(USER, "alice", DAY, "gpt-5", Tokens(1, 0, 1))
         rows = await store.month(USER, DAY)
-    finally:
-        await store.aclose()
     assert reads == 0 and by_day_and_model(rows) == {("2025-03-14", "gpt-5"): Tokens(6, 0, 6)}
 
 
 @requires_azurite
 async def test_the_first_write_of_a_row_can_race_too(azurite: Azurite) -> None:
-    table = "usage" + secrets.token_hex(6)
-    stores = [TableUsageStore(TableService(connection_string=azurite.connection_string).table(table)) for _ in range(4)]
-    try:
+    async with FreshTable(azurite, "usage") as table:
+        stores = [TableUsageStore(table.open()) for _ in range(4)]
         await asyncio.gather(*(store.add(USER, "alice", DAY, "fresh", Tokens(5, 5, 1)) for store in stores))
         rows = await stores[0].month(USER, DAY)
-    finally:
-        for store in stores:
-            await store.aclose()
     assert by_day_and_model(rows) == {("2025-03-14", "fresh"): Tokens(20, 20, 4)}
 
 
 @requires_azurite
 async def test_the_table_rows(azurite: Azurite) -> None:
-    table = "usage" + secrets.token_hex(6)
-    store = TableUsageStore(TableService(connection_string=azurite.connection_string).table(table))
-    try:
-        await store.add(USER, "alice@contoso.example", DAY, "azure/gpt-5", Tokens(12, 3, 1))
-        client = await store.table.client()
-        entities = [dict(e) async for e in client.list_entities()]
-    finally:
-        await store.aclose()
+    async with FreshTable(azurite, "usage") as table:
+        await TableUsageStore(table.open()).add(USER, "alice@contoso.example", DAY, "azure/gpt-5", Tokens(12, 3, 1))
+        entities = [dict(e) async for e in (await table.open().client()).list_entities()]
     assert len(entities) == 1
     entity = entities[0]
     assert (entity["PartitionKey"], entity["RowKey"]) == (USER, "2025-03-14|azure%2Fgpt-5") == (USER, row_key(DAY, "azure/gpt-5"))

@@ -3,7 +3,8 @@
     CLIENT_AUTH  presented              caller
     token        nothing configured     anonymous ("open")
     token        ANTHROPIC_AUTH_TOKEN   the shared token ("token"); anything else: 401
-    entra        cab_...                the key's owner ("key"), looked up in the key store on every request
+    entra        cab_...                the key's owner ("key"), looked up in the key store on every request; the
+                                        owner's roles as the key remembers them must include ENTRA_REQUIRED_ROLE
     entra        a JWT                  the signed-in user ("entra"), checked by `EntraVerifier`
     entra        nothing                401 that says how to sign in
 
@@ -56,7 +57,9 @@ class Authenticator:
                 {"x-should-retry": "false"},
             )
         if looks_like_key(presented):
-            return await self.keys.resolve(presented)
+            owner = await self.keys.resolve(presented)
+            self.verifier.require_role(owner)
+            return owner
         return await self.verifier.verify(presented)
 
     def _shared(self, presented: str | None) -> Caller:

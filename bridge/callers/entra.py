@@ -205,16 +205,21 @@ class EntraVerifier:
         if not isinstance(object_id, str) or not object_id:
             raise refused("it has no object id (oid): use a token issued to a user or a managed identity")
         name = next((v for c in NAME_CLAIMS if isinstance(v := claims.get(c), str) and v), object_id)
-        roles = _strings(claims.get("roles"))
+        caller = Caller(object_id, name, "entra", tenant, _strings(claims.get("roles")), _strings(claims.get("groups")))
+        self.require_role(caller)
+        return caller
+
+    def require_role(self, caller: Caller) -> None:
+        """403 unless `caller` has ENTRA_REQUIRED_ROLE (a key's owner: as the key remembers them)."""
         required = self.config.required_role
-        if required is not None and required not in roles:
+        if required is not None and required not in caller.roles:
             raise BridgeError(
                 "permission_error",
-                f"{name} does not have the app role {required!r} that this bridge requires (ENTRA_REQUIRED_ROLE): "
-                "ask an administrator to assign it in the bridge's enterprise application, then get a fresh token",
+                f"{caller.name} does not have the app role {required!r} that this bridge requires (ENTRA_REQUIRED_ROLE): "
+                "ask an administrator to assign it in the bridge's enterprise application, then get a fresh token "
+                "(or a new personal key)",
                 {"x-should-retry": "false"},
             )
-        return Caller(object_id, name, "entra", tenant, roles, _strings(claims.get("groups")))
 
     async def _key(self, kid: str) -> jwt.PyJWK:
         if kid in self._keys and not self._stale():
