@@ -4,7 +4,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bridge.errors import BridgeError
-from bridge.inbound import check_client_token
+from bridge.inbound import presented_token
 from bridge.pipeline import current_bridge
 from bridge.settings import Settings
 
@@ -31,21 +31,26 @@ def _details(settings: Settings) -> dict[str, object]:
 
 
 async def health(req: Request) -> Response:
-    """200 when configured; 503 listing each configuration problem by setting name.
+    """200 when configured; 503 listing each configuration problem by setting name (the gateway's too).
 
-    Upstream hosts and deployment names are shown only to a caller with the client token
-    (or to anyone when the bridge requires none): the Function URL is public.
+    Upstream hosts and deployment names are shown only to a caller the bridge lets in (the client
+    token, an Entra ID token or a personal key; anyone when the bridge requires nothing): the
+    Function URL is public.
     """
-    settings = current_bridge().settings
+    bridge = current_bridge()
+    settings, problems = bridge.settings, bridge.problems
+    gateway = bridge.gateway_settings
     body: dict[str, object] = {
-        "status": "misconfigured" if settings.problems else "ok",
+        "status": "misconfigured" if problems else "ok",
         "service": SERVICE,
-        "problems": list(settings.problems),
-        "client_token_required": settings.auth_token is not None,
+        "problems": list(problems),
+        "client_auth": gateway.client_auth,
+        "client_token_required": gateway.client_auth == "entra" or settings.auth_token is not None,
     }
     try:
-        check_client_token(req, settings)
+        await bridge.gateway.authenticator.caller(presented_token(req))
         body.update(_details(settings))
+        body["usage_store"] = "table" if bridge.gateway.shared else "memory"
     except BridgeError:
-        body["details"] = "present the client token (x-api-key or Authorization: Bearer) to see upstreams and tiers"
-    return JSONResponse(body, status_code=503 if settings.problems else 200)
+        body["details"] = "sign in (x-api-key or Authorization: Bearer, as for any request) to see upstreams and tiers"
+    return JSONResponse(body, status_code=503 if problems else 200)

@@ -2,7 +2,9 @@
 
 Fields: request_id, route, model (as requested), deployment, stream, attempts
 (upstream HTTP attempts), status, error_type, latency_ms, input_tokens,
-output_tokens, cache_read_input_tokens.  In Application Insights the line is
+output_tokens, cache_read_input_tokens, and who called: user_id (the Entra
+object id, or "shared-token" / "anonymous"), user_name, auth (entra, key,
+token, open) and key_id when a personal key was used.  In Application Insights the line is
 the `message` of a trace, ready for `parse_json(message)`.
 
 The record of the request being served is in the context variable
@@ -18,6 +20,7 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from bridge.callers.caller import Caller
 from bridge.model import Usage
 
 log = logging.getLogger("bridge.requests")
@@ -36,6 +39,7 @@ class RequestLog:
     attempts: int = 0
     usage: Usage | None = None
     error_type: str | None = None
+    caller: Caller | None = None
 
     def emit(self, status: int) -> None:
         record: dict[str, object] = {
@@ -53,6 +57,8 @@ class RequestLog:
             record["input_tokens"] = self.usage.input_tokens
             record["output_tokens"] = self.usage.output_tokens
             record["cache_read_input_tokens"] = self.usage.cached_tokens
+        if self.caller is not None:
+            record.update(self.caller.log_fields())
         log.info(json.dumps(record, separators=(",", ":")))
 
     def start(self) -> RequestLog:

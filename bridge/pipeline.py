@@ -24,6 +24,8 @@ from functools import cached_property
 
 from bridge.deadline import Deadline
 from bridge.errors import invalid_request, misconfigured
+from bridge.gateway.build import Gateway, build_gateway
+from bridge.gateway.settings import GatewaySettings, load_gateway_settings
 from bridge.logs import note_deployment
 from bridge.model import Request
 from bridge.settings import Api, Settings, load_settings
@@ -41,10 +43,22 @@ MAX_TOOLS = 128
 
 @dataclass
 class Bridge:
-    """Everything one process keeps between requests: settings, credentials, the pool, what was learned."""
+    """Everything one process keeps between requests: settings, credentials, the pool, what was learned,
+    and the gateway (who calls, their keys and budgets)."""
 
     settings: Settings
+    gateway_settings: GatewaySettings = field(default_factory=GatewaySettings)
     memory: DeploymentMemory = field(default_factory=DeploymentMemory)
+
+    @cached_property
+    def gateway(self) -> Gateway:
+        """Built on first use, inside the serving event loop (its tables and key fetches open lazily too)."""
+        return build_gateway(self.gateway_settings, self.settings.auth_token)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Every configuration problem, the gateway's included (GET /health)."""
+        return self.settings.problems + self.gateway_settings.problems
 
     @cached_property
     def pool(self) -> Pool | None:
@@ -107,5 +121,5 @@ def current_bridge() -> Bridge:
     """The process-wide bridge, built from the environment on first use."""
     global _bridge
     if _bridge is None:
-        _bridge = Bridge(load_settings())
+        _bridge = Bridge(load_settings(), load_gateway_settings())
     return _bridge
