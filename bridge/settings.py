@@ -273,7 +273,7 @@ MAX_TOKENS = Setting(
 AUTH_TOKEN = Setting(
     "ANTHROPIC_AUTH_TOKEN",
     TEXT,
-    "Token clients must present (x-api-key or Authorization: Bearer); unset means no client auth",
+    "Token clients must present (x-api-key or Authorization: Bearer) with CLIENT_AUTH=token; unset means no client auth",
     "<long random token>",
     True,
 )
