@@ -17,9 +17,14 @@ and retires the old one, as Entra's key rollover does.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import secrets
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +82,24 @@ class SigningKey:
         )
 
 
+def new_user(*roles: str) -> User:
+    """A user nobody else in the test run is: a fresh object id, so their usage starts at zero."""
+    object_id = str(uuid.uuid4())
+    return User(object_id, f"user-{object_id[:8]}@contoso.example", f"User {object_id[:8]}", roles=roles)
+
+
+def b64(data: bytes) -> str:
+    """base64url without padding, as JWS segments are."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def forged(header: Mapping[str, object], claims: Mapping[str, object], hmac_key: bytes | None = None) -> str:
+    """A JWS built by hand, as an attacker would: HMAC-SHA256-signed with `hmac_key`, or unsigned (`alg: none`)."""
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    signature = b64(hmac.new(hmac_key, signing_input.encode(), hashlib.sha256).digest()) if hmac_key is not None else ""
+    return f"{signing_input}.{signature}"
+
+
 def new_signing_key() -> SigningKey:
     return SigningKey(secrets.token_urlsafe(20), rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
@@ -111,6 +134,15 @@ class FakeEntra:
 
     def config(self, required_role: str | None = None) -> EntraConfig:
         return EntraConfig(self.tenant, self.client_id, self.authority, required_role)
+
+    def bridge_settings(self) -> dict[str, str]:
+        """The settings of a bridge that signs callers in against this stand-in (CLIENT_AUTH=entra)."""
+        return {
+            "CLIENT_AUTH": "entra",
+            "ENTRA_TENANT_ID": self.tenant,
+            "ENTRA_CLIENT_ID": self.client_id,
+            "ENTRA_AUTHORITY": self.authority,
+        }
 
     def issuer(self, tenant: str | None = None) -> str:
         return f"{self.authority}/{tenant or self.tenant}/v2.0"

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 import pytest
 
 from bridge.callers.entra import MAX_KEY_AGE_SECONDS, REFETCH_INTERVAL_SECONDS, EntraConfig, EntraVerifier
 from bridge.errors import BridgeError
-from tests.fake_entra import ALICE, BOB, CLIENT_ID, OTHER_TENANT, TENANT, FakeEntra, new_signing_key, running_fake_entra
+from tests.fake_entra import (
+    ALICE,
+    BOB,
+    CLIENT_ID,
+    OTHER_TENANT,
+    TENANT,
+    FakeEntra,
+    b64,
+    forged,
+    new_signing_key,
+    running_fake_entra,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -58,17 +66,6 @@ async def refusal(verifier: EntraVerifier, token: str) -> BridgeError:
     assert error.headers == {"x-should-retry": "false"}
     assert not token or token not in error.message
     return error
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def hand_made(header: Mapping[str, object], claims: Mapping[str, object], sign: bytes | None = None) -> str:
-    """A JWS built by hand, as an attacker would: HMAC-signed with `sign`, or unsigned."""
-    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
-    signature = b64(hmac.new(sign, signing_input.encode(), hashlib.sha256).digest()) if sign is not None else ""
-    return f"{signing_input}.{signature}"
 
 
 async def test_both_users_are_recognised(entra: FakeEntra, verifier: EntraVerifier) -> None:
@@ -161,7 +158,7 @@ async def test_a_tampered_payload_breaks_the_signature(entra: FakeEntra, verifie
 
 
 async def test_alg_none_is_refused(entra: FakeEntra, verifier: EntraVerifier) -> None:
-    unsigned = hand_made({"alg": "none", "typ": "JWT", "kid": entra.signing_key.kid}, entra.claims())
+    unsigned = forged({"alg": "none", "typ": "JWT", "kid": entra.signing_key.kid}, entra.claims())
     assert "alg 'none'" in (await refusal(verifier, unsigned)).message
     assert entra.key_requests == 0
 
@@ -169,11 +166,11 @@ async def test_alg_none_is_refused(entra: FakeEntra, verifier: EntraVerifier) ->
 async def test_hs256_signed_with_the_public_key_is_refused(entra: FakeEntra, verifier: EntraVerifier) -> None:
     """The algorithm-confusion attack: HMAC keyed with the published RSA public key."""
     header = {"alg": "HS256", "typ": "JWT", "kid": entra.signing_key.kid}
-    forged = hand_made(header, entra.claims(), sign=entra.signing_key.public_pem())
-    assert "alg 'HS256'" in (await refusal(verifier, forged)).message
+    hmac_signed = forged(header, entra.claims(), hmac_key=entra.signing_key.public_pem())
+    assert "alg 'HS256'" in (await refusal(verifier, hmac_signed)).message
     assert await verifier.verify(entra.token())
     header_with_rs256 = {**header, "alg": "RS256"}
-    confused = hand_made(header_with_rs256, entra.claims(), sign=entra.signing_key.public_pem())
+    confused = forged(header_with_rs256, entra.claims(), hmac_key=entra.signing_key.public_pem())
     assert "bad signature" in (await refusal(verifier, confused)).message
 
 
