@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 
 import pytest
 
@@ -16,7 +18,8 @@ from bridge.gateway.build import Gateway, build_gateway
 from bridge.gateway.endpoints import KEY_NOTE, create_key, list_keys, revoke_key, usage
 from bridge.gateway.settings import GatewaySettings, load_gateway_settings
 from bridge.settings import GATEWAY_SETTINGS, SETTINGS
-from bridge.usage.budget import BudgetConfig, Override
+from bridge.usage.budget import Budget, BudgetConfig, Override
+from bridge.usage.store import MemoryUsageStore, Tokens
 from bridge.usage.table_store import TableUsageStore
 from tests.azurite import Azurite, requires_azurite, running_azurite
 from tests.fake_entra import ALICE, BOB, CLIENT_ID, TENANT, FakeEntra, running_fake_entra
@@ -263,3 +266,50 @@ async def test_two_instances_share_keys_and_budgets_through_the_table(served_ent
     finally:
         await here.aclose()
         await there.aclose()
+
+
+def test_a_secret_settings_problem_never_shows_its_value() -> None:
+    from bridge.settings import POSITIVE, Setting
+
+    problems: list[str] = []
+    secret = Setting("SOME_SECRET_NUMBER", POSITIVE, "a secret", secret=True)
+    assert secret.value({"SOME_SECRET_NUMBER": "hunter2-value"}, problems) is None
+    assert problems and "hunter2-value" not in problems[0] and "SOME_SECRET_NUMBER must be a positive number" in problems[0]
+    plain: list[str] = []
+    Setting("SOME_NUMBER", POSITIVE, "not secret").value({"SOME_NUMBER": "abc"}, plain)
+    assert "got 'abc'" in plain[0], "other settings say what they got"
+
+
+class SlowStore(MemoryUsageStore):
+    """Counters that take a while to write, as a remote table does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def add(self, user_id: str, user_name: str, day: date, model: str, tokens: Tokens) -> None:
+        await self.release.wait()
+        await super().add(user_id, user_name, day, model, tokens)
+
+
+async def test_counts_are_written_in_the_background_and_outlive_the_request() -> None:
+    store = SlowStore()
+    budget = Budget(BudgetConfig(daily=10), store)
+    caller = Caller("u1", "someone", "entra")
+
+    async def request() -> None:
+        budget.record_soon(caller, "gpt-5", 12, 3)
+        await asyncio.sleep(3600)  # the client goes away: this task is cancelled
+
+    served = asyncio.ensure_future(request())
+    await asyncio.sleep(0)
+    served.cancel()
+    checking = asyncio.ensure_future(budget.check(caller))
+    await asyncio.sleep(0.01)
+    assert not checking.done(), "the caller's next check waits for their count still being written"
+    store.release.set()
+    with pytest.raises(BridgeError) as over:
+        await checking
+    assert over.value.kind == "rate_limit_error" and "15 of 10 tokens today" in over.value.message
+    other = Caller("u2", "someone else", "entra")
+    await budget.check(other)
