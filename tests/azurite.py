@@ -39,6 +39,8 @@ requires_azurite = pytest.mark.skipif(
 class Azurite:
     port: int
     log_path: Path
+    pid: int
+    """The emulator's process (node), for the benchmark's CPU readings."""
 
     @property
     def table_endpoint(self) -> str:
@@ -90,7 +92,7 @@ def running_azurite(workspace: Path) -> Iterator[Azurite]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"Azurite did not start on 127.0.0.1:{port}:\n{log_path.read_text(errors='replace')}")
             time.sleep(0.05)
-        yield Azurite(port, log_path)
+        yield Azurite(port, log_path, process.pid)
     finally:
         process.terminate()
         try:
