@@ -8,6 +8,7 @@ to each, interleaved in every round (order rotated and reversed round by round),
 `httpx.Client`:
 
     token         CLIENT_AUTH=token, the shared ANTHROPIC_AUTH_TOKEN, no budget   ← the baseline
+    token-again   a second, identical process: how far two equal arms differ on this machine (the noise floor)
     entra         CLIENT_AUTH=entra: an RS256 Entra ID token checked on every request (keys cached)
     entra-memory  entra + a daily budget, counters in the process
     entra-table   entra + a daily budget, counters in Azure Table Storage (Azurite on loopback)
@@ -48,7 +49,7 @@ from tests.azurite import Azurite, running_azurite
 from tests.conftest import CLIENT_TOKEN, RunningBridge
 from tests.fake_entra import ALICE, FakeEntra, running_fake_entra
 
-ARMS = ("token", "entra", "entra-memory", "entra-table")
+ARMS = ("token", "token-again", "entra", "entra-memory", "entra-table")
 REPLY = "Hello! How can I help you today?"
 REQUEST = {"model": "claude-opus-4-8", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
 BUDGET = "1G"
@@ -57,7 +58,7 @@ MICRO_CALLS = 2000
 
 
 def _arm_settings(arm: str, entra: FakeEntra, azurite: Azurite) -> dict[str, str]:
-    if arm == "token":
+    if arm.startswith("token"):
         return {}
     settings = entra.bridge_settings()
     if arm != "entra":
@@ -76,7 +77,7 @@ def _bridges(entra: FakeEntra, azurite: Azurite) -> Iterator[dict[str, RunningBr
 def http_arms(rounds: int, warmup: int, entra: FakeEntra, azurite: Azurite) -> dict[str, Any]:
     token = entra.token(ALICE)
     body = json.dumps(REQUEST).encode()
-    credentials = {arm: CLIENT_TOKEN if arm == "token" else token for arm in ARMS}
+    credentials = {arm: CLIENT_TOKEN if arm.startswith("token") else token for arm in ARMS}
     with _bridges(entra, azurite) as bridges, httpx.Client(timeout=60) as client:
 
         def call(arm: str) -> float:
@@ -111,11 +112,13 @@ def http_arms(rounds: int, warmup: int, entra: FakeEntra, azurite: Azurite) -> d
         "cpu_ms_per_request": cpu,
         "azurite_cpu_ms_per_request": azurite_cpu,
         "added_p50_ms": {
+            "noise_floor": p50["token-again"] - p50["token"],
             "token_validation": p50["entra"] - p50["token"],
             "budget_check_memory": p50["entra-memory"] - p50["entra"],
             "budget_check_table": p50["entra-table"] - p50["entra"],
         },
         "added_cpu_ms": {
+            "noise_floor": cpu["token-again"] - cpu["token"],
             "token_validation": cpu["entra"] - cpu["token"],
             "budget_check_memory": cpu["entra-memory"] - cpu["entra"],
             "budget_check_table": cpu["entra-table"] - cpu["entra"],
