@@ -14,6 +14,11 @@ their own shape (Anthropic or OpenAI).  The kinds are Anthropic's error types:
     500     api_error
     529     overloaded_error      (upstream 503)
     504     timeout_error
+
+An error a retry cannot cure (a client error other than a rate limit, or the
+bridge's own configuration: `misconfigured`) carries `x-should-retry: false`,
+which the Anthropic and OpenAI SDKs (and so Claude Code) obey instead of
+retrying with growing delays.
 """
 
 from __future__ import annotations
@@ -59,18 +64,28 @@ _KIND_OF_UPSTREAM_STATUS: dict[int, ErrorKind] = {
 }
 
 
+NOT_RETRYABLE: frozenset[ErrorKind] = frozenset(
+    {"invalid_request_error", "authentication_error", "permission_error", "not_found_error", "request_too_large"}
+)
+NO_RETRY = {"x-should-retry": "false"}
+
+
 @dataclass
 class BridgeError(Exception):
     kind: ErrorKind
     message: str
     headers: dict[str, str] = field(default_factory=dict)
+    http_status: int | None = None
+    """The HTTP status when it is not the kind's own (a passing outage is `api_error` with 503)."""
 
     def __post_init__(self) -> None:
         Exception.__init__(self, self.message)
+        if self.kind in NOT_RETRYABLE:
+            self.headers = {**self.headers, **NO_RETRY}
 
     @property
     def status(self) -> int:
-        return STATUS_OF_KIND[self.kind]
+        return self.http_status or STATUS_OF_KIND[self.kind]
 
 
 def invalid_request(message: str) -> BridgeError:
@@ -79,7 +94,7 @@ def invalid_request(message: str) -> BridgeError:
 
 def misconfigured(message: str) -> BridgeError:
     """A 500 that clients must not retry (`x-should-retry: false`, honoured by the Anthropic and OpenAI SDKs)."""
-    return BridgeError("api_error", message, {"x-should-retry": "false"})
+    return BridgeError("api_error", message, dict(NO_RETRY))
 
 
 def kind_for_upstream_status(status: int) -> ErrorKind:

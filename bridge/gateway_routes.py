@@ -22,14 +22,12 @@ from starlette.responses import Response
 from bridge.fronts.anthropic.routes import FRONT as ANTHROPIC
 from bridge.fronts.openai.routes import FRONT as OPENAI
 from bridge.gateway import endpoints
-from bridge.inbound import read_json
+from bridge.inbound import read_json, speaks_anthropic
 from bridge.serve import Front, Served, answer
-
-ANTHROPIC_VERSION_HEADER = "anthropic-version"
 
 
 def front_of(req: Request) -> Front:
-    return ANTHROPIC if ANTHROPIC_VERSION_HEADER in req.headers else OPENAI
+    return ANTHROPIC if speaks_anthropic(req) else OPENAI
 
 
 async def create_key(req: Request) -> Response:

@@ -4,7 +4,12 @@ The body is read in chunks and refused with 413 as soon as it passes the
 limit (a `Content-Length` over the limit is refused without reading at all);
 invalid JSON (NaN and Infinity included), invalid UTF-8, lone surrogates,
 absurd nesting and a non-JSON content type each get a 400 that says what is
-wrong.  Claude Code's session header, when sent, is the prompt cache key.
+wrong.
+
+The prompt cache key comes from Claude Code's headers when it sends them:
+`X-Claude-Code-Session-Id`, and for a subagent also `X-Claude-Code-Agent-Id`
+(a subagent has its own system prompt and tools, so it needs its own cached
+prefix, stable for the agent's life, rather than evicting the main agent's).
 """
 
 from __future__ import annotations
@@ -21,11 +26,18 @@ from bridge.errors import BridgeError, invalid_request
 from bridge.identifiers import bounded
 from bridge.model import Request as BridgeRequest
 
+ANTHROPIC_VERSION_HEADER = "anthropic-version"
 SESSION_HEADER = "x-claude-code-session-id"
+AGENT_HEADER = "x-claude-code-agent-id"
 
 
 def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
+
+
+def speaks_anthropic(request: Request) -> bool:
+    """True for an Anthropic client (the Anthropic SDKs and Claude Code always send `anthropic-version`)."""
+    return ANTHROPIC_VERSION_HEADER in request.headers
 
 
 def presented_token(request: Request) -> str | None:
@@ -82,6 +94,9 @@ async def read_json(request: Request, limit: int, optional: bool = False) -> Any
 
 
 def cache_key_of(headers: Mapping[str, str], request: BridgeRequest) -> BridgeRequest:
-    """`request` with Claude Code's session id (`X-Claude-Code-Session-Id`) as its prompt cache key, when sent."""
+    """`request` with the prompt cache key of Claude Code's session and agent, when it names them."""
     session = headers.get(SESSION_HEADER, "").strip()
-    return replace(request, cache_key=bounded(session)) if session else request
+    if not session:
+        return request
+    agent = headers.get(AGENT_HEADER, "").strip()
+    return replace(request, cache_key=bounded(f"{session}/{agent}" if agent else session))

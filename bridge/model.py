@@ -13,6 +13,8 @@ Request side::
 
     parts:  TextPart | ImagePart | FilePart | ToolCallPart (assistant) | ToolResultPart (user)
             | ReasoningPart (assistant thinking carried between turns)
+    a tool result holds TextPart | ImagePart | FilePart | ToolReference (tool search found a tool)
+    a Tool may be `deferred`: offered to the model only once a ToolReference names it
 
 Stream side (what an upstream yields, in order)::
 
@@ -66,9 +68,16 @@ class ToolCallPart:
 
 
 @dataclass(slots=True)
+class ToolReference:
+    """A tool result's pointer to a tool that tool search found (it becomes callable from then on)."""
+
+    name: str
+
+
+@dataclass(slots=True)
 class ToolResultPart:
     call_id: str
-    content: list[TextPart | ImagePart | FilePart]
+    content: list[ResultContent]
     is_error: bool = False
 
 
@@ -82,7 +91,9 @@ class ReasoningPart:
 
 Part = TextPart | ImagePart | FilePart | ToolCallPart | ToolResultPart | ReasoningPart
 Media = TextPart | ImagePart | FilePart
-"""What a user message or a tool result can hold."""
+"""What a user message can hold."""
+ResultContent = TextPart | ImagePart | FilePart | ToolReference
+"""What a tool result can hold."""
 
 
 @dataclass(slots=True)
@@ -96,6 +107,8 @@ class Tool:
     name: str
     description: str
     parameters: dict[str, object]
+    deferred: bool = False
+    """Loaded only through tool search (Anthropic's `defer_loading`): callable once a ToolReference names it."""
 
 
 @dataclass(slots=True)

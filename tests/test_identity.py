@@ -27,7 +27,7 @@ from tests.fake_identity import API_VERSION, FakeIdentity, running_fake_identity
 
 HEADERS = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
 BODY: dict[str, Any] = {"model": "claude-opus-4-8", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
-STATUS = {"authentication_error": 401, "permission_error": 403}
+STATUS = {"authentication_error": 401, "permission_error": 403, "api_error": 500}
 RESOURCE = "https://cognitiveservices.azure.com"
 PERMISSION_DENIED = {
     "error": {
@@ -143,7 +143,35 @@ def test_an_expired_token_is_replaced(fake_azure: FakeAzure, tmp_path: Path) -> 
         assert_never_shown([old, new, identity.secret], bridge, first, second)
 
 
-def test_identity_endpoint_down_is_an_authentication_error(fake_azure: FakeAzure, tmp_path: Path) -> None:
+def test_a_token_azure_refuses_is_forgotten_and_replaced_at_once(fake_azure: FakeAzure, tmp_path: Path) -> None:
+    identity = FakeIdentity(fake_azure)
+    with entra_bridge(fake_azure, tmp_path, identity) as bridge:
+        assert post(bridge).status_code == 200
+        [old] = identity.issued
+        identity.expire(old)  # revoked long before its expires_on: the bridge still holds it as fresh
+        again = post(bridge)
+        assert again.status_code == 200, again.text
+        assert len(identity.issued) == 2, "the refused token was not replaced"
+        assert [sent.headers["authorization"] for sent in fake_azure.requests[-2:]] == [
+            f"Bearer {old}",
+            f"Bearer {identity.issued[1]}",
+        ]
+
+
+def test_no_credential_at_all_is_the_bridges_configuration(fake_azure: FakeAzure, tmp_path: Path) -> None:
+    """No key, no managed identity, no `az login`: a 500 not to retry, naming what to set (not a 401 blaming the client)."""
+    env = entra_env(fake_azure, tmp_path, {"PATH": "/usr/bin:/bin", "AZURE_CLIENT_ID": ""})
+    bridge = start_bridge(env, tmp_path / "bridge.log")
+    try:
+        response = post(bridge)
+        assert_error(response, 500, "api_error", "AZURE_OPENAI_API_KEY", "az login", "managed identity")
+        assert response.headers["x-should-retry"] == "false"
+        assert fake_azure.requests == []
+    finally:
+        stop_bridge(bridge)
+
+
+def test_identity_endpoint_down_is_a_passing_outage(fake_azure: FakeAzure, tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}/msi/token"
     secret = "identity-header-never-shown-0123456789"
     env = entra_env(fake_azure, tmp_path, {"IDENTITY_ENDPOINT": dead, "IDENTITY_HEADER": secret})
@@ -152,8 +180,8 @@ def test_identity_endpoint_down_is_an_authentication_error(fake_azure: FakeAzure
         started = time.monotonic()
         response = post(bridge)
         elapsed = time.monotonic() - started
-        message = assert_error(response, 401, "authentication_error", "Entra ID", "AZURE_OPENAI_API_KEY")
-        assert "managed identity" in message.lower(), message
+        assert_error(response, 503, "api_error", "Entra ID", "managed identity")
+        assert "x-should-retry" not in response.headers, "an outage passes: the client may retry"
         assert "Traceback" not in response.text
         assert elapsed < 15, f"the client waited {elapsed:.1f}s for the verdict"
         assert fake_azure.requests == [], "nothing may be sent to Azure without a credential"
@@ -162,8 +190,8 @@ def test_identity_endpoint_down_is_an_authentication_error(fake_azure: FakeAzure
         stop_bridge(bridge)
 
 
-def test_identity_endpoint_refusing_is_an_authentication_error(fake_azure: FakeAzure, tmp_path: Path) -> None:
-    """The endpoint answers, but refuses the request (wrong IDENTITY_HEADER): 401, nothing sent to Azure."""
+def test_identity_endpoint_refusing_is_the_bridges_configuration(fake_azure: FakeAzure, tmp_path: Path) -> None:
+    """The endpoint answers, but refuses the request (wrong IDENTITY_HEADER): a 500 not to retry, nothing sent to Azure."""
     identity = FakeIdentity(fake_azure)
     with running_fake_identity(identity):
         wrong = "identity-header-wrong-0123456789abcdef"
@@ -171,9 +199,10 @@ def test_identity_endpoint_refusing_is_an_authentication_error(fake_azure: FakeA
         bridge = start_bridge(env, tmp_path / "bridge.log")
         try:
             response = post(bridge)
-            assert_error(response, 401, "authentication_error", "Entra ID")
+            assert_error(response, 500, "api_error", "Entra ID")
+            assert response.headers["x-should-retry"] == "false"
             streamed = post(bridge, stream=True)
-            assert_stream_refused(streamed, "authentication_error")
+            assert_stream_refused(streamed, "api_error")
             assert identity.issued == [] and fake_azure.requests == []
             assert_never_shown([wrong, identity.secret], bridge, response, streamed)
         finally:
@@ -190,8 +219,8 @@ def test_a_hanging_identity_endpoint_respects_the_request_timeout(fake_azure: Fa
             pytest.fail("no answer 4 s into a request with REQUEST_TIMEOUT=1")
         elapsed = time.monotonic() - started
         assert elapsed < 3, f"answered after {elapsed:.1f}s with REQUEST_TIMEOUT=1"
-        assert response.status_code in (401, 504), response.text
-        assert response.json()["error"]["type"] in ("authentication_error", "timeout_error")
+        assert response.status_code in (503, 504), response.text
+        assert response.json()["error"]["type"] in ("api_error", "timeout_error")
 
 
 def test_403_with_entra_names_the_role(fake_azure: FakeAzure, tmp_path: Path) -> None:

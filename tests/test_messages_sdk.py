@@ -358,6 +358,7 @@ def test_client_token_is_required(bridge: RunningBridge) -> None:
         response = httpx.post(bridge.url + "/v1/messages", headers=headers, json={"model": "m", "max_tokens": 1, "messages": []})
         assert response.status_code == 401
         assert response.json()["error"]["type"] == "authentication_error"
+        assert response.headers["x-should-retry"] == "false", "Claude Code would retry ten times before saying so"
         assert CLIENT_TOKEN not in response.text
     bearer = anthropic.Anthropic(base_url=bridge.url, auth_token=CLIENT_TOKEN, max_retries=0)
     assert bearer.messages.create(model="claude-opus-4-8", max_tokens=5, messages=[{"role": "user", "content": "x"}]).content
@@ -403,3 +404,15 @@ def test_pdf_documents_in_messages_and_tool_results(client: anthropic.Anthropic,
     assert [m["role"] for m in sent] == ["user", "assistant", "tool", "user"]
     assert sent[2]["content"] == "read"
     assert sent[3]["content"][1] == expected, "a document returned by a tool travels in the next user message"
+
+
+def test_model_discovery_lists_the_tiers_as_claude_models(client: anthropic.Anthropic) -> None:
+    """Claude Code's gateway model discovery (`GET /v1/models?limit=1000` with anthropic-version)."""
+    listed = client.models.list(limit=1000)
+    ids = [model.id for model in listed.data]
+    assert ids == ["claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5"]
+    assert all(model.type == "model" and model.id.startswith("claude") for model in listed.data)
+    assert "gpt-5" in listed.data[0].display_name and "BIG_MODEL" in listed.data[0].display_name
+    assert "gpt-4o" in listed.data[2].display_name
+    openai_style = httpx.get(str(client.base_url).rstrip("/") + "/v1/models", headers={"x-api-key": CLIENT_TOKEN}).json()
+    assert openai_style["object"] == "list" and "gpt-high" in [model["id"] for model in openai_style["data"]]

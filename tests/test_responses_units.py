@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bridge.fronts.anthropic.request import parse_request, strict_schema
-from bridge.inbound import SESSION_HEADER, cache_key_of
+from bridge.inbound import AGENT_HEADER, SESSION_HEADER, cache_key_of
 from bridge.model import Message, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
 from bridge.upstreams.adapt import Adaptation, learn, step_effort
 from bridge.upstreams.chat.request import build_body as chat_body
@@ -263,3 +263,15 @@ def test_documents_become_input_files() -> None:
     content = build_body(replace(request, max_tokens=100), "gpt-5", True)["input"][0]["content"]
     assert content[0] == {"type": "input_file", "filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}
     assert content[1] == {"type": "input_file", "file_url": "https://example.com/b.pdf"}
+
+
+def test_each_agent_of_a_session_has_its_own_stable_cache_key() -> None:
+    parsed = parse_request({"model": "m", "max_tokens": 1, "messages": USER})
+    session = {SESSION_HEADER: "1b368a6e-2c52-4605-9363-e7947fdabc64"}
+    main = cache_key_of(session, parsed).cache_key
+    agent = cache_key_of({**session, AGENT_HEADER: "acbdd6b3936148614"}, parsed).cache_key
+    other = cache_key_of({**session, AGENT_HEADER: "a0000000000000001"}, parsed).cache_key
+    assert main == session[SESSION_HEADER]
+    assert len({main, agent, other}) == 3, "a subagent does not evict the main agent's cached prefix"
+    assert agent == cache_key_of({**session, AGENT_HEADER: "acbdd6b3936148614"}, parsed).cache_key, "stable per agent"
+    assert agent is not None and len(agent) <= 64

@@ -257,6 +257,7 @@ class EntraVerifier:
                 "api_error",
                 f"Could not fetch the Entra ID signing keys of tenant {self.config.tenant_id} "
                 f"({self.config.openid_configuration_url}; ENTRA_AUTHORITY, ENTRA_TENANT_ID): {str(exc)[:300]}",
+                http_status=503,
             ) from None
         self._keys = keys
         self._fetched_at = self._clock()

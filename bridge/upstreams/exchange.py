@@ -4,7 +4,8 @@
       200 → UpstreamStream, read to its first batch ─────────────────────────────▶ the stream
       an error status, or a failure inside the stream before its first batch
           → the API's recovery step (`recovery.py`) decides:
-              Adapt / SwitchApi (remembered in `memory`) / Resend / RetryElsewhere → send again
+              Adapt / SwitchApi (remembered in `memory`) / Resend / RetryElsewhere /
+              SignInAgain → send again (each at most `LIMITS` times a request)
               Fail → the client's error
 
 A non-streaming client without stop sequences gets a non-streamed upstream
@@ -14,9 +15,9 @@ call (`whole`): one JSON answer, decoded by the same translators.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 from bridge.deadline import Deadline
-from bridge.errors import BridgeError
 from bridge.model import Request
 from bridge.settings import Api
 from bridge.stops import StopSequences
@@ -26,12 +27,13 @@ from bridge.upstreams.chat.api import CHAT
 from bridge.upstreams.failures import UpstreamError, UpstreamFailure, describe
 from bridge.upstreams.memory import DeploymentMemory
 from bridge.upstreams.pool import MAX_ROUNDS, Answer, Pool
-from bridge.upstreams.recovery import Adapt, Fail, Refusal, RetryElsewhere, SwitchApi
+from bridge.upstreams.recovery import Adapt, Fail, Recovery, Refusal, Resend, RetryElsewhere, SignInAgain, SwitchApi
 from bridge.upstreams.responses.api import RESPONSES
 from bridge.upstreams.stream import Decoder, StreamDecoder, UpstreamStream, WholeDecoder
 
 APIS: dict[Api, UpstreamApi] = {"chat": CHAT, "responses": RESPONSES}
-MAX_RECOVERIES = 6
+LIMITS: dict[type[Recovery], int] = {Adapt: 4, SwitchApi: 1, Resend: 2, RetryElsewhere: MAX_ROUNDS, SignInAgain: 1}
+"""How often one request may take each decision before its error goes to the client."""
 log = logging.getLogger("bridge.upstream")
 
 
@@ -40,50 +42,65 @@ def _decoder(api: UpstreamApi, request: Request, whole: bool) -> Decoder:
     return WholeDecoder(api.events_of, stops) if whole else StreamDecoder(api.translator(), stops)
 
 
-async def _opened(answer: Answer, api: UpstreamApi, request: Request, target: Target, whole: bool) -> UpstreamStream:
-    stream = UpstreamStream(answer.reply, _decoder(api, request, whole), target, api.name, answer.first)
+async def _opened(
+    answer: Answer, api: UpstreamApi, request: Request, target: Target, whole: bool, client_names: dict[str, str]
+) -> UpstreamStream:
+    decoder = _decoder(api, request, whole)
+    stream = UpstreamStream(answer.reply, decoder, target, api.name, answer.first, client_names)
     await stream.first()
     return stream
 
 
 async def open_stream(
-    request: Request, target: Target, api_name: Api, pool: Pool, memory: DeploymentMemory, deadline: Deadline
+    request: Request,
+    target: Target,
+    api_name: Api,
+    pool: Pool,
+    memory: DeploymentMemory,
+    deadline: Deadline,
+    client_names: dict[str, str] | None = None,
 ) -> UpstreamStream:
-    """Start the exchange; raises `BridgeError` for anything that fails before the first batch of events."""
+    """Start the exchange; raises `BridgeError` for anything that fails before the first batch of events.
+
+    `client_names` gives the client's name of each tool `request` offers under another (`tools.for_upstream`).
+    """
     api = APIS[api_name]
     whole = not request.stream and not request.stop
     body = api.build_body(request, target.deployment, not whole)
-    retries = 0
-    for _ in range(MAX_RECOVERIES + 1):
+    taken: Counter[type[Recovery]] = Counter()
+    while True:
         adaptation = memory.adaptation(pool.name, target.deployment, api.name)
         sent = adaptation.apply(body)
         answer = await pool.send(target.deployment, api.operation, sent, deadline)
+        keyed = answer.endpoint.credential.keyed
         if answer.reply.status == 200:
             try:
-                return await _opened(answer, api, request, target, whole)
+                return await _opened(answer, api, request, target, whole, client_names or {})
             except UpstreamFailure as failure:
                 error = failure.error
         else:
             error = UpstreamError.from_body(answer.reply.status, await answer.reply.read(), answer.reply.headers)
-        decision = api.recover(Refusal(error, sent, adaptation, target, answer.endpoint.credential.keyed))
-        if isinstance(decision, RetryElsewhere) and retries < MAX_ROUNDS:
-            retries += 1
-            log.warning("%s failed inside its stream (%s); trying again", answer.endpoint.name, decision.reason)
-            pool.rest(answer.endpoint, decision.rest_seconds)
-            continue
-        if isinstance(decision, RetryElsewhere):
-            raise describe(error, target, answer.endpoint.credential.keyed)
+        decision = api.recover(Refusal(error, sent, adaptation, target, keyed))
         if isinstance(decision, Fail):
             raise decision.error
-        if isinstance(decision, Adapt):
-            log.info("deployment %s refused a parameter; adapted and retrying: %s", target.deployment, decision.change)
-            memory.remember_adaptation(pool.name, target.deployment, api.name, decision.adaptation)
-        elif isinstance(decision, SwitchApi):
-            log.info("deployment %s needs the %s API; switching it", target.deployment, decision.api)
-            memory.remember_api(pool.name, target.deployment, decision.api)
-            api = APIS[decision.api]
-            body = api.build_body(request, target.deployment, not whole)
-        else:
-            log.info("deployment %s cannot use part of this request; sending again: %s", target.deployment, decision.change)
-            body = decision.body
-    raise BridgeError("api_error", f"Deployment '{target.deployment}' kept refusing the request", {"x-should-retry": "false"})
+        taken[type(decision)] += 1
+        if taken[type(decision)] > LIMITS[type(decision)]:
+            raise describe(error, target, keyed)
+        match decision:
+            case Adapt(adaptation=learned, change=change):
+                log.info("deployment %s refused a parameter; adapted and retrying: %s", target.deployment, change)
+                memory.remember_adaptation(pool.name, target.deployment, api.name, learned)
+            case SwitchApi(api=other):
+                log.info("deployment %s needs the %s API; switching it", target.deployment, other)
+                memory.remember_api(pool.name, target.deployment, other)
+                api = APIS[other]
+                body = api.build_body(request, target.deployment, not whole)
+            case Resend(body=resent, change=change):
+                log.info("deployment %s cannot use part of this request; sending again: %s", target.deployment, change)
+                body = resent
+            case RetryElsewhere(rest_seconds=seconds, reason=reason):
+                log.warning("%s failed inside its stream (%s); trying again", answer.endpoint.name, reason)
+                pool.rest(answer.endpoint, seconds)
+            case SignInAgain(reason=reason):
+                log.warning("%s refused the Entra ID token (%s); signing in again", answer.endpoint.name, reason)
+                answer.endpoint.credential.forget()

@@ -13,6 +13,8 @@ and decides:
                      use (reasoning made elsewhere, a strict schema it refuses)
     RetryElsewhere   rest the endpoint (a rate limit or a server error reported   the endpoint rests
                      inside a stream) and send to the next one in the pool
+    SignInAgain      forget the Entra ID token Azure refused, get a new one and   no (once a request)
+                     send again
     Fail             the client gets the error (`failures.describe`)
 
 The shared step, after an API's own cases:
@@ -21,6 +23,7 @@ The shared step, after an API's own cases:
     ----------------------------------------------------  -------------------------------------
     in a stream, before any event: rate_limit_exceeded,   RetryElsewhere (Azure's wait when it
       server_error, overloaded, the stream ended early      names one)
+    401 to an Entra ID token (not PermissionDenied)       SignInAgain
     400 that `adapt.learn` knows how to fix               Adapt
     anything else                                         Fail(describe(...))
 """
@@ -66,11 +69,16 @@ class RetryElsewhere:
 
 
 @dataclass(frozen=True, slots=True)
+class SignInAgain:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fail:
     error: BridgeError
 
 
-Recovery = Adapt | SwitchApi | Resend | RetryElsewhere | Fail
+Recovery = Adapt | SwitchApi | Resend | RetryElsewhere | SignInAgain | Fail
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +98,8 @@ def shared_step(refusal: Refusal) -> Recovery:
     if error.in_stream and (error.code in TRANSIENT_IN_STREAM or error.type == "server_error"):
         wait = error.retry_after
         return RetryElsewhere(DEFAULT_REST_SECONDS if wait is None else wait, error.message)
+    if error.status == 401 and not refusal.keyed and error.code != "PermissionDenied":
+        return SignInAgain(error.message)
     if error.status == 400:
         lesson = learn(refusal.adaptation, error, refusal.sent)
         if lesson is not None:

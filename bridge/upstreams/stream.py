@@ -35,6 +35,7 @@ from bridge.settings import Api
 from bridge.stops import StopSequences
 from bridge.tiers import Target
 from bridge.upstreams.failures import UpstreamFailure, describe
+from bridge.upstreams.tools import restore
 from bridge.upstreams.transport import TRANSPORT_ERRORS, Reply
 
 DONE = b"[DONE]"
@@ -63,6 +64,8 @@ class Decoder(Protocol):
     """No event follows."""
     upstream_done: bool
     """The upstream's answer is complete (what it still sends can be read and dropped)."""
+    failure: UpstreamFailure | None
+    """A failure the upstream reported after events of the same read: raised once those are handed on."""
 
     def feed(self, raw: bytes) -> list[Event]: ...
 
@@ -78,27 +81,33 @@ class StreamDecoder:
         self._stops = stops
         self.finished = False
         self.upstream_done = False
+        self.failure: UpstreamFailure | None = None
 
     def _decode(self, datas: list[bytes]) -> list[Event]:
         events: list[Event] = []
         translator = self._translator
-        for data in datas:
-            if data == DONE:
-                self.upstream_done = True
-                break
-            try:
-                decoded = sse.loads(data)
-            except ValueError:
-                log.warning("skipped an upstream stream event that is not JSON")
-                continue
-            if isinstance(decoded, dict):
-                events += translator.feed(decoded)
-                if translator.finished:
+        try:
+            for data in datas:
+                if data == DONE:
                     self.upstream_done = True
                     break
-        if self.upstream_done:
-            events += translator.end()
-            self.finished = True
+                try:
+                    decoded = sse.loads(data)
+                except ValueError:
+                    log.warning("skipped an upstream stream event that is not JSON")
+                    continue
+                if isinstance(decoded, dict):
+                    events += translator.feed(decoded)
+                    if translator.finished:
+                        self.upstream_done = True
+                        break
+            if self.upstream_done:
+                events += translator.end()
+                self.finished = True
+        except UpstreamFailure as failure:
+            if not events:
+                raise
+            self.failure, self.finished = failure, True
         return self._stopped(events)
 
     def _stopped(self, events: list[Event]) -> list[Event]:
@@ -130,6 +139,7 @@ class WholeDecoder:
         self._parts: list[bytes] = []
         self.finished = False
         self.upstream_done = False
+        self.failure: UpstreamFailure | None = None
 
     def feed(self, raw: bytes) -> list[Event]:
         self._parts.append(raw)
@@ -148,8 +158,17 @@ class WholeDecoder:
 class UpstreamStream:
     """The events of one upstream answer, batch by batch; owns the HTTP response (see the module's notes)."""
 
-    def __init__(self, reply: Reply, decoder: Decoder, target: Target, api: Api, first_chunk: bytes = b"") -> None:
+    def __init__(
+        self,
+        reply: Reply,
+        decoder: Decoder,
+        target: Target,
+        api: Api,
+        first_chunk: bytes = b"",
+        client_names: dict[str, str] | None = None,
+    ) -> None:
         self.target = target
+        self._client_names = client_names
         self.api = api
         self._reply = reply
         self._decoder = decoder
@@ -172,14 +191,17 @@ class UpstreamStream:
     async def __anext__(self) -> list[Event]:
         if self._pending:
             batch, self._pending = self._pending, []
-            return batch
-        try:
-            return await self._read()
-        except UpstreamFailure as failure:
-            raise describe(failure.error, self.target, keyed=False) from None
+        else:
+            try:
+                batch = await self._read()
+            except UpstreamFailure as failure:
+                raise describe(failure.error, self.target, keyed=False) from None
+        return restore(batch, self._client_names) if self._client_names else batch
 
     async def _read(self) -> list[Event]:
         decoder = self._decoder
+        if decoder.failure is not None:
+            raise decoder.failure
         try:
             while not self._ended:
                 if self._head:

@@ -17,6 +17,7 @@ one to one, with `call_id` keeping every id within their length rule:
                                                       user [text]
     a call never answered                             result "No result was returned ..."
     a result whose call is not in the conversation    user text "Result of tool call X: ..."
+    a result's tool references (tool search)          a line naming each tool found
     images and documents inside a result              user [text "Attachments returned by tool call
                                                       X:", images, documents] after the results
 """
@@ -25,11 +26,12 @@ from __future__ import annotations
 
 import hashlib
 
-from bridge.model import FilePart, ImagePart, Message, Part, TextPart, ToolCallPart, ToolResultPart
+from bridge.model import FilePart, ImagePart, Message, Part, TextPart, ToolCallPart, ToolReference, ToolResultPart
 
 MAX_CALL_ID_LENGTH = 40
 UNANSWERED_CALL = "No result was returned for this tool call."
 EMPTY_RESULT = "(no output)"
+TOOL_FOUND = "Tool found and now available to call: {name}"
 
 
 def call_id(original: str) -> str:
@@ -40,8 +42,13 @@ def call_id(original: str) -> str:
 
 
 def result_text(result: ToolResultPart) -> str:
-    """The text of a result as the upstream receives it (errors marked, never empty)."""
-    text = "\n".join(part.text for part in result.content if isinstance(part, TextPart)) or EMPTY_RESULT
+    """The text of a result as the upstream receives it (errors marked, tools found named, never empty)."""
+    lines = [
+        part.text if isinstance(part, TextPart) else TOOL_FOUND.format(name=part.name)
+        for part in result.content
+        if isinstance(part, (TextPart, ToolReference))
+    ]
+    text = "\n".join(lines) or EMPTY_RESULT
     return f"Error: {text}" if result.is_error else text
 
 

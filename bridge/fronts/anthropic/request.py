@@ -10,8 +10,10 @@
     document block: base64 (PDF) | url source   FilePart
     tool_use {id, name, input}                  ToolCallPart (input as JSON text)
     tool_result {tool_use_id, content, is_error} ToolResultPart
+    tool_reference {tool_name} (in a result)    ToolReference (tool search found that tool)
     thinking {thinking, signature}              ReasoningPart (the signature kept verbatim)
     tools[] {name, description, input_schema}   Tool (other server tools skipped)
+    tools[].defer_loading: true                 Tool.deferred
     tools[] {type: web_search_*, max_uses,      web_search = WebSearch(max_uses, allowed_domains,
       allowed_domains, blocked_domains,           blocked_domains, user_location)
       user_location}
@@ -68,11 +70,13 @@ from bridge.model import (
     ReasoningPart,
     Request,
     ResponseFormat,
+    ResultContent,
     Role,
     TextPart,
     Tool,
     ToolCallPart,
     ToolChoice,
+    ToolReference,
     ToolResultPart,
     WebSearch,
 )
@@ -153,14 +157,18 @@ def _document(block: Mapping[str, Any], path: str) -> Media | None:
     return None
 
 
-def _tool_result_content(content: Any, path: str) -> list[Media]:
+def _tool_result_content(content: Any, path: str) -> list[ResultContent]:
     if content is None:
         return []
     if isinstance(content, str):
         return [TextPart(content)]
     _typed(content, list, path, "a valid string or list of blocks")
-    parts: list[Media] = []
+    parts: list[ResultContent] = []
     for i, block in enumerate(content):
+        if isinstance(block, dict) and block.get("type") == "tool_reference":
+            name = _typed(_require(block, "tool_name", f"{path}.{i}."), str, f"{path}.{i}.tool_name", "a valid string")
+            parts.append(ToolReference(name))
+            continue
         part = _block(block, f"{path}.{i}")
         if isinstance(part, (TextPart, ImagePart, FilePart)):
             parts.append(part)
@@ -266,7 +274,8 @@ def _tools(raw: Any) -> tuple[list[Tool], WebSearch | None]:
             continue
         name = _typed(_require(tool, "name", f"tools.{i}."), str, f"tools.{i}.name", "a valid string")
         description = tool.get("description")
-        tools.append(Tool(name, description if isinstance(description, str) else "", schema))
+        deferred = tool.get("defer_loading") is True
+        tools.append(Tool(name, description if isinstance(description, str) else "", schema, deferred))
     return tools, search
 
 

@@ -1,4 +1,5 @@
-"""The Anthropic routes: `POST /v1/messages` and `POST /v1/messages/count_tokens`.
+"""The Anthropic routes: `POST /v1/messages`, `POST /v1/messages/count_tokens`, and `GET /v1/models` for
+Anthropic clients (the tiers as Claude models, `models.py`).
 
 `/v1/messages` is `serve` with this front: `parse_request`, `StreamWriter`
 for streams, `message_body` for whole messages, Anthropic error bodies with a
@@ -14,6 +15,7 @@ from starlette.responses import Response
 
 from bridge.errors import BridgeError
 from bridge.fronts.anthropic.message import message_body, new_message_id
+from bridge.fronts.anthropic.models import model_list
 from bridge.fronts.anthropic.request import parse_request
 from bridge.fronts.anthropic.stream import StreamWriter
 from bridge.inbound import read_json
@@ -68,3 +70,10 @@ async def count_tokens(req: Request) -> Response:
         return {"input_tokens": count_input_tokens(request, bridge.api(target))}
 
     return await answer(req, FRONT, "count_tokens", count)
+
+
+async def models(req: Request) -> Response:
+    async def listed(served: Served) -> dict[str, Any]:
+        return model_list(served.bridge.settings)
+
+    return await answer(req, FRONT, "models", listed)

@@ -50,7 +50,7 @@ def invalid_param(param: str, message: str, code: str = "invalid_value") -> Para
 
 
 def status_of(error: BridgeError) -> int:
-    return _SHAPE[error.kind][0]
+    return error.http_status or _SHAPE[error.kind][0]
 
 
 def error_body(error: BridgeError) -> dict[str, Any]:

@@ -234,7 +234,7 @@ def _messages(raw: Any, at: str | None = None) -> list[Message]:
             messages.append(Message("assistant", _assistant(item, path)))
         elif role == "tool":
             call_id = _required_string(item, "tool_call_id", f"{path}.tool_call_id")
-            _add_result(messages, ToolResultPart(call_id, _parts(item.get("content"), f"{path}.content")))
+            _add_result(messages, ToolResultPart(call_id, [*_parts(item.get("content"), f"{path}.content")]))
         else:
             message = f"Invalid value for '{path}.role': {role!r}. Supported values are: {_choices(ROLES)}."
             raise invalid_param(f"{path}.role", message)
@@ -275,7 +275,7 @@ def _input_messages(instructions: Any, raw: Any) -> list[Message]:
                 messages.append(Message("assistant", [call]))
         elif kind == "function_call_output":
             call_id = _required_string(item, "call_id", f"{path}.call_id")
-            _add_result(messages, ToolResultPart(call_id, _parts(item.get("output"), f"{path}.output")))
+            _add_result(messages, ToolResultPart(call_id, [*_parts(item.get("output"), f"{path}.output")]))
         elif kind == "message":
             messages.extend(_messages([item], path))
     return messages

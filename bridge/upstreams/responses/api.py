@@ -40,7 +40,6 @@ def no_web_search(target: Target, said: str) -> BridgeError:
         f"Deployment '{target.deployment}' (from {target.source}) does not offer web search through the Responses API, "
         f"so the web_search tool cannot run there. Use a deployment and region with web search, or leave the tool out. "
         f"Azure said: {said}",
-        {"x-should-retry": "false"},
     )
 
 
