@@ -20,7 +20,6 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from bridge.callers.caller import Caller
 from bridge.model import Usage
 
 log = logging.getLogger("bridge.requests")
@@ -39,7 +38,8 @@ class RequestLog:
     attempts: int = 0
     usage: Usage | None = None
     error_type: str | None = None
-    caller: Caller | None = None
+    caller: dict[str, str] = field(default_factory=dict)
+    """Who called (`Caller.log_fields`): user_id, user_name, auth, key_id."""
 
     def emit(self, status: int) -> None:
         record: dict[str, object] = {
@@ -57,8 +57,7 @@ class RequestLog:
             record["input_tokens"] = self.usage.input_tokens
             record["output_tokens"] = self.usage.output_tokens
             record["cache_read_input_tokens"] = self.usage.cached_tokens
-        if self.caller is not None:
-            record.update(self.caller.log_fields())
+        record.update(self.caller)
         log.info(json.dumps(record, separators=(",", ":")))
 
     def start(self) -> RequestLog:

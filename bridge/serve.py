@@ -87,8 +87,9 @@ async def _handle(req: Request, front: Front, route: str, handling: Handling) ->
     ids = {front.request_id_header: record.request_id}
     try:
         bridge = current_bridge()
-        record.caller = await bridge.gateway.authenticator.caller(presented_token(req))
-        response = await handling(Served(bridge, record.caller, record, ids))
+        caller = await bridge.gateway.authenticator.caller(presented_token(req))
+        record.caller = caller.log_fields()
+        response = await handling(Served(bridge, caller, record, ids))
     except BridgeError as error:
         record.error_type = error.kind
         response = front.error_response(error, record.request_id)

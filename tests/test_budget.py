@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from bridge.settings import parse_token_count
 from bridge.usage.budget import Budget, BudgetConfig, Override, parse_overrides
 from bridge.usage.store import DayUsage, MemoryUsageStore
 from bridge.usage.table_store import TableUsageStore
-from tests.azurite import Azurite, FreshTable, requires_azurite, running_azurite
+from tests.azurite import Azurite, FreshTable, requires_azurite
 
 pytestmark = pytest.mark.anyio
 
@@ -257,12 +256,6 @@ async def test_recording_never_fails_the_request(caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.ERROR, logger="bridge.usage"):
         await limits.record(ALICE, "gpt-5", 10, 2)
     assert f"usage of {ALICE.user_id} not counted (10 input, 2 output tokens on gpt-5)" in caplog.text
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    with running_azurite(tmp_path_factory.mktemp("azurite")) as running:
-        yield running
 
 
 @requires_azurite

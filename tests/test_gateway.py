@@ -21,7 +21,7 @@ from bridge.settings import GATEWAY_SETTINGS, SETTINGS
 from bridge.usage.budget import Budget, BudgetConfig, Override
 from bridge.usage.store import MemoryUsageStore, Tokens
 from bridge.usage.table_store import TableUsageStore
-from tests.azurite import Azurite, requires_azurite, running_azurite
+from tests.azurite import Azurite, requires_azurite
 from tests.fake_entra import ALICE, BOB, CLIENT_ID, TENANT, FakeEntra, running_fake_entra
 
 pytestmark = pytest.mark.anyio
@@ -130,12 +130,6 @@ def served_entra() -> Iterator[FakeEntra]:
     entra = FakeEntra()
     with running_fake_entra(entra):
         yield entra
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    with running_azurite(tmp_path_factory.mktemp("azurite")) as running:
-        yield running
 
 
 def entra_env(entra: FakeEntra, **more: str) -> dict[str, str]:

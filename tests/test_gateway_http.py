@@ -18,7 +18,7 @@ import httpx
 import openai
 import pytest
 
-from tests.azurite import Azurite, requires_azurite, running_azurite
+from tests.azurite import Azurite, requires_azurite
 from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
 from tests.fake_azure import FakeAzure, Text
 from tests.fake_entra import (
@@ -47,12 +47,6 @@ def entra() -> Iterator[FakeEntra]:
     served = FakeEntra()
     with running_fake_entra(served):
         yield served
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    with running_azurite(tmp_path_factory.mktemp("azurite")) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

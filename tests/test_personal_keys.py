@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +21,7 @@ from bridge.callers.keys import (
 )
 from bridge.errors import BridgeError
 from bridge.tables import TableService
-from tests.azurite import Azurite, FreshTable, requires_azurite, running_azurite
+from tests.azurite import Azurite, FreshTable, requires_azurite
 
 pytestmark = pytest.mark.anyio
 
@@ -42,12 +42,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    with running_azurite(tmp_path_factory.mktemp("azurite")) as running:
-        yield running
 
 
 StoreMaker = Callable[[], KeyStore]

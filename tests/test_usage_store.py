@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from typing import Any
 
@@ -11,19 +11,13 @@ import pytest
 
 from bridge.usage.store import DayUsage, MemoryUsageStore, Tokens, UsageStore
 from bridge.usage.table_store import TableUsageStore, row_key
-from tests.azurite import Azurite, FreshTable, requires_azurite, running_azurite
+from tests.azurite import Azurite, FreshTable, requires_azurite
 
 pytestmark = pytest.mark.anyio
 
 USER = "0c5e4f3a-1b2c-4d5e-8f90-a1b2c3d4e5f6"
 OTHER = "7a8b9c0d-1e2f-4a5b-9c6d-7e8f9a0b1c2d"
 DAY = date(2025, 3, 14)
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    with running_azurite(tmp_path_factory.mktemp("azurite")) as running:
-        yield running
 
 
 StoreMaker = Callable[[], UsageStore]
