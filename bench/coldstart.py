@@ -31,7 +31,7 @@ print((time.perf_counter() - start) * 1000)
 """
 
 COUNT_SCRIPT = """
-import json, sys, time
+import asyncio, json, sys, time
 from bridge.fronts.anthropic.request import parse_request
 from bridge.tokens import count_input_tokens
 body = json.loads(open(sys.argv[1]).read())["body"]
@@ -39,7 +39,7 @@ request = parse_request(body, count_only=True)
 times = []
 for _ in range(2):
     start = time.perf_counter()
-    tokens = count_input_tokens(request, "chat")
+    tokens = asyncio.run(count_input_tokens(request, "chat"))
     times.append((time.perf_counter() - start) * 1000)
 print(json.dumps({"first_ms": times[0], "warm_ms": times[1], "tokens": tokens}))
 """

@@ -16,6 +16,7 @@ Added latency = p50(bridge) - p50(direct).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -35,7 +36,7 @@ from bench.common import (
 )
 from bridge.fronts.anthropic.request import parse_request
 from bridge.settings import load_settings
-from bridge.tiers import resolve
+from bridge.tiers import Target, resolve
 from bridge.upstreams.chat.request import build_body
 
 SHORT_REPLY = "Hello! How can I help you today?"
@@ -44,11 +45,15 @@ ARMS = ("bridge", "direct", "direct-stream")
 TARGET_ADDED_P50_MS = 5.0
 
 
+async def _no_tokens(_: Target) -> int:
+    return 0
+
+
 def _direct_bodies(anthropic_body: dict[str, Any], env: dict[str, str]) -> tuple[bytes, bytes, str]:
     """The chat/completions bodies a direct client would send: (non-streaming, streaming, deployment)."""
     settings = load_settings(env)
     request = parse_request(anthropic_body)
-    deployment = resolve(request, settings, lambda _: 0)[0].deployment
+    deployment = asyncio.run(resolve(request, settings, _no_tokens))[0].deployment
     return encode(build_body(request, deployment, False)), encode(build_body(request, deployment, True)), deployment
 
 

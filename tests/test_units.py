@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -56,8 +58,15 @@ def test_settings_normalise_and_report() -> None:
     assert load_settings({}).problems and any("AZURE_OPENAI_ENDPOINT" in p for p in load_settings({}).problems)
 
 
+def counted(tokens: int) -> Callable[[Target], Awaitable[int]]:
+    async def count(_: Target) -> int:
+        return tokens
+
+    return count
+
+
 def _route(model: str, settings: object, effort: str | None = None, tokens: int = 10) -> tuple[str, str]:
-    route, _ = resolve(Request(model, [], reasoning_effort=effort), settings, lambda _: tokens)  # type: ignore[arg-type]
+    route, _ = asyncio.run(resolve(Request(model, [], reasoning_effort=effort), settings, counted(tokens)))  # type: ignore[arg-type]
     return route.deployment, route.setting
 
 
@@ -87,8 +96,8 @@ def test_think_long_context_and_overrides() -> None:
     assert _route("claude-opus-4-8", settings, effort="minimal") == ("big", "BIG_MODEL")
     assert _route("claude-haiku-4-5", settings, effort="high") == ("small", "SMALL_MODEL")
     assert _route("claude-opus-4-8", settings, effort="high", tokens=5000) == ("long", "LONG_CONTEXT_MODEL")
-    route, request = resolve(
-        Request("claude-opus-4-8", [], max_tokens=64000, temperature=1.0, reasoning_effort="high"), settings, lambda _: 1
+    route, request = asyncio.run(
+        resolve(Request("claude-opus-4-8", [], max_tokens=64000, temperature=1.0, reasoning_effort="high"), settings, counted(1))
     )
     assert (route.api, request.temperature, request.max_tokens) == ("responses", 0.3, 500)
     assert load_settings({"BIG_MODEL": "b", "BIG_MODEL_API": "grpc"}).problems

@@ -73,7 +73,7 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
     entra = _entra(env, problems) if client_auth == "entra" else None
     refusal = None
     if unknown_mode or (client_auth == "entra" and entra is None):
-        refusal = "The bridge's sign-in is misconfigured, so it refuses every request: " + "; ".join(problems)
+        refusal = "its sign-in cannot work: " + "; ".join(problems)
     overrides, override_problems = parse_overrides(BUDGET_OVERRIDES.value(env, problems) or "", BUDGET_OVERRIDES.name)
     problems += override_problems
     budget = BudgetConfig(BUDGET_DAILY_TOKENS.value(env, problems), BUDGET_MONTHLY_TOKENS.value(env, problems), overrides)

@@ -1,6 +1,7 @@
 """What an upstream said when it refused or failed a request, and the helpful `BridgeError` it becomes.
 
-`UpstreamError` is Azure's raw error object, whatever shape it came in:
+`UpstreamError` is Azure's raw error object, whatever shape it came in (its
+message with anything key-like taken out: `redaction`):
 
     shape                                                     where
     --------------------------------------------------------  -----------------------------------------
@@ -43,6 +44,7 @@ from typing import Any
 
 from bridge import sse
 from bridge.errors import BridgeError, ErrorKind, kind_for_upstream_status, misconfigured
+from bridge.redaction import redact
 from bridge.tiers import Target
 from bridge.upstreams.transport import requested_wait
 
@@ -105,7 +107,7 @@ class UpstreamError:
         kept = {name.lower(): value for name, value in (headers or {}).items() if name.lower() in RETRY_HEADERS}
         return cls(
             status=status,
-            message=_text(error.get("message")) or fallback or f"HTTP {status} from the upstream",
+            message=redact(_text(error.get("message")) or fallback or f"HTTP {status} from the upstream"),
             code=_text(error.get("code")),
             param=_text(error.get("param")),
             type=_text(error.get("type")),

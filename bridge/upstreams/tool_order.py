@@ -53,9 +53,12 @@ def result_text(result: ToolResultPart) -> str:
 
 
 class _Orderer:
+    """One pass over the conversation; every lookup is a dict's, so the work grows with its length only."""
+
     def __init__(self) -> None:
         self.out: list[Message] = []
-        self.pending: list[str] = []
+        self.pending: dict[str, None] = {}
+        """The calls of the last assistant turn still to answer, in call order (a dict: ordered, unique)."""
         self.answers: dict[str, ToolResultPart] = {}
         self.held: list[Message] = []
 
@@ -63,7 +66,7 @@ class _Orderer:
         if message.role == "assistant":
             self.answer_all()
             self.out.append(message)
-            self.pending = [part.id for part in message.parts if isinstance(part, ToolCallPart)]
+            self.pending = dict.fromkeys(part.id for part in message.parts if isinstance(part, ToolCallPart))
         elif message.role == "system":
             self._emit_or_hold(message)
         else:
@@ -82,7 +85,7 @@ class _Orderer:
                     visible += [TextPart(f"Attachments returned by tool call {part.call_id}:"), *attached]
             else:
                 visible += [TextPart(f"Result of tool call {part.call_id}:\n{result_text(part)}"), *attached]
-        if self.pending and len(self.answers) == len(set(self.pending)):
+        if self.pending and len(self.answers) == len(self.pending):
             self.answer_all()
         if visible:
             self._emit_or_hold(Message("user", visible))
@@ -92,12 +95,12 @@ class _Orderer:
 
     def answer_all(self) -> None:
         if self.pending:
-            results = [
-                self.answers.get(key) or ToolResultPart(key, [TextPart(UNANSWERED_CALL)]) for key in dict.fromkeys(self.pending)
+            results: list[Part] = [
+                self.answers.get(key) or ToolResultPart(key, [TextPart(UNANSWERED_CALL)]) for key in self.pending
             ]
-            self.out.append(Message("user", list(results)))
+            self.out.append(Message("user", results))
         self.out.extend(self.held)
-        self.pending, self.answers, self.held = [], {}, []
+        self.pending, self.answers, self.held = {}, {}, []
 
 
 def answered_in_order(messages: list[Message]) -> list[Message]:

@@ -5,7 +5,8 @@ It serves the deployments API
 (`POST /openai/v1/chat/completions`, deployment in the body's `model`) and
 the Responses API (`POST /openai/v1/responses`, `POST /openai/responses?api-version=…`).
 Every request is recorded in `FakeAzure.requests`; replies come from a queue
-filled with `enqueue`, or `default_reply` when the queue is empty.
+filled with `enqueue`, then from the `Responder` set with `respond_with` (a
+scripted model that answers from what the request holds), then `default_reply`.
 
 A request passes the front door (`versions`, `credentials`), the deployment's
 operations and the request rules (`rules`, `responses_rules`) before it takes a
@@ -29,7 +30,7 @@ import asyncio
 import json
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -118,6 +119,8 @@ class RecordedRequest:
 
 
 AnyReply = Reply | ResponsesReply
+Responder = Callable[[RecordedRequest], AnyReply | None]
+"""Answers a request the queue has no reply for (None: `default_reply`); called on the fake's event loop."""
 RESPONSES_ONLY = (ResponsesText, ResponsesToolCalls, ResponsesFailure)
 
 
@@ -152,6 +155,7 @@ class FakeAzure:
         self.url: str | None = None
         """Base URL while served by `running_fake_azure`."""
         self._queue: list[_Scripted] = []
+        self._responder: Responder | None = None
         self._lock = threading.Lock()
         self.app = Starlette(
             routes=[
@@ -172,10 +176,16 @@ class FakeAzure:
         with self._lock:
             self._queue.extend(_Scripted(reply, deployment) for reply in replies)
 
+    def respond_with(self, responder: Responder | None) -> None:
+        """Answer requests the queue has no reply for with `responder` (None: `default_reply` again)."""
+        with self._lock:
+            self._responder = responder
+
     def reset(self) -> None:
-        """Forget recorded requests, queued replies and issued items (deployments and credentials stay)."""
+        """Forget recorded requests, queued replies, the responder and issued items (deployments and credentials stay)."""
         with self._lock:
             self._queue.clear()
+            self._responder = None
             self.requests.clear()
             self.issued_reasoning.clear()
         self.vault.forget()
@@ -186,12 +196,14 @@ class FakeAzure:
         with self._lock:
             return len(self._queue)
 
-    def _take(self, deployment: str) -> AnyReply:
+    def _take(self, recorded: RecordedRequest, deployment: str) -> AnyReply:
         with self._lock:
             for position, scripted in enumerate(self._queue):
                 if scripted.deployment in (None, deployment):
                     return self._queue.pop(position).reply
-        return self.default_reply
+            responder = self._responder
+        reply = responder(recorded) if responder is not None else None
+        return self.default_reply if reply is None else reply
 
     async def _record(self, request: Request, api: Api, deployment: str | None) -> RecordedRequest:
         raw = await request.body()
@@ -255,16 +267,17 @@ class FakeAzure:
         if recorded.api not in deployment.operations:
             return _error_response(operation_not_supported(recorded.api, deployment.model_name))
         if recorded.api == "responses":
-            return await self._serve_responses(recorded.body, deployment, api_version)
+            return await self._serve_responses(recorded, deployment, api_version)
         error = validate_chat_request(recorded.body, deployment, api_version)
         if error is not None:
             return _error_response(error, deployment.name)
-        reply = self._take(deployment.name)
+        reply = self._take(recorded, deployment.name)
         if isinstance(reply, RESPONSES_ONLY):
             return _script_error(f"chat/completions requests cannot be answered by {type(reply).__name__}")
         return await _deliver(render(reply, recorded.body, deployment), deployment.name, "chat")
 
-    async def _serve_responses(self, body: Any, deployment: Deployment, api_version: str | None) -> Response:
+    async def _serve_responses(self, recorded: RecordedRequest, deployment: Deployment, api_version: str | None) -> Response:
+        body = recorded.body
         error = validate_responses_request(body, deployment, self.vault, api_version)
         if error is None and body.get("stream") is not True:
             error = responses_context_error(body, deployment)
@@ -273,7 +286,7 @@ class FakeAzure:
         if exceeds_input(body, deployment):
             overflow = render_responses(ResponsesFailure.context_length_exceeded(), body, deployment, self.vault)
             return await _deliver(overflow, deployment.name, "responses")
-        reply = self._take(deployment.name)
+        reply = self._take(recorded, deployment.name)
         if isinstance(reply, (RawSSE, Error)):
             return await _deliver(render(reply, {}, deployment), deployment.name, "responses")
         scripted = from_chat_reply(reply) if isinstance(reply, (Text, ToolCalls)) else reply

@@ -59,7 +59,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.errors import BridgeError, invalid_request
-from bridge.identifiers import bounded
+from bridge.identifiers import MAX_MODEL_NAME_LENGTH, bounded
 from bridge.model import (
     FilePart,
     ImagePart,
@@ -396,6 +396,8 @@ def parse_request(body: Any, *, count_only: bool = False) -> Request:
     model = _typed(_require(body, "model", ""), str, "model", "a valid string")
     if not model.strip():
         raise invalid_request("model: String should have at least 1 character")
+    if len(model) > MAX_MODEL_NAME_LENGTH:
+        raise invalid_request(f"model: String should have at most {MAX_MODEL_NAME_LENGTH} characters")
     messages = _messages(_require(body, "messages", ""))
     max_tokens: int | None = None
     if not count_only:

@@ -66,8 +66,8 @@ async def count_tokens(req: Request) -> Response:
         bridge = served.bridge
         request = parse_request(await read_json(req, bridge.settings.max_request_bytes), count_only=True)
         note_model(request.model)
-        target, request = bridge.target(request)
-        return {"input_tokens": count_input_tokens(request, bridge.api(target))}
+        target, request = await bridge.target(request)
+        return {"input_tokens": await count_input_tokens(request, bridge.api(target))}
 
     return await answer(req, FRONT, "count_tokens", count)
 

@@ -58,7 +58,7 @@ from typing import Any, get_args
 from bridge.errors import invalid_request
 from bridge.fronts.openai.errors import ParamError, invalid_param
 from bridge.fronts.openai.reasoning import strip_thinking
-from bridge.identifiers import bounded
+from bridge.identifiers import MAX_MODEL_NAME_LENGTH, bounded
 from bridge.model import (
     FilePart,
     ImagePart,
@@ -395,6 +395,12 @@ def parse_request(body: Any) -> ChatRequest:
     model = _required_string(body, "model", "model")
     if not model.strip():
         raise invalid_param("model", "Invalid 'model': empty string. Expected a model name.")
+    if len(model) > MAX_MODEL_NAME_LENGTH:
+        message = (
+            f"Invalid 'model': string too long. Expected a string with maximum length {MAX_MODEL_NAME_LENGTH}, "
+            f"but got a string with length {len(model)} instead."
+        )
+        raise invalid_param("model", message, "string_above_max_length")
     if body.get("messages") is None and body.get("input") is not None:
         messages = _input_messages(body.get("instructions"), body["input"])
     else:

@@ -16,6 +16,7 @@
     parallel_tool_calls               parallel_tool_calls (only with tools)
     max_tokens                        max_completion_tokens
     temperature, top_p, user          same names
+    cache_key                         prompt_cache_key (dropped for a deployment that refuses it)
     reasoning_effort                  reasoning_effort (a deployment that refuses it, or
                                       the value, is adapted: see `adapt`)
     response_format                   response_format {type: json_schema, json_schema:
@@ -127,6 +128,8 @@ def build_body(request: Request, model: str, stream: bool) -> Body:
         value = getattr(request, key)
         if value is not None:
             body[key] = value
+    if request.cache_key is not None:
+        body["prompt_cache_key"] = request.cache_key
     if request.response_format is not None:
         fmt = request.response_format
         schema = {"name": fmt.name, "schema": fmt.schema, "strict": fmt.strict}
