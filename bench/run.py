@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import coldstart, latency, per_request, throughput
-from bench.common import RESULTS_DIR, environment
+from bench.common import RESULTS_DIR, TRAFFIC, TRAFFIC_DIR, environment
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--peer-name", default="peer", help="the peer's name in the report")
     parser.add_argument("--only-per-request", action="store_true", help="run section 5 only")
     args = parser.parse_args(argv)
+    if not TRAFFIC.exists():
+        parser.exit(
+            2,
+            f"python -m bench.run: the benchmark replays recorded Claude Code requests from {TRAFFIC_DIR}, the team's "
+            "shared traffic corpus beside the checkout (not part of this repository); put it there to run the bench\n",
+        )
     plan = QUICK if args.quick else FULL
     started = time.perf_counter()
     report: dict[str, Any] = {"mode": "quick" if args.quick else "full", "plan": asdict(plan), "environment": environment()}

@@ -4,21 +4,50 @@ from __future__ import annotations
 
 import argparse
 import logging
+import textwrap
 
 import uvicorn
 
+from bridge import VERSION
 from bridge.app import create_app
 from bridge.pipeline import current_bridge
+from bridge.settings import SETTINGS
+from bridge.startup import startup_lines
+from bridge.tiers import Target
+
+LOCAL_HOST = "127.0.0.1"
+FUNCTIONS_PORT = 7071
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
+    return int(text)
+
+
+def _settings_help() -> str:
+    lines = ["settings (environment variables; the README's Configuration section says more):"]
+    for setting in SETTINGS:
+        lines += textwrap.wrap(setting.description, 100, initial_indent=f"  {setting.name:<26}", subsequent_indent=" " * 28)
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bridge", description="Serve claude-azure-bridge locally.")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=7071, help="port to listen on (default 7071, as func start)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bridge",
+        description="Serve claude-azure-bridge locally: Claude Code and OpenAI-format clients on Azure OpenAI.",
+        epilog=_settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default=LOCAL_HOST, help=f"interface to listen on (default {LOCAL_HOST})")
+    parser.add_argument("--port", type=_port, default=FUNCTIONS_PORT, help=f"port (default {FUNCTIONS_PORT}, as func start)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--version", action="version", version=f"claude-azure-bridge {VERSION}")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
-    current_bridge()
+    bridge = current_bridge()
+    apis = {tier.setting: bridge.api(Target(tier.deployment, tier.setting, tier.api)) for tier in bridge.settings.tiers.values()}
+    print("\n".join(startup_lines(bridge.settings, args.host, args.port, apis, bridge.gateway_settings)), flush=True)
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level, access_log=False, lifespan="off")
 
 

@@ -1,4 +1,10 @@
-"""The bridge as a plain ASGI (Starlette) application, for uvicorn: the same routes and handlers as function_app.py."""
+"""The bridge as a plain ASGI (Starlette) application, for uvicorn: the same routes and handlers as function_app.py.
+
+Every route also answers with a trailing slash (`/v1/messages/`), never with a
+redirect.  A path that matches no route gets a 404 in the error shape of the
+client API it belongs to, listing the routes; one under `/api` (the prefix
+Azure Functions usually adds) says that the bridge's routes sit at the root.
+"""
 
 from __future__ import annotations
 
@@ -15,24 +21,45 @@ from bridge.inbound import new_request_id
 from bridge.routes import ROUTES
 
 OPENAI_PATHS = ("/v1/chat/", "/v1/models", "/v1/completions", "/v1/responses")
+FUNCTIONS_PREFIX = "/api/"
+SERVED = ", ".join(f"{method} {route.path}" for route in ROUTES for method in route.methods)
+
+
+def _not_found(request: Request) -> BridgeError:
+    path = request.url.path
+    if path.startswith(FUNCTIONS_PREFIX):
+        root = path[len(FUNCTIONS_PREFIX) - 1 :]
+        return BridgeError(
+            "not_found_error",
+            f"No route for {request.method} {path}: the bridge's routes sit at the root of its URL, with no /api prefix "
+            f"(use {root}; for Claude Code, ANTHROPIC_BASE_URL is the URL without /api)",
+        )
+    return BridgeError("not_found_error", f"No route for {request.method} {path}: the bridge serves {SERVED}")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Unknown paths and methods answer in the error shape of the client API the path belongs to."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
-    served = ", ".join(f"{' '.join(r.methods)} {r.path}" for r in ROUTES)
+    path = request.url.path
     if status == 405:
-        error = BridgeError("invalid_request_error", f"{request.method} is not allowed on {request.url.path}")
+        error = BridgeError("invalid_request_error", f"{request.method} is not allowed on {path}")
     elif status == 404:
-        error = BridgeError("not_found_error", f"No route for {request.method} {request.url.path}: the bridge serves {served}")
+        error = _not_found(request)
     else:
         error = BridgeError("api_error", "Internal error")
-    front = OPENAI if request.url.path.startswith(OPENAI_PATHS) else ANTHROPIC
+    front = OPENAI if path.removeprefix(FUNCTIONS_PREFIX[:-1]).startswith(OPENAI_PATHS) else ANTHROPIC
     response = front.error_response(error, new_request_id())
     response.status_code = status
     return response
 
 
 def create_app() -> Starlette:
-    routes = [StarletteRoute(r.path, r.handler, methods=list(r.methods), name=r.name) for r in ROUTES]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    routes = [
+        StarletteRoute(path, r.handler, methods=list(r.methods), name=f"{r.name}{suffix}")
+        for r in ROUTES
+        for path, suffix in ((r.path, ""), (r.path.rstrip("/") + "/", "_slash"))
+        if suffix == "" or r.path != "/"
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    app.router.redirect_slashes = False
+    return app

@@ -9,6 +9,7 @@ from bridge.pipeline import current_bridge
 from bridge.settings import Settings
 
 SERVICE = "claude-azure-bridge"
+SIGN_IN = {"token": "present the client token", "entra": "sign in with an Entra ID access token or a personal key"}
 
 
 async def root(req: Request) -> Response:  # noqa: ARG001 - the Functions host binds the trigger by the name `req`
@@ -52,6 +53,10 @@ async def health(req: Request) -> Response:
         await bridge.gateway.authenticator.caller(presented_token(req))
         body.update(_details(settings))
         body["usage_store"] = "table" if bridge.gateway.shared else "memory"
-    except BridgeError:
-        body["details"] = "sign in (x-api-key or Authorization: Bearer, as for any request) to see upstreams and tiers"
+    except BridgeError as error:
+        body["details"] = (
+            f"the credential presented is refused: {error.message}"
+            if presented_token(req) is not None
+            else f"{SIGN_IN[gateway.client_auth]} (x-api-key or Authorization: Bearer) to see upstreams and tiers"
+        )
     return JSONResponse(body, status_code=503 if problems else 200)

@@ -1,7 +1,8 @@
 """The middle of the bridge: internal request in, upstream stream of internal events out.
 
-    Request ─ target (tiers: deployment, overrides) ─ upstream API ─ exchange (build, adapt, send
-            through the pool, recover) ─ UpstreamStream of Event batches for a front to render
+    Request ─ route: target (tiers: deployment, overrides), upstream API, the tools it is offered
+            ─ start: exchange (build, adapt, send through the pool, recover)
+            ─ UpstreamStream of Event batches for a front to render
 
 Which upstream API serves a deployment:
 
@@ -43,6 +44,17 @@ from bridge.upstreams.tools import for_upstream
 
 MAX_TOOLS = 128
 log = logging.getLogger("bridge.pipeline")
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A request on its way: its target and upstream API, in the form the upstream gets (`tools.for_upstream`)."""
+
+    target: Target
+    api: Api
+    request: Request
+    client_names: dict[str, str]
+    """The client's name of each tool offered under another."""
 
 
 @dataclass
@@ -114,8 +126,8 @@ class Bridge:
             request = replace(request, max_tokens=limit)
         return target, request
 
-    async def start(self, request: Request, deadline: Deadline) -> UpstreamStream:
-        """Resolve, translate and send; raises `BridgeError` for anything before the first events."""
+    async def route(self, request: Request) -> Routed:
+        """Where `request` goes and in what form; raises `BridgeError` for a request no upstream may see."""
         limited(request.stop)
         target, request = await self.target(request)
         request, client_names = for_upstream(request)
@@ -125,9 +137,13 @@ class Bridge:
                 " (tools deferred for tool search count only once found)"
             )
         note_deployment(target.deployment)
+        return Routed(target, self.api(target), request, client_names)
+
+    async def start(self, routed: Routed, deadline: Deadline) -> UpstreamStream:
+        """Send; raises `BridgeError` for anything that fails before the first events."""
         if self.pool is None:
             raise misconfigured("; ".join(self.settings.problems))
-        return await open_stream(request, target, self.api(target), self.pool, self.memory, deadline, client_names)
+        return await open_stream(routed.request, routed.target, routed.api, self.pool, self.memory, deadline, routed.client_names)
 
 
 _bridge: Bridge | None = None
@@ -140,6 +156,4 @@ def current_bridge() -> Bridge:
         _bridge = Bridge(load_settings(), load_gateway_settings())
         for problem in _bridge.problems:
             log.warning("configuration: %s", problem)
-        if _bridge.gateway_settings.client_auth == "token" and _bridge.settings.auth_token is None and _bridge.refusal is None:
-            log.warning("client auth is OFF: anyone who can reach this bridge can use it (set ANTHROPIC_AUTH_TOKEN)")
     return _bridge

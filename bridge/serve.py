@@ -7,9 +7,11 @@
       in the background: the client's last byte never waits for the usage table)
 
 with one JSON log line per request (naming the caller), the front's error
-shape for failures before the first byte, and never a stack trace.  A front
-is a `Front`: how it parses a call, and how it shapes an error.  Routes the
-bridge answers itself (`answer`) go through the same sign-in.
+shape for failures before the first byte, and never a stack trace.  Every
+generation answer names what served it: `x-bridge-deployment` and
+`x-bridge-api` (chat or responses).  A front is a `Front`: how it parses a
+call, and how it shapes an error.  Routes the bridge answers itself
+(`answer`) go through the same sign-in.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -29,7 +32,7 @@ from bridge.inbound import cache_key_of, new_request_id, presented_token, read_j
 from bridge.logs import RequestLog
 from bridge.model import Completion, Usage
 from bridge.outbound import StreamRenderer, gather, json_response, start_within, stream_body
-from bridge.pipeline import Bridge, current_bridge
+from bridge.pipeline import Bridge, Routed, current_bridge
 
 log = logging.getLogger("bridge.serve")
 
@@ -79,6 +82,15 @@ class Served:
 
 
 Handling = Callable[[Served], Awaitable[Response]]
+DEPLOYMENT_HEADER = "x-bridge-deployment"
+API_HEADER = "x-bridge-api"
+
+
+def served_by(routed: Routed) -> dict[str, str]:
+    """The headers that tell a user which deployment, through which upstream API, answered."""
+    return {DEPLOYMENT_HEADER: quote(routed.target.deployment, safe="-._~:@"), API_HEADER: routed.api}
+
+
 UNAVAILABLE = 503
 
 
@@ -119,18 +131,20 @@ async def serve(req: Request, front: Front, route: str) -> Response:
         request = cache_key_of(req.headers, call.request)
         record.model, record.stream = call.model, request.stream
         await bridge.gateway.budget.check(served.caller)
+        routed = await bridge.route(request)
+        headers = {**ids, **served_by(routed)}
         if request.stream:
             deadline = bridge.stream_deadline()
             heartbeat = bridge.settings.heartbeat_seconds
-            starting = await start_within(bridge.start(request, deadline), heartbeat)
+            starting = await start_within(bridge.start(routed, deadline), heartbeat)
             renderer = call.renderer()
             body = _logged(stream_body(renderer, starting, deadline, heartbeat, req), renderer, served, call.model)
-            return StreamingResponse(body, media_type="text/event-stream", headers={**SSE_HEADERS, **ids})
+            return StreamingResponse(body, media_type="text/event-stream", headers={**SSE_HEADERS, **headers})
         deadline = bridge.deadline()
-        completion = await gather(bridge.start(request, deadline), deadline, req)
+        completion = await gather(bridge.start(routed, deadline), deadline, req)
         record.usage = completion.usage
         served.count(completion.usage, call.model)
-        return json_response(call.body(completion), headers=ids)
+        return json_response(call.body(completion), headers=headers)
 
     return await _handle(req, front, route, generate)
 

@@ -599,8 +599,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                 f"has no Responses API (it came with {RESPONSES_SINCE}): unset {API_VERSION.name} for the v1 API, set a "
                 f"newer version, or use chat (the bridge falls back to chat/completions when Azure refuses)"
             )
-    if BIG_MODEL.name not in tiers and MIDDLE_MODEL.name not in tiers:
-        problems.append(f"{BIG_MODEL.name} is not set: set it to the deployment name that serves opus requests")
+    if BIG_MODEL.name not in tiers:
+        problems.append(
+            f"{BIG_MODEL.name} is not set, so opus requests (Claude Code's default model) fail: set it to the deployment "
+            "that serves them"
+        )
     timeout = REQUEST_TIMEOUT.value(env, problems) or DEFAULT_REQUEST_TIMEOUT
     auth_token = AUTH_TOKEN.value(env, problems)
     refusal = _refusal(env, auth_token)

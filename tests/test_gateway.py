@@ -307,3 +307,17 @@ async def test_counts_are_written_in_the_background_and_outlive_the_request() ->
     assert over.value.kind == "rate_limit_error" and "15 of 10 tokens today" in over.value.message
     other = Caller("u2", "someone else", "entra")
     await budget.check(other)
+
+
+def test_the_start_up_text_says_how_clients_sign_in() -> None:
+    from bridge.settings import load_settings
+    from bridge.startup import startup_lines
+
+    env = {"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com", "BIG_MODEL": "gpt-5", **ENTRA_ENV}
+    text = "\n".join(startup_lines(load_settings(env), "127.0.0.1", 7071, {"BIG_MODEL": "responses"}, load_gateway_settings(env)))
+    assert f"client auth: Microsoft Entra ID (tenant {TENANT}" in text and "client auth is OFF" not in text
+    assert f'"apiKeyHelper": "az account get-access-token --resource api://{CLIENT_ID} --query accessToken -o tsv"' in text
+    broken = {**env, "ENTRA_CLIENT_ID": "not-a-guid"}
+    apis = {"BIG_MODEL": "responses"}
+    refusing = "\n".join(startup_lines(load_settings(broken), "127.0.0.1", 7071, apis, load_gateway_settings(broken)))
+    assert "REFUSING every request until this is fixed: its sign-in cannot work: ENTRA_CLIENT_ID must be a GUID" in refusing

@@ -72,7 +72,7 @@ class Authenticator:
         if not hmac.compare_digest(presented.encode(), self.shared_token.encode()):
             raise BridgeError(
                 "authentication_error",
-                "Invalid client token: it does not match the bridge's ANTHROPIC_AUTH_TOKEN",
+                "Invalid client token: it is not this bridge's ANTHROPIC_AUTH_TOKEN",
                 {"x-should-retry": "false"},
             )
         return shared_token_caller()
