@@ -310,7 +310,7 @@ def test_content_filter_finish_is_refusal(client: anthropic.Anthropic, fake_azur
             "api_error",
         ),
         (403, {"error": {"code": "403", "message": "Forbidden"}}, anthropic.InternalServerError, "api_error"),
-        (404, {"error": {"code": "404", "message": "Resource not found"}}, anthropic.NotFoundError, "not_found_error"),
+        (404, {"error": {"code": "404", "message": "Resource not found"}}, anthropic.InternalServerError, "api_error"),
         (413, {"error": {"code": "413", "message": "Request entity too large"}}, anthropic.APIStatusError, "request_too_large"),
         (
             429,
@@ -338,9 +338,9 @@ def test_upstream_errors(
     assert error.body["type"] == "error"
     assert error.body["error"]["type"] == kind
     assert body["error"]["message"].split(".")[0] in error.body["error"]["message"]
-    assert error.status_code == {503: 529, 401: 500, 403: 500}.get(status, status)
-    if status in (401, 403):
-        assert error.response.headers["x-should-retry"] == "false", "Azure refused the bridge's credentials, not the client's"
+    assert error.status_code == {503: 529, 401: 500, 403: 500, 404: 500}.get(status, status)
+    if status in (401, 403, 404):
+        assert error.response.headers["x-should-retry"] == "false", "the bridge's credentials or endpoint, not the client's"
     if status == 429:
         assert error.response.headers["retry-after"] == "0"
 

@@ -20,9 +20,9 @@ from bridge.fronts.anthropic.request import parse_request
 from bridge.fronts.anthropic.stream import StreamWriter
 from bridge.upstreams.adapt import Adaptation
 from bridge.upstreams.responses.request import build_body
-from bridge.upstreams.responses.signature import decode
+from bridge.upstreams.responses.signature import decode, encode
 from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render, upstream_stream
-from tests.fake_azure import Deployment
+from tests.fake_azure import Deployment, Vault
 from tests.fake_azure.responses_rules import validate_responses_request
 from tests.strategies import JSON_VALUE, NAME, messages_request
 
@@ -42,6 +42,30 @@ def test_every_valid_request_becomes_a_responses_body_azure_accepts(body: dict[s
     error = validate_responses_request(responses, ANY_REASONING)
     assert error is None, (error, json.dumps(responses)[:2000])
     assert not any(item["type"] == "reasoning" for item in responses["input"]), "the strategies' signatures are not the bridge's"
+
+
+VAULT = Vault("properties")
+
+
+@st.composite
+def reasoned_request(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid request whose thinking blocks carry the bridge's signatures, for a few item ids (so some repeat)."""
+    body: dict[str, Any] = draw(messages_request())
+    for message in body["messages"]:
+        for block in message["content"] if isinstance(message["content"], list) else ():
+            if block["type"] == "thinking":
+                item_id = draw(st.sampled_from(["rs_one", "rs_two"]))
+                block["signature"] = encode(item_id, VAULT.seal(item_id, block["thinking"], ANY_REASONING.name))
+    return body
+
+
+@given(reasoned_request())
+@settings(max_examples=200, deadline=None)
+def test_reasoning_goes_back_only_where_azure_takes_it(body: dict[str, Any]) -> None:
+    """Never a reasoning item without the model's output after it, never one item twice, whatever the history."""
+    responses = NO_SAMPLING.apply(build_body(parse_request(body), "any", True))
+    error = validate_responses_request(responses, ANY_REASONING, VAULT)
+    assert error is None, (error, json.dumps(responses["input"])[:2000])
 
 
 def _cuts(draw: st.DrawFn, text: str) -> list[str]:

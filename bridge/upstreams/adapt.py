@@ -18,9 +18,12 @@ names a nested key.
       'reasoning_effort' / 'reasoning.effort'            deployment accepts (up when none lower)
       ("Supported values are: ...")
     unsupported_parameter 'reasoning.effort'             drop `reasoning` (not a reasoning model)
-    "Encrypted content is not supported ..." / 'include' drop `include`
+    "Encrypted content is not supported ..." / 'include' leave reasoning.encrypted_content out of
+                                                         `include` (other values stay; an empty
+                                                         list is not sent)
     unsupported_parameter / unsupported_value 'X'        drop X (X may be dotted: drop the nested key)
-    Unrecognized request argument supplied: X            drop X
+    Unrecognized request argument(s) supplied: X, Y      each as above: drop it, or send max_tokens
+                                                         for max_completion_tokens
     "... supports at most N completion tokens ..."       cap the token limit at N
       (or "... N output tokens", max_output_tokens)
 """
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bridge.upstreams.failures import UpstreamError
+from bridge.upstreams.responses.request import ENCRYPTED_REASONING
 
 DROPPABLE = frozenset(
     {
@@ -61,11 +65,12 @@ TOKEN_LIMIT_KEYS = ("max_completion_tokens", "max_tokens")
 OUTPUT_TOKENS_KEY = "max_output_tokens"
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 EFFORT_PARAMS = ("reasoning_effort", "reasoning.effort")
-_UNRECOGNIZED = re.compile(r"Unrecognized request argument supplied: (\w+)")
+_UNRECOGNIZED = re.compile(r"Unrecognized request arguments? supplied: (\w+(?:, \w+)*)")
 _AT_MOST = re.compile(r"at most (\d+) (?:completion|output) tokens")
 _SUPPORTED = re.compile(r"Supported values are:?(.*)", re.DOTALL)
 _QUOTED = re.compile(r"'([a-z]+)'")
 _ENCRYPTED_UNSUPPORTED = re.compile(r"encrypted content is not supported", re.IGNORECASE)
+INCLUDE = "include"
 
 
 def _get(body: dict[str, Any], path: str) -> Any:
@@ -118,11 +123,18 @@ class Adaptation:
     token_key: str = "max_completion_tokens"
     token_cap: int | None = None
     refused_efforts: frozenset[str] = field(default_factory=frozenset)
+    refused_includes: frozenset[str] = field(default_factory=frozenset)
 
     def apply(self, body: dict[str, Any]) -> dict[str, Any]:
         out = dict(body)
         for path in self.dropped:
             _without(out, path)
+        if self.refused_includes and isinstance(out.get(INCLUDE), list):
+            kept = [value for value in out[INCLUDE] if value not in self.refused_includes]
+            if kept:
+                out[INCLUDE] = kept
+            else:
+                del out[INCLUDE]
         limit = next((out.pop(key) for key in TOKEN_LIMIT_KEYS if key in out), None)
         if limit is not None:
             out[self.token_key] = min(limit, self.token_cap) if self.token_cap else limit
@@ -161,12 +173,23 @@ def _shown(value: Any) -> str:
 
 def learn(current: Adaptation, error: UpstreamError, sent: dict[str, Any]) -> Lesson | None:
     """The adaptation that fixes Azure's 400 `error` for the body `sent`, or None when none applies."""
-    message, param, code = error.message, error.param, error.code
+    message = error.message
     unrecognized = _UNRECOGNIZED.search(message)
-    if unrecognized and param is None:
-        param, code = unrecognized.group(1), "unsupported_parameter"
-    if _ENCRYPTED_UNSUPPORTED.search(message) and "include" in sent:
-        param, code = "include", "unsupported_parameter"
+    if unrecognized and error.param is None:
+        adaptation, changes = current, list[str]()
+        for name in unrecognized.group(1).split(", "):
+            lesson = _lesson(adaptation, sent, name, "unsupported_parameter", message)
+            if lesson is not None:
+                adaptation, changes = lesson.adaptation, [*changes, lesson.change]
+        return Lesson(adaptation, "; ".join(changes)) if changes else None
+    if _ENCRYPTED_UNSUPPORTED.search(message) and ENCRYPTED_REASONING in (sent.get(INCLUDE) or ()):
+        refused = current.refused_includes | {ENCRYPTED_REASONING}
+        return Lesson(replace(current, refused_includes=refused), f"{INCLUDE} {ENCRYPTED_REASONING} → (not sent)")
+    return _lesson(current, sent, error.param, error.code, message)
+
+
+def _lesson(current: Adaptation, sent: dict[str, Any], param: str | None, code: str | None, message: str) -> Lesson | None:
+    """The adaptation for Azure refusing parameter `param` (with `code`) of `sent`."""
     if param in TOKEN_LIMIT_KEYS or param == OUTPUT_TOKENS_KEY:
         cap = _AT_MOST.search(message)
         if cap and (current.token_cap is None or int(cap.group(1)) < current.token_cap):

@@ -18,10 +18,17 @@ step can fix becomes, through `describe`:
     ------------------------------------------------  ----------------------------------------------
     404 DeploymentNotFound, unknown_model             404 not_found_error naming the deployment and
                                                       the setting it came from
+    404 Resource not found                            500 (no retry): fix AZURE_OPENAI_ENDPOINT
+                                                      (the resource's base URL, no path)
+    400 API version not supported                     500 (no retry): fix AZURE_OPENAI_API_VERSION
     content_filter, ResponsibleAIPolicyViolation,     400 invalid_request_error: Azure's content
       content_policy_violation                        filter, with the categories that fired
     context_length_exceeded / "maximum context        400 "prompt is too long: N tokens > M maximum"
       length" / "exceed the configured limit"         (Anthropic's wording: Claude Code compacts)
+    an image Azure cannot use: too large              400 "image exceeds 20 MB maximum ..."
+      (invalid_image); bad data URL, wrong format,    400 "Could not process image: ..." with what
+      download timeout (invalid_image_format,         Azure takes (Anthropic's wordings, which
+      invalid_image_url, param ...image_url)          Claude Code recognises)
     401 PermissionDenied                              500 (no retry): assign Cognitive Services
                                                       OpenAI User to that principal
     401 with a key / with an Entra ID token           500 (no retry): check the key / the identity,
@@ -29,7 +36,11 @@ step can fix becomes, through `describe`:
     403 AuthenticationTypeDisabled                    500 (no retry): unset the key, use Entra ID
     403 otherwise, with Entra ID                      500 (no retry): the identity's role or the
                                                       resource's network rules
+    insufficient_quota (in a stream or not)           429 (no retry): raise the deployment's quota
+                                                      or add a resource
     429, rate_limit_exceeded in a stream              429 rate_limit_error, retry-after passed on
+                                                      (no retry when Azure asks for more than
+                                                      CLIENT_WAIT_LIMIT seconds: SDKs would not wait)
     503, server_is_overloaded                         529 overloaded_error
     a stream that failed after it started             api_error "The upstream failed mid-response"
     anything else                                     kind by status, upstream message kept
@@ -43,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge import sse
-from bridge.errors import BridgeError, ErrorKind, kind_for_upstream_status, misconfigured
+from bridge.errors import NO_RETRY, BridgeError, ErrorKind, kind_for_upstream_status, misconfigured
 from bridge.redaction import redact
 from bridge.tiers import Target
 from bridge.upstreams.transport import requested_wait
@@ -55,11 +66,16 @@ NOT_FOUND_CODES = frozenset({"DeploymentNotFound", "unknown_model", "model_not_f
 CONTENT_FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "ResponsibleAIPolicyViolation"})
 STREAM_KINDS: dict[str, ErrorKind] = {
     "rate_limit_exceeded": "rate_limit_error",
-    "insufficient_quota": "rate_limit_error",
     "server_is_overloaded": "overloaded_error",
     "invalid_prompt": "invalid_request_error",
 }
 TRUNCATED = "stream_truncated"
+IMAGE_CODES = frozenset({"invalid_image", "invalid_image_url", "invalid_image_format"})
+RESOURCE_NOT_FOUND = "Resource not found"
+VERSION_NOT_SUPPORTED = "API version not supported"
+CLIENT_WAIT_LIMIT = 60.0
+"""The longest `retry-after` the Anthropic and OpenAI SDKs wait for; beyond it they retry after their own short backoff."""
+_IMAGE_PARAM = re.compile(r"image_url|input_image")
 _CONTEXT_NUMBERS = (
     re.compile(r"maximum context length is (\d+) tokens.*?(?:resulted in|requested) (\d+) tokens", re.S),
     re.compile(r"exceed the configured limit of (\d+) tokens.*?resulted in (\d+) tokens", re.S),
@@ -145,6 +161,13 @@ class UpstreamError:
     def is_context_overflow(self) -> bool:
         return self.code == "context_length_exceeded" or bool(_CONTEXT_WORDS.search(self.message))
 
+    def is_image_refusal(self) -> bool:
+        return self.code in IMAGE_CODES or bool(self.param and _IMAGE_PARAM.search(self.param))
+
+    def refuses_schema(self, where: str) -> bool:
+        """Whether Azure refused the structured-output schema at `where` (`text.format`, `response_format`) as strict."""
+        return self.code == "invalid_json_schema" or ((self.param or "").startswith(where) and "schema" in self.message.lower())
+
 
 class UpstreamFailure(Exception):
     """Raised by a stream translator when the upstream reports a failure inside its stream."""
@@ -207,8 +230,46 @@ def _refused_credentials(error: UpstreamError, keyed: bool) -> BridgeError:
     return misconfigured(f"Azure refused the request with this key (the resource's network rules may block it). {said}")
 
 
+def _image_refused(error: UpstreamError) -> BridgeError:
+    said = f"Azure said: {error.message}"
+    if error.code == "invalid_image":
+        return BridgeError(
+            "invalid_request_error",
+            f"image exceeds 20 MB maximum (Azure OpenAI's limit for one image): send a smaller image. {said}",
+        )
+    if error.code == "invalid_image_url":
+        return BridgeError(
+            "invalid_request_error",
+            "Could not process image: Azure OpenAI could not download it from its URL. Send the image itself "
+            f"(base64 data), or a URL Azure can reach. {said}",
+        )
+    return BridgeError(
+        "invalid_request_error",
+        "Could not process image: Azure OpenAI takes PNG, JPEG, GIF and WebP images of at most 20 MB, sent as "
+        f"base64 data with their media type or as an https URL. {said}",
+    )
+
+
+def _rate_limit_headers(headers: dict[str, str], retry: float | None) -> dict[str, str]:
+    """A wait longer than the SDKs honour (they would retry after a short backoff, in vain): the client is told not to
+    retry, and keeps Azure's `retry-after`."""
+    return {**headers, **NO_RETRY} if retry is not None and retry > CLIENT_WAIT_LIMIT else headers
+
+
 def describe(error: UpstreamError, target: Target, keyed: bool) -> BridgeError:
     """The client's error for an upstream error no recovery step could fix."""
+    said = f"Azure said: {error.message}"
+    if error.status == 404 and error.message.strip() == RESOURCE_NOT_FOUND:
+        return misconfigured(
+            "Azure OpenAI has no such path: set AZURE_OPENAI_ENDPOINT (and any AZURE_OPENAI_ENDPOINT_N) to the "
+            "resource's base URL, such as https://NAME.openai.azure.com, with no path after it; unset "
+            f"AZURE_OPENAI_API_VERSION to use the v1 API. {said}"
+        )
+    if error.status == 400 and VERSION_NOT_SUPPORTED in error.message:
+        return misconfigured(
+            "Azure OpenAI does not offer the API version the bridge is set to: unset AZURE_OPENAI_API_VERSION (and "
+            f"any AZURE_OPENAI_API_VERSION_N) to use the v1 API, or set one Azure lists, such as 2024-10-21. {said}"
+        )
     if error.code in NOT_FOUND_CODES or (error.status == 404 and "deployment" in error.message.lower()):
         return _not_found(error, target)
     if error.is_content_filter():
@@ -220,12 +281,22 @@ def describe(error: UpstreamError, target: Target, keyed: bool) -> BridgeError:
         )
     if error.is_context_overflow():
         return _prompt_too_long(error)
+    if error.is_image_refusal():
+        return _image_refused(error)
     if error.status in (401, 403):
         return _refused_credentials(error, keyed)
+    if error.code == "insufficient_quota":
+        return BridgeError(
+            "rate_limit_error",
+            f"Azure OpenAI has no quota left for deployment '{target.deployment}' (from {target.source}): raise its "
+            f"quota in the Azure AI Foundry portal, or add another resource (AZURE_OPENAI_ENDPOINT_2). {said}",
+            dict(NO_RETRY),
+        )
     retry = error.retry_after
     headers = dict(error.headers) or ({"retry-after": f"{retry:g}"} if retry is not None else {})
     if error.in_stream:
         kind = STREAM_KINDS.get(error.code or "", "api_error")
         message = error.message if error.code == TRUNCATED else f"The upstream failed mid-response: {error.message}"
-        return BridgeError(kind, message, headers if kind == "rate_limit_error" else {})
-    return BridgeError(kind_for_upstream_status(error.status), error.message, headers)
+        return BridgeError(kind, message, _rate_limit_headers(headers, retry) if kind == "rate_limit_error" else {})
+    kind = kind_for_upstream_status(error.status)
+    return BridgeError(kind, error.message, _rate_limit_headers(headers, retry) if kind == "rate_limit_error" else headers)

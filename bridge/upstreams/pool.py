@@ -8,8 +8,8 @@ once.  A member that is resting gets no request at all.  When every member
 is resting, the pool waits for the first one to come back only when that is
 soon (`MAX_WAIT_SECONDS`, and within the request's deadline); otherwise it
 answers at once, so a long `retry-after` costs no upstream calls and no
-waiting clients.  At most `MAX_ROUNDS` rounds; all of this happens before any
-byte reaches the client.
+waiting clients.  Each member is tried at most `MAX_ROUNDS` times a request;
+all of this happens before any byte reaches the client.
 
 When nothing succeeds, the last upstream answer is returned as it is (a 429
 keeps its `retry-after`); if this request reached no member, a `BridgeError`:
@@ -100,33 +100,37 @@ class Pool:
         """
         content = sse.dumps(body)
         order = self._order()
+        tries = dict.fromkeys(range(len(order)), 0)
         last: Answer | None = None
         unreachable = ""
-        for round_number in range(1, MAX_ROUNDS + 1):
-            wait = self._soonest()
-            if wait > 0:
+        while True:
+            left = [i for i in tries if tries[i] < MAX_ROUNDS]
+            ready = [i for i in left if order[i].resting_for() == 0]
+            if not ready:
+                wait = min((order[i].resting_for() for i in left), default=math.inf)
                 if wait > min(MAX_WAIT_SECONDS, deadline.remaining()):
                     break
                 await asyncio.sleep(wait)
-            for member in order:
-                if member.resting_for() > 0:
-                    continue
+                continue
+            member = order[ready[0]]
+            tries[ready[0]] += 1
+            endpoint = member.endpoint
+            try:
+                answer = await self._attempt(endpoint, deployment, operation, content, deadline)
+            except TRANSPORT_ERRORS as exc:
+                unreachable = f"Could not reach the upstream at {endpoint.host} ({type(exc).__name__})"
+                log.warning("%s: %s", endpoint.name, unreachable)
+                member.rest(retry_delay(tries[ready[0]], None))
+                continue
+            if answer.reply.status not in RETRY_STATUSES:
                 if last is not None:
                     last.reply.close()
-                    last = None
-                endpoint = member.endpoint
-                try:
-                    answer = await self._attempt(endpoint, deployment, operation, content, deadline)
-                except TRANSPORT_ERRORS as exc:
-                    unreachable = f"Could not reach the upstream at {endpoint.host} ({type(exc).__name__})"
-                    log.warning("%s: %s", endpoint.name, unreachable)
-                    member.rest(retry_delay(round_number, None))
-                    continue
-                if answer.reply.status not in RETRY_STATUSES:
-                    return answer
-                log.warning("%s answered %s for %s", endpoint.name, answer.reply.status, deployment)
-                member.rest(retry_delay(round_number, answer.reply.headers))
-                last = answer
+                return answer
+            log.warning("%s answered %s for %s", endpoint.name, answer.reply.status, deployment)
+            member.rest(retry_delay(tries[ready[0]], answer.reply.headers))
+            if last is not None:
+                last.reply.close()
+            last = answer
         if last is not None:
             return last
         if unreachable:

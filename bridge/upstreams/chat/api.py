@@ -7,6 +7,8 @@ Its own answers, before the shared step (`recovery.shared_step`):
     400/404 OperationNotSupported (codex models)           SwitchApi responses
     400 naming /v1/responses or the Responses API          SwitchApi responses
       (gpt-5.4+ refusing reasoning effort with tools)
+    a strict structured-output schema Azure refuses        Resend with the schema not strict
+      (invalid_json_schema, param response_format)
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from __future__ import annotations
 import re
 
 from bridge.upstreams.api import UpstreamApi
-from bridge.upstreams.chat.request import build_body
+from bridge.upstreams.chat.request import build_body, loose_format
 from bridge.upstreams.chat.stream import ChatStreamTranslator, events_of
-from bridge.upstreams.recovery import Recovery, Refusal, SwitchApi, shared_step
+from bridge.upstreams.recovery import Recovery, Refusal, Resend, SwitchApi, shared_step
 
 _USE_RESPONSES = re.compile(r"/v1/responses|responses api", re.IGNORECASE)
 
@@ -27,6 +29,9 @@ def recover(refusal: Refusal) -> Recovery:
         return SwitchApi("responses", error.message)
     if error.status == 400 and _USE_RESPONSES.search(error.message):
         return SwitchApi("responses", error.message)
+    loose = loose_format(refusal.sent)
+    if loose is not None and error.refuses_schema("response_format"):
+        return Resend(loose, "response_format strict True → False (Azure refused the schema as strict)")
     return shared_step(refusal)
 
 

@@ -20,7 +20,8 @@
     reasoning_effort                  reasoning_effort (a deployment that refuses it, or
                                       the value, is adapted: see `adapt`)
     response_format                   response_format {type: json_schema, json_schema:
-                                      {name, schema, strict}}
+                                      {name, schema, strict}} (sent again not strict when
+                                      Azure refuses the schema as strict: `loose_format`)
     web_search                        refused with a 400 that says so: web search runs
                                       only through the Responses API
     stop                              not sent: the bridge matches stop sequences itself
@@ -135,3 +136,12 @@ def build_body(request: Request, model: str, stream: bool) -> Body:
         schema = {"name": fmt.name, "schema": fmt.schema, "strict": fmt.strict}
         body["response_format"] = {"type": "json_schema", "json_schema": schema}
     return body
+
+
+def loose_format(body: Body) -> Body | None:
+    """`body` with its structured-output format no longer strict, or None when it was not strict."""
+    fmt = body.get("response_format")
+    spec = fmt.get("json_schema") if isinstance(fmt, dict) else None
+    if not isinstance(fmt, dict) or not isinstance(spec, dict) or spec.get("strict") is not True:
+        return None
+    return {**body, "response_format": {**fmt, "json_schema": {**spec, "strict": False}}}

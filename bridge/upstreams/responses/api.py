@@ -17,13 +17,15 @@ Its own answers, before the shared step (`recovery.shared_step`):
     a strict structured-output schema Azure refuses        Resend with the schema not strict
     the web_search tool is refused                         Fail: the deployment has no web search
                                                            (never a hang)
+    500 to a request with the web_search tool (after the   Fail (no retry): Azure's web search fails
+      pool's retries)                                      there; another deployment, or no tool
 """
 
 from __future__ import annotations
 
 import re
 
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, misconfigured
 from bridge.tiers import Target
 from bridge.upstreams.api import UpstreamApi
 from bridge.upstreams.recovery import Fail, Recovery, Refusal, Resend, SwitchApi, shared_step
@@ -43,6 +45,14 @@ def no_web_search(target: Target, said: str) -> BridgeError:
     )
 
 
+def failing_web_search(target: Target, said: str) -> BridgeError:
+    return misconfigured(
+        "Azure OpenAI kept failing (HTTP 500) on a request that uses the web_search tool on deployment "
+        f"'{target.deployment}' (from {target.source}): Azure's web search fails this way on some models and regions. "
+        f"Use a deployment whose web search works, or leave the tool out. Azure said: {said}"
+    )
+
+
 def recover(refusal: Refusal) -> Recovery:
     error, sent = refusal.error, refusal.sent
     if error.status in (400, 404) and (error.code == "OperationNotSupported" or _NO_RESPONSES.search(error.message)):
@@ -54,10 +64,12 @@ def recover(refusal: Refusal) -> Recovery:
         if reasoning_refused and has_reasoning(sent):
             return Resend(without_reasoning(sent), "reasoning items made elsewhere → (not sent)")
         loose = loose_format(sent)
-        if loose is not None and error.param is not None and error.param.startswith("text.format"):
+        if loose is not None and error.refuses_schema("text.format"):
             return Resend(loose, "text.format.strict True → False (Azure refused the schema as strict)")
         if has_web_search(sent) and "web_search" in error.message:
             return Fail(no_web_search(refusal.target, error.message))
+    if error.status == 500 and has_web_search(sent):
+        return Fail(failing_web_search(refusal.target, error.message))
     return shared_step(refusal)
 
 

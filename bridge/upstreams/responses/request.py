@@ -12,7 +12,9 @@
     Message(assistant) text           {"type": "message", "role": "assistant", content}
     ToolCallPart                      {"type": "function_call", call_id, name, arguments}
     ReasoningPart, our signature      {"type": "reasoning", id, summary: [summary_text],
-                                      encrypted_content} (see `signature`)
+                                      encrypted_content} (see `signature`), only where Azure
+                                      takes it back: followed by the model's output (a call
+                                      or assistant text), and once per item id
     ReasoningPart, any other          dropped (never sent to Azure)
     Tool                              {"type": "function", name, description, parameters,
                                       strict: false}
@@ -146,8 +148,32 @@ def _split_instructions(messages: list[Message]) -> tuple[str, list[Message]]:
     return instructions, messages[leading:]
 
 
+def _follows_model_output(items: list[Body], index: int) -> bool:
+    """Whether the first item after `index` that is not reasoning is the model's own (a call, assistant text)."""
+    for item in items[index + 1 :]:
+        if item["type"] == "function_call" or (item["type"] == "message" and item["role"] == "assistant"):
+            return True
+        if item["type"] != "reasoning":
+            return False
+    return False
+
+
+def _returnable(items: list[Body]) -> list[Body]:
+    """`items` without the reasoning items Azure refuses back: one with no model output after it (a turn
+    interrupted after its thinking) or one whose id came already (a repeated thinking block)."""
+    seen: set[str] = set()
+    kept: list[Body] = []
+    for index, item in enumerate(items):
+        if item["type"] == "reasoning":
+            if item["id"] in seen or not _follows_model_output(items, index):
+                continue
+            seen.add(item["id"])
+        kept.append(item)
+    return kept
+
+
 def input_items(messages: list[Message]) -> list[Body]:
-    items = [item for message in answered_in_order(messages) for item in _items(message)]
+    items = _returnable([item for message in answered_in_order(messages) for item in _items(message)])
     if not any(item["type"] != "reasoning" for item in items):
         raise invalid_request("messages: nothing to send: the request holds no text, image or tool content")
     return items
