@@ -41,6 +41,37 @@ def test_load_spreads_across_the_pool(pooled: RunningBridge, fake_azure: FakeAzu
     assert (len(fake_azure.requests), len(second_azure.requests)) == (3, 3)
 
 
+def test_a_conversation_keeps_to_one_member_while_it_can(
+    pooled: RunningBridge, fake_azure: FakeAzure, second_azure: FakeAzure
+) -> None:
+    """Its cached prefix and its encrypted reasoning live on the resource that served it."""
+    client = anthropic.Anthropic(base_url=pooled.url, api_key=CLIENT_TOKEN, max_retries=0)
+    sessions = [f"session-{n}" for n in range(8)]
+    for session in sessions:
+        for _ in range(3):
+            client.messages.create(
+                model="claude-opus-4-8", max_tokens=20, messages=PROMPT, extra_headers={"x-claude-code-session-id": session}
+            )
+    served = {
+        session: {
+            fake_name
+            for fake_name, fake in (("first", fake_azure), ("second", second_azure))
+            for request in fake.requests
+            if request.body.get("prompt_cache_key") == session
+        }
+        for session in sessions
+    }
+    assert all(len(members) == 1 for members in served.values()), served
+    assert {member for members in served.values() for member in members} == {"first", "second"}, "sessions spread"
+    fake_azure.enqueue(Error.rate_limited(retry_after=30))
+    home = next(session for session, members in served.items() if members == {"first"})
+    before = len(second_azure.requests)
+    client.messages.create(
+        model="claude-opus-4-8", max_tokens=20, messages=PROMPT, extra_headers={"x-claude-code-session-id": home}
+    )
+    assert len(second_azure.requests) == before + 1, "a resting member's conversations fail over"
+
+
 def test_failover_on_429_without_waiting(pooled: RunningBridge, fake_azure: FakeAzure, second_azure: FakeAzure) -> None:
     fake_azure.enqueue(Error.rate_limited(retry_after=30))
     started = time.monotonic()

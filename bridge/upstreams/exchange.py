@@ -71,7 +71,7 @@ async def open_stream(
     while True:
         adaptation = memory.adaptation(pool.name, target.deployment, api.name)
         sent = adaptation.apply(body)
-        answer = await pool.send(target.deployment, api.operation, sent, deadline)
+        answer = await pool.send(target.deployment, api.operation, sent, deadline, request.cache_key)
         keyed = answer.endpoint.credential.keyed
         if answer.reply.status == 200:
             try:

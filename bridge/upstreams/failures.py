@@ -250,7 +250,7 @@ def _image_refused(error: UpstreamError) -> BridgeError:
     )
 
 
-def _rate_limit_headers(headers: dict[str, str], retry: float | None) -> dict[str, str]:
+def rate_limit_headers(headers: dict[str, str], retry: float | None) -> dict[str, str]:
     """A wait longer than the SDKs honour (they would retry after a short backoff, in vain): the client is told not to
     retry, and keeps Azure's `retry-after`."""
     return {**headers, **NO_RETRY} if retry is not None and retry > CLIENT_WAIT_LIMIT else headers
@@ -297,6 +297,6 @@ def describe(error: UpstreamError, target: Target, keyed: bool) -> BridgeError:
     if error.in_stream:
         kind = STREAM_KINDS.get(error.code or "", "api_error")
         message = error.message if error.code == TRUNCATED else f"The upstream failed mid-response: {error.message}"
-        return BridgeError(kind, message, _rate_limit_headers(headers, retry) if kind == "rate_limit_error" else {})
+        return BridgeError(kind, message, rate_limit_headers(headers, retry) if kind == "rate_limit_error" else {})
     kind = kind_for_upstream_status(error.status)
-    return BridgeError(kind, error.message, _rate_limit_headers(headers, retry) if kind == "rate_limit_error" else headers)
+    return BridgeError(kind, error.message, rate_limit_headers(headers, retry) if kind == "rate_limit_error" else headers)

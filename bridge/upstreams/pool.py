@@ -1,7 +1,10 @@
 """A pool of upstreams serving the same deployment names: load spreading, failover, retries.
 
-Requests start at the next member in turn (round robin), so load spreads
-across resources and regions.  A member that answers 429, 5xx (408, 500, 502,
+A conversation keeps to one member while it can (its prompt cache key picks
+the member it starts at: that member holds its cached prompt prefix and can
+read the encrypted reasoning it made); requests without a key start at the
+next member in turn (round robin).  Either way, load spreads across
+resources and regions.  A member that answers 429, 5xx (408, 500, 502,
 503, 504) or cannot be reached is set aside until its `retry-after` (or a
 short backoff) has passed, and the request moves on to the next member at
 once.  A member that is resting gets no request at all.  When every member
@@ -23,6 +26,7 @@ import asyncio
 import logging
 import math
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +36,7 @@ from bridge import sse
 from bridge.deadline import Deadline
 from bridge.errors import BridgeError
 from bridge.upstreams.endpoint import Endpoint
+from bridge.upstreams.failures import rate_limit_headers
 from bridge.upstreams.transport import TRANSPORT_ERRORS, Reply, post, retry_delay
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -83,23 +88,28 @@ class Pool:
             if member.endpoint is endpoint:
                 member.rest(seconds)
 
-    def _order(self) -> list[_Member]:
-        """Members from the next in turn."""
-        start = self._turn % len(self._members)
-        self._turn += 1
+    def _order(self, affinity: str | None) -> list[_Member]:
+        """Members from the conversation's own (`affinity`: its prompt cache key), else from the next in turn."""
+        if affinity is not None:
+            start = zlib.crc32(affinity.encode()) % len(self._members)
+        else:
+            start = self._turn % len(self._members)
+            self._turn += 1
         return self._members[start:] + self._members[:start]
 
     def _soonest(self) -> float:
         return min(member.resting_for() for member in self._members)
 
-    async def send(self, deployment: str, operation: str, body: dict[str, Any], deadline: Deadline) -> Answer:
+    async def send(
+        self, deployment: str, operation: str, body: dict[str, Any], deadline: Deadline, affinity: str | None = None
+    ) -> Answer:
         """POST `body`; returns the first answer that is not worth retrying.
 
         A 200 counts only once its first body bytes arrived: a connection that breaks
         between the headers and the body is retried like one that could not be made.
         """
         content = sse.dumps(body)
-        order = self._order()
+        order = self._order(affinity)
         tries = dict.fromkeys(range(len(order)), 0)
         last: Answer | None = None
         unreachable = ""
@@ -139,7 +149,7 @@ class Pool:
         raise BridgeError(
             "rate_limit_error",
             f"Every upstream endpoint asked the bridge to wait (rate limits or failures); retry in {wait:.0f} s",
-            {"retry-after": str(math.ceil(wait))},
+            rate_limit_headers({"retry-after": str(math.ceil(wait))}, wait),
         )
 
     async def _attempt(self, endpoint: Endpoint, deployment: str, operation: str, content: bytes, deadline: Deadline) -> Answer:
