@@ -40,7 +40,7 @@ import httpx
 from bench.common import RESULTS_DIR, cpu_ns, environment, percentiles, running_bridge, running_upstream
 from bridge.callers.caller import Caller
 from bridge.callers.entra import EntraVerifier
-from bridge.http import session
+from bridge.http import close_session
 from bridge.tables import TableService
 from bridge.usage.budget import Budget, BudgetConfig
 from bridge.usage.store import MemoryUsageStore, UsageStore
@@ -159,7 +159,7 @@ async def in_process(calls: int, entra: FakeEntra, azurite: Azurite) -> dict[str
         results[f"check_and_record_{name}"] = await _timed(check_and_record, calls // 4 if name == "table" else calls)
         results[f"check_{name}"] = await _timed(check, calls // 4 if name == "table" else calls)
         await store.aclose()
-    await session().close()
+    await close_session()
     return results
 
 

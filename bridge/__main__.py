@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     bridge = current_bridge()
     apis = {tier.setting: bridge.api(Target(tier.deployment, tier.setting, tier.api)) for tier in bridge.settings.tiers.values()}
     print("\n".join(startup_lines(bridge.settings, args.host, args.port, apis, bridge.gateway_settings)), flush=True)
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level, access_log=False, lifespan="off")
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level, access_log=False, lifespan="on")
 
 
 if __name__ == "__main__":

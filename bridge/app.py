@@ -8,6 +8,9 @@ Azure Functions usually adds) says that the bridge's routes sit at the root.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,7 +20,9 @@ from starlette.routing import Route as StarletteRoute
 from bridge.errors import BridgeError
 from bridge.fronts.anthropic.routes import FRONT as ANTHROPIC
 from bridge.fronts.openai.routes import FRONT as OPENAI
+from bridge.http import close_session
 from bridge.inbound import new_request_id
+from bridge.pipeline import close_bridge
 from bridge.routes import ROUTES
 
 OPENAI_PATHS = ("/v1/chat/", "/v1/models", "/v1/completions", "/v1/responses")
@@ -53,6 +58,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+@asynccontextmanager
+async def _lifespan(_app: Starlette) -> AsyncIterator[None]:
+    """When the server shuts down: the usage counts still being written are written, then the gateway's
+    tables and the upstream connections are closed."""
+    yield
+    await close_bridge()
+    await close_session()
+
+
 def create_app() -> Starlette:
     routes = [
         StarletteRoute(path, r.handler, methods=list(r.methods), name=f"{r.name}{suffix}")
@@ -60,6 +74,6 @@ def create_app() -> Starlette:
         for path, suffix in ((r.path, ""), (r.path.rstrip("/") + "/", "_slash"))
         if suffix == "" or r.path != "/"
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=_lifespan)
     app.router.redirect_slashes = False
     return app

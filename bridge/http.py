@@ -42,6 +42,13 @@ def session() -> aiohttp.ClientSession:
     return existing
 
 
+async def close_session() -> None:
+    """Close the running loop's session and its connections (when the server shuts down)."""
+    existing = _sessions.pop(asyncio.get_running_loop(), None)
+    if existing is not None:
+        await existing.close()
+
+
 @functools.lru_cache(maxsize=64)
 def proxy_for(url: str) -> str | None:
     """The proxy the environment names for `url` (HTTPS_PROXY, NO_PROXY, ...), read once per URL.

@@ -157,3 +157,9 @@ def current_bridge() -> Bridge:
         for problem in _bridge.problems:
             log.warning("configuration: %s", problem)
     return _bridge
+
+
+async def close_bridge() -> None:
+    """At shutdown: the gateway, if it was built, writes its pending counts and closes its tables."""
+    if _bridge is not None and "gateway" in vars(_bridge):
+        await _bridge.gateway.aclose()

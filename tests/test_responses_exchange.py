@@ -20,6 +20,7 @@ from bridge.errors import BridgeError
 from bridge.fronts.anthropic.message import message_body
 from bridge.fronts.anthropic.request import parse_request
 from bridge.fronts.anthropic.stream import StreamWriter
+from bridge.http import close_session
 from bridge.inbound import SESSION_HEADER, cache_key_of
 from bridge.pipeline import Bridge
 from bridge.settings import load_settings
@@ -75,8 +76,11 @@ async def _turn(fake: FakeAzure, body: dict[str, Any], deployment: str, session:
     request = cache_key_of({SESSION_HEADER: session} if session else {}, parse_request(body))
     assert bridge.pool is not None
     target = Target(deployment, "BIG_MODEL")
-    stream = await open_stream(request, target, "responses", bridge.pool, bridge.memory, bridge.deadline())
-    return parse_sse(await render(StreamWriter("msg_test", request.model), stream))
+    try:
+        stream = await open_stream(request, target, "responses", bridge.pool, bridge.memory, bridge.deadline())
+        return parse_sse(await render(StreamWriter("msg_test", request.model), stream))
+    finally:
+        await close_session()
 
 
 def turn(fake: FakeAzure, body: dict[str, Any], deployment: str = "gpt-5", session: str | None = SESSION) -> Any:

@@ -39,6 +39,8 @@ class Gateway:
         return self.tables is not None
 
     async def aclose(self) -> None:
+        """Write the counts still pending, then close the stores."""
+        await self.budget.settle()
         await self.keys.store.aclose()
         await self.budget.store.aclose()
         if self.tables is not None:
