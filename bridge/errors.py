@@ -102,11 +102,3 @@ def kind_for_upstream_status(status: int) -> ErrorKind:
     if status in _KIND_OF_UPSTREAM_STATUS:
         return _KIND_OF_UPSTREAM_STATUS[status]
     return "invalid_request_error" if 400 <= status < 500 else "api_error"
-
-
-class WrongApi(BridgeError):
-    """The upstream says this deployment must be called through the other API (`api`)."""
-
-    def __init__(self, api: str, message: str) -> None:
-        super().__init__("invalid_request_error", message)
-        self.api = api
