@@ -20,9 +20,10 @@ from starlette.routing import Route as StarletteRoute
 from bridge.errors import BridgeError
 from bridge.fronts.anthropic.routes import FRONT as ANTHROPIC
 from bridge.fronts.openai.routes import FRONT as OPENAI
+from bridge.http import close_session
 from bridge.inbound import new_request_id
+from bridge.pipeline import close_bridge
 from bridge.routes import ROUTES
-from bridge.upstreams.transport import close_session
 
 OPENAI_PATHS = ("/v1/chat/", "/v1/models", "/v1/completions", "/v1/responses")
 FUNCTIONS_PREFIX = "/api/"
@@ -59,8 +60,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 @asynccontextmanager
 async def _lifespan(_app: Starlette) -> AsyncIterator[None]:
-    """Upstream connections are closed when the server shuts down."""
+    """When the server shuts down: the usage counts still being written are written, then the gateway's
+    tables and the upstream connections are closed."""
     yield
+    await close_bridge()
     await close_session()
 
 

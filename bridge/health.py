@@ -4,11 +4,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bridge.errors import BridgeError
-from bridge.inbound import check_client_token, presented_token
+from bridge.inbound import presented_token
 from bridge.pipeline import current_bridge
 from bridge.settings import Settings
 
 SERVICE = "claude-azure-bridge"
+SIGN_IN = {"token": "present the client token", "entra": "sign in with an Entra ID access token or a personal key"}
 
 
 async def root(req: Request) -> Response:  # noqa: ARG001 - the Functions host binds the trigger by the name `req`
@@ -31,26 +32,31 @@ def _details(settings: Settings) -> dict[str, object]:
 
 
 async def health(req: Request) -> Response:
-    """200 when configured; 503 listing each configuration problem by setting name ("refusing" when the bridge
-    serves nothing until one is fixed: `Settings.refusal`).
+    """200 when configured; 503 listing each configuration problem by setting name, the gateway's too
+    ("refusing" when the bridge serves nothing until one is fixed: `Bridge.refusal`).
 
-    Upstream hosts and deployment names are shown only to a caller with the client token
-    (or to anyone when the bridge requires none): the Function URL is public.
+    Upstream hosts and deployment names are shown only to a caller the bridge lets in (the client
+    token, an Entra ID token or a personal key; anyone when the bridge requires nothing): the
+    Function URL is public.
     """
-    settings = current_bridge().settings
+    bridge = current_bridge()
+    settings, problems = bridge.settings, bridge.problems
+    gateway = bridge.gateway_settings
     body: dict[str, object] = {
-        "status": "refusing" if settings.refusal else "misconfigured" if settings.problems else "ok",
+        "status": "refusing" if bridge.refusal else "misconfigured" if problems else "ok",
         "service": SERVICE,
-        "problems": list(settings.problems),
-        "client_token_required": settings.auth_token is not None,
+        "problems": list(problems),
+        "client_auth": gateway.client_auth,
+        "client_token_required": gateway.client_auth == "entra" or settings.auth_token is not None,
     }
     try:
-        check_client_token(req, settings)
+        await bridge.gateway.authenticator.caller(presented_token(req))
         body.update(_details(settings))
-    except BridgeError:
+        body["usage_store"] = "table" if bridge.gateway.shared else "memory"
+    except BridgeError as error:
         body["details"] = (
-            "the token presented is not this bridge's ANTHROPIC_AUTH_TOKEN"
+            f"the credential presented is refused: {error.message}"
             if presented_token(req) is not None
-            else "present the client token (x-api-key or Authorization: Bearer) to see upstreams and tiers"
+            else f"{SIGN_IN[gateway.client_auth]} (x-api-key or Authorization: Bearer) to see upstreams and tiers"
         )
-    return JSONResponse(body, status_code=503 if settings.problems else 200)
+    return JSONResponse(body, status_code=503 if problems else 200)

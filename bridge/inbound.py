@@ -1,4 +1,4 @@
-"""What every client request goes through before translation: its id, the client token, the body, its session.
+"""What every client request goes through before translation: its id, the credential it presents, the body, its session.
 
 The body is read in chunks and refused with 413 as soon as it passes the
 limit (a `Content-Length` over the limit is refused without reading at all);
@@ -14,7 +14,6 @@ prefix, stable for the agent's life, rather than evicting the main agent's).
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import replace
@@ -26,8 +25,8 @@ from bridge import sse
 from bridge.errors import BridgeError, invalid_request
 from bridge.identifiers import bounded
 from bridge.model import Request as BridgeRequest
-from bridge.settings import Settings
 
+ANTHROPIC_VERSION_HEADER = "anthropic-version"
 SESSION_HEADER = "x-claude-code-session-id"
 AGENT_HEADER = "x-claude-code-agent-id"
 
@@ -36,7 +35,13 @@ def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
 
 
+def speaks_anthropic(request: Request) -> bool:
+    """True for an Anthropic client (the Anthropic SDKs and Claude Code always send `anthropic-version`)."""
+    return ANTHROPIC_VERSION_HEADER in request.headers
+
+
 def presented_token(request: Request) -> str | None:
+    """The credential the client presents: `x-api-key`, else `Authorization: Bearer` (Claude Code sends either)."""
     key = request.headers.get("x-api-key")
     if key:
         return key.strip()
@@ -45,20 +50,6 @@ def presented_token(request: Request) -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return None
-
-
-def check_client_token(request: Request, settings: Settings) -> None:
-    expected = settings.auth_token
-    if expected is None:
-        return
-    presented = presented_token(request)
-    if presented is None:
-        raise BridgeError(
-            "authentication_error",
-            "Missing client token: send the bridge's ANTHROPIC_AUTH_TOKEN as x-api-key or Authorization: Bearer",
-        )
-    if not hmac.compare_digest(presented.encode(), expected.encode()):
-        raise BridgeError("authentication_error", "Invalid client token: it does not match the bridge's ANTHROPIC_AUTH_TOKEN")
 
 
 def _too_large(limit: int) -> BridgeError:
@@ -79,11 +70,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: Request, limit: int) -> Any:
+async def read_json(request: Request, limit: int, optional: bool = False) -> Any:
+    """The JSON body; with `optional`, None for an empty body."""
     content_type = request.headers.get("content-type", "")
+    raw = await read_body(request, limit)
+    if optional and not raw.strip():
+        return None
     if content_type and "json" not in content_type.lower():
         raise invalid_request(f"Content-Type must be application/json, got {content_type!r}")
-    raw = await read_body(request, limit)
     if not raw.strip():
         raise invalid_request("The request body is empty: send a JSON object")
     try:

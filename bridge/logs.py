@@ -2,7 +2,9 @@
 
 Fields: request_id, route, model (as requested), deployment, stream, attempts
 (upstream HTTP attempts), status, error_type, latency_ms, input_tokens,
-output_tokens, cache_read_input_tokens.  In Application Insights the line is
+output_tokens, cache_read_input_tokens, and who called: user_id (the Entra
+object id, or "shared-token" / "anonymous"), user_name, auth (entra, key,
+token, open) and key_id when a personal key was used.  In Application Insights the line is
 the `message` of a trace, ready for `parse_json(message)`.
 
 The record of the request being served is in the context variable
@@ -43,6 +45,8 @@ class RequestLog:
     attempts: int = 0
     usage: Usage | None = None
     error_type: str | None = None
+    caller: dict[str, str] = field(default_factory=dict)
+    """Who called (`Caller.log_fields`): user_id, user_name, auth, key_id."""
 
     def emit(self, status: int) -> None:
         record: dict[str, object] = {
@@ -60,6 +64,7 @@ class RequestLog:
             record["input_tokens"] = self.usage.input_tokens
             record["output_tokens"] = self.usage.output_tokens
             record["cache_read_input_tokens"] = self.usage.cached_tokens
+        record.update({name: _capped(value) for name, value in self.caller.items()})
         log.info(json.dumps(record, separators=(",", ":")))
 
     def start(self) -> RequestLog:

@@ -26,6 +26,8 @@ from functools import cached_property
 
 from bridge.deadline import Deadline
 from bridge.errors import invalid_request, misconfigured
+from bridge.gateway.build import Gateway, build_gateway
+from bridge.gateway.settings import GatewaySettings, load_gateway_settings
 from bridge.logs import note_deployment
 from bridge.model import Request
 from bridge.settings import Api, Settings, load_settings
@@ -57,10 +59,27 @@ class Routed:
 
 @dataclass
 class Bridge:
-    """Everything one process keeps between requests: settings, credentials, the pool, what was learned."""
+    """Everything one process keeps between requests: settings, credentials, the pool, what was learned,
+    and the gateway (who calls, their keys and budgets)."""
 
     settings: Settings
+    gateway_settings: GatewaySettings = field(default_factory=GatewaySettings)
     memory: DeploymentMemory = field(default_factory=DeploymentMemory)
+
+    @cached_property
+    def gateway(self) -> Gateway:
+        """Built on first use, inside the serving event loop (its tables and key fetches open lazily too)."""
+        return build_gateway(self.gateway_settings, self.settings.auth_token)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Every configuration problem, the gateway's included (GET /health)."""
+        return self.settings.problems + self.gateway_settings.problems
+
+    @property
+    def refusal(self) -> str | None:
+        """Why the bridge serves no request at all (an unsafe client token, sign-in that cannot work), if it must not."""
+        return self.settings.refusal or self.gateway_settings.refusal
 
     @cached_property
     def pool(self) -> Pool | None:
@@ -134,7 +153,13 @@ def current_bridge() -> Bridge:
     """The process-wide bridge, built from the environment on first use (its problems logged once)."""
     global _bridge
     if _bridge is None:
-        _bridge = Bridge(load_settings())
-        for problem in _bridge.settings.problems:
+        _bridge = Bridge(load_settings(), load_gateway_settings())
+        for problem in _bridge.problems:
             log.warning("configuration: %s", problem)
     return _bridge
+
+
+async def close_bridge() -> None:
+    """At shutdown: the gateway, if it was built, writes its pending counts and closes its tables."""
+    if _bridge is not None and "gateway" in vars(_bridge):
+        await _bridge.gateway.aclose()

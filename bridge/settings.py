@@ -18,7 +18,7 @@ each naming its setting (never echoing a secret or a URL), and reported by
 
 `Settings.refusal` says why the bridge must serve no request at all: the client
 token is an unresolved Key Vault reference, or the bridge runs in Azure
-(`WEBSITE_SITE_NAME` is set) with no client token of at least
+(`WEBSITE_SITE_NAME` is set) with CLIENT_AUTH=token and no client token of at least
 `MIN_TOKEN_LENGTH` characters and without `ALLOW_OPEN_ACCESS=true`.
 """
 
@@ -34,12 +34,18 @@ from urllib.parse import urlsplit
 
 T = TypeVar("T")
 Api = Literal["chat", "responses"]
+ClientAuth = Literal["token", "entra"]
 V1_API = "v1"
 RESPONSES_SINCE = "2025-03-01-preview"
 """The first dated API version that serves the Responses API (the v1 API always does)."""
 AZURE_PATH_SUFFIXES = ("/openai/v1", "/openai")
 OPENAI_PATH_SUFFIXES = ("/chat/completions", "/responses")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+GUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+"""Entra ids (tenants, applications, users, groups) are GUIDs."""
+UNLIMITED = "unlimited"
+_COUNT = re.compile(r"(\d[\d_]*)([kKmMgG]?)")
+_COUNT_SUFFIXES = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
 
 
 KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
@@ -60,7 +66,10 @@ def unresolved(value: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Kind(Generic[T]):
-    """How a setting's text becomes its value: `parse` raises `ValueError` saying what the value must be."""
+    """How a setting's text becomes its value: `parse` raises `ValueError` saying what the value must be.
+
+    The message may quote the value; `Setting.value` hides it for a secret setting.
+    """
 
     parse: Callable[[str], T]
 
@@ -129,6 +138,32 @@ def _header_value(raw: str) -> str:
     return raw
 
 
+def _client_auth(raw: str) -> ClientAuth:
+    lowered = raw.lower()
+    if lowered == "token":
+        return "token"
+    if lowered == "entra":
+        return "entra"
+    raise ValueError(f"must be 'token' or 'entra', got {raw!r}")
+
+
+def _guid(raw: str) -> str:
+    if not GUID_PATTERN.fullmatch(raw):
+        raise ValueError(f"must be a GUID (8-4-4-4-12 hexadecimal digits, as Entra ID shows it), got {raw!r}")
+    return raw.lower()
+
+
+def parse_token_count(raw: str) -> int | None:
+    """`2000000`, `2M`, `500k`, `1_000_000` → a count; `unlimited` → None (no limit); anything else: ValueError."""
+    text = raw.strip()
+    if text.lower() == UNLIMITED:
+        return None
+    match = _COUNT.fullmatch(text)
+    if match is None:
+        raise ValueError(f"must be a token count (a whole number such as 2000000 or 2M, or {UNLIMITED!r}), got {raw!r}")
+    return int(match[1]) * _COUNT_SUFFIXES[match[2].lower()]
+
+
 TEXT: Kind[str] = Kind(_text)
 POSITIVE: Kind[float] = Kind(_positive)
 WHOLE: Kind[int] = Kind(_whole)
@@ -137,6 +172,10 @@ API: Kind[Api] = Kind(_api)
 AZURE_URL: Kind[str] = Kind(_url(AZURE_PATH_SUFFIXES))
 OPENAI_URL: Kind[str] = Kind(_url(OPENAI_PATH_SUFFIXES))
 HEADER_VALUE: Kind[str] = Kind(_header_value)
+URL: Kind[str] = Kind(_url(()))
+CLIENT_AUTH_MODE: Kind[ClientAuth] = Kind(_client_auth)
+GUID: Kind[str] = Kind(_guid)
+TOKEN_COUNT: Kind[int | None] = Kind(parse_token_count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +214,10 @@ class Setting(Generic[T]):
         try:
             return self.kind.parse(raw)
         except ValueError as reason:
-            problems.append(f"{name} {reason}")
+            said = str(reason)
+            if self.secret:
+                said = said.replace(repr(raw), "(not shown: it is secret)").replace(raw, "(not shown: it is secret)")
+            problems.append(f"{name} {said}")
             return None
 
 
@@ -260,8 +302,8 @@ MAX_TOKENS = Setting(
 AUTH_TOKEN = Setting(
     "ANTHROPIC_AUTH_TOKEN",
     TEXT,
-    "Token clients must present (x-api-key or Authorization: Bearer); unset means no client auth (refused in Azure, "
-    "where it must have 32 characters or more, unless ALLOW_OPEN_ACCESS is true)",
+    "Token clients must present (x-api-key or Authorization: Bearer) with CLIENT_AUTH=token; unset means no client "
+    "auth (refused in Azure, where it must have 32 characters or more, unless ALLOW_OPEN_ACCESS is true)",
     "<long random token>",
     True,
 )
@@ -294,6 +336,82 @@ CUSTOM_HEADERS = Setting(
     sample_name="CUSTOM_HEADER_X_EXAMPLE",
 )
 
+# ----- the organization gateway: who may call, their keys, their budgets (bridge/gateway) -----
+CLIENT_AUTH = Setting(
+    "CLIENT_AUTH",
+    CLIENT_AUTH_MODE,
+    "How clients sign in: `token` (the shared ANTHROPIC_AUTH_TOKEN, the default) or `entra` (Microsoft Entra ID "
+    "access tokens, and personal keys made with them)",
+    "token",
+)
+ENTRA_TENANT_ID = Setting(
+    "ENTRA_TENANT_ID", GUID, "With CLIENT_AUTH=entra: the directory (tenant) id whose users may call", "<tenant id>"
+)
+ENTRA_CLIENT_ID = Setting(
+    "ENTRA_CLIENT_ID",
+    GUID,
+    "With CLIENT_AUTH=entra: the application (client) id of the bridge's app registration, the tokens' audience "
+    "(api://<client id> is accepted too)",
+    "<client id>",
+)
+ENTRA_AUTHORITY = Setting(
+    "ENTRA_AUTHORITY",
+    URL,
+    "Entra ID sign-in host (default https://login.microsoftonline.com; another cloud's host, or a local stand-in)",
+    "https://login.microsoftonline.com",
+)
+ENTRA_REQUIRED_ROLE = Setting(
+    "ENTRA_REQUIRED_ROLE",
+    TEXT,
+    "Optional: an app role of the bridge's app registration every caller must have (403 otherwise)",
+    "Bridge.User",
+)
+PERSONAL_KEY_DAYS = Setting("PERSONAL_KEY_DAYS", WHOLE, "Days a personal key works before it lapses (default 90)", "90")
+BUDGET_DAILY_TOKENS = Setting(
+    "BUDGET_DAILY_TOKENS",
+    TOKEN_COUNT,
+    "Tokens (input, cached included, plus output) each user may use per UTC day; unset: no limit",
+    "2M",
+)
+BUDGET_MONTHLY_TOKENS = Setting(
+    "BUDGET_MONTHLY_TOKENS", TOKEN_COUNT, "Tokens each user may use per calendar month (UTC); unset: no limit", "40M"
+)
+BUDGET_OVERRIDES = Setting(
+    "BUDGET_OVERRIDES",
+    TEXT,
+    "Budgets per app role or group, the most generous match wins: role:<app role>=daily:<n>,monthly:<n>; "
+    "group:<group object id>=daily:unlimited (entries separated by ;)",
+    "role:Bridge.Lead=daily:10M,monthly:200M",
+)
+USAGE_TABLE_ENDPOINT = Setting(
+    "USAGE_TABLE_ENDPOINT",
+    URL,
+    "Table service of the storage account that keeps personal keys and usage counters for every instance, reached "
+    "with the managed identity (unset, and no USAGE_CONNECTION_STRING: each instance keeps them in memory)",
+    "https://mystorage.table.core.windows.net",
+)
+USAGE_CONNECTION_STRING = Setting(
+    "USAGE_CONNECTION_STRING",
+    TEXT,
+    "Instead of USAGE_TABLE_ENDPOINT: a storage connection string (Azurite, local runs)",
+    "<connection string>",
+    secret=True,
+    deployed=False,
+)
+GATEWAY_SETTINGS = (
+    CLIENT_AUTH,
+    ENTRA_TENANT_ID,
+    ENTRA_CLIENT_ID,
+    ENTRA_AUTHORITY,
+    ENTRA_REQUIRED_ROLE,
+    PERSONAL_KEY_DAYS,
+    BUDGET_DAILY_TOKENS,
+    BUDGET_MONTHLY_TOKENS,
+    BUDGET_OVERRIDES,
+    USAGE_TABLE_ENDPOINT,
+    USAGE_CONNECTION_STRING,
+)
+
 SETTINGS: tuple[Setting[Any], ...] = (
     ENDPOINT,
     API_KEY,
@@ -315,6 +433,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     MAX_TOKENS_LIMIT,
     MAX_REQUEST_BYTES,
     CUSTOM_HEADERS,
+    *GATEWAY_SETTINGS,
 )
 DEFAULT_REQUEST_TIMEOUT = 600.0
 DEFAULT_HEARTBEAT_SECONDS = 10.0
@@ -431,7 +550,12 @@ def _custom_headers(env: Mapping[str, str], problems: list[str]) -> dict[str, st
 
 
 def _refusal(env: Mapping[str, str], token: str | None) -> str | None:
-    """Why serving would be unsafe: an unresolved client token, or an open (or guessable) bridge in Azure."""
+    """Why serving would be unsafe: an unresolved client token, or an open (or guessable) bridge in Azure.
+
+    With CLIENT_AUTH=entra the client token is not used: every caller signs in with Entra ID or a personal key.
+    """
+    if CLIENT_AUTH.value(env, []) == "entra":
+        return None
     raw = env.get(AUTH_TOKEN.name, "").strip()
     if unresolved(raw):
         return _unresolved_problem(AUTH_TOKEN.name)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 
 from bridge import VERSION
+from bridge.gateway.settings import GatewaySettings
 from bridge.settings import (
     AUTH_TOKEN,
     BIG_MODEL,
@@ -65,8 +66,15 @@ def _local(host: str) -> bool:
         return host == "localhost"
 
 
-def startup_lines(settings: Settings, host: str, port: int, api_of: dict[str, Api]) -> list[str]:
-    """The start-up text; `api_of` gives the upstream API each tier's deployment is called through."""
+def startup_lines(
+    settings: Settings, host: str, port: int, api_of: dict[str, Api], gateway: GatewaySettings | None = None
+) -> list[str]:
+    """The start-up text; `api_of` gives the upstream API each tier's deployment is called through; `gateway`
+    (CLIENT_AUTH and the rest) says how clients sign in."""
+    gateway = gateway or GatewaySettings()
+    entra = gateway.entra if gateway.client_auth == "entra" else None
+    refusal = settings.refusal or gateway.refusal
+    problems = settings.problems + gateway.problems
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     lines = [f"claude-azure-bridge {VERSION} listening on {url}"]
     for upstream in settings.upstreams:
@@ -79,16 +87,23 @@ def startup_lines(settings: Settings, host: str, port: int, api_of: dict[str, Ap
             through = "chat/completions" if api_of[tier.setting] == "chat" else "the Responses API"
             fallback = f", from {tier.setting}" if tier.setting != setting else ""
             lines.append(f"  {family:<12} → {tier.deployment} through {through}{fallback}")
-    if settings.refusal is not None:
-        lines.append(f"  REFUSING every request until this is fixed: {settings.refusal}")
+    if refusal is not None:
+        lines.append(f"  REFUSING every request until this is fixed: {refusal}")
+    elif entra is not None:
+        lines.append(
+            f"  client auth: Microsoft Entra ID (tenant {entra.tenant_id}, app registration {entra.client_id}; "
+            "clients send an access token or a personal key as x-api-key or Authorization: Bearer)"
+        )
     elif settings.auth_token is None:
         reach = "anyone on your network" if not _local(host) else "any program on this machine"
         lines.append(f"  WARNING: client auth is OFF: {reach} can use your Azure OpenAI through it. Set {AUTH_TOKEN.name}.")
     else:
         lines.append(f"  client auth: on (clients present {AUTH_TOKEN.name} as x-api-key or Authorization: Bearer)")
-    lines += [f"  problem: {problem}" for problem in settings.problems if problem != settings.refusal]
+    lines += [f"  problem: {problem}" for problem in problems if problem != refusal]
     lines += ["", "Point Claude Code at it (in the shell you run claude from):", f"  export ANTHROPIC_BASE_URL={url}"]
-    if settings.auth_token is not None:
+    if entra is not None:
+        lines.append(f'  and in ~/.claude/settings.json: "apiKeyHelper": "{entra.token_command}"')
+    elif settings.auth_token is not None:
         lines.append(f"  export {AUTH_TOKEN.name}=...   # the same token the bridge has (already set if this shell started it)")
     big = settings.tier(BIG_MODEL.name)
     window = input_window(big.deployment) if big is not None else None

@@ -139,6 +139,42 @@ param authTokenSecretUri string
 @description('Versionless URI of the Key Vault secret that holds AZURE_OPENAI_API_KEY; empty = Entra ID (no key).')
 param openAiKeySecretUri string = ''
 
+// ----- the gateway: who may call, their keys and budgets
+
+@description('CLIENT_AUTH: token (the shared token) or entra (Microsoft Entra ID sign-in and personal keys).')
+@allowed([
+  'token'
+  'entra'
+])
+param clientAuth string = 'token'
+
+@description('ENTRA_TENANT_ID: the tenant whose users may call.')
+param entraTenantId string
+
+@description('ENTRA_CLIENT_ID: the bridge\'s app registration (the tokens\' audience); empty with CLIENT_AUTH=token.')
+param entraClientId string = ''
+
+@description('ENTRA_AUTHORITY: the sign-in host of this cloud.')
+param entraAuthority string
+
+@description('ENTRA_REQUIRED_ROLE: an app role every caller must have; empty = none.')
+param entraRequiredRole string = ''
+
+@description('PERSONAL_KEY_DAYS: days a personal key works.')
+param personalKeyDays int = 90
+
+@description('BUDGET_DAILY_TOKENS: tokens per user per UTC day; empty = no limit.')
+param budgetDailyTokens string = ''
+
+@description('BUDGET_MONTHLY_TOKENS: tokens per user per calendar month; empty = no limit.')
+param budgetMonthlyTokens string = ''
+
+@description('BUDGET_OVERRIDES: budgets per app role or group.')
+param budgetOverrides string = ''
+
+@description('USAGE_TABLE_ENDPOINT: table service that keeps personal keys and usage counters for every instance.')
+param usageTableEndpoint string
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -174,6 +210,16 @@ var bridgeSettings = {
   MAX_TOKENS_LIMIT: (maxTokensLimit > 0) ? string(maxTokensLimit) : ''
   MAX_REQUEST_BYTES: (maxRequestBytes > 0) ? string(maxRequestBytes) : ''
   ANTHROPIC_AUTH_TOKEN: '@Microsoft.KeyVault(SecretUri=${authTokenSecretUri})'
+  CLIENT_AUTH: clientAuth
+  ENTRA_TENANT_ID: entraTenantId
+  ENTRA_CLIENT_ID: entraClientId
+  ENTRA_AUTHORITY: entraAuthority
+  ENTRA_REQUIRED_ROLE: entraRequiredRole
+  PERSONAL_KEY_DAYS: string(personalKeyDays)
+  BUDGET_DAILY_TOKENS: budgetDailyTokens
+  BUDGET_MONTHLY_TOKENS: budgetMonthlyTokens
+  BUDGET_OVERRIDES: budgetOverrides
+  USAGE_TABLE_ENDPOINT: usageTableEndpoint
 }
 
 var apiKeySettings = empty(openAiKeySecretUri) ? {} : {

@@ -188,6 +188,31 @@ param maxRequestBytes int = 0
 @minValue(1)
 param defaultContextWindow int = 272000
 
+// ===== Sign-in, personal keys, budgets (the gateway) ===========================
+
+@description('CLIENT_AUTH: token (one shared token, kept in Key Vault) or entra (each developer signs in with Microsoft Entra ID; azd up registers the bridge in Entra ID, which needs the right to register applications).')
+@allowed([
+  'token'
+  'entra'
+])
+param clientAuth string = 'token'
+
+@description('ENTRA_APP_ROLE_REQUIRED: with CLIENT_AUTH=entra, only users and groups assigned the app role Bridge.User get a token for the bridge (whoever runs azd up is assigned); false = every user of the tenant.')
+param entraAppRoleRequired bool = false
+
+@description('PERSONAL_KEY_DAYS: days a personal key (for Cursor) works before it lapses.')
+@minValue(1)
+param personalKeyDays int = 90
+
+@description('BUDGET_DAILY_TOKENS: tokens (input, cached included, plus output) per user per UTC day, e.g. 2M; empty = no limit.')
+param budgetDailyTokens string = ''
+
+@description('BUDGET_MONTHLY_TOKENS: tokens per user per calendar month, e.g. 40M; empty = no limit.')
+param budgetMonthlyTokens string = ''
+
+@description('BUDGET_OVERRIDES: budgets per app role or group, e.g. role:Bridge.Lead=daily:10M,monthly:200M;group:<object id>=daily:unlimited.')
+param budgetOverrides string = ''
+
 // ===== Client token ==========================================================
 
 @secure()
@@ -222,6 +247,15 @@ var names = {
   privateEndpointSubnet: 'snet-private-endpoints'
 }
 var deploymentContainerName = 'deployment-package'
+// The bridge's tables (bridge/callers/key_table.py, bridge/usage/table_store.py), in the app's storage account.
+var bridgeTables = [
+  'bridgekeys'
+  'bridgeusage'
+]
+var useEntra = clientAuth == 'entra'
+var entraAppName = 'claude-azure-bridge-${environmentName}-${resourceToken}'
+var entraAppDisplayName = 'claude-azure-bridge (${environmentName})'
+var entraAppRole = 'Bridge.User'
 var authTokenSecretName = 'anthropic-auth-token'
 var openAiKeySecretName = 'azure-openai-api-key'
 var authToken = empty(anthropicAuthToken) ? generatedAuthToken : anthropicAuthToken
@@ -369,8 +403,34 @@ module storage 'storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+    tableNames: bridgeTables
     identityPrincipalId: identity.outputs.principalId
     privateNetworking: vnetEnabled
+  }
+}
+
+// CLIENT_AUTH=entra: the bridge's app registration (Microsoft Graph Bicep; see entra-app.bicep).
+module entraApp 'entra-app.bicep' = if (useEntra) {
+  name: 'entra-app'
+  scope: rg
+  params: {
+    uniqueName: entraAppName
+    displayName: entraAppDisplayName
+    appRole: entraAppRole
+  }
+}
+
+module entraApi 'entra-api.bicep' = if (useEntra) {
+  name: 'entra-api'
+  scope: rg
+  params: {
+    uniqueName: entraAppName
+    displayName: entraAppDisplayName
+    clientId: entraApp.outputs.clientId
+    api: entraApp.outputs.api
+    appRoleId: entraApp.outputs.appRoleId
+    appRoleRequired: entraAppRoleRequired
+    principalId: principalId
   }
 }
 
@@ -475,6 +535,16 @@ module functionApp 'functionapp.bicep' = {
     maxRequestBytes: maxRequestBytes
     authTokenSecretUri: keyVault.outputs.authTokenSecretUri
     openAiKeySecretUri: useOpenAiKey ? '${keyVault.outputs.uri}secrets/${openAiKeySecretName}' : ''
+    clientAuth: clientAuth
+    entraTenantId: tenant().tenantId
+    entraClientId: useEntra ? entraApi.outputs.clientId : ''
+    entraAuthority: environment().authentication.loginEndpoint
+    entraRequiredRole: (useEntra && entraAppRoleRequired) ? entraAppRole : ''
+    personalKeyDays: personalKeyDays
+    budgetDailyTokens: budgetDailyTokens
+    budgetMonthlyTokens: budgetMonthlyTokens
+    budgetOverrides: budgetOverrides
+    usageTableEndpoint: storage.outputs.tableEndpoint
   }
   dependsOn: [
     openAiKeySecret
@@ -541,3 +611,6 @@ output BRIDGE_DEPLOYMENTS string = join(union([
 output CLAUDE_CODE_AUTO_COMPACT_WINDOW int = defaultContextWindow
 output AZURE_VNET_NAME string = vnetEnabled ? names.vnet : ''
 output AZURE_FUNCTION_ALLOWED_IP_RANGES string = join(allowedIpRangeList, ',')
+output CLIENT_AUTH string = clientAuth
+output ENTRA_TENANT_ID string = tenant().tenantId
+output ENTRA_CLIENT_ID string = useEntra ? entraApi.outputs.clientId : ''

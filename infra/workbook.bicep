@@ -1,8 +1,9 @@
 // A shared Azure Monitor workbook on the Application Insights component that
 // charts the bridge's per-request JSON log line (request_id, route, model,
 // deployment, status, latency_ms, input_tokens, output_tokens,
-// cache_read_input_tokens, attempts): requests, latency, errors and tokens per
-// model per day. The log line arrives in `traces` with the JSON in `message`.
+// cache_read_input_tokens, attempts, user_id, user_name, auth, key_id): requests,
+// latency, errors and tokens per model per day, and tokens per user and model.
+// The log line arrives in `traces` with the JSON in `message`.
 
 @description('Display name of the workbook.')
 param displayName string = 'Claude Azure Bridge usage'
@@ -32,7 +33,11 @@ traces
     input_tokens = tolong(r.input_tokens),
     output_tokens = tolong(r.output_tokens),
     cache_read_input_tokens = tolong(r.cache_read_input_tokens),
-    attempts = toint(r.attempts)
+    attempts = toint(r.attempts),
+    user_id = tostring(r.user_id),
+    user_name = tostring(r.user_name),
+    auth = tostring(r.auth),
+    key_id = tostring(r.key_id)
 '''
 
 var requestsPerModel = '''
@@ -61,6 +66,17 @@ var tokensPerModel = '''
 | order by day asc
 '''
 
+var tokensPerUser = '''
+| where isnotempty(user_id)
+| summarize requests = count(),
+    input_tokens = sum(input_tokens),
+    output_tokens = sum(output_tokens),
+    tokens = sum(input_tokens) + sum(output_tokens),
+    personal_key_requests = countif(auth == "key")
+    by user_name, user_id, model
+| order by tokens desc
+'''
+
 var dailyTable = '''
 | summarize requests = count(),
     errors = countif(status >= 400),
@@ -83,7 +99,7 @@ var workbookContent = {
       type: 1
       name: 'title'
       content: {
-        json: '## Claude Azure Bridge\nRequests, latency, errors and tokens per model per day, from the bridge\'s per-request log line (`traces`, JSON in `message`).'
+        json: '## Claude Azure Bridge\nRequests, latency, errors and tokens per model per day, and usage per user, from the bridge\'s per-request log line (`traces`, JSON in `message`).'
       }
     }
     {
@@ -193,6 +209,20 @@ var workbookContent = {
         resourceType: resourceType
         timeContextFromParameter: 'TimeRange'
         visualization: 'barchart'
+      }
+    }
+    {
+      type: 3
+      name: 'tokens per user and model'
+      content: {
+        version: 'KqlItem/1.0'
+        title: 'Usage per user and model (CLIENT_AUTH=entra: each person; token: the shared token)'
+        query: concat(bridgeRequests, tokensPerUser)
+        size: 0
+        queryType: 0
+        resourceType: resourceType
+        timeContextFromParameter: 'TimeRange'
+        visualization: 'table'
       }
     }
     {

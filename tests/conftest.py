@@ -15,6 +15,7 @@ import anthropic
 import httpx
 import pytest
 
+from tests.azurite import Azurite, running_azurite
 from tests.fake_azure import FakeAzure, running_fake_azure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +85,14 @@ def fake_azure() -> Iterator[FakeAzure]:
     fake = FakeAzure()
     with running_fake_azure(fake):
         yield fake
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """Azurite's Table service for the whole run (tests that need it are marked `requires_azurite`); each test
+    uses tables or users of its own."""
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)

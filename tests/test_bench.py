@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.azurite import requires_azurite
+
 ROOT = Path(__file__).resolve().parents[1]
 TRAFFIC = ROOT.parent / "shared" / "claude-code-traffic" / "2.1.197" / "hello-02.json"
 
@@ -30,3 +32,15 @@ def test_quick_bench_runs_and_reports_every_figure(tmp_path: Path) -> None:
     assert set(per_request["cases"]) == {"tiny", "claude_code", "long_session", "stream"}
     for case in per_request["cases"].values():
         assert {"bridge_chat", "bridge_responses"} <= set(case["results"]) and "peer" not in case["results"]
+
+
+@requires_azurite
+def test_gateway_bench_runs_and_reports_every_arm(tmp_path: Path) -> None:
+    output = tmp_path / "gateway.json"
+    command = [sys.executable, "-m", "bench.gateway", "--rounds", "3", "--warmup", "1", "--calls", "20", "--output", str(output)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(output.read_text())
+    assert set(report["http"]["ms"]) == {"token", "token-again", "entra", "entra-memory", "entra-table"}
+    assert set(report["http"]["added_p50_ms"]) == {"noise_floor", "token_validation", "budget_check_memory", "budget_check_table"}
+    assert {"verify", "check_memory", "check_table"} <= set(report["in_process"])

@@ -23,6 +23,7 @@ import itertools
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ from tests.fake_azure import (
 from tests.fake_azure.responses_streams import render_responses
 from tests.fake_azure.runner import serving
 from tests.fake_azure.streams import render
+from tests.fake_entra import FakeEntra, User, new_user, running_fake_entra
 
 CLI_DIR = ROOT / "tests" / "cli"
 CLI_TIMEOUT = 60  # seconds: a hang (say, the CLI trying to reach api.anthropic.com) fails instead of stalling the suite
@@ -727,3 +729,92 @@ def test_cli_discovers_the_bridge_models(latest_cli: Cli, bridge: RunningBridge,
 
     assert small.returncode == 0 and small.stdout.strip() == "hi from the small model", small.report()
     assert {r.deployment for r in small.requests} == {SMALL_DEPLOYMENT}, small.report()
+
+
+# ----- signing in with Microsoft Entra ID through apiKeyHelper (CLIENT_AUTH=entra) ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def entra() -> Iterator[FakeEntra]:
+    served = FakeEntra()
+    with running_fake_entra(served):
+        yield served
+
+
+@pytest.fixture(scope="module")
+def entra_bridge(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
+    """A bridge that signs callers in with Entra ID, each with a daily budget of one token (none for Bridge.Lead)."""
+    env = bridge_env(
+        fake_azure, **entra.bridge_settings(), BUDGET_DAILY_TOKENS="1", BUDGET_OVERRIDES="role:Bridge.Lead=daily:unlimited"
+    )
+    running = start_bridge(env, tmp_path_factory.mktemp("entra-bridge") / "b.log")
+    yield running
+    stop_bridge(running)
+
+
+def sign_in_with_helper(tmp_path: Path, token: str) -> None:
+    """Claude Code's settings.json with an apiKeyHelper that prints `token`, as `az account get-access-token` would."""
+    helper = tmp_path / "token-helper.sh"
+    (tmp_path / "token.txt").write_text(token)
+    helper.write_text(f"#!/bin/sh\ncat '{tmp_path / 'token.txt'}'\n")
+    helper.chmod(0o755)
+    config = tmp_path / "home" / ".claude"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "settings.json").write_text(json.dumps({"apiKeyHelper": str(helper)}))
+
+
+def user_lines(run: CliRun, user: User) -> list[dict[str, Any]]:
+    """The bridge's log lines of this run for `user`'s requests to /v1/messages."""
+    lines = [
+        json.loads(line.partition("bridge.requests ")[2]) for line in run.bridge_log.splitlines() if "bridge.requests {" in line
+    ]
+    return [line for line in lines if line.get("user_id") == user.object_id and line["route"] == "messages"]
+
+
+def test_cli_signs_in_through_an_api_key_helper(
+    cli: Cli, entra_bridge: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure, tmp_path: Path
+) -> None:
+    """apiKeyHelper prints an Entra ID access token; the CLI works and the bridge knows who asked."""
+    lead = new_user("Bridge.Lead")
+    sign_in_with_helper(tmp_path, entra.token(lead))
+    fake_azure.enqueue(Text("Signed in and answering."), deployment=MAIN_DEPLOYMENT)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    run = run_claude(cli, entra_bridge, fake_azure, tmp_path, workdir, "-p", "say hi", ANTHROPIC_AUTH_TOKEN="")
+
+    assert run.returncode == 0, run.report()
+    assert run.stdout.strip() == "Signed in and answering.", run.report()
+    lines = user_lines(run, lead)
+    assert lines and all((line["user_name"], line["auth"], line["status"]) == (lead.username, "entra", 200) for line in lines)
+
+
+def test_cli_over_budget_shows_the_bridges_message_at_once(
+    cli: Cli, entra_bridge: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure, tmp_path: Path
+) -> None:
+    """A user whose daily budget is spent: the CLI shows the bridge's 429 message and does not retry."""
+    spender = new_user()
+    token = entra.token(spender)
+    spent = httpx.post(
+        entra_bridge.url + "/v1/messages",
+        headers={"x-api-key": token},
+        json={"model": "claude-opus-4-8", "max_tokens": 20, "messages": [{"role": "user", "content": "spend it"}]},
+        timeout=30,
+    )
+    assert spent.status_code == 200, spent.text
+    sign_in_with_helper(tmp_path, token)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    calls_before = len(fake_azure.requests)
+
+    started = time.monotonic()
+    run = run_claude(cli, entra_bridge, fake_azure, tmp_path, workdir, "-p", "say hi", ANTHROPIC_AUTH_TOKEN="")
+    took = time.monotonic() - started
+
+    assert run.returncode != 0, run.report()
+    assert "token budget used up" in run.stdout + run.stderr, run.report()
+    assert "resets at" in run.stdout + run.stderr, run.report()
+    refused = user_lines(run, spender)
+    assert [line["status"] for line in refused] == [429], f"one request, no retries\n{run.report()}"
+    assert len(fake_azure.requests) == calls_before, run.report()
+    assert took < CLI_TIMEOUT / 4, f"shown at once (took {took:.1f} s)\n{run.report()}"

@@ -42,14 +42,19 @@ COGNITIVE_SERVICES_OPENAI_USER = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 KNOWN_ROLES = {
     COGNITIVE_SERVICES_OPENAI_USER,
     KEY_VAULT_SECRETS_USER,
     KEY_VAULT_SECRETS_OFFICER,
     STORAGE_BLOB_DATA_OWNER,
+    STORAGE_TABLE_DATA_CONTRIBUTOR,
     MONITORING_METRICS_PUBLISHER,
 }
+# Well-known application ids (identical in every tenant).
+AZURE_CLI_APP_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+KNOWN_APPS = {AZURE_CLI_APP_ID}
 
 # Oldest API version accepted for each resource type the deployment needs.
 MIN_API_VERSIONS = {
@@ -58,6 +63,8 @@ MIN_API_VERSIONS = {
     "Microsoft.Storage/storageAccounts": "2023-05-01",
     "Microsoft.Storage/storageAccounts/blobServices": "2023-05-01",
     "Microsoft.Storage/storageAccounts/blobServices/containers": "2023-05-01",
+    "Microsoft.Storage/storageAccounts/tableServices": "2023-05-01",
+    "Microsoft.Storage/storageAccounts/tableServices/tables": "2023-05-01",
     "Microsoft.Web/serverfarms": "2024-04-01",
     "Microsoft.Web/sites": "2024-04-01",
     "Microsoft.OperationalInsights/workspaces": "2023-09-01",
@@ -76,6 +83,10 @@ MIN_API_VERSIONS = {
     "Microsoft.Network/privateEndpoints/privateDnsZoneGroups": "2024-05-01",
     "Microsoft.Network/privateDnsZones": "2024-06-01",
     "Microsoft.Network/privateDnsZones/virtualNetworkLinks": "2024-06-01",
+    # Microsoft Graph Bicep (infra/bicepconfig.json): the v1.0 endpoint is its only stable version.
+    "Microsoft.Graph/applications": "v1.0",
+    "Microsoft.Graph/servicePrincipals": "v1.0",
+    "Microsoft.Graph/appRoleAssignedTo": "v1.0",
 }
 
 # Azure Monitor has published no stable diagnosticSettings version since 2016-09-01 (which lacks
@@ -345,6 +356,7 @@ def evaluate(node: Any, bindings: dict[str, Any]) -> Any:
             "replace": lambda string, old, new: string.replace(old, new),
             "join": lambda items, delimiter: delimiter.join(items),
             "items": lambda obj: [{"key": key, "value": obj[key]} for key in sorted(obj)],
+            "union": lambda *objects: {key: value for obj in objects for key, value in obj.items()},
         }
         assert kind in functions, f"evaluate: function {kind} is not covered"
         return functions[kind](*values)
@@ -391,6 +403,8 @@ def test_bicep_files_exist() -> None:
         "functionapp.bicep",
         "network.bicep",
         "private-endpoint.bicep",
+        "entra-app.bicep",
+        "entra-api.bicep",
     ):
         assert expected in names, f"infra/{expected} is missing"
 
@@ -800,7 +814,10 @@ def test_token_is_generated_once_and_stays_stable() -> None:
 
 def test_role_definition_ids() -> None:
     expected = {
-        "storage.bicep": {(STORAGE_BLOB_DATA_OWNER, "identityPrincipalId", False)},
+        "storage.bicep": {
+            (STORAGE_BLOB_DATA_OWNER, "identityPrincipalId", False),
+            (STORAGE_TABLE_DATA_CONTRIBUTOR, "identityPrincipalId", False),
+        },
         "monitoring.bicep": {(MONITORING_METRICS_PUBLISHER, "identityPrincipalId", False)},
         "keyvault.bicep": {
             (KEY_VAULT_SECRETS_USER, "identityPrincipalId", False),
@@ -818,7 +835,7 @@ def test_role_definition_ids() -> None:
         for guid in re.findall(r"'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'", source):
             if path.name == "workbook.bicep":
                 continue  # workbook parameter ids
-            assert guid in KNOWN_ROLES, f"{path.name}: {guid} is not a role definition id the tests know"
+            assert guid in KNOWN_ROLES | KNOWN_APPS, f"{path.name}: {guid} is not a role definition or app id the tests know"
 
 
 def test_role_assignments_are_idempotent_and_typed() -> None:
@@ -1287,7 +1304,12 @@ def test_both_hooks_print_the_same_network_notes(hook: str) -> None:
         "is private: 'az keyvault secret show' (you have Key Vault Secrets Officer) works",
         "privatelink.vaultcore.azure.net",
         "Cursor calls from Cursor's servers, not from your machine",
-        "from any address, with the token (ALLOWED_IP_RANGES restricts it)",
+        "(ALLOWED_IP_RANGES restricts it)",
+        "az account get-access-token --resource api://",
+        "/v1/keys",
+        "/v1/usage",
+        "ENTRA_CLIENT_ID",
+        "CLIENT_AUTH",
         "VNET_ENABLED=true makes them private",
     ):
         assert needed in source, f"{hook} does not print {needed!r}"
@@ -1335,3 +1357,187 @@ def test_funcignore_keeps_the_package_small() -> None:
         assert _ignored(patterns, path), f".funcignore should keep {path} out of the package"
     for path in ("function_app.py", "host.json", "requirements.txt", "bridge/settings.py", "bridge/__init__.py"):
         assert not _ignored(patterns, path), f".funcignore must not drop {path}"
+
+
+# ----- the gateway: sign-in with Entra ID (CLIENT_AUTH), the usage table, budgets, in both sign-in modes -----
+
+TOKEN_MODE, ENTRA_MODE = "token", "entra"
+GRAPH_FILES = ("entra-app.bicep", "entra-api.bicep")
+
+
+def graph_resource(name: str, type_: str) -> dict[str, Any]:
+    [found] = [r for r in resources(name).values() if r["type"] == type_]
+    return found
+
+
+def test_sign_in_options_are_azd_settings_with_the_shared_token_as_default() -> None:
+    given = parameters_file()
+    for name, (setting, default) in {
+        "clientAuth": ("CLIENT_AUTH", "token"),
+        "entraAppRoleRequired": ("ENTRA_APP_ROLE_REQUIRED", False),
+        "personalKeyDays": ("PERSONAL_KEY_DAYS", 90),
+        "budgetDailyTokens": ("BUDGET_DAILY_TOKENS", ""),
+        "budgetMonthlyTokens": ("BUDGET_MONTHLY_TOKENS", ""),
+        "budgetOverrides": ("BUDGET_OVERRIDES", ""),
+    }.items():
+        assert given[name]["value"] == f"${{{setting}}}", f"main.parameters.json: {name} comes from {setting}"
+        assert param("main.bicep", name)["default"] == default, f"{name} defaults to {default!r}"
+        assert setting in decorator(param("main.bicep", name), "description"), f"{name}'s description names {setting}"
+    assert decorator(param("main.bicep", "clientAuth"), "allowed") == ["token", "entra"]
+
+
+def test_the_graph_extension_is_declared_and_configured() -> None:
+    config = (INFRA / "bicepconfig.json").read_text()
+    parsed = json.loads("\n".join(line for line in config.splitlines() if not line.lstrip().startswith("//")))
+    reference = parsed["extensions"]["microsoftGraphV1"]
+    assert re.fullmatch(r"br:mcr\.microsoft\.com/bicep/extensions/microsoftgraph/v1\.0:\d+\.\d+\.\d+", reference), (
+        "the generally available v1.0 types, a released version"
+    )
+    for name in GRAPH_FILES:
+        assert "microsoftGraphV1" in (bicep(name).get("extensions") or {}), f"{name} declares extension microsoftGraphV1"
+    for path in BICEP_FILES:
+        if path.name not in GRAPH_FILES:
+            assert not any(r["type"].startswith("Microsoft.Graph/") for r in resources(path.name).values()), path.name
+
+
+def test_the_registration_exposes_a_scope_with_v2_tokens() -> None:
+    api = variable("entra-app.bicep", "api")
+    assert api["requestedAccessTokenVersion"] == 2
+    [scope] = api["oauth2PermissionScopes"]
+    assert scope["type"] == "User" and scope["isEnabled"] is True and scope["value"] == "scopeName"
+    assert variable("entra-app.bicep", "scopeName") == "user_impersonation"
+    assert scope["id"]["function"]["type"] == "guid", "a stable scope id: the same on every provision"
+    app = unwrap(graph_resource("entra-app.bicep", "Microsoft.Graph/applications")["config"])
+    assert app["uniqueName"] == "uniqueName" and app["signInAudience"] == "AzureADMyOrg"
+    assert app["api"] == "api"
+    [role] = app["appRoles"]
+    assert role["value"] == "appRole" and role["allowedMemberTypes"] == ["User"]
+    assert "identifierUris" not in app, "the client id is not known yet: entra-api.bicep sets the URI"
+    assert bicep("entra-app.bicep")["outputs"]["clientId"]["value"] == {
+        "operator": {"type": "property_accessor", "operands": {"operand_1": "app", "operand_2": "appId"}}
+    }
+
+
+def test_the_registration_has_its_uri_and_pre_authorizes_the_azure_cli() -> None:
+    app = unwrap(graph_resource("entra-api.bicep", "Microsoft.Graph/applications")["config"])
+    assert app["uniqueName"] == "uniqueName", "the same registration as entra-app.bicep (upsert by uniqueName)"
+    assert app["identifierUris"] == ["api://${clientId}"], "az account get-access-token --resource api://<client id>"
+    assert variable("entra-api.bicep", "azureCliAppId") == AZURE_CLI_APP_ID
+    scopes = [{"id": "scope-1", "value": "user_impersonation"}]
+    api = evaluate(
+        app["api"], {"api": {"oauth2PermissionScopes": scopes, "requestedAccessTokenVersion": 2}, "azureCliAppId": "CLI"}
+    )
+    assert api["requestedAccessTokenVersion"] == 2 and api["oauth2PermissionScopes"] == scopes, "what entra-app set is kept"
+    assert api["preAuthorizedApplications"] == [{"appId": "CLI", "delegatedPermissionIds": ["scope-1"]}]
+
+
+@pytest.mark.parametrize("required", [False, True])
+def test_an_app_role_assignment_may_be_required(required: bool) -> None:
+    principal = unwrap(graph_resource("entra-api.bicep", "Microsoft.Graph/servicePrincipals")["config"])
+    assert dotted(principal["appId"]) == "app.appId"
+    assert evaluate(principal["appRoleAssignmentRequired"], {"appRoleRequired": required}) is required
+    assignment = graph_resource("entra-api.bicep", "Microsoft.Graph/appRoleAssignedTo")["config"]
+    for deployer in ("", "00000000-0000-0000-0000-00000000d00d"):
+        bindings = {"appRoleRequired": required, "principalId": deployer}
+        assert bool(evaluate(assignment["condition"], bindings)) is (required and bool(deployer)), "whoever runs azd up"
+    body = unwrap(assignment)
+    assert body["principalId"] == "principalId" and dotted(body["resourceId"]) == "servicePrincipal.id"
+    given = main_params("entraApi")
+    assert given["appRoleRequired"] == "entraAppRoleRequired" and given["principalId"] == "principalId"
+    role = evaluate(main_params("functionApp")["entraRequiredRole"], {"useEntra": True, "entraAppRoleRequired": required})
+    assert role == ("entraAppRole" if required else ""), "the bridge checks the role too"
+    assert variable("main.bicep", "entraAppRole") == "Bridge.User"
+
+
+@pytest.mark.parametrize("mode", [TOKEN_MODE, ENTRA_MODE])
+def test_the_registration_exists_only_in_entra_mode(mode: str) -> None:
+    use_entra = evaluate(variable("main.bicep", "useEntra"), {"clientAuth": mode})
+    assert use_entra is (mode == ENTRA_MODE)
+    for symbol in ("entraApp", "entraApi"):
+        assert module("main.bicep", symbol)["config"]["condition"] == "useEntra", f"{symbol} only with CLIENT_AUTH=entra"
+    given = main_params("entraApi")
+    assert dotted(given["clientId"]) == "entraApp.outputs.clientId" and dotted(given["api"]) == "entraApp.outputs.api"
+    assert given["uniqueName"] == main_params("entraApp")["uniqueName"] == "entraAppName"
+    app = main_params("functionApp")
+    assert app["clientAuth"] == "clientAuth"
+    client_id = evaluate(app["entraClientId"], {"useEntra": use_entra, "entraApi.outputs.clientId": "CLIENT"})
+    assert client_id == ("CLIENT" if use_entra else "")
+    assert app["entraTenantId"] == {"function": {"type": "tenant", "parameters": {}}} or "tenant" in json.dumps(
+        app["entraTenantId"]
+    )
+    assert "loginEndpoint" in json.dumps(app["entraAuthority"]), "this cloud's sign-in host"
+    outputs = bicep("main.bicep")["outputs"]
+    assert (
+        evaluate(outputs["ENTRA_CLIENT_ID"]["value"], {"useEntra": use_entra, "entraApi.outputs.clientId": "CLIENT"}) == client_id
+    )
+    assert outputs["CLIENT_AUTH"]["value"] == "clientAuth" and "ENTRA_TENANT_ID" in outputs
+
+
+def test_the_usage_table_in_the_apps_storage_account_with_table_data_access() -> None:
+    from bridge.callers.key_table import KEYS_TABLE
+    from bridge.usage.table_store import USAGE_TABLE
+
+    assert variable("main.bicep", "bridgeTables") == [KEYS_TABLE, USAGE_TABLE], "the tables the bridge reads and writes"
+    assert main_params("storage")["tableNames"] == "bridgeTables"
+    tables = resources_of_type("storage.bicep", "Microsoft.Storage/storageAccounts/tableServices/tables")
+    assert len(tables) == 1 and tables[0]["config"]["loop_type"]["detail"] == {"item_name": "table", "array_name": "tableNames"}
+    assert unwrap(tables[0]["config"])["parent"] == "tableService"
+    assert "primaryEndpoints" in json.dumps(bicep("storage.bicep")["outputs"]["tableEndpoint"]["value"])
+    assert '"table"' in json.dumps(bicep("storage.bicep")["outputs"]["tableEndpoint"]["value"])
+    settings = app_settings()
+    assert settings["USAGE_TABLE_ENDPOINT"] == "usageTableEndpoint"
+    assert dotted(main_params("functionApp")["usageTableEndpoint"]) == "storage.outputs.tableEndpoint"
+    # In both sign-in modes and both network modes: counters are shared by every instance; a private
+    # deployment reaches the table service through its private endpoint.
+    assert (STORAGE_TABLE_DATA_CONTRIBUTOR, "identityPrincipalId", False) in role_assignments("storage.bicep")
+    assert PRIVATE_ENDPOINTS["table"][0] == "table"
+    assert "USAGE_CONNECTION_STRING" not in settings, "no shared keys: the identity, never a connection string"
+
+
+def test_gateway_settings_reach_the_app() -> None:
+    settings = app_settings()
+    for name, value in {
+        "CLIENT_AUTH": "clientAuth",
+        "ENTRA_TENANT_ID": "entraTenantId",
+        "ENTRA_CLIENT_ID": "entraClientId",
+        "ENTRA_AUTHORITY": "entraAuthority",
+        "ENTRA_REQUIRED_ROLE": "entraRequiredRole",
+        "BUDGET_DAILY_TOKENS": "budgetDailyTokens",
+        "BUDGET_MONTHLY_TOKENS": "budgetMonthlyTokens",
+        "BUDGET_OVERRIDES": "budgetOverrides",
+    }.items():
+        assert settings[name] == value, name
+    assert settings["PERSONAL_KEY_DAYS"] == {
+        "function": {"type": "string", "parameters": {"value_to_convert": "personalKeyDays"}}
+    }
+    given = main_params("functionApp")
+    for name in ("personalKeyDays", "budgetDailyTokens", "budgetMonthlyTokens", "budgetOverrides"):
+        assert given[name] == name
+
+
+def test_the_workbook_shows_usage_per_user_and_model() -> None:
+    base = variable("workbook.bicep", "bridgeRequests")
+    for field in ("user_id", "user_name", "auth", "key_id"):
+        assert f"r.{field}" in base, f"the workbook does not read {field}"
+    per_user = variable("workbook.bicep", "tokensPerUser")
+    assert "by user_name, user_id, model" in per_user and "sum(input_tokens)" in per_user
+
+
+def test_posix_hook_in_entra_mode_prints_the_api_key_helper_and_personal_keys() -> None:
+    client = "11111111-2222-3333-4444-555555555555"
+    out = run_posix_hook(CLIENT_AUTH="entra", ENTRA_CLIENT_ID=client, ENTRA_TENANT_ID="72f988bf-86f1-41af-91ab-2d7cd011db47")
+    helper = f"az account get-access-token --resource api://{client} --query accessToken -o tsv"
+    settings_json = json.loads(out[out.index("{") : out.index("}\n}") + 3])
+    assert settings_json["apiKeyHelper"] == helper
+    assert settings_json["env"]["ANTHROPIC_BASE_URL"] == "https://func-test.azurewebsites.net"
+    assert "az keyvault secret show" not in out, "no shared token in entra mode"
+    assert "curl -s -X POST https://func-test.azurewebsites.net/v1/keys" in out and "cab_" in out
+    assert "https://func-test.azurewebsites.net/v1/usage" in out
+    assert "Reachable:    from any address, with a Microsoft Entra ID sign-in or a personal key" in out
+    assert "az login --tenant 72f988bf-86f1-41af-91ab-2d7cd011db47" in out
+
+
+def test_posix_hook_in_token_mode_ignores_entra_outputs_left_empty() -> None:
+    out = run_posix_hook(CLIENT_AUTH="token", ENTRA_CLIENT_ID="")
+    assert '"apiKeyHelper": "az keyvault secret show --vault-name kv-test' in out
+    assert "get-access-token" not in out

@@ -154,14 +154,17 @@ def distribution_of(module: str) -> str | None:
     """The distribution that provides `module`, or None for the standard library and the project itself.
 
     Only the top-level package is looked up (nothing gets imported), or for a namespace package such
-    as `azure`, which several distributions share, its second level (`azure.identity`).
+    as `azure`, which several distributions share, the first level below it that is a real package
+    (`azure.identity`, `azure.data.tables`).
     """
     parts = module.split(".")
     if parts[0] in sys.stdlib_module_names or parts[0] in {"bridge", "function_app"}:
         return None
+    depth = 1
     spec = importlib.util.find_spec(parts[0])
-    if spec is not None and spec.origin is None and len(parts) > 1:
-        spec = importlib.util.find_spec(".".join(parts[:2]))
+    while spec is not None and spec.origin is None and depth < len(parts):
+        depth += 1
+        spec = importlib.util.find_spec(".".join(parts[:depth]))
     assert spec is not None and spec.origin, f"the app imports {module}, which is not installed; {HOW_TO_FIX}"
     origin = Path(spec.origin).resolve()
     for name in packages_distributions().get(parts[0], []):

@@ -20,13 +20,13 @@ from bridge.errors import BridgeError
 from bridge.fronts.anthropic.message import message_body
 from bridge.fronts.anthropic.request import parse_request
 from bridge.fronts.anthropic.stream import StreamWriter
+from bridge.http import close_session
 from bridge.inbound import SESSION_HEADER, cache_key_of
 from bridge.pipeline import Bridge
 from bridge.settings import load_settings
 from bridge.tiers import Target
 from bridge.upstreams.exchange import open_stream
 from bridge.upstreams.responses.signature import PREFIX, decode, encode
-from bridge.upstreams.transport import close_session
 from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render
 from tests.fake_azure import (
     MISSING_REASON,

@@ -1,7 +1,8 @@
 # azd postprovision hook: prints the settings to paste into Claude Code and Cursor.
 # azd passes the environment's values (the outputs of infra/main.bicep) as
 # environment variables; `azd env get-value` is the fallback when run by hand.
-# The token itself is never printed: the settings read it from Key Vault.
+# No secret is ever printed: with CLIENT_AUTH=token the settings read the shared token from
+# Key Vault; with CLIENT_AUTH=entra each developer gets their own Entra ID token from 'az login'.
 
 function Get-AzdValue([string] $Name) {
     $v = [Environment]::GetEnvironmentVariable($Name)
@@ -20,6 +21,9 @@ $deployments = Get-AzdValue 'BRIDGE_DEPLOYMENTS'
 $app = Get-AzdValue 'AZURE_FUNCTION_APP_NAME'
 $vnet = Get-AzdValue 'AZURE_VNET_NAME'
 $allowed = (Get-AzdValue 'AZURE_FUNCTION_ALLOWED_IP_RANGES') -replace ',', ', '
+$auth = Get-AzdValue 'CLIENT_AUTH'
+$clientId = Get-AzdValue 'ENTRA_CLIENT_ID'
+$tenant = Get-AzdValue 'ENTRA_TENANT_ID'
 
 if ([string]::IsNullOrEmpty($secret)) { $secret = 'anthropic-auth-token' }
 if ([string]::IsNullOrEmpty($window)) { $window = '272000' }
@@ -29,20 +33,41 @@ if ([string]::IsNullOrEmpty($url) -or [string]::IsNullOrEmpty($vault)) {
     exit 0
 }
 
-$tokenCmd = "az keyvault secret show --vault-name $vault --name $secret --query value -o tsv"
-
-if (-not [string]::IsNullOrEmpty($vnet)) {
-    $network = "private: Azure OpenAI, Key Vault and storage are reached through private endpoints in $vnet"
+if ($auth -eq 'entra' -and -not [string]::IsNullOrEmpty($clientId)) {
+    # Each developer's own Microsoft Entra ID token for the bridge (the Azure CLI is pre-authorized: no consent prompt).
+    $tokenCmd = "az account get-access-token --resource api://$clientId --query accessToken -o tsv"
+    $signIn = "with a Microsoft Entra ID sign-in or a personal key"
+    $cursor = @"
+a personal key (Cursor cannot run a helper): make one, signed in with 'az login', with
+  Invoke-RestMethod -Method Post -Uri $url/v1/keys -Headers @{ Authorization = "Bearer `$($tokenCmd)" } -ContentType 'application/json' -Body '{"name": "cursor"}'
+then paste its "key" (cab_..., shown once) as Cursor's OpenAI API Key. GET /v1/keys lists yours, DELETE /v1/keys/<id> revokes one.
+"@
     $tokenNote = @"
+Every developer of tenant $tenant signs in with 'az login --tenant $tenant' (app registration
+$clientId; ENTRA_APP_ROLE_REQUIRED=true admits only users and groups assigned its Bridge.User role in
+Enterprise applications). Usage and budget left: Invoke-RestMethod -Uri $url/v1/usage -Headers @{ Authorization = "Bearer `$($tokenCmd)" }
+"@
+} else {
+    $tokenCmd = "az keyvault secret show --vault-name $vault --name $secret --query value -o tsv"
+    $signIn = "with the token"
+    $cursor = "the token printed by: $tokenCmd"
+    if (-not [string]::IsNullOrEmpty($vnet)) {
+        $tokenNote = @"
 Key Vault $vault is private: 'az keyvault secret show' (you have Key Vault Secrets Officer) works
 only from a network that reaches its private endpoint (the virtual network, or a network peered or
 connected to it that resolves privatelink.vaultcore.azure.net). Elsewhere, someone inside reads the
 token and hands it over through your secret manager: use it as ANTHROPIC_AUTH_TOKEN (instead of
 apiKeyHelper) and as Cursor's API key.
 "@
+    } else {
+        $tokenNote = "The token is read with your 'az login' (you have Key Vault Secrets Officer on $vault)."
+    }
+}
+
+if (-not [string]::IsNullOrEmpty($vnet)) {
+    $network = "private: Azure OpenAI, Key Vault and storage are reached through private endpoints in $vnet"
 } else {
     $network = "public endpoints, each with Microsoft Entra ID or key authentication (VNET_ENABLED=true makes them private)"
-    $tokenNote = "The token is read with your 'az login' (you have Key Vault Secrets Officer on $vault)."
 }
 if (-not [string]::IsNullOrEmpty($allowed)) {
     $reachable = @"
@@ -50,7 +75,7 @@ only from $allowed, deployments too (run azd deploy from there).
               Cursor calls from Cursor's servers, not from your machine: allow their addresses too, or Cursor gets 403.
 "@
 } else {
-    $reachable = "from any address, with the token (ALLOWED_IP_RANGES restricts it)"
+    $reachable = "from any address, $signIn (ALLOWED_IP_RANGES restricts it)"
 }
 
 Write-Host @"
@@ -77,7 +102,7 @@ Network:      $network
 `$env:CLAUDE_CODE_AUTO_COMPACT_WINDOW = "$window"
 
 ---- Cursor: Settings > Models
-OpenAI API Key:           the token printed by: $tokenCmd
+OpenAI API Key:           $cursor
 Override OpenAI Base URL: $url/v1
 Models to add:            gpt-high,gpt-medium,gpt-low,gpt-minimal,$deployments
 

@@ -2,7 +2,8 @@
 # azd postprovision hook: prints the settings to paste into Claude Code and Cursor.
 # azd passes the environment's values (the outputs of infra/main.bicep) as
 # environment variables; `azd env get-value` is the fallback when run by hand.
-# The token itself is never printed: the settings read it from Key Vault.
+# No secret is ever printed: with CLIENT_AUTH=token the settings read the shared token from
+# Key Vault; with CLIENT_AUTH=entra each developer gets their own Entra ID token from 'az login'.
 
 value() {
   v=$(printenv "$1" 2>/dev/null || true)
@@ -23,6 +24,9 @@ deployments=$(value BRIDGE_DEPLOYMENTS)
 app=$(value AZURE_FUNCTION_APP_NAME)
 vnet=$(value AZURE_VNET_NAME)
 allowed=$(value AZURE_FUNCTION_ALLOWED_IP_RANGES | sed 's/,/, /g')
+auth=$(value CLIENT_AUTH)
+client_id=$(value ENTRA_CLIENT_ID)
+tenant=$(value ENTRA_TENANT_ID)
 
 [ -n "$secret" ] || secret=anthropic-auth-token
 [ -n "$window" ] || window=272000
@@ -32,24 +36,41 @@ if [ -z "$url" ] || [ -z "$vault" ]; then
   exit 0
 fi
 
-token_cmd="az keyvault secret show --vault-name $vault --name $secret --query value -o tsv"
-
-if [ -n "$vnet" ]; then
-  network="private: Azure OpenAI, Key Vault and storage are reached through private endpoints in $vnet"
-  token_note="Key Vault $vault is private: 'az keyvault secret show' (you have Key Vault Secrets Officer) works
+if [ "$auth" = "entra" ] && [ -n "$client_id" ]; then
+  # Each developer's own Microsoft Entra ID token for the bridge (the Azure CLI is pre-authorized: no consent prompt).
+  token_cmd="az account get-access-token --resource api://$client_id --query accessToken -o tsv"
+  sign_in="with a Microsoft Entra ID sign-in or a personal key"
+  cursor="a personal key (Cursor cannot run a helper): make one, signed in with 'az login', with
+  curl -s -X POST $url/v1/keys -H \"Authorization: Bearer \$($token_cmd)\" -H 'content-type: application/json' -d '{\"name\": \"cursor\"}'
+then paste its \"key\" (cab_..., shown once) as Cursor's OpenAI API Key. GET /v1/keys lists yours, DELETE /v1/keys/<id> revokes one."
+  token_note="Every developer of tenant $tenant signs in with 'az login --tenant $tenant' (app registration
+$client_id; ENTRA_APP_ROLE_REQUIRED=true admits only users and groups assigned its Bridge.User role in
+Enterprise applications). Usage and budget left: curl -s $url/v1/usage -H \"Authorization: Bearer \$($token_cmd)\""
+else
+  token_cmd="az keyvault secret show --vault-name $vault --name $secret --query value -o tsv"
+  sign_in="with the token"
+  cursor="the token printed by: $token_cmd"
+  if [ -n "$vnet" ]; then
+    token_note="Key Vault $vault is private: 'az keyvault secret show' (you have Key Vault Secrets Officer) works
 only from a network that reaches its private endpoint (the virtual network, or a network peered or
 connected to it that resolves privatelink.vaultcore.azure.net). Elsewhere, someone inside reads the
 token and hands it over through your secret manager: use it as ANTHROPIC_AUTH_TOKEN (instead of
 apiKeyHelper) and as Cursor's API key."
+  else
+    token_note="The token is read with your 'az login' (you have Key Vault Secrets Officer on $vault)."
+  fi
+fi
+
+if [ -n "$vnet" ]; then
+  network="private: Azure OpenAI, Key Vault and storage are reached through private endpoints in $vnet"
 else
   network="public endpoints, each with Microsoft Entra ID or key authentication (VNET_ENABLED=true makes them private)"
-  token_note="The token is read with your 'az login' (you have Key Vault Secrets Officer on $vault)."
 fi
 if [ -n "$allowed" ]; then
   reachable="only from $allowed, deployments too (run azd deploy from there).
               Cursor calls from Cursor's servers, not from your machine: allow their addresses too, or Cursor gets 403."
 else
-  reachable="from any address, with the token (ALLOWED_IP_RANGES restricts it)"
+  reachable="from any address, $sign_in (ALLOWED_IP_RANGES restricts it)"
 fi
 
 cat <<SETTINGS
@@ -76,7 +97,7 @@ export ANTHROPIC_AUTH_TOKEN="\$($token_cmd)"
 export CLAUDE_CODE_AUTO_COMPACT_WINDOW=$window
 
 ---- Cursor: Settings > Models
-OpenAI API Key:           the token printed by: $token_cmd
+OpenAI API Key:           $cursor
 Override OpenAI Base URL: $url/v1
 Models to add:            gpt-high,gpt-medium,gpt-low,gpt-minimal,$deployments
 

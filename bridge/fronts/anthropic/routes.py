@@ -23,8 +23,7 @@ from bridge.logs import note_model
 from bridge.model import Completion
 from bridge.model import Request as BridgeRequest
 from bridge.outbound import json_response
-from bridge.pipeline import Bridge
-from bridge.serve import Front, answer, serve
+from bridge.serve import Front, Served, answer, serve
 from bridge.tokens import count_input_tokens
 
 REQUEST_ID_HEADER = "request-id"
@@ -63,7 +62,8 @@ async def messages(req: Request) -> Response:
 
 
 async def count_tokens(req: Request) -> Response:
-    async def count(bridge: Bridge) -> dict[str, Any]:
+    async def count(served: Served) -> dict[str, Any]:
+        bridge = served.bridge
         request = parse_request(await read_json(req, bridge.settings.max_request_bytes), count_only=True)
         note_model(request.model)
         target, request = await bridge.target(request)
@@ -73,7 +73,7 @@ async def count_tokens(req: Request) -> Response:
 
 
 async def models(req: Request) -> Response:
-    async def listed(bridge: Bridge) -> dict[str, Any]:
-        return model_list(bridge.settings)
+    async def listed(served: Served) -> dict[str, Any]:
+        return model_list(served.bridge.settings)
 
     return await answer(req, FRONT, "models", listed)

@@ -21,8 +21,7 @@ from bridge.fronts.openai.stream import ChunkWriter
 from bridge.model import Completion
 from bridge.model import Request as BridgeRequest
 from bridge.outbound import json_response
-from bridge.pipeline import Bridge
-from bridge.serve import Front, answer, serve
+from bridge.serve import Front, Served, answer, serve
 
 REQUEST_ID_HEADER = "x-request-id"
 
@@ -60,7 +59,7 @@ async def chat_completions(req: Request) -> Response:
 
 
 async def models(req: Request) -> Response:
-    async def listed(bridge: Bridge) -> dict[str, Any]:
-        return model_list(bridge.settings)
+    async def listed(served: Served) -> dict[str, Any]:
+        return model_list(served.bridge.settings)
 
     return await answer(req, FRONT, "models", listed)

@@ -1,0 +1,56 @@
+"""Who is calling the bridge: one value that every layer (logs, budgets, key endpoints) reads.
+
+How the caller proved who they are (`method`):
+
+    method   user_id               proof
+    entra    Entra object id       a Microsoft Entra ID access token for the bridge's app registration
+    key      the key owner's oid   a personal key (`cab_...`), made by its owner while signed in with Entra
+    token    "shared-token"        the one shared ANTHROPIC_AUTH_TOKEN (everyone who has it is one caller)
+    open     "anonymous"           no client authentication configured
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+AuthMethod = Literal["entra", "key", "token", "open"]
+
+SHARED_TOKEN_USER = "shared-token"
+ANONYMOUS_USER = "anonymous"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user_id: str
+    """The Entra object id (`oid`) of a signed-in user or key owner; SHARED_TOKEN_USER or ANONYMOUS_USER otherwise."""
+    name: str
+    """What people read: preferred_username (v2), upn, name, or the object id when the token has none."""
+    method: AuthMethod
+    tenant_id: str = ""
+    roles: frozenset[str] = frozenset()
+    """App roles of the bridge's app registration assigned to the user (the token's `roles`)."""
+    groups: frozenset[str] = frozenset()
+    """Group object ids (the token's `groups`, present when the app registration asks for group claims)."""
+    key_id: str | None = None
+    """The personal key's id when method is "key"."""
+
+    @property
+    def signed_in(self) -> bool:
+        """True for a person known to Entra ID (directly or through their personal key)."""
+        return self.method in ("entra", "key")
+
+    def log_fields(self) -> dict[str, str]:
+        """The fields a request's log line gets: who, and through which key (never a secret)."""
+        fields = {"user_id": self.user_id, "user_name": self.name, "auth": self.method}
+        if self.key_id is not None:
+            fields["key_id"] = self.key_id
+        return fields
+
+
+def shared_token_caller() -> Caller:
+    return Caller(SHARED_TOKEN_USER, "shared token", "token")
+
+
+def anonymous_caller() -> Caller:
+    return Caller(ANONYMOUS_USER, "anonymous", "open")

@@ -1,0 +1,69 @@
+"""The gateway's parts, made once per process from its settings: who calls, their keys, their budget.
+
+    part           with a table service (USAGE_*)      without
+    key store      TableKeyStore  (table bridgekeys)   MemoryKeyStore
+    usage store    TableUsageStore (table bridgeusage) MemoryUsageStore
+    verifier       EntraVerifier when CLIENT_AUTH=entra
+
+Nothing here does I/O: tables are created and Entra's keys fetched on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.callers.authenticate import Authenticator
+from bridge.callers.entra import EntraVerifier
+from bridge.callers.key_table import KEYS_TABLE, TableKeyStore
+from bridge.callers.keys import KeyStore, MemoryKeyStore, PersonalKeys
+from bridge.gateway.settings import GatewaySettings
+from bridge.tables import TableService
+from bridge.usage.budget import Budget
+from bridge.usage.store import MemoryUsageStore, UsageStore
+from bridge.usage.table_store import USAGE_TABLE, TableUsageStore
+
+
+@dataclass
+class Gateway:
+    settings: GatewaySettings
+    authenticator: Authenticator
+    keys: PersonalKeys
+    budget: Budget
+    tables: TableService | None
+    verifier: EntraVerifier | None
+
+    @property
+    def shared(self) -> bool:
+        """True when keys and counters are in a table every instance sees."""
+        return self.tables is not None
+
+    async def aclose(self) -> None:
+        """Write the counts still pending, then close the stores."""
+        await self.budget.settle()
+        await self.keys.store.aclose()
+        await self.budget.store.aclose()
+        if self.tables is not None:
+            await self.tables.aclose()
+
+
+def build_gateway(
+    settings: GatewaySettings,
+    shared_token: str | None,
+    *,
+    credential: Any = None,
+) -> Gateway:
+    """`shared_token`: ANTHROPIC_AUTH_TOKEN (CLIENT_AUTH=token); `credential`: the table service's (default: managed identity)."""
+    tables: TableService | None = None
+    if settings.table_endpoint is not None:
+        tables = TableService(endpoint=settings.table_endpoint, credential=credential)
+    elif settings.connection_string is not None:
+        tables = TableService(connection_string=settings.connection_string)
+    key_store: KeyStore = TableKeyStore(tables.table(KEYS_TABLE)) if tables is not None else MemoryKeyStore()
+    usage_store: UsageStore = TableUsageStore(tables.table(USAGE_TABLE)) if tables is not None else MemoryUsageStore()
+    keys = PersonalKeys(key_store, lifetime_days=settings.key_lifetime_days)
+    verifier = EntraVerifier(settings.entra) if settings.entra is not None else None
+    authenticator = Authenticator(
+        settings.client_auth, shared_token=shared_token, verifier=verifier, keys=keys, refusal=settings.refusal
+    )
+    return Gateway(settings, authenticator, keys, Budget(settings.budget, usage_store), tables, verifier)

@@ -1,0 +1,72 @@
+"""What the gateway's own endpoints answer, as plain functions of the caller and the parsed body.
+
+    route                   function      answer (JSON)                                    who may call
+    POST   /v1/keys         create_key    201: the key's listing fields plus "key", once    signed in with Entra
+    GET    /v1/keys         list_keys     200: {"data": [listing fields, ...]}             signed in with Entra
+    DELETE /v1/keys/{id}    revoke_key    200: {"id": ..., "revoked": true}                signed in with Entra
+    GET    /v1/usage        usage         200: today and this month, per model, budget     anyone who may call the bridge
+
+POST /v1/keys takes an optional JSON object: {"name": "cursor on my laptop", "expires_in_days": 30}.
+Every refusal is a `BridgeError` the route renders in the client's error shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.callers.caller import Caller
+from bridge.callers.keys import PersonalKeys
+from bridge.errors import BridgeError, invalid_request
+from bridge.usage.budget import Budget
+from bridge.usage.periods import utc_now
+
+KEY_NOTE = "Store this key now: the bridge keeps only its hash and will never show it again."
+
+
+def _require_entra(caller: Caller) -> None:
+    if caller.method == "entra":
+        return
+    if caller.method == "key":
+        reason = "a personal key cannot manage personal keys: call with a Microsoft Entra ID token"
+    else:
+        reason = "personal keys need CLIENT_AUTH=entra and a caller signed in with Microsoft Entra ID"
+    raise BridgeError("permission_error", f"Personal keys: {reason}", {"x-should-retry": "false"})
+
+
+def _key_request(body: Any) -> tuple[str, int | None]:
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise invalid_request('The body must be a JSON object, e.g. {"name": "cursor on my laptop"}')
+    unknown = sorted(set(body) - {"name", "expires_in_days"})
+    if unknown:
+        raise invalid_request(f"Unknown field(s) {', '.join(map(repr, unknown))}: a key takes name and expires_in_days")
+    name = body.get("name", f"personal key {utc_now():%Y-%m-%d}")
+    if not isinstance(name, str):
+        raise invalid_request("name must be a string")
+    days = body.get("expires_in_days")
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool)):
+        raise invalid_request("expires_in_days must be a whole number of days")
+    return name, days
+
+
+async def create_key(caller: Caller, body: Any, keys: PersonalKeys) -> dict[str, Any]:
+    _require_entra(caller)
+    name, days = _key_request(body)
+    record, secret = await keys.create(caller, name, days)
+    return {**record.public(), "key": secret, "note": KEY_NOTE}
+
+
+async def list_keys(caller: Caller, keys: PersonalKeys) -> dict[str, Any]:
+    _require_entra(caller)
+    return {"data": [record.public() for record in await keys.owned(caller)]}
+
+
+async def revoke_key(caller: Caller, key_id: str, keys: PersonalKeys) -> dict[str, Any]:
+    _require_entra(caller)
+    await keys.revoke(caller, key_id)
+    return {"id": key_id, "revoked": True}
+
+
+async def usage(caller: Caller, budget: Budget) -> dict[str, Any]:
+    return await budget.report(caller)

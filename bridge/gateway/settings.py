@@ -1,0 +1,96 @@
+"""The gateway's settings (sign-in, personal keys, budgets, where counters live) as one parsed snapshot.
+
+The rows are `bridge.settings.GATEWAY_SETTINGS` (part of the one `SETTINGS`
+table); `load_gateway_settings` reads them from an environment like
+`load_settings` does (`<...>` placeholders count as unset) and collects what
+is wrong in `problems`, each naming its setting.  Sign-in that cannot work (a
+CLIENT_AUTH that is neither `token` nor `entra`, or `entra` without a valid
+tenant and client id) is a problem that refuses every request (`refusal`): a
+typo must not open the bridge.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bridge.callers.entra import DEFAULT_AUTHORITY, EntraConfig
+from bridge.callers.keys import DEFAULT_LIFETIME_DAYS
+from bridge.settings import (
+    BUDGET_DAILY_TOKENS,
+    BUDGET_MONTHLY_TOKENS,
+    BUDGET_OVERRIDES,
+    CLIENT_AUTH,
+    ENTRA_AUTHORITY,
+    ENTRA_CLIENT_ID,
+    ENTRA_REQUIRED_ROLE,
+    ENTRA_TENANT_ID,
+    PERSONAL_KEY_DAYS,
+    USAGE_CONNECTION_STRING,
+    USAGE_TABLE_ENDPOINT,
+    ClientAuth,
+)
+from bridge.usage.budget import BudgetConfig, parse_overrides
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    client_auth: ClientAuth = "token"
+    entra: EntraConfig | None = None
+    key_lifetime_days: int = DEFAULT_LIFETIME_DAYS
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    table_endpoint: str | None = None
+    connection_string: str | None = None
+    problems: tuple[str, ...] = ()
+    refusal: str | None = None
+    """Set when sign-in is misconfigured: every request is refused with it (500, not retried)."""
+
+
+def _entra(env: Mapping[str, str], problems: list[str]) -> EntraConfig | None:
+    before = len(problems)
+    tenant = ENTRA_TENANT_ID.value(env, problems)
+    client = ENTRA_CLIENT_ID.value(env, problems)
+    authority = ENTRA_AUTHORITY.value(env, problems) or DEFAULT_AUTHORITY
+    needed = (
+        (ENTRA_TENANT_ID, tenant, "the directory (tenant) id of your Entra ID (az account show --query tenantId -o tsv)"),
+        (ENTRA_CLIENT_ID, client, "the application (client) id of the bridge's app registration"),
+    )
+    for setting, value, what in needed:
+        if value is None and setting.name not in " ".join(problems[before:]):
+            problems.append(f"{CLIENT_AUTH.name}=entra needs {setting.name}: {what}")
+    if tenant is None or client is None or len(problems) > before:
+        return None
+    return EntraConfig(tenant, client, authority, ENTRA_REQUIRED_ROLE.value(env, problems))
+
+
+def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettings:
+    """Read the gateway's settings from `env` (default: the process environment); never raises."""
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    client_auth = CLIENT_AUTH.value(env, problems)
+    unknown_mode = bool(problems)
+    entra = _entra(env, problems) if client_auth == "entra" else None
+    refusal = None
+    if unknown_mode or (client_auth == "entra" and entra is None):
+        refusal = "its sign-in cannot work: " + "; ".join(problems)
+    overrides, override_problems = parse_overrides(BUDGET_OVERRIDES.value(env, problems) or "", BUDGET_OVERRIDES.name)
+    problems += override_problems
+    budget = BudgetConfig(BUDGET_DAILY_TOKENS.value(env, problems), BUDGET_MONTHLY_TOKENS.value(env, problems), overrides)
+    endpoint = USAGE_TABLE_ENDPOINT.value(env, problems)
+    connection_string = USAGE_CONNECTION_STRING.value(env, problems)
+    if endpoint is not None and connection_string is not None:
+        problems.append(
+            f"Set {USAGE_TABLE_ENDPOINT.name} or {USAGE_CONNECTION_STRING.name}, not both: {USAGE_TABLE_ENDPOINT.name} is used"
+        )
+        connection_string = None
+    return GatewaySettings(
+        client_auth=client_auth or "token",
+        entra=entra,
+        key_lifetime_days=PERSONAL_KEY_DAYS.value(env, problems) or DEFAULT_LIFETIME_DAYS,
+        budget=budget,
+        table_endpoint=endpoint,
+        connection_string=connection_string,
+        problems=tuple(problems),
+        refusal=refusal,
+    )

@@ -1,0 +1,271 @@
+"""Budgets: the overrides setting, limits per caller, refusals with usage, limit and reset, resets at UTC boundaries."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bridge.callers.caller import Caller, shared_token_caller
+from bridge.errors import BridgeError
+from bridge.settings import parse_token_count
+from bridge.usage.budget import Budget, BudgetConfig, Override, parse_overrides
+from bridge.usage.store import DayUsage, MemoryUsageStore
+from bridge.usage.table_store import TableUsageStore
+from tests.azurite import Azurite, FreshTable, requires_azurite
+
+pytestmark = pytest.mark.anyio
+
+LEADS = "6d1f0c9e-2222-4bbb-9ccc-0123456789ab"
+INTERNS = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+ALICE = Caller("0c5e4f3a-1b2c-4d5e-8f90-a1b2c3d4e5f6", "alice@contoso.example", "entra", roles=frozenset({"Bridge.Lead"}))
+BOB = Caller("7a8b9c0d-1e2f-4a5b-9c6d-7e8f9a0b1c2d", "bob@contoso.example", "entra")
+CAROL = Caller("5f5f5f5f-1e2f-4a5b-9c6d-7e8f9a0b1c2d", "carol@contoso.example", "key", groups=frozenset({LEADS.upper()}))
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def budget(daily: int | None = None, monthly: int | None = None, overrides: str = "", *, at: datetime) -> tuple[Budget, Clock]:
+    parsed, problems = parse_overrides(overrides)
+    assert problems == []
+    clock = Clock(at)
+    return Budget(BudgetConfig(daily, monthly, parsed), MemoryUsageStore(), clock=clock), clock
+
+
+async def over(budget: Budget, caller: Caller) -> BridgeError:
+    with pytest.raises(BridgeError) as caught:
+        await budget.check(caller)
+    assert caught.value.kind == "rate_limit_error" and caught.value.status == 429
+    assert caught.value.headers == {"x-should-retry": "false"}
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("raw", "count"),
+    [("2000000", 2_000_000), ("2M", 2_000_000), ("500k", 500_000), ("1_000_000", 1_000_000), ("3g", 3 * 10**9), ("0", 0)],
+)
+def test_token_counts(raw: str, count: int) -> None:
+    assert parse_token_count(raw) == count
+
+
+@pytest.mark.parametrize("raw", ["", "-5", "1.5M", "2MB", "lots", "1e6"])
+def test_bad_token_counts(raw: str) -> None:
+    with pytest.raises(ValueError, match="must be a token count"):
+        parse_token_count(raw)
+
+
+def test_unlimited_is_no_limit() -> None:
+    assert parse_token_count("Unlimited") is None
+
+
+def test_the_overrides_setting() -> None:
+    overrides, problems = parse_overrides(
+        f" role:Bridge.Lead=daily:2M,monthly:40M ; group:{LEADS}=daily:unlimited;role:Bridge.Intern=monthly:0;"
+    )
+    assert problems == []
+    assert overrides == (
+        Override("role", "Bridge.Lead", {"daily": 2_000_000, "monthly": 40_000_000}),
+        Override("group", LEADS, {"daily": None}),
+        Override("role", "Bridge.Intern", {"monthly": 0}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("Bridge.Lead=daily:5", "must look like role:<app role>"),
+        ("role:=daily:5", "must look like role:<app role>"),
+        ("user:alice=daily:5", "must look like role:<app role>"),
+        ("role:Bridge.Lead", "must look like role:<app role>"),
+        ("group:Leads=daily:5", "groups are named by their object id"),
+        ("role:Bridge.Lead=weekly:5", "'weekly:5' must be daily:<n> or monthly:<n>"),
+        (
+            "role:Bridge.Lead=daily:lots",
+            "daily must be a token count (a whole number such as 2000000 or 2M, or 'unlimited'), got 'lots'",
+        ),
+    ],
+)
+def test_what_is_wrong_with_the_overrides_is_said_never_raised(raw: str, problem: str) -> None:
+    overrides, problems = parse_overrides(raw + ";role:Fine=daily:1")
+    assert overrides[-1] == Override("role", "Fine", {"daily": 1})
+    assert len(problems) == 1 and problems[0].startswith("BUDGET_OVERRIDES: ") and problem in problems[0]
+
+
+def test_the_most_generous_matching_override_wins() -> None:
+    overrides, _ = parse_overrides(
+        f"role:Bridge.Lead=daily:2M;group:{LEADS}=daily:3M,monthly:50M;group:{INTERNS}=daily:0;role:Big=monthly:unlimited"
+    )
+    config = BudgetConfig(1000, 20_000, overrides)
+    assert (config.limit(BOB, "daily"), config.limit(BOB, "monthly")) == (1000, 20_000)
+    assert (config.limit(ALICE, "daily"), config.limit(ALICE, "monthly")) == (2_000_000, 20_000)
+    assert (config.limit(CAROL, "daily"), config.limit(CAROL, "monthly")) == (3_000_000, 50_000_000)
+    both = Caller("x", "x", "entra", roles=frozenset({"Bridge.Lead", "Big"}), groups=frozenset({LEADS, INTERNS}))
+    assert (config.limit(both, "daily"), config.limit(both, "monthly")) == (3_000_000, None)
+    intern = Caller("y", "y", "entra", groups=frozenset({INTERNS}))
+    assert config.limit(intern, "daily") == 0
+
+
+async def test_under_the_limit_passes_and_at_it_is_refused() -> None:
+    limits, _ = budget(daily=10_000, at=datetime(2025, 3, 14, 15, 45, tzinfo=UTC))
+    await limits.record(ALICE, "gpt-5", 6_000, 3_999)
+    await limits.check(ALICE)
+    await limits.record(ALICE, "gpt-5-mini", 1, 0)
+    error = await over(limits, ALICE)
+    assert error.message.startswith("Daily token budget used up: 10,000 of 10,000 tokens today (UTC).")
+    assert "It resets at 2025-03-15 00:00 UTC" in error.message
+    await limits.check(BOB)
+
+
+async def test_a_request_overshoots_by_its_own_size_only() -> None:
+    limits, _ = budget(daily=10_000, at=datetime(2025, 3, 14, 15, 45, tzinfo=UTC))
+    await limits.record(ALICE, "gpt-5", 9_999, 0)
+    await limits.check(ALICE)
+    await limits.record(ALICE, "gpt-5", 50_000, 2_000)
+    assert "61,999 of 10,000 tokens today" in (await over(limits, ALICE)).message
+
+
+async def test_the_daily_budget_starts_again_at_midnight_utc() -> None:
+    limits, clock = budget(daily=1000, monthly=5000, at=datetime(2025, 3, 14, 23, 59, 59, tzinfo=UTC))
+    await limits.record(ALICE, "gpt-5", 800, 200)
+    await over(limits, ALICE)
+    clock.now = datetime(2025, 3, 15, 0, 0, tzinfo=UTC)
+    await limits.check(ALICE)
+    report = await limits.report(ALICE)
+    assert (report["today"]["total_tokens"], report["month"]["total_tokens"]) == (0, 1000)
+
+
+async def test_the_monthly_budget_starts_again_on_the_first() -> None:
+    limits, clock = budget(daily=10**6, monthly=3000, at=datetime(2025, 12, 30, 12, tzinfo=UTC))
+    await limits.record(ALICE, "gpt-5", 2000, 0)
+    clock.now += timedelta(days=1)
+    await limits.record(ALICE, "gpt-5", 1000, 0)
+    error = await over(limits, ALICE)
+    assert "Monthly token budget used up: 3,000 of 3,000 tokens this month (UTC)" in error.message
+    assert "It resets at 2026-01-01 00:00 UTC" in error.message
+    clock.now = datetime(2026, 1, 1, tzinfo=UTC)
+    await limits.check(ALICE)
+
+
+async def test_when_both_are_used_up_the_later_reset_is_named() -> None:
+    limits, _ = budget(daily=100, monthly=100, at=datetime(2025, 2, 10, tzinfo=UTC))
+    await limits.record(ALICE, "gpt-5", 100, 0)
+    assert "resets at 2025-03-01 00:00 UTC" in (await over(limits, ALICE)).message
+
+
+async def test_a_bigger_budget_through_an_override() -> None:
+    limits, _ = budget(daily=1000, overrides=f"group:{LEADS}=daily:5k", at=datetime(2025, 3, 14, tzinfo=UTC))
+    for caller in (BOB, CAROL):
+        await limits.record(caller, "gpt-5", 1000, 0)
+    await over(limits, BOB)
+    await limits.check(CAROL)
+
+
+async def test_a_zero_budget_refuses_from_the_start() -> None:
+    limits, _ = budget(overrides=f"group:{INTERNS}=daily:0", at=datetime(2025, 3, 14, tzinfo=UTC))
+    intern = Caller("y", "y", "entra", groups=frozenset({INTERNS}))
+    assert "0 of 0 tokens today" in (await over(limits, intern)).message
+    await limits.check(BOB)
+
+
+class CountingStore(MemoryUsageStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def month(self, user_id: str, day: date) -> list[DayUsage]:
+        self.reads += 1
+        return await super().month(user_id, day)
+
+
+async def test_without_limits_a_check_reads_nothing() -> None:
+    store = CountingStore()
+    unlimited = Budget(BudgetConfig(None, None, parse_overrides(f"group:{LEADS}=daily:unlimited")[0]), store)
+    await unlimited.check(ALICE)
+    assert store.reads == 0
+    limited_for_interns = Budget(BudgetConfig(overrides=parse_overrides(f"group:{INTERNS}=daily:5")[0]), store)
+    await limited_for_interns.check(ALICE)
+    assert store.reads == 0
+    await limited_for_interns.check(Caller("y", "y", "entra", groups=frozenset({INTERNS})))
+    assert store.reads == 1
+
+
+async def test_the_usage_report() -> None:
+    limits, clock = budget(daily=100_000, monthly=1_000_000, at=datetime(2025, 3, 2, 8, tzinfo=UTC))
+    await limits.record(ALICE, "gpt-5", 1000, 100)
+    clock.now += timedelta(days=1)
+    await limits.record(ALICE, "gpt-5", 2000, 200)
+    await limits.record(ALICE, "gpt-5-mini", 300, 30)
+    await limits.record(BOB, "gpt-5", 99, 9)
+    assert await limits.report(ALICE) == {
+        "user": {"id": ALICE.user_id, "name": ALICE.name},
+        "today": {
+            "date": "2025-03-03",
+            "input_tokens": 2300,
+            "output_tokens": 230,
+            "total_tokens": 2530,
+            "requests": 2,
+            "limit": 100_000,
+            "remaining": 97_470,
+            "resets_at": "2025-03-04T00:00:00Z",
+            "models": {
+                "gpt-5": {"input_tokens": 2000, "output_tokens": 200, "total_tokens": 2200, "requests": 1},
+                "gpt-5-mini": {"input_tokens": 300, "output_tokens": 30, "total_tokens": 330, "requests": 1},
+            },
+        },
+        "month": {
+            "month": "2025-03",
+            "input_tokens": 3300,
+            "output_tokens": 330,
+            "total_tokens": 3630,
+            "requests": 3,
+            "limit": 1_000_000,
+            "remaining": 996_370,
+            "resets_at": "2025-04-01T00:00:00Z",
+            "models": {
+                "gpt-5": {"input_tokens": 3000, "output_tokens": 300, "total_tokens": 3300, "requests": 2},
+                "gpt-5-mini": {"input_tokens": 300, "output_tokens": 30, "total_tokens": 330, "requests": 1},
+            },
+        },
+    }
+
+
+async def test_the_report_without_limits_and_over_them() -> None:
+    limits, _ = budget(at=datetime(2025, 3, 2, tzinfo=UTC))
+    report = await limits.report(shared_token_caller())
+    assert report["today"]["limit"] is None and report["today"]["remaining"] is None
+    assert report["month"]["models"] == {} and report["user"]["id"] == "shared-token"
+    capped, _ = budget(daily=10, at=datetime(2025, 3, 2, tzinfo=UTC))
+    await capped.record(BOB, "gpt-5", 50, 0)
+    assert (await capped.report(BOB))["today"]["remaining"] == 0
+
+
+class BrokenStore(MemoryUsageStore):
+    async def add(self, *_: object) -> None:
+        raise BridgeError("api_error", "Could not count the request's tokens (Azure Table 'bridgeusage'): down")
+
+
+async def test_recording_never_fails_the_request(caplog: pytest.LogCaptureFixture) -> None:
+    limits = Budget(BudgetConfig(), BrokenStore())
+    with caplog.at_level(logging.ERROR, logger="bridge.usage"):
+        await limits.record(ALICE, "gpt-5", 10, 2)
+    assert f"usage of {ALICE.user_id} not counted (10 input, 2 output tokens on gpt-5)" in caplog.text
+
+
+@requires_azurite
+async def test_two_instances_share_one_budget(azurite: Azurite) -> None:
+    clock = Clock(datetime(2025, 3, 14, 12, tzinfo=UTC))
+    async with FreshTable(azurite, "usage") as table:
+        here, there = (Budget(BudgetConfig(daily=10_000), TableUsageStore(table.open()), clock=clock) for _ in range(2))
+        await here.record(ALICE, "gpt-5", 6000, 0)
+        await there.check(ALICE)
+        await there.record(ALICE, "gpt-5", 4000, 0)
+        assert "10,000 of 10,000" in (await over(here, ALICE)).message
+        await here.check(BOB)
+        assert (await there.report(ALICE))["today"]["requests"] == 2

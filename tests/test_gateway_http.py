@@ -1,0 +1,342 @@
+"""The organization gateway over HTTP, as users meet it: two `python -m bridge` processes with CLIENT_AUTH=entra,
+sharing personal keys and one budget through Azurite, signing in against the local OpenID stand-in.
+
+Both bridges run with ENTRA_REQUIRED_ROLE=Bridge.User and a daily budget of one token, lifted for the app
+role Bridge.Lead (BUDGET_OVERRIDES): a test that spends a budget signs in as a user of its own
+(`new_user`), so no test sees another's usage.  The anthropic and openai SDKs are the clients.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from tests.azurite import Azurite, requires_azurite
+from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.fake_azure import FakeAzure, Text
+from tests.fake_entra import (
+    ALICE,
+    BOB,
+    OTHER_TENANT,
+    FakeEntra,
+    SigningKey,
+    User,
+    forged,
+    new_signing_key,
+    new_user,
+    running_fake_entra,
+)
+
+pytestmark = requires_azurite
+
+LEAD, MEMBER = "Bridge.Lead", "Bridge.User"
+MESSAGE: dict[str, Any] = {"model": "claude-opus-4-8", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+CHAT: dict[str, Any] = {"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]}
+COUNT_WAIT_SECONDS = 10.0
+
+
+@pytest.fixture(scope="module")
+def entra() -> Iterator[FakeEntra]:
+    served = FakeEntra()
+    with running_fake_entra(served):
+        yield served
+
+
+@pytest.fixture(scope="module")
+def bridges(
+    fake_azure: FakeAzure, entra: FakeEntra, azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningBridge, RunningBridge]]:
+    env = bridge_env(
+        fake_azure,
+        **entra.bridge_settings(),
+        ENTRA_REQUIRED_ROLE=MEMBER,
+        USAGE_CONNECTION_STRING=azurite.connection_string,
+        BUDGET_DAILY_TOKENS="1",
+        BUDGET_OVERRIDES=f"role:{LEAD}=daily:unlimited",
+    )
+    logs = tmp_path_factory.mktemp("gateway")
+    first = start_bridge(env, logs / "a.log")
+    try:
+        second = start_bridge(env, logs / "b.log")
+    except BaseException:
+        stop_bridge(first)
+        raise
+    yield first, second
+    stop_bridge(first)
+    stop_bridge(second)
+
+
+@pytest.fixture
+def bridge_a(bridges: tuple[RunningBridge, RunningBridge]) -> RunningBridge:
+    return bridges[0]
+
+
+@pytest.fixture
+def bridge_b(bridges: tuple[RunningBridge, RunningBridge]) -> RunningBridge:
+    return bridges[1]
+
+
+def claude(bridge: RunningBridge, credential: str, *, bearer: bool = False) -> anthropic.Anthropic:
+    """The Anthropic SDK: the credential as x-api-key (as with ANTHROPIC_API_KEY), or as Bearer (ANTHROPIC_AUTH_TOKEN)."""
+    if bearer:
+        return anthropic.Anthropic(base_url=bridge.url, auth_token=credential, max_retries=0)
+    return anthropic.Anthropic(base_url=bridge.url, api_key=credential, max_retries=0)
+
+
+def cursor(bridge: RunningBridge, credential: str) -> openai.OpenAI:
+    """The OpenAI SDK, as Cursor calls: Authorization: Bearer."""
+    return openai.OpenAI(base_url=bridge.url + "/v1", api_key=credential, max_retries=0)
+
+
+def log_lines(bridge: RunningBridge) -> list[dict[str, Any]]:
+    """The bridge's JSON log lines (one per request)."""
+    lines = []
+    for line in bridge.log().splitlines():
+        _, _, text = line.partition("bridge.requests ")
+        if text.startswith("{"):
+            lines.append(json.loads(text))
+    return lines
+
+
+def usage_of(bridge: RunningBridge, token: str) -> dict[str, Any]:
+    answer = httpx.get(bridge.url + "/v1/usage", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def wait_for_requests(bridge: RunningBridge, token: str, count: int) -> dict[str, Any]:
+    """The caller's usage as `bridge` reads it from the table, once it holds `count` requests of today."""
+    deadline = time.monotonic() + COUNT_WAIT_SECONDS
+    while True:
+        usage = usage_of(bridge, token)
+        if usage["today"]["requests"] >= count or time.monotonic() > deadline:
+            return usage
+        time.sleep(0.05)
+
+
+# ----- who may call: both users, both header forms, both fronts -------------------------------------------------
+
+
+def test_both_users_sign_in_on_both_fronts_with_both_header_forms(
+    bridge_a: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure
+) -> None:
+    fake_azure.enqueue(Text("Hello Alice."), Text("Hello Bob."), Text("Hello again."))
+    reply = claude(bridge_a, entra.token(ALICE)).messages.create(**MESSAGE)
+    assert reply.content[0].text == "Hello Alice."  # type: ignore[union-attr]
+    chat = cursor(bridge_a, entra.token(BOB)).chat.completions.create(**CHAT)
+    assert chat.choices[0].message.content == "Hello Bob."
+    bearer = claude(bridge_a, entra.v1_token(ALICE), bearer=True).messages.create(**MESSAGE)
+    assert bearer.content[0].text == "Hello again.", "a v1.0 token (default app registration), as Bearer"  # type: ignore[union-attr]
+    lines = [line for line in log_lines(bridge_a) if line["route"] in ("messages", "chat_completions")][-3:]
+    assert [(line["user_id"], line["user_name"], line["auth"]) for line in lines] == [
+        (ALICE.object_id, ALICE.username, "entra"),
+        (BOB.object_id, BOB.username, "entra"),
+        (ALICE.object_id, ALICE.username, "entra"),
+    ]
+    assert all("key_id" not in line for line in lines)
+
+
+def tampered_signature(entra: FakeEntra) -> str:
+    impostor = SigningKey(entra.signing_key.kid, new_signing_key().private_key)
+    return entra.token(ALICE, key=impostor)
+
+
+Credential = Callable[[FakeEntra], str]
+REFUSALS: dict[str, tuple[Credential, int, str, str]] = {
+    "expired": (
+        lambda e: e.token(ALICE, iat=1_700_000_000, nbf=1_700_000_000, exp=1_700_003_600),
+        401,
+        "authentication_error",
+        "expired at 2023-11-14",
+    ),
+    "wrong audience": (
+        lambda e: e.token(ALICE, aud="api://another-app"),
+        401,
+        "authentication_error",
+        "wrong audience 'api://another-app'",
+    ),
+    "wrong tenant": (
+        lambda e: e.token(ALICE, tid=OTHER_TENANT, iss=e.issuer(OTHER_TENANT)),
+        401,
+        "authentication_error",
+        "issued by tenant",
+    ),
+    "wrong issuer": (lambda e: e.token(ALICE, iss="https://evil.example/v2.0"), 401, "authentication_error", "wrong issuer"),
+    "bad signature": (tampered_signature, 401, "authentication_error", "bad signature"),
+    "unpublished key": (lambda e: e.token(ALICE, key=new_signing_key()), 401, "authentication_error", "does not publish"),
+    "alg none": (
+        lambda e: forged({"alg": "none", "kid": e.signing_key.kid}, e.claims()),
+        401,
+        "authentication_error",
+        "alg 'none'",
+    ),
+    "hs256": (
+        lambda e: forged({"alg": "HS256", "kid": e.signing_key.kid}, e.claims(), hmac_key=e.signing_key.public_pem()),
+        401,
+        "authentication_error",
+        "alg 'HS256'",
+    ),
+    "not a jwt": (lambda _: "definitely-not-a-token", 401, "authentication_error", "malformed"),
+    "the shared token": (lambda _: CLIENT_TOKEN, 401, "authentication_error", "malformed"),
+    "no app role": (
+        lambda e: e.token(User("5d1a4b1e-0000-4000-8000-000000000001", "eve@contoso.example", "Eve")),
+        403,
+        "permission_error",
+        "'Bridge.User'",
+    ),
+    "unknown personal key": (lambda _: "cab_" + "A" * 43, 401, "authentication_error", "Personal key not recognised"),
+    "malformed personal key": (lambda _: "cab_short", 401, "authentication_error", "Malformed personal key"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_every_refusal_on_both_fronts(case: str, bridge_a: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure) -> None:
+    make, status, kind, said = REFUSALS[case]
+    credential = make(entra)
+    with pytest.raises(anthropic.APIStatusError) as by_claude:
+        claude(bridge_a, credential).messages.create(**MESSAGE)
+    with pytest.raises(openai.APIStatusError) as by_cursor:
+        cursor(bridge_a, credential).chat.completions.create(**CHAT)
+    for error in (by_claude.value, by_cursor.value):
+        assert error.status_code == status, (case, error.body)
+        assert error.response.headers["x-should-retry"] == "false", case
+        assert said in error.response.text, (case, error.response.text)
+        assert credential not in error.response.text, "a credential is never echoed"
+    assert by_claude.value.response.json()["error"]["type"] == kind
+    assert by_cursor.value.response.json()["error"]["type"] == kind
+    assert fake_azure.requests == [], "nothing reached Azure"
+
+
+def test_no_credential_says_how_to_sign_in(bridge_a: RunningBridge, entra: FakeEntra) -> None:
+    for path, body in (("/v1/messages", MESSAGE), ("/v1/chat/completions", CHAT)):
+        answer = httpx.post(bridge_a.url + path, json=body, timeout=10)
+        assert answer.status_code == 401 and answer.headers["x-should-retry"] == "false"
+        assert f"az account get-access-token --resource api://{entra.client_id}" in answer.text
+    health = httpx.get(bridge_a.url + "/health", timeout=10).json()
+    assert health["client_auth"] == "entra" and "upstreams" not in health, "the public /health hides the upstreams"
+    signed_in = httpx.get(bridge_a.url + "/health", headers={"x-api-key": entra.token(ALICE)}, timeout=10).json()
+    assert signed_in["upstreams"] and signed_in["usage_store"] == "table" and signed_in["problems"] == []
+
+
+# ----- personal keys through the routes, with both SDKs, on both instances -------------------------------------------
+
+
+def test_personal_keys_made_listed_used_and_revoked_through_both_fronts(
+    bridge_a: RunningBridge, bridge_b: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure
+) -> None:
+    owner = new_user(MEMBER, LEAD)
+    token = entra.token(owner)
+    key = claude(bridge_a, token).post("/v1/keys", body={"name": "cursor on my laptop"}, cast_to=dict[str, Any])
+    assert [line["status"] for line in log_lines(bridge_a) if line["route"] == "create_key"][-1] == 201
+    assert key["key"].startswith("cab_") and key["name"] == "cursor on my laptop" and key["id"].startswith("key_")
+
+    listed = cursor(bridge_b, token).get("/keys", cast_to=dict[str, Any])
+    assert [entry["id"] for entry in listed["data"]] == [key["id"]], "the other instance sees the key"
+    assert key["key"] not in json.dumps(listed), "never the secret again"
+
+    fake_azure.enqueue(Text("By key, Anthropic."), Text("By key, OpenAI."))
+    reply = claude(bridge_b, key["key"]).messages.create(**MESSAGE)
+    assert reply.content[0].text == "By key, Anthropic."  # type: ignore[union-attr]
+    chat = cursor(bridge_a, key["key"]).chat.completions.create(**CHAT)
+    assert chat.choices[0].message.content == "By key, OpenAI."
+    used = [line for line in log_lines(bridge_a) if line.get("key_id") == key["id"]]
+    assert used and used[-1]["user_id"] == owner.object_id and used[-1]["auth"] == "key"
+
+    with pytest.raises(openai.PermissionDeniedError) as by_key:
+        cursor(bridge_a, key["key"]).post("/keys", body={"name": "another"}, cast_to=dict[str, Any])
+    assert "a personal key cannot manage personal keys" in by_key.value.response.text
+    with pytest.raises(anthropic.BadRequestError) as bad:
+        claude(bridge_a, token).post("/v1/keys", body={"name": "x", "colour": "blue"}, cast_to=dict[str, Any])
+    assert "Unknown field(s) 'colour'" in bad.value.response.json()["error"]["message"], "the Anthropic error shape"
+
+    revoked = cursor(bridge_b, token).delete(f"/keys/{key['id']}", cast_to=dict[str, Any])
+    assert revoked == {"id": key["id"], "revoked": True}
+    for bridge in (bridge_a, bridge_b):
+        with pytest.raises(anthropic.AuthenticationError) as refused:
+            claude(bridge, key["key"]).messages.create(**MESSAGE)
+        assert "Personal key not recognised" in refused.value.response.text, "revoked at once, on every instance"
+    with pytest.raises(openai.NotFoundError):
+        cursor(bridge_a, token).delete(f"/keys/{key['id']}", cast_to=dict[str, Any])
+    assert cursor(bridge_a, token).get("/keys", cast_to=dict[str, Any]) == {"data": []}
+
+
+def test_the_shared_token_mode_has_no_personal_keys(bridge: RunningBridge) -> None:
+    with pytest.raises(anthropic.PermissionDeniedError) as refused:
+        claude(bridge, CLIENT_TOKEN).post("/v1/keys", body={}, cast_to=dict[str, Any])
+    assert "CLIENT_AUTH=entra" in refused.value.response.text
+    usage = claude(bridge, CLIENT_TOKEN).get("/v1/usage", cast_to=dict[str, Any])
+    assert usage["user"]["id"] == "shared-token" and usage["today"]["limit"] is None
+
+
+# ----- one budget for two instances -------------------------------------------------------------------------------
+
+
+def test_two_bridges_share_one_budget(
+    bridge_a: RunningBridge, bridge_b: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure
+) -> None:
+    spender, lead = new_user(MEMBER), new_user(MEMBER, LEAD)
+    token = entra.token(spender)
+    fake_azure.enqueue(Text("The one answer your budget allows.", pieces=3))
+    with claude(bridge_a, token).messages.stream(**MESSAGE) as stream:
+        assert stream.get_final_text() == "The one answer your budget allows."
+    usage = wait_for_requests(bridge_b, token, 1)
+    spent = usage["today"]["total_tokens"]
+    assert usage["today"]["requests"] == 1 and spent > 1, "the stream was counted, and the other instance reads it"
+    assert usage["today"]["models"]["gpt-5"]["total_tokens"] == spent and usage["month"]["total_tokens"] == spent
+    assert usage["today"]["limit"] == 1 and usage["today"]["remaining"] == 0
+
+    calls_before = len(fake_azure.requests)
+    with pytest.raises(anthropic.RateLimitError) as over:
+        claude(bridge_b, token).messages.create(**MESSAGE)
+    with pytest.raises(openai.RateLimitError) as over_chat:
+        cursor(bridge_a, token).chat.completions.create(**CHAT)
+    assert len(fake_azure.requests) == calls_before, "refused before Azure"
+    for error in (over.value, over_chat.value):
+        assert error.response.headers["x-should-retry"] == "false"
+        message = error.response.text
+        assert f"{spent:,} of 1 tokens today" in message and "resets at" in message and "UTC" in message
+    assert over.value.response.json()["error"]["type"] == "rate_limit_error"
+
+    fake_azure.enqueue(Text("Others are not affected."))
+    reply = claude(bridge_b, entra.token(lead)).messages.create(**MESSAGE)
+    assert reply.content[0].text == "Others are not affected."  # type: ignore[union-attr]
+
+
+def test_concurrent_requests_on_both_instances_lose_no_count(
+    bridge_a: RunningBridge, bridge_b: RunningBridge, entra: FakeEntra
+) -> None:
+    import concurrent.futures
+
+    user = new_user(MEMBER, LEAD)
+    token = entra.token(user)
+    rounds = 12
+
+    def ask(index: int) -> int:
+        bridge = (bridge_a, bridge_b)[index % 2]
+        reply = claude(bridge, token).messages.create(**MESSAGE)
+        return reply.usage.input_tokens + reply.usage.output_tokens
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=rounds) as pool:
+        reported = sum(pool.map(ask, range(rounds)))
+    usage = wait_for_requests(bridge_a, token, rounds)
+    assert usage["today"]["requests"] == rounds
+    assert usage["today"]["total_tokens"] == reported, "every count landed, whichever instance wrote it"
+    assert usage_of(bridge_b, token)["today"] == usage["today"]
+
+
+def test_usage_reports_models_and_the_budget_left(bridge_a: RunningBridge, entra: FakeEntra) -> None:
+    member = new_user(MEMBER)
+    usage = usage_of(bridge_a, entra.token(member))
+    assert usage["user"] == {"id": member.object_id, "name": member.username}
+    assert usage["today"]["limit"] == 1 and usage["today"]["remaining"] == 1 and usage["today"]["models"] == {}
+    assert usage["month"]["limit"] is None, "no monthly budget set"
+    lead = usage_of(bridge_a, entra.token(new_user(MEMBER, LEAD)))
+    assert lead["today"]["limit"] is None and lead["today"]["remaining"] is None, "the override lifts the daily limit"

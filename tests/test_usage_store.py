@@ -1,0 +1,166 @@
+"""Usage counters on both stores; through Azurite, concurrent increments from several instances lose nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import date
+from typing import Any
+
+import pytest
+
+from bridge.usage.store import DayUsage, MemoryUsageStore, Tokens, UsageStore
+from bridge.usage.table_store import TableUsageStore, row_key
+from tests.azurite import Azurite, FreshTable, requires_azurite
+
+pytestmark = pytest.mark.anyio
+
+USER = "0c5e4f3a-1b2c-4d5e-8f90-a1b2c3d4e5f6"
+OTHER = "7a8b9c0d-1e2f-4a5b-9c6d-7e8f9a0b1c2d"
+DAY = date(2025, 3, 14)
+
+
+StoreMaker = Callable[[], UsageStore]
+
+
+@pytest.fixture(params=["memory", pytest.param("table", marks=requires_azurite)])
+async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreMaker]:
+    """Makes stores that count in one place: one dict in memory, or one table seen by separate clients."""
+    if request.param == "memory":
+        shared = MemoryUsageStore()
+        yield lambda: shared
+        return
+    async with FreshTable(request.getfixturevalue("azurite"), "usage") as table:
+        yield lambda: TableUsageStore(table.open())
+
+
+def by_day_and_model(rows: list[DayUsage]) -> dict[tuple[str, str], Tokens]:
+    return {(row.day.isoformat(), row.model): row.tokens for row in rows}
+
+
+async def test_a_month_is_its_days_per_model(make_store: StoreMaker) -> None:
+    store = make_store()
+    await store.add(USER, "alice", DAY, "gpt-5", Tokens(100, 10, 1))
+    await store.add(USER, "alice", DAY, "gpt-5", Tokens(50, 5, 1))
+    await store.add(USER, "alice", date(2025, 3, 1), "gpt-5-mini", Tokens(7, 3, 1))
+    await store.add(USER, "alice", date(2025, 3, 31), "gpt-5", Tokens(1, 1, 1))
+    await store.add(USER, "alice", date(2025, 2, 28), "gpt-5", Tokens(1000, 0, 1))
+    await store.add(USER, "alice", date(2025, 4, 1), "gpt-5", Tokens(1000, 0, 1))
+    await store.add(OTHER, "bob", DAY, "gpt-5", Tokens(999, 0, 1))
+    assert by_day_and_model(await store.month(USER, date(2025, 3, 20))) == {
+        ("2025-03-14", "gpt-5"): Tokens(150, 15, 2),
+        ("2025-03-01", "gpt-5-mini"): Tokens(7, 3, 1),
+        ("2025-03-31", "gpt-5"): Tokens(1, 1, 1),
+    }
+    assert by_day_and_model(await store.month(OTHER, DAY)) == {("2025-03-14", "gpt-5"): Tokens(999, 0, 1)}
+    assert await store.month(USER, date(2025, 5, 1)) == []
+
+
+async def test_any_model_name_is_a_row(make_store: StoreMaker) -> None:
+    store = make_store()
+    names = ["azure/gpt-5#eu?x", "back\\slash", "a|b", "100%", "claude-sonnet-4-5-20250929", "ünïcode"]
+    for name in names:
+        await store.add(USER, "alice", DAY, name, Tokens(1, 2, 1))
+    assert {row.model for row in await store.month(USER, DAY)} == set(names)
+
+
+async def test_counts_beyond_32_bits(make_store: StoreMaker) -> None:
+    store = make_store()
+    await store.add(USER, "alice", DAY, "gpt-5", Tokens(3_000_000_000, 2**40, 1))
+    await store.add(USER, "alice", DAY, "gpt-5", Tokens(3_000_000_000, 1, 1))
+    assert by_day_and_model(await store.month(USER, DAY)) == {("2025-03-14", "gpt-5"): Tokens(6_000_000_000, 2**40 + 1, 2)}
+
+
+async def test_concurrent_increments_from_two_instances_lose_nothing(make_store: StoreMaker) -> None:
+    first, second = make_store(), make_store()
+    await asyncio.gather(*(store.add(USER, "alice", DAY, "gpt-5", Tokens(1000, 10, 1)) for store in [first, second] * 50))
+    expected = {("2025-03-14", "gpt-5"): Tokens(100_000, 1000, 100)}
+    assert by_day_and_model(await first.month(USER, DAY)) == expected
+    assert by_day_and_model(await second.month(USER, DAY)) == expected
+
+
+@requires_azurite
+async def test_many_instances_racing_on_one_row_lose_nothing(azurite: Azurite) -> None:
+    """Eight instances, each with bursts of concurrent requests: the ETag races are real and retried."""
+    async with FreshTable(azurite, "usage") as table:
+        stores = [TableUsageStore(table.open()) for _ in range(8)]
+        for _ in range(3):
+            await asyncio.gather(*(store.add(USER, "alice", DAY, "gpt-5", Tokens(3, 1, 1)) for store in stores * 5))
+        rows = await stores[0].month(USER, DAY)
+    assert by_day_and_model(rows) == {("2025-03-14", "gpt-5"): Tokens(360, 120, 120)}
+    assert sum(store.conflicts for store in stores) > 0, "no race happened: the test proves nothing"
+
+
+@requires_azurite
+@pytest.mark.parametrize("between", ["get_entity", "update_entity"])
+async def test_a_write_that_loses_a_race_reads_again(azurite: Azurite, between: str) -> None:
+    """Deterministic: another instance writes just before this one's conditional write, which must then read again.
+
+    `get_entity`: between this instance's read and its write (it has not written the row before).
+    `update_entity`: after this instance's own last write, whose ETag it would otherwise reuse.
+    """
+    async with FreshTable(azurite, "usage") as table:
+        mine, theirs = TableUsageStore(table.open()), TableUsageStore(table.open())
+        await (mine if between == "update_entity" else theirs).add(USER, "alice", DAY, "gpt-5", Tokens(1, 0, 1))
+        client = await mine.table.client()
+        real = getattr(client, between)
+        interfered = False
+
+        async def someone_else_writes_first(*args: Any, **kwargs: Any) -> Any:
+            nonlocal interfered
+            if between == "update_entity" and not interfered:
+                interfered = True
+                await theirs.add(USER, "alice", DAY, "gpt-5", Tokens(10, 0, 1))
+            answer = await real(*args, **kwargs)
+            if between == "get_entity" and not interfered:
+                interfered = True
+                await theirs.add(USER, "alice", DAY, "gpt-5", Tokens(10, 0, 1))
+            return answer
+
+        setattr(client, between, someone_else_writes_first)
+        await mine.add(USER, "alice", DAY, "gpt-5", Tokens(100, 0, 1))
+        rows = await theirs.month(USER, DAY)
+    assert by_day_and_model(rows) == {("2025-03-14", "gpt-5"): Tokens(111, 0, 3)}
+    assert interfered and mine.conflicts == 1
+
+
+@requires_azurite
+async def test_a_row_this_instance_wrote_last_is_written_without_a_read(azurite: Azurite) -> None:
+    async with FreshTable(azurite, "usage") as table:
+        store = TableUsageStore(table.open())
+        await store.add(USER, "alice", DAY, "gpt-5", Tokens(1, 0, 1))
+        client = await store.table.client()
+        reads = 0
+        real_get = client.get_entity
+
+        async def counted_get(*args: Any, **kwargs: Any) -> Any:
+            nonlocal reads
+            reads += 1
+            return await real_get(*args, **kwargs)
+
+        client.get_entity = counted_get  # type: ignore[method-assign]
+        for _ in range(5):
+            await store.add(USER, "alice", DAY, "gpt-5", Tokens(1, 0, 1))
+        rows = await store.month(USER, DAY)
+    assert reads == 0 and by_day_and_model(rows) == {("2025-03-14", "gpt-5"): Tokens(6, 0, 6)}
+
+
+@requires_azurite
+async def test_the_first_write_of_a_row_can_race_too(azurite: Azurite) -> None:
+    async with FreshTable(azurite, "usage") as table:
+        stores = [TableUsageStore(table.open()) for _ in range(4)]
+        await asyncio.gather(*(store.add(USER, "alice", DAY, "fresh", Tokens(5, 5, 1)) for store in stores))
+        rows = await stores[0].month(USER, DAY)
+    assert by_day_and_model(rows) == {("2025-03-14", "fresh"): Tokens(20, 20, 4)}
+
+
+@requires_azurite
+async def test_the_table_rows(azurite: Azurite) -> None:
+    async with FreshTable(azurite, "usage") as table:
+        await TableUsageStore(table.open()).add(USER, "alice@contoso.example", DAY, "azure/gpt-5", Tokens(12, 3, 1))
+        entities = [dict(e) async for e in (await table.open().client()).list_entities()]
+    assert len(entities) == 1
+    entity = entities[0]
+    assert (entity["PartitionKey"], entity["RowKey"]) == (USER, "2025-03-14|azure%2Fgpt-5") == (USER, row_key(DAY, "azure/gpt-5"))
+    assert (entity["Model"], entity["UserName"]) == ("azure/gpt-5", "alice@contoso.example")
+    assert [entity[name].value for name in ("InputTokens", "OutputTokens", "Requests")] == [12, 3, 1]
