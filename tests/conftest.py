@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +17,23 @@ import pytest
 
 from tests.azurite import Azurite, running_azurite
 from tests.fake_azure import FakeAzure, running_fake_azure
+from tests.fake_entra import FakeEntra, running_fake_entra
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_TOKEN = "test-client-token-0123456789"
 TIERS = {"BIG_MODEL": "gpt-5", "MIDDLE_MODEL": "gpt-5", "SMALL_MODEL": "gpt-4o"}
 CHAT_TIERS = {"BIG_MODEL_API": "chat", "MIDDLE_MODEL_API": "chat", "SMALL_MODEL_API": "chat"}
 """The shared bridge tests chat/completions; Responses tiers are tested with their own bridges."""
+
+
+def wait_for(condition: Callable[[], object], timeout: float) -> bool:
+    """Poll `condition` until it holds or `timeout` seconds pass; whether it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return bool(condition())
 
 
 def free_port() -> int:
@@ -78,6 +89,14 @@ def stop_bridge(bridge: RunningBridge) -> None:
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def entra() -> Iterator[FakeEntra]:
+    """A local OpenID provider standing in for Microsoft Entra ID (one per test module)."""
+    served = FakeEntra()
+    with running_fake_entra(served):
+        yield served
 
 
 @pytest.fixture(scope="session")

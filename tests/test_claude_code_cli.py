@@ -56,7 +56,7 @@ from tests.fake_azure import (
 from tests.fake_azure.responses_streams import render_responses
 from tests.fake_azure.runner import serving
 from tests.fake_azure.streams import render
-from tests.fake_entra import FakeEntra, User, new_user, running_fake_entra
+from tests.fake_entra import FakeEntra, User, new_user
 
 CLI_DIR = ROOT / "tests" / "cli"
 CLI_TIMEOUT = 60  # seconds: a hang (say, the CLI trying to reach api.anthropic.com) fails instead of stalling the suite
@@ -732,13 +732,6 @@ def test_cli_discovers_the_bridge_models(latest_cli: Cli, bridge: RunningBridge,
 
 
 # ----- signing in with Microsoft Entra ID through apiKeyHelper (CLIENT_AUTH=entra) ---------------------------------
-
-
-@pytest.fixture(scope="module")
-def entra() -> Iterator[FakeEntra]:
-    served = FakeEntra()
-    with running_fake_entra(served):
-        yield served
 
 
 @pytest.fixture(scope="module")

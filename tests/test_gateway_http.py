@@ -31,7 +31,6 @@ from tests.fake_entra import (
     forged,
     new_signing_key,
     new_user,
-    running_fake_entra,
 )
 
 pytestmark = requires_azurite
@@ -40,13 +39,6 @@ LEAD, MEMBER = "Bridge.Lead", "Bridge.User"
 MESSAGE: dict[str, Any] = {"model": "claude-opus-4-8", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
 CHAT: dict[str, Any] = {"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]}
 COUNT_WAIT_SECONDS = 10.0
-
-
-@pytest.fixture(scope="module")
-def entra() -> Iterator[FakeEntra]:
-    served = FakeEntra()
-    with running_fake_entra(served):
-        yield served
 
 
 @pytest.fixture(scope="module")

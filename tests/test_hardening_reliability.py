@@ -34,7 +34,7 @@ import httpx
 import pytest
 
 from tests.anthropic_grammar import check_grammar, parse_sse
-from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge, wait_for
 from tests.fake_azure import Error, FakeAzure, ResponsesFailure, running_fake_azure
 from tests.misbehaving_upstream import ANSWER, Compressed, Endless, Flood, Lingering, MisbehavingUpstream
 
@@ -94,15 +94,6 @@ def request_lines(bridge: RunningBridge) -> list[dict[str, Any]]:
         if marker and rest.startswith("{"):
             found.append(json.loads(rest))
     return found
-
-
-def wait_for(condition: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return bool(condition())
 
 
 # ----------------------------------------------------------------------------------------------- 9: the terminal event

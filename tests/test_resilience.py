@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.anthropic_grammar import check_grammar, parse_sse
-from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, free_port, start_bridge, stop_bridge
+from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, free_port, start_bridge, stop_bridge, wait_for
 from tests.fake_azure import Error, FakeAzure, Faults, Text
 
 HEADERS = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
@@ -209,15 +209,6 @@ def proxy(fake_azure: FakeAzure) -> Iterator[FaultyProxy]:
     relay = FaultyProxy(int(fake_azure.url.rsplit(":", 1)[1]))
     yield relay
     relay.close()
-
-
-def wait_for(condition: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return bool(condition())
 
 
 # ----------------------------------------------------------------------------------------------- 429 / 503 / 400
