@@ -52,7 +52,6 @@ class Authenticator:
                 "authentication_error",
                 "Sign in with Microsoft Entra ID: send an access token for this bridge as Authorization: Bearer or x-api-key "
                 f"(Claude Code: set apiKeyHelper to `{self.verifier.config.token_command}`), or a personal key (cab_...)",
-                {"x-should-retry": "false"},
             )
         if looks_like_key(presented):
             owner = await self.keys.resolve(presented)
@@ -67,12 +66,7 @@ class Authenticator:
             raise BridgeError(
                 "authentication_error",
                 "Missing client token: send the bridge's ANTHROPIC_AUTH_TOKEN as x-api-key or Authorization: Bearer",
-                {"x-should-retry": "false"},
             )
         if not hmac.compare_digest(presented.encode(), self.shared_token.encode()):
-            raise BridgeError(
-                "authentication_error",
-                "Invalid client token: it is not this bridge's ANTHROPIC_AUTH_TOKEN",
-                {"x-should-retry": "false"},
-            )
+            raise BridgeError("authentication_error", "Invalid client token: it is not this bridge's ANTHROPIC_AUTH_TOKEN")
         return shared_token_caller()

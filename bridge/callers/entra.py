@@ -99,7 +99,7 @@ class EntraConfig:
 
 
 def refused(reason: str) -> BridgeError:
-    return BridgeError("authentication_error", f"Microsoft Entra ID token refused: {reason}", {"x-should-retry": "false"})
+    return BridgeError("authentication_error", f"Microsoft Entra ID token refused: {reason}")
 
 
 def _shown(value: object) -> str:
@@ -214,7 +214,6 @@ class EntraVerifier:
                 f"{caller.name} does not have the app role {required!r} that this bridge requires (ENTRA_REQUIRED_ROLE): "
                 "ask an administrator to assign it in the bridge's enterprise application, then get a fresh token "
                 "(or a new personal key)",
-                {"x-should-retry": "false"},
             )
 
     async def _key(self, kid: str) -> jwt.PyJWK:

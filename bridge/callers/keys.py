@@ -133,7 +133,6 @@ def _unknown_key() -> BridgeError:
         "authentication_error",
         "Personal key not recognised: it was revoked, or never existed. Sign in with Entra ID and make a new one "
         "with POST /v1/keys",
-        {"x-should-retry": "false"},
     )
 
 
@@ -158,7 +157,6 @@ class PersonalKeys:
             raise BridgeError(
                 "permission_error",
                 "Personal keys can only be made while signed in with Microsoft Entra ID (not with a personal key)",
-                {"x-should-retry": "false"},
             )
         name = name.strip()
         if not name or len(name) > MAX_NAME_CHARS or not name.isprintable():
@@ -205,7 +203,6 @@ class PersonalKeys:
             raise BridgeError(
                 "authentication_error",
                 f"Malformed personal key: it must be {KEY_PREFIX} followed by 43 characters, as POST /v1/keys made it",
-                {"x-should-retry": "false"},
             )
         record = await self.store.find(hash_secret(secret))
         if record is None:
@@ -216,7 +213,6 @@ class PersonalKeys:
                 "authentication_error",
                 f"Personal key {record.key_id} ({record.name}) expired at {_iso(record.expires)}: make a new one with "
                 "POST /v1/keys",
-                {"x-should-retry": "false"},
             )
         if record.last_used is None or now - record.last_used >= TOUCH_INTERVAL:
             await self.store.touch(record.secret_hash, now)

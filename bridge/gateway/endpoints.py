@@ -30,7 +30,7 @@ def _require_entra(caller: Caller) -> None:
         reason = "a personal key cannot manage personal keys: call with a Microsoft Entra ID token"
     else:
         reason = "personal keys need CLIENT_AUTH=entra and a caller signed in with Microsoft Entra ID"
-    raise BridgeError("permission_error", f"Personal keys: {reason}", {"x-should-retry": "false"})
+    raise BridgeError("permission_error", f"Personal keys: {reason}")
 
 
 def _key_request(body: Any) -> tuple[str, int | None]:

@@ -35,7 +35,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from bridge.callers.caller import Caller
-from bridge.errors import BridgeError
+from bridge.errors import NO_RETRY, BridgeError
 from bridge.settings import GUID_PATTERN, parse_token_count
 from bridge.usage.periods import iso_utc, next_day, next_month, utc_day, utc_now
 from bridge.usage.store import DayUsage, Tokens, UsageStore
@@ -175,7 +175,7 @@ class Budget:
             "rate_limit_error",
             f"{period} token budget used up: {used:,} of {limit:,} tokens {when} (UTC). "
             f"It resets at {resets:%Y-%m-%d %H:%M} UTC; ask your administrator for a larger budget if you need one.",
-            {"x-should-retry": "false"},
+            dict(NO_RETRY),
         )
 
     async def record(self, caller: Caller, model: str, input_tokens: int, output_tokens: int) -> None:
