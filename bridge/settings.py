@@ -33,8 +33,11 @@ from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 T = TypeVar("T")
+C = TypeVar("C", bound=str)
 Api = Literal["chat", "responses"]
 ClientAuth = Literal["token", "entra"]
+API_CHOICES: tuple[Api, ...] = ("chat", "responses")
+CLIENT_AUTH_CHOICES: tuple[ClientAuth, ...] = ("token", "entra")
 V1_API = "v1"
 RESPONSES_SINCE = "2025-03-01-preview"
 """The first dated API version that serves the Responses API (the v1 API always does)."""
@@ -105,13 +108,18 @@ def _number(raw: str) -> float:
     return value
 
 
-def _api(raw: str) -> Api:
-    lowered = raw.lower()
-    if lowered == "chat":
-        return "chat"
-    if lowered == "responses":
-        return "responses"
-    raise ValueError(f"must be 'chat' or 'responses' (or empty for automatic), got {raw!r}")
+def _one_of(choices: tuple[C, ...], unset: str = "") -> Callable[[str], C]:
+    """A parser that takes one of `choices` (any case); `unset` says what leaving the setting empty means."""
+
+    def parse(raw: str) -> C:
+        lowered = raw.lower()
+        for choice in choices:
+            if choice == lowered:
+                return choice
+        named = " or ".join(f"'{choice}'" for choice in choices)
+        raise ValueError(f"must be {named}{f' (or empty for {unset})' if unset else ''}, got {raw!r}")
+
+    return parse
 
 
 def _url(suffixes: tuple[str, ...]) -> Callable[[str], str]:
@@ -138,15 +146,6 @@ def _header_value(raw: str) -> str:
     return raw
 
 
-def _client_auth(raw: str) -> ClientAuth:
-    lowered = raw.lower()
-    if lowered == "token":
-        return "token"
-    if lowered == "entra":
-        return "entra"
-    raise ValueError(f"must be 'token' or 'entra', got {raw!r}")
-
-
 def _guid(raw: str) -> str:
     if not GUID_PATTERN.fullmatch(raw):
         raise ValueError(f"must be a GUID (8-4-4-4-12 hexadecimal digits, as Entra ID shows it), got {raw!r}")
@@ -168,12 +167,12 @@ TEXT: Kind[str] = Kind(_text)
 POSITIVE: Kind[float] = Kind(_positive)
 WHOLE: Kind[int] = Kind(_whole)
 NUMBER: Kind[float] = Kind(_number)
-API: Kind[Api] = Kind(_api)
+API: Kind[Api] = Kind(_one_of(API_CHOICES, "automatic"))
 AZURE_URL: Kind[str] = Kind(_url(AZURE_PATH_SUFFIXES))
 OPENAI_URL: Kind[str] = Kind(_url(OPENAI_PATH_SUFFIXES))
 HEADER_VALUE: Kind[str] = Kind(_header_value)
 URL: Kind[str] = Kind(_url(()))
-CLIENT_AUTH_MODE: Kind[ClientAuth] = Kind(_client_auth)
+CLIENT_AUTH_MODE: Kind[ClientAuth] = Kind(_one_of(CLIENT_AUTH_CHOICES))
 GUID: Kind[str] = Kind(_guid)
 TOKEN_COUNT: Kind[int | None] = Kind(parse_token_count)
 
