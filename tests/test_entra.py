@@ -272,3 +272,119 @@ async def test_entra_unreachable_is_a_retryable_server_error(clock: Clock) -> No
     with pytest.raises(BridgeError):
         await checker.verify(entra.token())
     assert checker.fetches == 1, "a failed fetch is not repeated at once"
+
+
+# ----- issue 18: applications posing as people, an identity outage, a slow Entra, groups overage ---------------
+
+
+async def forbidden(verifier: EntraVerifier, token: str) -> BridgeError:
+    with pytest.raises(BridgeError) as caught:
+        await verifier.verify(token)
+    error = caught.value
+    assert error.kind == "permission_error" and error.status == 403 and error.headers == {"x-should-retry": "false"}
+    return error
+
+
+@pytest.mark.parametrize("version", ["2.0", "1.0"])
+async def test_an_applications_token_is_not_a_person(entra: FakeEntra, verifier: EntraVerifier, version: str) -> None:
+    """Client credentials of any service principal of the tenant: no delegated scope, `idtyp` app."""
+    error = await forbidden(verifier, entra.app_token(version=version))
+    assert "application" in error.message and "user_impersonation" in error.message
+    without_idtyp = await forbidden(verifier, entra.app_token(version=version, idtyp=None))
+    assert "application" in without_idtyp.message, "no scope is enough to tell"
+
+
+async def test_a_persons_token_needs_the_bridges_scope(entra: FakeEntra, verifier: EntraVerifier) -> None:
+    error = await forbidden(verifier, entra.token(ALICE, scp="User.Read Mail.Send"))
+    assert "user_impersonation" in error.message
+    assert (await verifier.verify(entra.token(ALICE, scp="openid user_impersonation"))).user_id == ALICE.object_id
+
+
+async def outcome(verifying: object) -> object:
+    try:
+        return await verifying  # type: ignore[misc]
+    except BridgeError as error:
+        return error
+
+
+async def test_a_hanging_entra_is_asked_once_and_everyone_answered_within_the_fetch_timeout(
+    entra: FakeEntra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's timings scaled down: the fetch timeout (10 s) longer than the retry interval (5 s)."""
+    import time
+
+    from bridge.callers import entra as entra_module
+
+    monkeypatch.setattr(entra_module, "FETCH_TIMEOUT_SECONDS", 0.6)
+    monkeypatch.setattr(entra_module, "RETRY_AFTER_FAILED_FETCH_SECONDS", 0.3)
+    verifier = EntraVerifier(entra.config())
+    entra.hang_seconds = 2.0
+    try:
+        started = time.monotonic()
+        outcomes = await asyncio.gather(*(outcome(verifier.verify(entra.token())) for _ in range(3)))
+        elapsed = time.monotonic() - started
+    finally:
+        entra.hang_seconds = 0.0
+    assert all(isinstance(o, BridgeError) and o.status == 503 for o in outcomes), outcomes
+    assert entra.configuration_requests == 1, "one fetch in flight, shared by every waiter"
+    assert elapsed < 0.6 + 0.4, f"every request answered within the fetch timeout, took {elapsed:.2f} s"
+
+
+async def test_the_retry_interval_counts_from_the_end_of_a_fetch(
+    entra: FakeEntra, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bridge.callers import entra as entra_module
+
+    monkeypatch.setattr(entra_module, "FETCH_TIMEOUT_SECONDS", 0.3)
+    verifier = EntraVerifier(entra.config(), clock=clock)
+    entra.hang_seconds = 2.0
+    try:
+        verifying = asyncio.ensure_future(outcome(verifier.verify(entra.token())))
+        await asyncio.sleep(0.1)
+        clock.now += 10  # the fetch takes long: the clock moves on while it hangs
+        assert isinstance(await verifying, BridgeError)
+    finally:
+        entra.hang_seconds = 0.0
+    clock.now += entra_module.RETRY_AFTER_FAILED_FETCH_SECONDS - 1
+    again = await outcome(verifier.verify(entra.token()))
+    assert isinstance(again, BridgeError) and again.status == 503
+    assert entra.configuration_requests == 1, "not tried again within the interval after the failed fetch ended"
+    clock.now += 1
+    assert (await verifier.verify(entra.token())).user_id == ALICE.object_id
+
+
+async def outage(verifier: EntraVerifier, token: str) -> BridgeError:
+    with pytest.raises(BridgeError) as caught:
+        await verifier.verify(token)
+    error = caught.value
+    assert error.status == 503 and error.kind == "api_error", error
+    assert "x-should-retry" not in error.headers, "Claude Code must retry an outage"
+    assert "Entra ID" in error.message and "signing keys" in error.message
+    return error
+
+
+async def test_an_entra_outage_is_never_a_bad_token(entra: FakeEntra, clock: Clock) -> None:
+    verifier = EntraVerifier(entra.config(), clock=clock)
+    entra.down = True
+    try:
+        for _ in range(3):
+            error = await outage(verifier, entra.token())
+        assert "answered 503" in error.message, "what Entra said"
+        assert entra.configuration_requests == 1
+    finally:
+        entra.down = False
+    clock.now += 5
+    assert (await verifier.verify(entra.token())).user_id == ALICE.object_id
+
+
+async def test_a_key_unknown_while_a_refresh_fails_is_an_outage(entra: FakeEntra, verifier: EntraVerifier, clock: Clock) -> None:
+    assert await verifier.verify(entra.token())
+    new_key = entra.rotate()
+    entra.down = True
+    try:
+        clock.now += REFETCH_INTERVAL_SECONDS
+        await outage(verifier, entra.token(key=new_key))
+    finally:
+        entra.down = False
+    clock.now += REFETCH_INTERVAL_SECONDS
+    assert await verifier.verify(entra.token(key=new_key))

@@ -68,6 +68,8 @@ def test_entra_settings() -> None:
         ({**ENTRA_ENV, "ENTRA_TENANT_ID": "contoso.onmicrosoft.com"}, "ENTRA_TENANT_ID must be a GUID"),
         ({**ENTRA_ENV, "ENTRA_CLIENT_ID": f"api://{CLIENT_ID}"}, "ENTRA_CLIENT_ID must be a GUID"),
         ({**ENTRA_ENV, "ENTRA_AUTHORITY": "login.microsoftonline.com"}, "ENTRA_AUTHORITY must start with https://"),
+        ({**ENTRA_ENV, "ENTRA_AUTHORITY": "http://login.microsoftonline.com"}, "ENTRA_AUTHORITY must start with https://"),
+        ({**ENTRA_ENV, "ENTRA_AUTHORITY": "http://10.0.0.5:8080"}, "plain http only for a local stand-in"),
         ({"CLIENT_AUTH": "entraa"}, "CLIENT_AUTH must be 'token' or 'entra', got 'entraa'"),
     ],
 )
@@ -75,6 +77,12 @@ def test_misconfigured_sign_in_refuses_every_request(env: dict[str, str], proble
     settings = load_gateway_settings(env)
     assert any(problem in p for p in settings.problems)
     assert settings.refusal is not None and problem in settings.refusal
+
+
+@pytest.mark.parametrize("authority", ["http://127.0.0.1:8080", "http://localhost:9000/", "http://[::1]:7000"])
+def test_a_local_stand_in_may_use_plain_http(authority: str) -> None:
+    settings = load_gateway_settings({**ENTRA_ENV, "ENTRA_AUTHORITY": authority})
+    assert settings.problems == () and settings.entra is not None and settings.entra.authority == authority.rstrip("/")
 
 
 @pytest.mark.parametrize(

@@ -1431,6 +1431,14 @@ def test_the_registration_has_its_uri_and_pre_authorizes_the_azure_cli() -> None
     assert api["preAuthorizedApplications"] == [{"appId": "CLI", "delegatedPermissionIds": ["scope-1"]}]
 
 
+def test_tokens_list_only_the_groups_assigned_to_the_application() -> None:
+    """A user cannot push themselves past the 200 groups a token holds (a groups overage) with groups of their own
+    making: only groups assigned to the enterprise application are emitted (Microsoft.Graph/applications@v1.0
+    types `groupMembershipClaims` as a string: None, SecurityGroup, DirectoryRole, ApplicationGroup or All)."""
+    app = unwrap(graph_resource("entra-app.bicep", "Microsoft.Graph/applications")["config"])
+    assert app["groupMembershipClaims"] == "ApplicationGroup"
+
+
 @pytest.mark.parametrize("required", [False, True])
 def test_an_app_role_assignment_may_be_required(required: bool) -> None:
     principal = unwrap(graph_resource("entra-api.bicep", "Microsoft.Graph/servicePrincipals")["config"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -87,7 +88,7 @@ async def test_a_key_acts_as_its_owner(keys: PersonalKeys, clock: Clock) -> None
         "auth": "key",
         "key_id": record.key_id,
     }
-    assert record.expires == clock.now + timedelta(days=90)
+    assert record.expires == clock.now + timedelta(days=30), "a month, not a season"
 
 
 async def test_the_listing_shows_no_secret(keys: PersonalKeys, clock: Clock) -> None:
@@ -101,7 +102,7 @@ async def test_the_listing_shows_no_secret(keys: PersonalKeys, clock: Clock) -> 
             "id": first.key_id,
             "name": "cursor",
             "created_at": "2025-03-14T09:30:00Z",
-            "expires_at": "2025-06-12T09:30:00Z",
+            "expires_at": "2025-04-13T09:30:00Z",
             "last_used_at": None,
         },
         {
@@ -234,3 +235,32 @@ async def test_a_store_that_cannot_be_reached_is_a_retryable_error() -> None:
         await store.aclose()
     assert caught.value.kind == "api_error" and "x-should-retry" not in caught.value.headers
     assert "look up the personal key (Azure Table 'keys', USAGE_CONNECTION_STRING)" in caught.value.message
+
+
+# ----- issue 18: the 20-key limit under concurrency, keys that outlive their owner's access ------------------------
+
+
+async def test_forty_concurrent_creations_on_two_instances_make_twenty_keys(make_store: StoreMaker, clock: Clock) -> None:
+    here, there = PersonalKeys(make_store(), clock=clock), PersonalKeys(make_store(), clock=clock)
+    outcomes = await asyncio.gather(
+        *(keys.create(ALICE, f"key {n}") for n, keys in enumerate([here, there] * 20)), return_exceptions=True
+    )
+    made = [outcome for outcome in outcomes if isinstance(outcome, tuple)]
+    refusals = [outcome for outcome in outcomes if isinstance(outcome, BridgeError)]
+    assert len(made) == MAX_KEYS_PER_USER, f"{len(made)} keys made"
+    assert len(refusals) == 20 and all("revoke one first" in error.message for error in refusals)
+    assert len(await there.owned(ALICE)) == MAX_KEYS_PER_USER
+    await there.revoke(ALICE, made[0][0].key_id)
+    assert await here.create(ALICE, "a freed place"), "revoking frees a place on every instance"
+
+
+async def test_a_key_works_only_while_its_owner_keeps_signing_in(keys: PersonalKeys, clock: Clock) -> None:
+    """Made while signed in; a week without an Entra sign-in (a disabled account gets no token) and it stops."""
+    record, secret = await keys.create(ALICE, "cursor")
+    clock.now += timedelta(days=7) - timedelta(seconds=1)
+    assert (await keys.resolve(secret)).key_id == record.key_id
+    clock.now += timedelta(seconds=1)
+    error = await refused(keys, secret)
+    assert f"{record.key_id} (cursor)" in error.message and "not signed in with Microsoft Entra ID for 7 days" in error.message
+    await keys.note_sign_in(ALICE)
+    assert (await keys.resolve(secret)).key_id == record.key_id, "signing in again brings it back"
