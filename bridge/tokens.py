@@ -29,6 +29,9 @@ the GIL), and its cost is bounded whatever the request: the first
 million spaces), and the rest is estimated at `CHARS_PER_TOKEN` characters a
 token; a piece tiktoken fails on is estimated too.
 
+Text an upstream produced (`count_text_tokens`: an answer whose usage never
+came) is counted the same way, as one text.
+
 Images count as a fixed 765 tokens (a 1024x1024 image at high detail); a
 document as one token per 8 characters of its base64 data (about 6 bytes of
 PDF), at least as much as an image: an estimate, since Azure extracts text and
@@ -43,6 +46,7 @@ import gzip
 import json
 import logging
 import math
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 
@@ -153,3 +157,8 @@ def _counted(request: Request, api: Api) -> int:
 async def count_input_tokens(request: Request, api: Api) -> int:
     """Input tokens of `request` as `api` (chat/completions or Responses) will receive it, counted off the loop."""
     return await asyncio.to_thread(_counted, request, api)
+
+
+async def count_text_tokens(pieces: Sequence[str]) -> int:
+    """Tokens of `pieces` as one text (what an upstream streamed), counted off the loop."""
+    return await asyncio.to_thread(_Counter().text, "".join(pieces))

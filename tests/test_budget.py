@@ -10,7 +10,8 @@ import pytest
 from bridge.callers.caller import Caller, shared_token_caller
 from bridge.errors import BridgeError
 from bridge.settings import parse_token_count
-from bridge.usage.budget import Budget, BudgetConfig, Override, parse_overrides
+from bridge.usage.budget import Budget
+from bridge.usage.limits import BudgetConfig, Override, parse_overrides
 from bridge.usage.store import DayUsage, MemoryUsageStore
 from bridge.usage.table_store import TableUsageStore
 from tests.azurite import Azurite, FreshTable, requires_azurite
@@ -41,7 +42,7 @@ def budget(daily: int | None = None, monthly: int | None = None, overrides: str 
 
 async def over(budget: Budget, caller: Caller) -> BridgeError:
     with pytest.raises(BridgeError) as caught:
-        await budget.check(caller)
+        await budget.admit(caller, 0, 60)
     assert caught.value.kind == "rate_limit_error" and caught.value.status == 429
     assert caught.value.headers == {"x-should-retry": "false"}
     return caught.value
@@ -115,18 +116,18 @@ def test_the_most_generous_matching_override_wins() -> None:
 async def test_under_the_limit_passes_and_at_it_is_refused() -> None:
     limits, _ = budget(daily=10_000, at=datetime(2025, 3, 14, 15, 45, tzinfo=UTC))
     await limits.record(ALICE, "gpt-5", 6_000, 3_999)
-    await limits.check(ALICE)
+    await limits.admit(ALICE, 0, 60)
     await limits.record(ALICE, "gpt-5-mini", 1, 0)
     error = await over(limits, ALICE)
     assert error.message.startswith("Daily token budget used up: 10,000 of 10,000 tokens today (UTC).")
     assert "It resets at 2025-03-15 00:00 UTC" in error.message
-    await limits.check(BOB)
+    await limits.admit(BOB, 0, 60)
 
 
 async def test_a_request_overshoots_by_its_own_size_only() -> None:
     limits, _ = budget(daily=10_000, at=datetime(2025, 3, 14, 15, 45, tzinfo=UTC))
     await limits.record(ALICE, "gpt-5", 9_999, 0)
-    await limits.check(ALICE)
+    await limits.admit(ALICE, 0, 60)
     await limits.record(ALICE, "gpt-5", 50_000, 2_000)
     assert "61,999 of 10,000 tokens today" in (await over(limits, ALICE)).message
 
@@ -136,7 +137,7 @@ async def test_the_daily_budget_starts_again_at_midnight_utc() -> None:
     await limits.record(ALICE, "gpt-5", 800, 200)
     await over(limits, ALICE)
     clock.now = datetime(2025, 3, 15, 0, 0, tzinfo=UTC)
-    await limits.check(ALICE)
+    await limits.admit(ALICE, 0, 60)
     report = await limits.report(ALICE)
     assert (report["today"]["total_tokens"], report["month"]["total_tokens"]) == (0, 1000)
 
@@ -150,7 +151,7 @@ async def test_the_monthly_budget_starts_again_on_the_first() -> None:
     assert "Monthly token budget used up: 3,000 of 3,000 tokens this month (UTC)" in error.message
     assert "It resets at 2026-01-01 00:00 UTC" in error.message
     clock.now = datetime(2026, 1, 1, tzinfo=UTC)
-    await limits.check(ALICE)
+    await limits.admit(ALICE, 0, 60)
 
 
 async def test_when_both_are_used_up_the_later_reset_is_named() -> None:
@@ -164,14 +165,14 @@ async def test_a_bigger_budget_through_an_override() -> None:
     for caller in (BOB, CAROL):
         await limits.record(caller, "gpt-5", 1000, 0)
     await over(limits, BOB)
-    await limits.check(CAROL)
+    await limits.admit(CAROL, 0, 60)
 
 
 async def test_a_zero_budget_refuses_from_the_start() -> None:
     limits, _ = budget(overrides=f"group:{INTERNS}=daily:0", at=datetime(2025, 3, 14, tzinfo=UTC))
     intern = Caller("y", "y", "entra", groups=frozenset({INTERNS}))
     assert "0 of 0 tokens today" in (await over(limits, intern)).message
-    await limits.check(BOB)
+    await limits.admit(BOB, 0, 60)
 
 
 class CountingStore(MemoryUsageStore):
@@ -187,12 +188,12 @@ class CountingStore(MemoryUsageStore):
 async def test_without_limits_a_check_reads_nothing() -> None:
     store = CountingStore()
     unlimited = Budget(BudgetConfig(None, None, parse_overrides(f"group:{LEADS}=daily:unlimited")[0]), store)
-    await unlimited.check(ALICE)
+    await unlimited.admit(ALICE, 0, 60)
     assert store.reads == 0
     limited_for_interns = Budget(BudgetConfig(overrides=parse_overrides(f"group:{INTERNS}=daily:5")[0]), store)
-    await limited_for_interns.check(ALICE)
+    await limited_for_interns.admit(ALICE, 0, 60)
     assert store.reads == 0
-    await limited_for_interns.check(Caller("y", "y", "entra", groups=frozenset({INTERNS})))
+    await limited_for_interns.admit(Caller("y", "y", "entra", groups=frozenset({INTERNS})), 0, 60)
     assert store.reads == 1
 
 
@@ -264,8 +265,8 @@ async def test_two_instances_share_one_budget(azurite: Azurite) -> None:
     async with FreshTable(azurite, "usage") as table:
         here, there = (Budget(BudgetConfig(daily=10_000), TableUsageStore(table.open()), clock=clock) for _ in range(2))
         await here.record(ALICE, "gpt-5", 6000, 0)
-        await there.check(ALICE)
+        await there.admit(ALICE, 0, 60)
         await there.record(ALICE, "gpt-5", 4000, 0)
         assert "10,000 of 10,000" in (await over(here, ALICE)).message
-        await here.check(BOB)
+        await here.admit(BOB, 0, 60)
         assert (await there.report(ALICE))["today"]["requests"] == 2

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.callers.entra import MAX_KEY_AGE_SECONDS, REFETCH_INTERVAL_SECONDS, EntraConfig, EntraVerifier
+from bridge.callers.entra import EntraConfig, EntraVerifier
+from bridge.callers.signing_keys import MAX_KEY_AGE_SECONDS, REFETCH_INTERVAL_SECONDS
 from bridge.errors import BridgeError
 from tests.fake_entra import (
     ALICE,
@@ -239,12 +240,21 @@ async def test_concurrent_first_requests_share_one_fetch(entra: FakeEntra, verif
     assert entra.key_requests == 1
 
 
+async def refreshed(verifier: EntraVerifier) -> None:
+    """Wait for the key set's refresh running in the background."""
+    while verifier.keys.fetching:
+        await asyncio.sleep(0.01)
+
+
 async def test_the_key_set_is_refreshed_once_a_day(entra: FakeEntra, verifier: EntraVerifier, clock: Clock) -> None:
     old_key = entra.signing_key
     assert await verifier.verify(entra.token())
     entra.rotate()
     assert await verifier.verify(entra.token(key=old_key)), "the cached set still has the old key"
     clock.now += MAX_KEY_AGE_SECONDS
+    assert await verifier.verify(entra.token(key=old_key)), "served from the cache while the refresh runs"
+    assert verifier.keys.fetching, "a day old: refreshed in the background"
+    await refreshed(verifier)
     await refusal(verifier, entra.token(key=old_key))
     assert entra.key_requests == 2
 
@@ -255,7 +265,9 @@ async def test_a_failed_refresh_keeps_the_cached_keys(entra: FakeEntra, verifier
     try:
         clock.now += MAX_KEY_AGE_SECONDS
         assert (await verifier.verify(entra.token(BOB))).user_id == BOB.object_id
+        await refreshed(verifier)
         assert entra.key_requests + entra.configuration_requests >= 2, "the refresh was tried"
+        assert (await verifier.verify(entra.token(BOB))).user_id == BOB.object_id, "and failed: the old set stays"
     finally:
         entra.down = False
 
@@ -313,7 +325,7 @@ async def test_a_hanging_entra_is_asked_once_and_everyone_answered_within_the_fe
     """The issue's timings scaled down: the fetch timeout (10 s) longer than the retry interval (5 s)."""
     import time
 
-    from bridge.callers import entra as entra_module
+    from bridge.callers import signing_keys as entra_module
 
     monkeypatch.setattr(entra_module, "FETCH_TIMEOUT_SECONDS", 0.6)
     monkeypatch.setattr(entra_module, "RETRY_AFTER_FAILED_FETCH_SECONDS", 0.3)
@@ -333,7 +345,7 @@ async def test_a_hanging_entra_is_asked_once_and_everyone_answered_within_the_fe
 async def test_the_retry_interval_counts_from_the_end_of_a_fetch(
     entra: FakeEntra, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bridge.callers import entra as entra_module
+    from bridge.callers import signing_keys as entra_module
 
     monkeypatch.setattr(entra_module, "FETCH_TIMEOUT_SECONDS", 0.3)
     verifier = EntraVerifier(entra.config(), clock=clock)

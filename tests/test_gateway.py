@@ -18,7 +18,8 @@ from bridge.gateway.build import Gateway, build_gateway
 from bridge.gateway.endpoints import KEY_NOTE, create_key, list_keys, revoke_key, usage
 from bridge.gateway.settings import GatewaySettings, load_gateway_settings
 from bridge.settings import GATEWAY_SETTINGS, SETTINGS
-from bridge.usage.budget import Budget, BudgetConfig, Override
+from bridge.usage.budget import Budget
+from bridge.usage.limits import BudgetConfig, Override
 from bridge.usage.store import MemoryUsageStore, Tokens
 from bridge.usage.table_store import TableUsageStore
 from tests.azurite import Azurite, requires_azurite
@@ -192,7 +193,7 @@ async def test_the_key_endpoints(served_entra: FakeEntra, gateway: Gateway) -> N
         ({"name": 5}, "name must be a string"),
         ({"expires_in_days": "10"}, "expires_in_days must be a whole number"),
         ({"expires_in_days": True}, "expires_in_days must be a whole number"),
-        ({"expires_in_days": 10_000}, "expires_in_days must be 1 to 90"),
+        ({"expires_in_days": 10_000}, "expires_in_days must be 1 to 30"),
         ({"name": "x", "scopes": ["all"]}, "Unknown field(s) 'scopes'"),
     ],
 )
@@ -226,9 +227,9 @@ async def test_the_usage_endpoint_counts_keys_as_their_owner(served_entra: FakeE
     assert report["today"]["total_tokens"] == 1000 and report["today"]["remaining"] == 0
     assert set(report["today"]["models"]) == {"gpt-5", "gpt-5-mini"}
     with pytest.raises(BridgeError) as caught:
-        await gateway.budget.check(alice)
+        await gateway.budget.admit(alice, 0, 60)
     assert caught.value.kind == "rate_limit_error"
-    await gateway.budget.check(await gateway.authenticator.caller(served_entra.token(BOB)))
+    await gateway.budget.admit(await gateway.authenticator.caller(served_entra.token(BOB)), 0, 60)
 
 
 async def test_a_required_role_added_later_applies_to_existing_keys(served_entra: FakeEntra) -> None:
@@ -259,7 +260,7 @@ async def test_two_instances_share_keys_and_budgets_through_the_table(served_ent
         by_key = await there.authenticator.caller(made["key"])
         await there.budget.record(by_key, "gpt-5", 900, 100)
         with pytest.raises(BridgeError) as caught:
-            await here.budget.check(alice)
+            await here.budget.admit(alice, 0, 60)
         assert "1,000 of 1,000 tokens today" in caught.value.message
         await revoke_key(alice, made["id"], here.keys)
         with pytest.raises(BridgeError) as caught:
@@ -294,27 +295,27 @@ class SlowStore(MemoryUsageStore):
         await super().add(user_id, user_name, day, model, tokens)
 
 
-async def test_counts_are_written_in_the_background_and_outlive_the_request() -> None:
+async def test_settlements_outlive_the_request_and_count_before_the_rows_are_written() -> None:
     store = SlowStore()
     budget = Budget(BudgetConfig(daily=10), store)
     caller = Caller("u1", "someone", "entra")
 
     async def request() -> None:
-        budget.record_soon(caller, "gpt-5", 12, 3)
+        budget.settle_soon(caller, "gpt-5", None, Tokens(12, 3, 1))
         await asyncio.sleep(3600)  # the client goes away: this task is cancelled
 
     served = asyncio.ensure_future(request())
     await asyncio.sleep(0)
     served.cancel()
-    checking = asyncio.ensure_future(budget.check(caller))
-    await asyncio.sleep(0.01)
-    assert not checking.done(), "the caller's next check waits for their count still being written"
-    store.release.set()
     with pytest.raises(BridgeError) as over:
-        await checking
-    assert over.value.kind == "rate_limit_error" and "15 of 10 tokens today" in over.value.message
-    other = Caller("u2", "someone else", "entra")
-    await budget.check(other)
+        await budget.admit(caller, 0, 60)
+    assert over.value.kind == "rate_limit_error" and "15 of 10 tokens today" in over.value.message, "the ledger has it"
+    reporting = asyncio.ensure_future(budget.report(caller))
+    await asyncio.sleep(0.01)
+    assert not reporting.done(), "the usage report waits for the caller's rows still being written"
+    store.release.set()
+    assert (await reporting)["today"]["total_tokens"] == 15
+    await budget.admit(Caller("u2", "someone else", "entra"), 0, 60)
 
 
 def test_the_start_up_text_says_how_clients_sign_in() -> None:

@@ -18,7 +18,11 @@ decoded into the events it completes, in one pass, and handed on as one batch.
   connection goes back to the pool.  A stop sequence ends it too, and closes
   the connection (the upstream would go on generating);
 - `aclose()`, from any task, drops the connection: a read pending in another
-  task fails and the stream ends, without cancelling that task.
+  task fails and the stream ends, without cancelling that task;
+- `received` keeps what was handed on: the usage, if it came, and the text
+  pieces (text, reasoning, tool names and arguments), from which the budget
+  estimates the output of an answer whose usage never came (a stream cut
+  short).  Keeping them costs an append per event; they are counted only then.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any, Protocol
 
 from bridge import sse
 from bridge.errors import BridgeError
-from bridge.model import Event
+from bridge.model import Event, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallStart, Usage
 from bridge.settings import Api
 from bridge.stops import StopSequences
 from bridge.tiers import Target
@@ -155,6 +159,28 @@ class WholeDecoder:
         return self._stops.feed(events) if self._stops is not None else events
 
 
+class Received:
+    """What an upstream answer has handed on so far: its usage (None until it comes) and its text pieces."""
+
+    __slots__ = ("pieces", "usage")
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.usage: Usage | None = None
+
+    def feed(self, batch: list[Event]) -> None:
+        pieces = self.pieces
+        for event in batch:
+            if isinstance(event, TextDelta | ReasoningDelta):
+                pieces.append(event.text)
+            elif isinstance(event, ToolCallDelta):
+                pieces.append(event.arguments)
+            elif isinstance(event, ToolCallStart):
+                pieces.append(event.name)
+            elif isinstance(event, Usage):
+                self.usage = event
+
+
 class UpstreamStream:
     """The events of one upstream answer, batch by batch; owns the HTTP response (see the module's notes)."""
 
@@ -177,6 +203,7 @@ class UpstreamStream:
         self._pending: list[Event] = []
         self._ended = False
         self._draining = False
+        self.received = Received()
 
     async def first(self) -> None:
         """Read until the first batch is in; raises `UpstreamFailure` when the upstream reports a failure first."""
@@ -196,6 +223,7 @@ class UpstreamStream:
                 batch = await self._read()
             except UpstreamFailure as failure:
                 raise describe(failure.error, self.target, keyed=False) from None
+        self.received.feed(batch)
         return restore(batch, self._client_names) if self._client_names else batch
 
     async def _read(self) -> list[Event]:
