@@ -126,8 +126,7 @@ class Charge:
             budget.settle_soon(served.caller, model, self.hold, reported(received.usage))
             return
         served.record.usage_estimated = True
-        pieces = received.pieces if received is not None else []
-        budget.settle_soon(served.caller, model, self.hold, estimated(routed.request, routed.api, pieces, self.input_tokens))
+        budget.settle_soon(served.caller, model, self.hold, estimated(routed.request, routed.api, received, self.input_tokens))
 
 
 Handling = Callable[[Served], Awaitable[Response]]

@@ -20,9 +20,11 @@ decoded into the events it completes, in one pass, and handed on as one batch.
 - `aclose()`, from any task, drops the connection: a read pending in another
   task fails and the stream ends, without cancelling that task;
 - `received` keeps what was handed on: the usage, if it came, and the text
-  pieces (text, reasoning, tool names and arguments), from which the budget
+  (text, reasoning, tool names and arguments), from which the budget
   estimates the output of an answer whose usage never came (a stream cut
-  short).  Keeping them costs an append per event; they are counted only then.
+  short): its first `KEPT_CHARS` characters as they came (counted with the
+  tokenizer, only then), and how many characters followed (estimated), so a
+  long stream keeps its memory flat.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from bridge.upstreams.transport import TRANSPORT_ERRORS, Reply
 
 DONE = b"[DONE]"
 DRAIN_SECONDS = 30.0
+KEPT_CHARS = 32_000
+"""Characters of an answer's text `Received` keeps for an exact count; the rest it only counts."""
 log = logging.getLogger("bridge.upstream")
 _draining: set[asyncio.Task[None]] = set()
 
@@ -160,25 +164,34 @@ class WholeDecoder:
 
 
 class Received:
-    """What an upstream answer has handed on so far: its usage (None until it comes) and its text pieces."""
+    """What an upstream answer has handed on so far: its usage (None until it comes), the pieces of its text up
+    to KEPT_CHARS characters, and how many characters followed them."""
 
-    __slots__ = ("pieces", "usage")
+    __slots__ = ("beyond", "kept", "pieces", "usage")
 
     def __init__(self) -> None:
         self.pieces: list[str] = []
+        self.kept = 0
+        self.beyond = 0
         self.usage: Usage | None = None
 
     def feed(self, batch: list[Event]) -> None:
-        pieces = self.pieces
         for event in batch:
             if isinstance(event, TextDelta | ReasoningDelta):
-                pieces.append(event.text)
+                self._text(event.text)
             elif isinstance(event, ToolCallDelta):
-                pieces.append(event.arguments)
+                self._text(event.arguments)
             elif isinstance(event, ToolCallStart):
-                pieces.append(event.name)
+                self._text(event.name)
             elif isinstance(event, Usage):
                 self.usage = event
+
+    def _text(self, text: str) -> None:
+        if self.kept < KEPT_CHARS:
+            self.pieces.append(text)
+            self.kept += len(text)
+        else:
+            self.beyond += len(text)
 
 
 class UpstreamStream:

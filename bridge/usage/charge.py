@@ -4,9 +4,10 @@
                                     max_tokens as sent upstream (after *_MAX_TOKENS and MAX_TOKENS_LIMIT),
                                     at most OUTPUT_HOLD_CAP, which is also what a request that sets none holds
     estimate (charged at the end    its input, counted locally, plus the text the upstream produced until
-      when Azure's usage is          it stopped (text, reasoning summaries, tool names and arguments),
-      missing: a stream cut, a       counted with the same tokenizer once, at the end; an answer the client
-      call abandoned)                abandoned before any of it came is charged its input
+      when Azure's usage is          it stopped (text, reasoning summaries, tool names and arguments): its
+      missing: a stream cut, a       first 32,000 characters counted with the same tokenizer, once, at the end,
+      call abandoned)                the rest at CHARS_PER_TOKEN (4) characters a token; an answer the client
+                                     abandoned before any of it came is charged its input
 
 Why the cap: Claude Code asks for max_tokens 64,000 or 128,000 on every call, and answers that long are rare
 (32,000 tokens is a 120 KB file written at once); holding the full limit would let a person run two to four
@@ -17,11 +18,12 @@ cap may pass the budget by what it writes beyond it.  The estimate misses the re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
 
 from bridge.model import Request, Usage
 from bridge.settings import Api
-from bridge.tokens import count_input_tokens, count_text_tokens
+from bridge.tokens import CHARS_PER_TOKEN, count_input_tokens, count_text_tokens
+from bridge.upstreams.stream import Received
 from bridge.usage.store import Tokens
 
 OUTPUT_HOLD_CAP = 32_000
@@ -37,7 +39,11 @@ def reported(usage: Usage) -> Tokens:
     return Tokens(usage.input_tokens + usage.cached_tokens, usage.output_tokens, 1)
 
 
-async def estimated(request: Request, api: Api, output: Sequence[str], input_tokens: int | None = None) -> Tokens:
-    """A request Azure reported no usage for: `input_tokens` (counted at admission) or counted now, and `output`."""
+async def estimated(request: Request, api: Api, output: Received | None, input_tokens: int | None = None) -> Tokens:
+    """A request Azure reported no usage for: `input_tokens` (counted at admission) or counted now, and what the
+    upstream produced (`output`; None: nothing came)."""
     counted = input_tokens if input_tokens is not None else await count_input_tokens(request, api)
-    return Tokens(counted, await count_text_tokens(output) if output else 0, 1)
+    produced = 0
+    if output is not None:
+        produced = (await count_text_tokens(output.pieces) if output.pieces else 0) + math.ceil(output.beyond / CHARS_PER_TOKEN)
+    return Tokens(counted, produced, 1)
