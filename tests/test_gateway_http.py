@@ -29,8 +29,8 @@ from tests.fake_azure import FakeAzure, Faults, Text
 from tests.fake_entra import (
     ALICE,
     BOB,
-    App,
     OTHER_TENANT,
+    App,
     FakeEntra,
     SigningKey,
     User,
