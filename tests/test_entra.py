@@ -400,3 +400,26 @@ async def test_a_key_unknown_while_a_refresh_fails_is_an_outage(entra: FakeEntra
         entra.down = False
     clock.now += REFETCH_INTERVAL_SECONDS
     assert await verifier.verify(entra.token(key=new_key))
+
+
+@pytest.mark.parametrize("version", ["2.0", "1.0"])
+async def test_an_application_with_the_automation_role_calls_as_itself(entra: FakeEntra, clock: Clock, version: str) -> None:
+    from tests.fake_entra import App
+
+    verifier = EntraVerifier(EntraConfig(TENANT, CLIENT_ID, entra.authority, "Bridge.User", "Bridge.Automation"), clock=clock)
+    pipeline = App("11111111-2222-4333-8444-555555555555", "66666666-7777-4888-9999-000000000000", ("Bridge.Automation",))
+    caller = await verifier.verify(entra.app_token(pipeline, version=version))
+    assert (caller.user_id, caller.name, caller.method) == (pipeline.object_id, pipeline.app_id, "app")
+    assert caller.roles == {"Bridge.Automation"} and not caller.signed_in, "an application is not a person"
+    other = App(pipeline.object_id, pipeline.app_id, ("Bridge.User",))
+    error = await forbidden(verifier, entra.app_token(other, version=version))
+    assert "'Bridge.Automation' (ENTRA_AUTOMATION_ROLE)" in error.message
+
+
+async def test_a_groups_overage_marks_the_person(entra: FakeEntra, verifier: EntraVerifier) -> None:
+    caller = await verifier.verify(entra.overage_token(ALICE))
+    assert caller.groups_overage and caller.groups == frozenset() and caller.log_fields()["groups"] == "overage"
+    hasgroups = await verifier.verify(entra.token(ALICE, groups=None, hasgroups=True))
+    assert hasgroups.groups_overage
+    listed = await verifier.verify(entra.token(ALICE))
+    assert not listed.groups_overage and "groups" not in listed.log_fields()

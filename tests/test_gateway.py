@@ -80,6 +80,20 @@ def test_misconfigured_sign_in_refuses_every_request(env: dict[str, str], proble
     assert settings.refusal is not None and problem in settings.refusal
 
 
+def test_roles_for_administrators_and_applications_and_the_sign_in_window() -> None:
+    defaults = load_gateway_settings(ENTRA_ENV)
+    assert defaults.entra is not None and defaults.entra.automation_role is None and defaults.admin_role is None
+    assert (defaults.key_lifetime_days, defaults.key_sign_in_days) == (30, 7)
+    env = {**ENTRA_ENV, "ENTRA_AUTOMATION_ROLE": "Bridge.Automation", "ENTRA_ADMIN_ROLE": "Bridge.Admin"}
+    settings = load_gateway_settings({**env, "PERSONAL_KEY_SIGNIN_DAYS": "3"})
+    assert settings.entra is not None and settings.entra.automation_role == "Bridge.Automation"
+    assert (settings.admin_role, settings.key_sign_in_days, settings.problems) == ("Bridge.Admin", 3, ())
+    assert (
+        "PERSONAL_KEY_SIGNIN_DAYS must be a positive number"
+        in load_gateway_settings({"PERSONAL_KEY_SIGNIN_DAYS": "0"}).problems[0]
+    )
+
+
 @pytest.mark.parametrize("authority", ["http://127.0.0.1:8080", "http://localhost:9000/", "http://[::1]:7000"])
 def test_a_local_stand_in_may_use_plain_http(authority: str) -> None:
     settings = load_gateway_settings({**ENTRA_ENV, "ENTRA_AUTHORITY": authority})
@@ -207,7 +221,12 @@ async def test_bad_key_requests(served_entra: FakeEntra, gateway: Gateway, body:
 async def test_only_entra_sign_in_manages_keys(served_entra: FakeEntra, gateway: Gateway) -> None:
     alice = await gateway.authenticator.caller(served_entra.token(ALICE))
     by_key = await gateway.authenticator.caller((await create_key(alice, {}, gateway.keys))["key"])
-    for caller, reason in ((by_key, "a personal key cannot manage"), (shared_token_caller(), "need CLIENT_AUTH=entra")):
+    app = Caller("9e1d2c3b-4a5f-4e6d-8c7b-0a1b2c3d4e5f", "pipeline", "app", TENANT, frozenset({"Bridge.Automation"}))
+    for caller, reason in (
+        (by_key, "a personal key cannot manage"),
+        (shared_token_caller(), "need CLIENT_AUTH=entra"),
+        (app, "an application cannot have personal keys"),
+    ):
         for call in (
             create_key(caller, {}, gateway.keys),
             list_keys(caller, gateway.keys),
@@ -216,6 +235,28 @@ async def test_only_entra_sign_in_manages_keys(served_entra: FakeEntra, gateway:
             with pytest.raises(BridgeError) as caught:
                 await call
             assert caught.value.kind == "permission_error" and reason in caught.value.message
+
+
+async def test_only_an_administrator_lists_another_persons_keys(served_entra: FakeEntra) -> None:
+    gateway = build_gateway(load_gateway_settings(entra_env(served_entra, ENTRA_ADMIN_ROLE="Bridge.Lead")), None)
+    try:
+        alice = await gateway.authenticator.caller(served_entra.token(ALICE))
+        bob = await gateway.authenticator.caller(served_entra.token(BOB))
+        made = await create_key(bob, {"name": "bob's cursor"}, gateway.keys)
+        listed = await list_keys(alice, gateway.keys, BOB.object_id)
+        assert listed == {
+            "data": [
+                {**{k: made[k] for k in listed["data"][0] if k != "owner"}, "owner": {"id": BOB.object_id, "name": BOB.username}}
+            ]
+        }
+        assert (await list_keys(bob, gateway.keys, BOB.object_id))["data"][0]["id"] == made["id"], "one's own, by id"
+        with pytest.raises(BridgeError) as caught:
+            await list_keys(bob, gateway.keys, ALICE.object_id)
+        assert caught.value.kind == "permission_error" and "'Bridge.Lead' (ENTRA_ADMIN_ROLE)" in caught.value.message
+        assert await revoke_key(alice, made["id"], gateway.keys) == {"id": made["id"], "revoked": True}
+        assert await list_keys(bob, gateway.keys) == {"data": []}
+    finally:
+        await gateway.aclose()
 
 
 async def test_the_usage_endpoint_counts_keys_as_their_owner(served_entra: FakeEntra, gateway: Gateway) -> None:

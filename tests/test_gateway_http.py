@@ -25,7 +25,7 @@ import pytest
 
 from tests.azurite import Azurite, requires_azurite
 from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
-from tests.fake_azure import FakeAzure, Faults, Text
+from tests.fake_azure import Error, FakeAzure, Faults, Text
 from tests.fake_entra import (
     ALICE,
     BOB,
@@ -472,6 +472,20 @@ def test_requests_in_flight_count_against_the_budget_in_one_process(
     token = entra.token(person(MEMBER, groups=(BUDGET_GROUP,)))
     fake_azure.respond_with(lambda _: Text("ok", faults=Faults(delay_first_byte=1.0)))
     assert_the_budget_held(lone, token, spend_at_once([lone], token, 12))
+
+
+def test_requests_the_upstream_refuses_release_their_hold(
+    bridge_a: RunningBridge, bridge_b: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure
+) -> None:
+    """Each request holds about 600 of 1,000 tokens; three Azure refuses in a row must leave the budget whole."""
+    token = entra.token(person(MEMBER, groups=(BUDGET_GROUP,)))
+    fake_azure.enqueue(*[Error.content_filtered()] * 3, Text("Finally."))
+    for bridge in (bridge_a, bridge_b, bridge_a):
+        answer = httpx.post(bridge.url + "/v1/messages", json=BIG_MESSAGE, headers=headers_for(token), timeout=30)
+        assert answer.status_code == 400, answer.text
+    answer = httpx.post(bridge_b.url + "/v1/messages", json=BIG_MESSAGE, headers=headers_for(token), timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert wait_for_requests(bridge_a, token, 1)["today"]["requests"] == 1, "a refused request costs nothing"
 
 
 def test_a_groups_overage_cannot_escape_a_group_budget(bridge_a: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure) -> None:

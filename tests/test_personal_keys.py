@@ -15,6 +15,7 @@ from bridge.callers.key_table import TableKeyStore
 from bridge.callers.keys import (
     KEY_PATTERN,
     MAX_KEYS_PER_USER,
+    SIGN_IN_NOTE_INTERVAL,
     TOUCH_INTERVAL,
     KeyStore,
     MemoryKeyStore,
@@ -267,3 +268,69 @@ async def test_a_key_works_only_while_its_owner_keeps_signing_in(keys: PersonalK
     assert f"{record.key_id} (cursor)" in error.message and "not signed in with Microsoft Entra ID for 7 days" in error.message
     await keys.note_sign_in(ALICE)
     assert (await keys.resolve(secret)).key_id == record.key_id, "signing in again brings it back"
+
+
+class CountingSignIns(MemoryKeyStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sign_in_writes = 0
+
+    async def note_sign_in(self, user_id: str, at: datetime) -> None:
+        self.sign_in_writes += 1
+        await super().note_sign_in(user_id, at)
+
+
+async def test_a_sign_in_is_written_at_most_once_an_hour(clock: Clock) -> None:
+    store = CountingSignIns()
+    keys = PersonalKeys(store, clock=clock)
+    for _ in range(50):
+        await keys.note_sign_in(ALICE)
+        clock.now += timedelta(minutes=1)
+    assert store.sign_in_writes == 1, "50 requests in 50 minutes: one write"
+    clock.now += SIGN_IN_NOTE_INTERVAL
+    await keys.note_sign_in(ALICE)
+    await keys.note_sign_in(BOB)
+    assert store.sign_in_writes == 3
+
+
+async def test_another_instance_sees_the_owners_sign_in(make_store: StoreMaker, clock: Clock) -> None:
+    signed_in_here, keys_used_there = PersonalKeys(make_store(), clock=clock), PersonalKeys(make_store(), clock=clock)
+    record, secret = await signed_in_here.create(ALICE, "cursor")
+    clock.now += timedelta(days=6)
+    await signed_in_here.note_sign_in(ALICE)
+    clock.now += timedelta(days=6)
+    assert (await keys_used_there.resolve(secret)).key_id == record.key_id, "12 days after the key, 6 after a sign-in"
+    clock.now += timedelta(days=1)
+    assert "not signed in" in (await refused(keys_used_there, secret)).message
+
+
+async def test_an_administrator_lists_and_revokes_anyones_keys(make_store: StoreMaker, clock: Clock) -> None:
+    keys = PersonalKeys(make_store(), admin_role="Bridge.Admin", clock=clock)
+    admin = replace(BOB, roles=frozenset({"Bridge.Admin"}))
+    record, secret = await keys.create(ALICE, "cursor")
+    assert keys.administers(admin) and not keys.administers(BOB) and not keys.administers(replace(admin, method="key"))
+    for user in (ALICE.user_id, ALICE.user_id.upper(), ALICE.name):
+        assert [r.key_id for r in await keys.of(user)] == [record.key_id]
+    with pytest.raises(BridgeError):
+        await keys.revoke(BOB, record.key_id)
+    assert (await keys.revoke(admin, record.key_id)).owner.user_id == ALICE.user_id
+    await refused(keys, secret)
+
+
+@requires_azurite
+async def test_a_place_left_by_a_dead_instance_is_reclaimed(azurite: Azurite, clock: Clock) -> None:
+    """An instance died between claiming a key's place and writing the key: the place is freed once it is old."""
+    from bridge.callers.key_table import CLAIM_GRACE
+
+    async with FreshTable(azurite, "keys") as table:
+        keys = PersonalKeys(TableKeyStore(table.open()), clock=clock)
+        for n in range(MAX_KEYS_PER_USER):
+            await keys.create(ALICE, f"key {n}")
+        client = await table.open().client()
+        first = (await keys.owned(ALICE))[0]
+        await client.delete_entity(first.secret_hash, "key")  # its place claimed, the key never written
+        clock.now += CLAIM_GRACE / 2
+        with pytest.raises(BridgeError):
+            await keys.create(ALICE, "too soon: the place may be being written")
+        clock.now += CLAIM_GRACE
+        assert await keys.create(ALICE, "the place is free again")

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from bridge.usage.store import DayUsage, MemoryUsageStore, Tokens, UsageStore
+from bridge.usage.ledger import Ledger
+from bridge.usage.store import DayUsage, LedgerConflict, MemoryUsageStore, Tokens, UsageStore
 from bridge.usage.table_store import TableUsageStore, row_key
 from tests.azurite import Azurite, FreshTable, requires_azurite
 
@@ -164,3 +165,23 @@ async def test_the_table_rows(azurite: Azurite) -> None:
     assert (entity["PartitionKey"], entity["RowKey"]) == (USER, "2025-03-14|azure%2Fgpt-5") == (USER, row_key(DAY, "azure/gpt-5"))
     assert (entity["Model"], entity["UserName"]) == ("azure/gpt-5", "alice@contoso.example")
     assert [entity[name].value for name in ("InputTokens", "OutputTokens", "Requests")] == [12, 3, 1]
+
+
+async def test_a_ledger_is_written_only_over_the_version_read(make_store: StoreMaker) -> None:
+    here, there = make_store(), make_store()
+    await here.add(USER, "alice", DAY, "gpt-5", Tokens(7, 3, 1))
+    first = await here.read_ledger(USER, DAY)
+    assert (first.ledger, first.version) == (None, None) and by_day_and_model(first.rows) == {
+        ("2025-03-14", "gpt-5"): Tokens(7, 3, 1)
+    }
+    ledger = Ledger(DAY, 10, 10, {1_741_953_600: 500})
+    version = await here.write_ledger(USER, "alice", ledger, None)
+    with pytest.raises(LedgerConflict):
+        await there.write_ledger(USER, "alice", ledger, None)
+    read = await there.read_ledger(USER, DAY)
+    assert (read.ledger, read.version, len(read.rows)) == (ledger, version, 1), "the ledger is not a usage row"
+    moved = await there.write_ledger(USER, "alice", Ledger(DAY, 20, 20), version)
+    with pytest.raises(LedgerConflict):
+        await here.write_ledger(USER, "alice", Ledger(DAY, 30, 30), version)
+    assert (await here.read_ledger(USER, DAY)).version == moved
+    assert await here.month(USER, DAY) == read.rows
