@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -22,6 +21,7 @@ from bridge.usage.limits import BudgetConfig, Override, parse_overrides
 from bridge.usage.store import DayUsage, MemoryUsageStore, Tokens, UsageStore
 from bridge.usage.table_store import TableUsageStore
 from tests.azurite import Azurite, FreshTable, requires_azurite
+from tests.conftest import UsageStores
 
 pytestmark = pytest.mark.anyio
 
@@ -314,20 +314,6 @@ def test_the_ledger_rolls_over_and_lets_holds_expire() -> None:
     assert ledger.reconciled(1500, 100) == Ledger(ledger.day, 1500, 5000, ledger.holds)
 
 
-StoreMaker = Callable[[], UsageStore]
-
-
-@pytest.fixture(params=["memory", pytest.param("table", marks=requires_azurite)])
-async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreMaker]:
-    """Stores that share one place: one in memory, or one table seen through separate clients (two instances)."""
-    if request.param == "memory":
-        shared = MemoryUsageStore()
-        yield lambda: shared
-        return
-    async with FreshTable(request.getfixturevalue("azurite"), "usage") as table:
-        yield lambda: TableUsageStore(table.open())
-
-
 def held_budget(store: UsageStore, clock: Clock, daily: int = 1000) -> Budget:
     return Budget(BudgetConfig(daily=daily), store, clock=clock)
 
@@ -340,9 +326,9 @@ async def refused_for_holds(budget: Budget, caller: Caller, allowance: int = 300
     return caught.value
 
 
-async def test_requests_in_flight_hold_their_allowance_until_they_end(make_store: StoreMaker) -> None:
+async def test_requests_in_flight_hold_their_allowance_until_they_end(make_usage_store: UsageStores) -> None:
     clock = Clock(datetime(2025, 3, 14, 12, tzinfo=UTC))
-    budget = held_budget(make_store(), clock)
+    budget = held_budget(make_usage_store(), clock)
     holds = [await budget.admit(ALICE, 300, 60) for _ in range(4)]
     assert all(hold is not None and hold.tokens == 300 for hold in holds), "0, 300, 600 and 900 are under 1,000"
     error = await refused_for_holds(budget, ALICE)
@@ -358,10 +344,10 @@ async def test_requests_in_flight_hold_their_allowance_until_they_end(make_store
     assert (await budget.report(ALICE))["today"]["requests"] == 3, "a request the upstream never answered: no count"
 
 
-async def test_concurrent_admissions_on_two_instances_keep_the_bound(make_store: StoreMaker) -> None:
+async def test_concurrent_admissions_on_two_instances_keep_the_bound(make_usage_store: UsageStores) -> None:
     """16 requests at once through two instances: every admission sees the others' holds."""
     clock = Clock(datetime(2025, 3, 14, 12, tzinfo=UTC))
-    here, there = held_budget(make_store(), clock), held_budget(make_store(), clock)
+    here, there = held_budget(make_usage_store(), clock), held_budget(make_usage_store(), clock)
 
     async def admitted(budget: Budget) -> Hold | None:
         try:
@@ -381,19 +367,19 @@ async def test_concurrent_admissions_on_two_instances_keep_the_bound(make_store:
     assert "1,200 of 1,000" in (await over(here, BOB)).message
 
 
-async def test_the_holds_of_a_dead_instance_expire(make_store: StoreMaker) -> None:
+async def test_the_holds_of_a_dead_instance_expire(make_usage_store: UsageStores) -> None:
     clock = Clock(datetime(2025, 3, 14, 12, tzinfo=UTC))
-    dead, alive = held_budget(make_store(), clock), held_budget(make_store(), clock)
+    dead, alive = held_budget(make_usage_store(), clock), held_budget(make_usage_store(), clock)
     assert await dead.admit(ALICE, 1000, 30)  # the instance dies with the request: nobody settles it
     await refused_for_holds(alive, ALICE)
     clock.now += timedelta(seconds=30 + HOLD_GRACE_SECONDS + 60)
     assert await alive.admit(ALICE, 300, 60), "the hold expired after the request's deadline and the grace"
 
 
-async def test_the_ledger_takes_in_usage_it_missed(make_store: StoreMaker) -> None:
+async def test_the_ledger_takes_in_usage_it_missed(make_usage_store: UsageStores) -> None:
     """Counts written before budgets were configured (or whose ledger write failed) still count."""
     clock = Clock(datetime(2025, 3, 14, 12, tzinfo=UTC))
-    store = make_store()
+    store = make_usage_store()
     await store.add(ALICE.user_id, ALICE.name, date(2025, 3, 14), "gpt-5", Tokens(900, 150, 1))
     assert "1,050 of 1,000 tokens today" in (await over(held_budget(store, clock), ALICE)).message
 

@@ -206,13 +206,16 @@ class TableKeyStore:
             log.warning("could not free the place of personal key %s: %s", key_id, exc)
 
     async def find(self, secret_hash: str) -> KeyRecord | None:
+        entity = await self._point_read(secret_hash, ROW, "look up the personal key")
+        return _record(entity) if entity is not None else None
+
+    async def _point_read(self, partition: str, row: str, action: str) -> dict[str, Any] | None:
         try:
-            entity = await (await self.table.client()).get_entity(secret_hash, ROW)
+            return dict(await (await self.table.client()).get_entity(partition, row))
         except ResourceNotFoundError:
             return None
         except AzureError as exc:
-            raise self.table.unavailable("look up the personal key", exc) from None
-        return _record(dict(entity))
+            raise self.table.unavailable(action, exc) from None
 
     async def owned_by(self, user_id: str) -> list[KeyRecord]:
         return await self._query("OwnerId eq @owner", {"owner": user_id})
@@ -259,13 +262,8 @@ class TableKeyStore:
             raise self.table.unavailable("record the sign-in", exc) from None
 
     async def last_sign_in(self, user_id: str) -> datetime | None:
-        try:
-            entity = await (await self.table.client()).get_entity(user_id, SIGN_IN_ROW)
-        except ResourceNotFoundError:
-            return None
-        except AzureError as exc:
-            raise self.table.unavailable("read the key owner's last sign-in", exc) from None
-        at = entity.get("At")
+        entity = await self._point_read(user_id, SIGN_IN_ROW, "read the key owner's last sign-in")
+        at = entity.get("At") if entity is not None else None
         return at.astimezone(UTC) if isinstance(at, datetime) else None
 
     async def aclose(self) -> None:
