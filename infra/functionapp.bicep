@@ -133,6 +133,9 @@ param maxTokensLimit int = 0
 @description('MAX_REQUEST_BYTES: largest request body accepted; 0 = the bridge\'s default (32 MB).')
 param maxRequestBytes int = 0
 
+@description('ALLOWED_ORIGINS: origins whose browser scripts may call the bridge (CORS, answered by the bridge), or *; empty = none.')
+param allowedOrigins string = ''
+
 @description('Versionless URI of the Key Vault secret that holds ANTHROPIC_AUTH_TOKEN.')
 param authTokenSecretUri string
 
@@ -209,6 +212,7 @@ var bridgeSettings = {
   HEARTBEAT_SECONDS: '10'
   MAX_TOKENS_LIMIT: (maxTokensLimit > 0) ? string(maxTokensLimit) : ''
   MAX_REQUEST_BYTES: (maxRequestBytes > 0) ? string(maxRequestBytes) : ''
+  ALLOWED_ORIGINS: allowedOrigins
   ANTHROPIC_AUTH_TOKEN: '@Microsoft.KeyVault(SecretUri=${authTokenSecretUri})'
   CLIENT_AUTH: clientAuth
   ENTRA_TENANT_ID: entraTenantId
@@ -278,6 +282,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       ipSecurityRestrictionsDefaultAction: restrictInbound ? 'Deny' : 'Allow'
       scmIpSecurityRestrictionsUseMain: true
       scmIpSecurityRestrictionsDefaultAction: restrictInbound ? 'Deny' : 'Allow'
+      // The platform's CORS stays off: it would answer in front of the worker and take precedence over the
+      // bridge's own (ALLOWED_ORIGINS, bridge/cors.py), which also exposes the response headers SDKs read.
+      cors: {
+        allowedOrigins: []
+        supportCredentials: false
+      }
       appSettings: [for setting in items(appSettings): {
         name: setting.key
         value: setting.value

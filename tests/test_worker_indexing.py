@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.routing import Match
+from starlette.routing import Match, Route
 
 from bridge.app import create_app
 from bridge.routes import ROUTES
@@ -117,7 +117,7 @@ def url_path(route_prefix: str, template: str) -> str:
 
 def test_each_function_route_is_a_path_python_m_bridge_serves() -> None:
     prefix = json.loads((ROOT / "host.json").read_text())["extensions"]["http"]["routePrefix"]
-    app_routes = {route.name: route for route in create_app().routes if hasattr(route, "name")}
+    app_routes = [route for route in create_app().routes if isinstance(route, Route)]
     assert url_path("", "{root:maxlength(0)?}") == "/" and url_path("api", "health") == "/api/health"
     assert url_path("", "v1/keys/{key_id}") == "/v1/keys/sample-key_id"
     assert received(), f"the host receives no function: {indexed(ENVIRONMENTS[0])['load_error']}"
@@ -126,5 +126,5 @@ def test_each_function_route_is_a_path_python_m_bridge_serves() -> None:
         path = url_path(prefix, trigger["route"])
         for method in trigger["methods"]:
             scope = {"type": "http", "path": path, "method": method, "root_path": ""}
-            match, _ = app_routes[name].matches(scope)
-            assert match is Match.FULL, f"{method} {path} (function {name}) is not what python -m bridge serves for {name}"
+            served = [route.name for route in app_routes if route.matches(scope)[0] is Match.FULL]
+            assert served[:1] == [name], f"{method} {path} (function {name}): python -m bridge serves it with {served}"
