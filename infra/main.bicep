@@ -35,6 +35,8 @@ param principalId string = ''
 ])
 param pythonVersion string = '3.11'
 
+// The three defaults below come from measurement (python -m bench.sizing): the reasoning is with the
+// same parameters in functionapp.bicep, and in the README's "What it costs".
 @description('Memory of each instance, in MB.')
 @allowed([
   512
@@ -46,12 +48,12 @@ param instanceMemoryMB int = 2048
 @description('Maximum number of instances the app scales out to.')
 @minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 40
+param maximumInstanceCount int = 20
 
 @description('HTTP requests one instance serves at once. The bridge mostly waits on Azure OpenAI, so one instance can hold many streams.')
 @minValue(1)
 @maxValue(1000)
-param httpPerInstanceConcurrency int = 16
+param httpPerInstanceConcurrency int = 100
 
 // ===== Network and security ===================================================
 
