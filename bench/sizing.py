@@ -31,15 +31,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 
-from bench.common import RESULTS_DIR, ROOT, cpu_ns, environment, memory_kib, percentiles
+from bench.common import RESULTS_DIR, ROOT, cpu_ns, environment, memory_kib, percentiles, serving_child, write_report
 from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
 
 REQUEST = ROOT.parent / "shared" / "claude-code-traffic" / "2.1.332" / "agent-05.json"
@@ -66,31 +64,6 @@ start = time.perf_counter()
 print(json.dumps({{"total_ms": (time.perf_counter() - start) * 1000,
                   "max_rss_kib": int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0])}}))
 """
-
-
-@contextmanager
-def paced_upstream(chunks: int, interval: float) -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.paced_upstream", str(chunks), str(interval)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise RuntimeError(f"bench.paced_upstream did not start (exit code {process.poll()})")
-        yield url
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class PeakRss:
@@ -150,7 +123,8 @@ def request_body() -> tuple[bytes, dict[str, str]]:
 
 def concurrent_streams(levels: tuple[int, ...], chunks: int, interval: float) -> dict[str, Any]:
     body, headers = request_body()
-    with paced_upstream(chunks, interval) as upstream, tempfile.TemporaryDirectory(prefix="bench-sizing-") as folder:
+    paced = serving_child("bench.paced_upstream", str(chunks), str(interval))
+    with paced as (upstream, _), tempfile.TemporaryDirectory(prefix="bench-sizing-") as folder:
         fake = SimpleNamespace(url=upstream, api_key="bench-key")
         bridge: RunningBridge = start_bridge(bridge_env(fake), Path(folder) / "bridge.log")  # type: ignore[arg-type]
         try:
@@ -278,10 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     report["cold_start"] = cold_start(repeats)
     report["elapsed_s"] = time.perf_counter() - started
     print(render(report))
-    path = Path(args.output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwrote {path}")
+    write_report(report, args.output)
 
 
 if __name__ == "__main__":

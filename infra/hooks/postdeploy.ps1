@@ -6,14 +6,7 @@
 # `azd env set SMOKE_TEST false` skips it (e.g. when the vault is private and this machine outside);
 # SMOKE_WAIT_SECONDS (default 180) is how long it waits for the new app to start answering.
 
-function Get-AzdValue([string] $Name) {
-    $v = [Environment]::GetEnvironmentVariable($Name)
-    if ([string]::IsNullOrEmpty($v) -and (Get-Command azd -ErrorAction SilentlyContinue)) {
-        $v = (azd env get-value $Name 2>$null | Out-String).Trim()
-        if ($LASTEXITCODE -ne 0 -or $v -like 'ERROR*' -or $v -like '*not found*') { $v = '' }
-    }
-    return $v
-}
+. (Join-Path $PSScriptRoot 'azd_values.ps1')
 
 $root = Resolve-Path (Join-Path $PSScriptRoot '../..')
 $url = Get-AzdValue 'AZURE_FUNCTION_URL'

@@ -7,16 +7,7 @@
 # `azd env set SMOKE_TEST false` skips it (e.g. when the vault is private and this machine outside);
 # SMOKE_WAIT_SECONDS (default 180) is how long it waits for the new app to start answering.
 
-value() {
-  v=$(printenv "$1" 2>/dev/null || true)
-  if [ -z "$v" ] && command -v azd >/dev/null 2>&1; then
-    v=$(azd env get-value "$1" 2>/dev/null || true)
-    case "$v" in
-      ERROR*|*"not found"*) v="" ;;
-    esac
-  fi
-  printf '%s' "$v"
-}
+. "$(dirname "$0")/azd_values.sh"
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 url=$(value AZURE_FUNCTION_URL)
