@@ -8,6 +8,8 @@ chunks) and `azure-chat-stream-toolcall-parallel-1.sse` (tool-call headers
 and argument fragments that carry only `index`).  Key order is kept, so each
 generated event is byte-for-byte what the service would send, only longer.
 
+`text_events(chunks)` gives the events of a text-only answer (prompt-filter chunk, role chunk,
+`chunks` text deltas, the finish and usage chunks, `[DONE]`), one `bytes` each, to be sent apart.
 `build_stream(chunks)` gives: prompt-filter chunk, role chunk, text deltas
 (about half), then parallel tool calls (a header each, then argument
 fragments of 1 to 8 characters), the finish chunk, the usage chunk and
@@ -167,6 +169,19 @@ def build_stream(chunks: int = 20_000, *, tool_calls: int = 4, seed: int = 7) ->
     events.append(_chunk(rng, [], USAGE, latency_checkpoint=LATENCY_CHECKPOINT))
     events.append(b"data: [DONE]\n\n")
     return BuiltStream(b"".join(events), len(events) - 1, text_chunks, tool_calls, argument_chunks)
+
+
+def text_events(chunks: int, *, seed: int = 7) -> list[bytes]:
+    """The events of a text answer of `chunks` text deltas, each a `data:` event (the last one `[DONE]`)."""
+    rng = random.Random(seed)
+    events = [_event(PROMPT_FILTER_CHUNK), _chunk(rng, [_choice({"content": "", "refusal": None, "role": "assistant"}, {})])]
+    for position in range(chunks):
+        word = WORDS[position % len(WORDS)]
+        events.append(_chunk(rng, [_choice({"content": word if position == 0 else " " + word}, TEXT_FILTER)]))
+    events.append(_chunk(rng, [_choice({}, {}, "stop")]))
+    events.append(_chunk(rng, [], USAGE, latency_checkpoint=LATENCY_CHECKPOINT))
+    events.append(b"data: [DONE]\n\n")
+    return events
 
 
 def _argument_fragments(count: int, rng: random.Random) -> list[str]:

@@ -48,10 +48,10 @@ class Upstream:
 
 
 @contextmanager
-def running_upstream(*args: str) -> Iterator[Upstream]:
-    """`python -m bench.upstream ARGS` in a child process; yields once it serves."""
+def serving_child(module: str, *args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`python -m MODULE ARGS` in a child process that prints its URL first and serves until stdin closes."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.upstream", *args],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -61,8 +61,8 @@ def running_upstream(*args: str) -> Iterator[Upstream]:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         if not url.startswith("http"):
-            raise RuntimeError(f"bench.upstream did not start (exit code {process.poll()})")
-        yield Upstream(url, DEFAULT_API_KEY, process)
+            raise RuntimeError(f"{module} did not start (exit code {process.poll()})")
+        yield url, process
     finally:
         if process.stdin is not None:
             process.stdin.close()
@@ -71,6 +71,21 @@ def running_upstream(*args: str) -> Iterator[Upstream]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def running_upstream(*args: str) -> Iterator[Upstream]:
+    """`python -m bench.upstream ARGS` in a child process; yields once it serves."""
+    with serving_child("bench.upstream", *args) as (url, process):
+        yield Upstream(url, DEFAULT_API_KEY, process)
+
+
+def write_report(report: dict[str, Any], output: str | Path) -> None:
+    """The JSON report at `output` (its folder made), and a line saying where."""
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {path}")
 
 
 def upstream_env(upstream: Upstream, **overrides: str) -> dict[str, str]:

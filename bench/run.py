@@ -8,14 +8,12 @@ are read from the report, not asserted (the machine is shared and noisy).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from bench import coldstart, latency, per_request, throughput
-from bench.common import RESULTS_DIR, TRAFFIC, TRAFFIC_DIR, environment
+from bench.common import RESULTS_DIR, TRAFFIC, TRAFFIC_DIR, environment, write_report
 
 
 @dataclass(frozen=True)
@@ -150,10 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     sections = [k for k in ("latency", "translation", "coldstart", "per_request") if k in report]
     report["targets_met"] = all(report[k]["pass"] for k in sections)
     print(render(report) if not args.only_per_request else "\n".join(per_request.render(report["per_request"], 5)))
-    path = Path(args.output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwrote {path}")
+    write_report(report, args.output)
 
 
 if __name__ == "__main__":

@@ -17,17 +17,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
+from bridge.cors import PREFLIGHT, add_cors_headers
 from bridge.errors import BridgeError
 from bridge.fronts.anthropic.routes import FRONT as ANTHROPIC
 from bridge.fronts.openai.routes import FRONT as OPENAI
 from bridge.http import close_session
 from bridge.inbound import new_request_id
 from bridge.pipeline import close_bridge
-from bridge.routes import ROUTES
+from bridge.routes import ENDPOINTS, PREFLIGHT_ROUTE
 
 OPENAI_PATHS = ("/v1/chat/", "/v1/models", "/v1/completions", "/v1/responses")
 FUNCTIONS_PREFIX = "/api/"
-SERVED = ", ".join(f"{method} {route.path}" for route in ROUTES for method in route.methods)
+SERVED = ", ".join(f"{method} {route.path}" for route in ENDPOINTS for method in route.methods)
 
 
 def _not_found(request: Request) -> BridgeError:
@@ -55,7 +56,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     front = OPENAI if path.removeprefix(FUNCTIONS_PREFIX[:-1]).startswith(OPENAI_PATHS) else ANTHROPIC
     response = front.error_response(error, new_request_id())
     response.status_code = status
-    return response
+    return response if request.method == PREFLIGHT else add_cors_headers(request, response)
 
 
 @asynccontextmanager
@@ -67,13 +68,17 @@ async def _lifespan(_app: Starlette) -> AsyncIterator[None]:
     await close_session()
 
 
+def _paths(path: str) -> tuple[str, ...]:
+    """A route's path, and the same with a trailing slash (`/` is only itself)."""
+    return (path,) if path == "/" else (path, path + "/")
+
+
 def create_app() -> Starlette:
-    routes = [
-        StarletteRoute(path, r.handler, methods=list(r.methods), name=f"{r.name}{suffix}")
-        for r in ROUTES
-        for path, suffix in ((r.path, ""), (r.path.rstrip("/") + "/", "_slash"))
-        if suffix == "" or r.path != "/"
-    ]
+    routes = [StarletteRoute(path, r.handler, methods=list(r.methods), name=r.name) for r in ENDPOINTS for path in _paths(r.path)]
+    # The preflight answers OPTIONS at each of those paths: as a catch-all (its Functions template) it
+    # would turn the 404 of every unknown path into a 405 here.
+    paths = dict.fromkeys(path for r in ENDPOINTS for path in _paths(r.path))
+    routes += [StarletteRoute(path, PREFLIGHT_ROUTE.handler, methods=[PREFLIGHT], name=PREFLIGHT_ROUTE.name) for path in paths]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=_lifespan)
     app.router.redirect_slashes = False
     return app

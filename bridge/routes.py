@@ -14,6 +14,10 @@
     GET         /v1/keys                    v1/keys                           gateway.list_keys
     DELETE      /v1/keys/{key_id}           v1/keys/{key_id}                  gateway.revoke_key
     GET         /v1/usage                   v1/usage                          gateway.usage
+    OPTIONS     any path                    {*path}                           preflight: CORS (bridge.cors)
+
+Every handler answers through `bridge.cors.with_cors` (CORS headers for the pages ALLOWED_ORIGINS
+lists), and `OPTIONS` on any path is the CORS preflight, naming the methods of the routes there.
 
 host.json sets the route prefix to empty, so the templates sit at the root
 of the Function URL; the Functions host cannot route an empty template, hence
@@ -25,9 +29,11 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import compile_path
 
 from bridge import gateway_routes as gateway
 from bridge import health
+from bridge.cors import PREFLIGHT, preflight_response, with_cors
 from bridge.fronts.anthropic import routes as anthropic
 from bridge.fronts.openai import routes as openai
 from bridge.inbound import speaks_anthropic
@@ -50,15 +56,36 @@ class Route:
     handler: Handler
 
 
-ROUTES: tuple[Route, ...] = (
-    Route("root", "/", "{root:maxlength(0)?}", ("HEAD", "GET"), health.root),
-    Route("health", "/health", "health", ("GET",), health.health),
-    Route("messages", "/v1/messages", "v1/messages", ("POST",), anthropic.messages),
-    Route("count_tokens", "/v1/messages/count_tokens", "v1/messages/count_tokens", ("POST",), anthropic.count_tokens),
-    Route("chat_completions", "/v1/chat/completions", "v1/chat/completions", ("POST",), openai.chat_completions),
-    Route("models", "/v1/models", "v1/models", ("GET",), models),
-    Route("create_key", "/v1/keys", "v1/keys", ("POST",), gateway.create_key),
-    Route("list_keys", "/v1/keys", "v1/keys", ("GET",), gateway.list_keys),
-    Route("revoke_key", "/v1/keys/{key_id}", "v1/keys/{key_id}", ("DELETE",), gateway.revoke_key),
-    Route("usage", "/v1/usage", "v1/usage", ("GET",), gateway.usage),
+def _route(name: str, path: str, functions_template: str, methods: tuple[str, ...], handler: Handler) -> Route:
+    return Route(name, path, functions_template, methods, with_cors(handler))
+
+
+ENDPOINTS: tuple[Route, ...] = (
+    _route("root", "/", "{root:maxlength(0)?}", ("HEAD", "GET"), health.root),
+    _route("health", "/health", "health", ("GET",), health.health),
+    _route("messages", "/v1/messages", "v1/messages", ("POST",), anthropic.messages),
+    _route("count_tokens", "/v1/messages/count_tokens", "v1/messages/count_tokens", ("POST",), anthropic.count_tokens),
+    _route("chat_completions", "/v1/chat/completions", "v1/chat/completions", ("POST",), openai.chat_completions),
+    _route("models", "/v1/models", "v1/models", ("GET",), models),
+    _route("create_key", "/v1/keys", "v1/keys", ("POST",), gateway.create_key),
+    _route("list_keys", "/v1/keys", "v1/keys", ("GET",), gateway.list_keys),
+    _route("revoke_key", "/v1/keys/{key_id}", "v1/keys/{key_id}", ("DELETE",), gateway.revoke_key),
+    _route("usage", "/v1/usage", "v1/usage", ("GET",), gateway.usage),
 )
+"""The routes that serve a method of their own (every one but the preflight)."""
+_PATTERNS = tuple((compile_path(route.path)[0], route.methods) for route in ENDPOINTS)
+
+
+def methods_at(path: str) -> tuple[str, ...]:
+    """The methods the routes at `path` take (a trailing slash ignored, as `python -m bridge` does)."""
+    path = path.rstrip("/") or "/"
+    return tuple(method for pattern, methods in _PATTERNS if pattern.match(path) for method in methods)
+
+
+async def preflight(req: Request) -> Response:
+    """`OPTIONS` on any path: the CORS preflight (bridge.cors) for the methods of the routes at that path."""
+    return preflight_response(req, methods_at(req.url.path))
+
+
+PREFLIGHT_ROUTE = Route("preflight", "/{path:path}", "{*path}", (PREFLIGHT,), preflight)
+ROUTES: tuple[Route, ...] = (*ENDPOINTS, PREFLIGHT_ROUTE)

@@ -50,6 +50,8 @@ GUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-f
 UNLIMITED = "unlimited"
 _COUNT = re.compile(r"(\d[\d_]*)([kKmMgG]?)")
 _COUNT_SUFFIXES = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
+ANY_ORIGIN = "*"
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#@]+")
 
 
 KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
@@ -174,6 +176,22 @@ def _guid(raw: str) -> str:
     return raw.lower()
 
 
+def _origins(raw: str) -> frozenset[str]:
+    """`https://a.example, http://localhost:3000` → those origins (scheme://host[:port], lower case); `*` alone: any."""
+    entries = [entry.strip().rstrip("/").lower() for entry in raw.split(",") if entry.strip()]
+    if ANY_ORIGIN in entries:
+        if len(entries) > 1:
+            raise ValueError(f"must be {ANY_ORIGIN!r} alone (any page) or a list of origins, not both")
+        return frozenset(entries)
+    for entry in entries:
+        if not _ORIGIN.fullmatch(entry):
+            raise ValueError(
+                f"must list origins such as https://chat.example.com or http://localhost:3000 (scheme, host and "
+                f"port only: no path, no 'null'), got {entry!r}"
+            )
+    return frozenset(entries)
+
+
 def parse_token_count(raw: str) -> int | None:
     """`2000000`, `2M`, `500k`, `1_000_000` → a count; `unlimited` → None (no limit); anything else: ValueError."""
     text = raw.strip()
@@ -198,6 +216,7 @@ HTTPS_URL: Kind[str] = Kind(_https_url)
 CLIENT_AUTH_MODE: Kind[ClientAuth] = Kind(_one_of(CLIENT_AUTH_CHOICES))
 GUID: Kind[str] = Kind(_guid)
 TOKEN_COUNT: Kind[int | None] = Kind(parse_token_count)
+ORIGINS: Kind[frozenset[str]] = Kind(_origins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +376,13 @@ CUSTOM_HEADERS = Setting(
     "Extra upstream headers: CUSTOM_HEADER_X_API_KEY=v sends X-API-KEY: v",
     sample_name="CUSTOM_HEADER_X_EXAMPLE",
 )
+ALLOWED_ORIGINS = Setting(
+    "ALLOWED_ORIGINS",
+    ORIGINS,
+    "Web pages whose scripts may call the bridge from a browser (CORS): their origins, comma-separated, or `*` for "
+    "any page; unset: none",
+    "https://chat.example.com,http://localhost:3000",
+)
 
 # ----- the organization gateway: who may call, their keys, their budgets (bridge/gateway) -----
 CLIENT_AUTH = Setting(
@@ -480,6 +506,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     MAX_TOKENS_LIMIT,
     MAX_REQUEST_BYTES,
     CUSTOM_HEADERS,
+    ALLOWED_ORIGINS,
     *GATEWAY_SETTINGS,
 )
 DEFAULT_REQUEST_TIMEOUT = 600.0
@@ -537,6 +564,8 @@ class Settings:
     max_request_bytes: int
     long_context_threshold: int
     custom_headers: Mapping[str, str] = field(default_factory=dict)
+    allowed_origins: frozenset[str] = frozenset()
+    """Origins (or `*`) whose browser scripts may call: bridge.cors."""
     problems: tuple[str, ...] = ()
     refusal: str | None = None
     """Why the bridge serves no request at all (a problem that makes serving unsafe), if it must not."""
@@ -668,5 +697,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_request_bytes=MAX_REQUEST_BYTES.value(env, problems) or DEFAULT_MAX_REQUEST_BYTES,
         long_context_threshold=LONG_CONTEXT_THRESHOLD.value(env, problems) or DEFAULT_LONG_CONTEXT_THRESHOLD,
         custom_headers=_custom_headers(env, problems),
+        allowed_origins=ALLOWED_ORIGINS.value(env, problems) or frozenset(),
         problems=tuple(problems),
     )

@@ -54,6 +54,23 @@ param virtualNetworkSubnetId string = ''
 param allowedIpRanges array = []
 
 // ----- Flex Consumption
+// Sizing, from `python -m bench.sizing` (bench/README.md section 8; figures in README "What it costs"):
+// one bridge process holds 500 concurrent streams of the recorded 51 KB Claude Code request (100 deltas
+// 50 ms apart) with about 0.19 MiB and 7 ms of CPU per stream above a 63 MiB idle process; the
+// worker with the HTTP-streaming extension loads in about 1 s and 73 MiB. Its upstream connection pool
+// holds 256 streams (bridge/http.py): beyond that, streams wait for a connection.
+// - instanceMemoryMB 2048: memory is never the limit (100 streams need about 110 MiB in the worker);
+//   the reason is the CPU that comes with it (Flex gives 512 MB 0.25 cores, 2048 MB 1 core): a cold
+//   start and every request's parsing run 4 times slower on 512 MB, to save about USD 13 a month for
+//   10 developers, under 0.5% of their tokens (an instance is billed for its memory while it runs).
+// - httpPerInstanceConcurrency 100: 100 streams cost the bridge about 0.15 of a core; with the
+//   Functions host's and the worker's proxy work on top (not measurable here; counted as twice the
+//   bridge's) an instance stays under half its core, and well under the pool's 256. The former 16
+//   started (and billed) a second instance, with its cold start, for every 16 streams.
+// - maximumInstanceCount 20: 2,000 streams at once, eight times the busiest moments of 1,000
+//   developers (about 250 streams: README "What it costs"), and a ceiling on what a flood of
+//   requests can cost: 20 instances of 2 GB are about USD 3.70 an hour. The Azure OpenAI quota
+//   (tokens per minute) binds long before.
 
 @description('Python version of the app.')
 @allowed([
@@ -73,12 +90,12 @@ param instanceMemoryMB int = 2048
 @description('Maximum number of instances the app scales out to.')
 @minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 40
+param maximumInstanceCount int = 20
 
 @description('HTTP requests one instance handles at once (the bridge is I/O bound: mostly waiting on Azure OpenAI).')
 @minValue(1)
 @maxValue(1000)
-param httpPerInstanceConcurrency int = 16
+param httpPerInstanceConcurrency int = 100
 
 // ----- settings the bridge reads (bridge/settings.py)
 
@@ -132,6 +149,9 @@ param maxTokensLimit int = 0
 
 @description('MAX_REQUEST_BYTES: largest request body accepted; 0 = the bridge\'s default (32 MB).')
 param maxRequestBytes int = 0
+
+@description('ALLOWED_ORIGINS: origins whose browser scripts may call the bridge (CORS, answered by the bridge), or *; empty = none.')
+param allowedOrigins string = ''
 
 @description('Versionless URI of the Key Vault secret that holds ANTHROPIC_AUTH_TOKEN.')
 param authTokenSecretUri string
@@ -218,6 +238,7 @@ var bridgeSettings = {
   HEARTBEAT_SECONDS: '10'
   MAX_TOKENS_LIMIT: (maxTokensLimit > 0) ? string(maxTokensLimit) : ''
   MAX_REQUEST_BYTES: (maxRequestBytes > 0) ? string(maxRequestBytes) : ''
+  ALLOWED_ORIGINS: allowedOrigins
   ANTHROPIC_AUTH_TOKEN: '@Microsoft.KeyVault(SecretUri=${authTokenSecretUri})'
   CLIENT_AUTH: clientAuth
   ENTRA_TENANT_ID: entraTenantId
@@ -290,6 +311,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       ipSecurityRestrictionsDefaultAction: restrictInbound ? 'Deny' : 'Allow'
       scmIpSecurityRestrictionsUseMain: true
       scmIpSecurityRestrictionsDefaultAction: restrictInbound ? 'Deny' : 'Allow'
+      // The platform's CORS stays off: it would answer in front of the worker and take precedence over the
+      // bridge's own (ALLOWED_ORIGINS, bridge/cors.py), which also exposes the response headers SDKs read.
+      cors: {
+        allowedOrigins: []
+        supportCredentials: false
+      }
       appSettings: [for setting in items(appSettings): {
         name: setting.key
         value: setting.value

@@ -35,6 +35,8 @@ param principalId string = ''
 ])
 param pythonVersion string = '3.11'
 
+// The three defaults below come from measurement (python -m bench.sizing): the reasoning is with the
+// same parameters in functionapp.bicep, and in the README's "What it costs".
 @description('Memory of each instance, in MB.')
 @allowed([
   512
@@ -46,12 +48,12 @@ param instanceMemoryMB int = 2048
 @description('Maximum number of instances the app scales out to.')
 @minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 40
+param maximumInstanceCount int = 20
 
 @description('HTTP requests one instance serves at once. The bridge mostly waits on Azure OpenAI, so one instance can hold many streams.')
 @minValue(1)
 @maxValue(1000)
-param httpPerInstanceConcurrency int = 16
+param httpPerInstanceConcurrency int = 100
 
 // ===== Network and security ===================================================
 
@@ -63,6 +65,9 @@ param vnetAddressPrefix string = '10.0.0.0/16'
 
 @description('ALLOWED_IP_RANGES: client address ranges allowed to call the Function App and its SCM site (deployments), comma- or space-separated; a bare address means /32 (/128 for IPv6). Empty = every address.')
 param allowedIpRanges string = ''
+
+@description('ALLOWED_ORIGINS: web pages (origins such as https://chat.example.com) whose scripts may call the bridge from a browser, comma-separated, or * for any page. Empty = none. The bridge answers CORS itself (bridge/cors.py); the platform\'s CORS stays off.')
+param allowedOrigins string = ''
 
 @description('KEY_VAULT_PURGE_PROTECTION: true keeps a deleted vault and its secrets recoverable for 7 days and impossible to purge, also by `azd down --purge`. Irreversible for the vault.')
 param keyVaultPurgeProtection bool = false
@@ -541,6 +546,7 @@ module functionApp 'functionapp.bicep' = {
     maxStreamSeconds: maxStreamSeconds
     maxTokensLimit: maxTokensLimit
     maxRequestBytes: maxRequestBytes
+    allowedOrigins: allowedOrigins
     authTokenSecretUri: keyVault.outputs.authTokenSecretUri
     openAiKeySecretUri: useOpenAiKey ? '${keyVault.outputs.uri}secrets/${openAiKeySecretName}' : ''
     clientAuth: clientAuth

@@ -25,7 +25,8 @@ def placeholder(description: str, example: str) -> str:
 
 def main() -> None:
     values = {**HOST_VALUES, **{s.sample_key: placeholder(s.description, s.example) for s in SETTINGS}}
-    sample = {"IsEncrypted": False, "Values": values, "Host": {"CORS": "*", "LocalHttpPort": 7071}}
+    # No "CORS" under "Host": func start would answer CORS itself for those origins, before the bridge (bridge.cors).
+    sample = {"IsEncrypted": False, "Values": values, "Host": {"LocalHttpPort": 7071}}
     (ROOT / "local.settings.sample.json").write_text(json.dumps(sample, indent=2) + "\n")
     rows = "\n".join(
         f"| `{s.name}` | {s.description} | {f'`{s.example}`' if s.example and not s.example.startswith('<') else ''} |"

@@ -44,3 +44,18 @@ def test_gateway_bench_runs_and_reports_every_arm(tmp_path: Path) -> None:
     assert set(report["http"]["ms"]) == {"token", "token-again", "entra", "entra-memory", "entra-table"}
     assert set(report["http"]["added_p50_ms"]) == {"noise_floor", "token_validation", "budget_check_memory", "budget_check_table"}
     assert {"verify", "admit_memory", "admit_table", "admit_and_settle_table"} <= set(report["in_process"])
+
+
+@pytest.mark.skipif(not TRAFFIC.exists(), reason="../shared/claude-code-traffic not present (a user's clone): the bench needs it")
+def test_sizing_bench_runs_and_reports_streams_and_cold_start(tmp_path: Path) -> None:
+    output = tmp_path / "sizing.json"
+    command = [sys.executable, "-m", "bench.sizing", "--quick", "--output", str(output)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(output.read_text())
+    levels = report["streams"]["levels"]
+    assert [level["streams"] for level in levels] == [1, 8]
+    assert all(level["completed"] == level["streams"] for level in levels), levels
+    cold = report["cold_start"]
+    assert cold["with_extension"]["functions"] == cold["without_extension"]["functions"] > 0
+    assert {"extension_cost_ms", "extension_cost_mib", "extension_alone"} <= set(cold)

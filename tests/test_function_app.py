@@ -1,8 +1,12 @@
-"""The Azure Functions app, by introspection and by calling its handlers directly (Core Tools cannot run here)."""
+"""The Azure Functions app, by calling its handlers directly (Core Tools cannot run here).
+
+Whether the worker indexes it at all (the HTTP-streaming gate, the handlers' annotations, the binding
+metadata the host receives) is checked as the worker does it, in a fresh interpreter:
+tests/test_worker_indexing.py.  Importing function_app here would already have opened that gate.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -10,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 import bridge.pipeline
@@ -20,6 +23,7 @@ from bridge.routes import ROUTES
 from bridge.settings import SETTINGS, load_settings
 from tests.anthropic_grammar import check_grammar, parse_sse
 from tests.conftest import CLIENT_TOKEN, bridge_env
+from tests.direct_requests import make_request
 from tests.fake_azure import FakeAzure, Text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +47,7 @@ def test_every_route_is_a_function_with_the_intended_trigger() -> None:
         "list_keys": ("v1/keys", ["GET"]),
         "revoke_key": ("v1/keys/{key_id}", ["DELETE"]),
         "usage": ("v1/usage", ["GET"]),
+        "preflight": ("{*path}", ["OPTIONS"]),
     }
     assert set(found) == set(expected)
     for name, (template, methods) in expected.items():
@@ -51,15 +56,6 @@ def test_every_route_is_a_function_with_the_intended_trigger() -> None:
         assert trigger["methods"] == methods
         assert trigger["authLevel"] == "ANONYMOUS"
         assert trigger["name"] == "req"
-
-
-def test_handlers_take_the_streaming_extension_types() -> None:
-    from azurefunctions.extensions.http.fastapi import Request as ExtensionRequest
-    from azurefunctions.extensions.http.fastapi import Response as ExtensionResponse
-
-    for route in ROUTES:
-        hints = route.handler.__annotations__
-        assert hints["req"] is ExtensionRequest and hints["return"] is ExtensionResponse, route.name
 
 
 def test_host_json_and_sample_settings() -> None:
@@ -83,29 +79,6 @@ def test_app_indexes_with_no_configuration_at_all() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(len(ROUTES))
-
-
-def make_request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Request:
-    raw_headers = [(k.lower().encode(), v.encode()) for k, v in {"content-type": "application/json", **(headers or {})}.items()]
-    path, _, query = path.partition("?")
-    scope = {
-        "type": "http",
-        "method": method,
-        "path": path,
-        "query_string": query.encode(),
-        "headers": raw_headers,
-        "http_version": "1.1",
-    }
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            await asyncio.Event().wait()  # the client stays connected
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return Request(scope, receive)
 
 
 @pytest.mark.anyio

@@ -4,14 +4,7 @@
 # No secret is ever printed: with CLIENT_AUTH=token the settings read the shared token from
 # Key Vault; with CLIENT_AUTH=entra each developer gets their own Entra ID token from 'az login'.
 
-function Get-AzdValue([string] $Name) {
-    $v = [Environment]::GetEnvironmentVariable($Name)
-    if ([string]::IsNullOrEmpty($v) -and (Get-Command azd -ErrorAction SilentlyContinue)) {
-        $v = (azd env get-value $Name 2>$null | Out-String).Trim()
-        if ($LASTEXITCODE -ne 0 -or $v -like 'ERROR*' -or $v -like '*not found*') { $v = '' }
-    }
-    return $v
-}
+. (Join-Path $PSScriptRoot 'azd_values.ps1')
 
 $url = Get-AzdValue 'AZURE_FUNCTION_URL'
 $vault = Get-AzdValue 'AZURE_KEY_VAULT_NAME'

@@ -5,16 +5,7 @@
 # No secret is ever printed: with CLIENT_AUTH=token the settings read the shared token from
 # Key Vault; with CLIENT_AUTH=entra each developer gets their own Entra ID token from 'az login'.
 
-value() {
-  v=$(printenv "$1" 2>/dev/null || true)
-  if [ -z "$v" ] && command -v azd >/dev/null 2>&1; then
-    v=$(azd env get-value "$1" 2>/dev/null || true)
-    case "$v" in
-      ERROR*|*"not found"*) v="" ;;
-    esac
-  fi
-  printf '%s' "$v"
-}
+. "$(dirname "$0")/azd_values.sh"
 
 url=$(value AZURE_FUNCTION_URL)
 vault=$(value AZURE_KEY_VAULT_NAME)
