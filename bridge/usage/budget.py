@@ -68,8 +68,15 @@ MAX_ACCOUNTS = 10_000
 
 log = logging.getLogger("bridge.usage")
 
-Settlement = tuple[Hold | None, int]
-"""A request's end: its hold (if it had one) and the tokens it used."""
+
+@dataclass
+class _Settlement:
+    """A request's end, waiting to be written into its caller's ledger: its hold (if it had one), the tokens it
+    used, and whether the ledger holds it yet."""
+
+    hold: Hold | None
+    tokens: int
+    written: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass(slots=True)
@@ -107,16 +114,16 @@ class _Account:
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     known: tuple[str | None, Ledger] | None = None
-    pending: list[Settlement] = field(default_factory=list)
+    pending: list[_Settlement] = field(default_factory=list)
 
     @property
     def idle(self) -> bool:
         return not self.lock.locked() and not self.pending
 
 
-def _settled(ledger: Ledger, settlements: Iterable[Settlement]) -> Ledger:
-    for hold, tokens in settlements:
-        ledger = ledger.settled(hold, tokens)
+def _settled(ledger: Ledger, settlements: Iterable[_Settlement]) -> Ledger:
+    for settlement in settlements:
+        ledger = ledger.settled(settlement.hold, settlement.tokens)
     return ledger
 
 
@@ -222,6 +229,8 @@ class Budget:
             account.known = None
             raise
         account.known = (written, ledger)
+        for settlement in account.pending[:applied]:
+            settlement.written.set()
         del account.pending[:applied]
         return True
 
@@ -237,7 +246,7 @@ class Budget:
         """End a request, in a task of its own (kept until done): `hold` released, `used` counted (`Tokens()`:
         nothing, the upstream never answered).  Nothing waits for it, nothing cancels it; known tokens are
         pending at once, so the caller's next admission here counts them even before they are written."""
-        queued = isinstance(used, Tokens) and self._queue(caller, hold, used)
+        queued = self._queue(caller, hold, used) if isinstance(used, Tokens) else None
         task = asyncio.get_running_loop().create_task(self._settle(caller, model, hold, used, queued))
         self._counting[task] = caller.user_id
         task.add_done_callback(self._counted)
@@ -246,22 +255,25 @@ class Budget:
         """Count a finished request that held nothing: input tokens (cached included) and output tokens."""
         await self._settle(caller, model, None, Tokens(max(input_tokens, 0), max(output_tokens, 0), 1))
 
-    def _queue(self, caller: Caller, hold: Hold | None, tokens: Tokens) -> bool:
+    def _queue(self, caller: Caller, hold: Hold | None, tokens: Tokens) -> _Settlement | None:
         """Make the settlement pending in the caller's ledger (only when some budget is configured)."""
         if not self.config.limits_anyone:
-            return False
-        self._account(caller.user_id).pending.append((hold, tokens.total))
-        return True
+            return None
+        settlement = _Settlement(hold, tokens.total)
+        self._account(caller.user_id).pending.append(settlement)
+        return settlement
 
     async def _settle(
-        self, caller: Caller, model: str, hold: Hold | None, used: Tokens | Awaitable[Tokens], queued: bool = False
+        self, caller: Caller, model: str, hold: Hold | None, used: Tokens | Awaitable[Tokens], queued: _Settlement | None = None
     ) -> None:
-        """Never raises for storage: what could not be written is logged."""
+        """The ledger first, then the usage row (a ledger read takes in the rows: the other order would count twice).
+        Never raises for storage: what could not be written is logged."""
         tokens = Tokens()
         try:
             tokens = used if isinstance(used, Tokens) else await used
-            if queued or self._queue(caller, hold, tokens):
-                await self._flush(caller)
+            settlement = queued or self._queue(caller, hold, tokens)
+            if settlement is not None:
+                await self._flush(caller, settlement)
             if tokens.requests:
                 await self.store.add(caller.user_id, caller.name, utc_day(self._clock()), model, tokens)
         except BridgeError as exc:
@@ -274,13 +286,19 @@ class Budget:
                 exc.message,
             )
 
-    async def _flush(self, caller: Caller) -> None:
-        """Write the caller's pending settlements, unless an admission did meanwhile."""
-        await asyncio.sleep(SETTLE_LINGER_SECONDS)
+    async def _flush(self, caller: Caller, settlement: _Settlement) -> None:
+        """See `settlement` written into the caller's ledger: by their next admission, if one comes within
+        SETTLE_LINGER_SECONDS, else here (with whatever else is pending)."""
+        try:
+            async with asyncio.timeout(SETTLE_LINGER_SECONDS):
+                await settlement.written.wait()
+                return
+        except TimeoutError:
+            pass
         account = self._account(caller.user_id)
         async with account.lock:
             for attempt in range(MAX_ATTEMPTS):
-                if not account.pending:
+                if settlement.written.is_set():
                     return
                 now = self._clock()
                 if account.known is None:
