@@ -7,8 +7,9 @@
                                           held, written only if the ledger is as it was read (another instance's
                                           write in between: read it again, try again)
     settle   when the request ends,       in a task of its own (the answer never waits, a client leaving cannot
-             however it ends              stop it): the hold released and what was used added to the ledger, then
-                                          to the usage rows of the model (GET /v1/usage, `report`)
+             however it ends              stop it): the hold released and what was used added to the ledger and to
+                                          the usage row of its day and model (GET /v1/usage, `report`), in one
+                                          write (the store's `write_ledger`: all or nothing)
 
 Refusals are 429 `rate_limit_error`:
 
@@ -28,14 +29,14 @@ keeps every caller's ledger as it last read or wrote it, with its version: an
 admission is one conditional write, and a read only when another instance
 wrote since (the write is refused) or a refusal would rest on holds that may
 have ended.  Within an instance, one lock per caller orders the writes, and
-the settlements waiting for it go into the next write: a settlement lingers
-SETTLE_LINGER_SECONDS first, so that a caller's next request, which usually
-follows at once, carries it in its own admission (its holds are counted
-meanwhile, so nothing is admitted against the tokens it frees).
-Whenever the ledger is read, it takes in the usage rows of the month (a count
-it missed, a write that failed, is not lost).  When any budget is configured,
-everyone's requests are settled into their ledger, limited or not, so a limit
-that starts to apply later (a role removed) starts from the truth.
+the settlements waiting for it go into the next write, an admission's or
+their own (a settlement is pending at once: the caller's next admission here
+counts it even before it is written).
+Whenever the ledger is read, it takes in the usage rows of the month (what was
+counted before any budget was configured is not lost).  When any budget is
+configured, everyone's requests are settled into their ledger, limited or not,
+so a limit that starts to apply later (a role removed) starts from the truth;
+without one, only the rows are written.
 """
 
 from __future__ import annotations
@@ -58,8 +59,6 @@ from bridge.usage.store import DayUsage, LedgerConflict, Tokens, UsageStore
 
 HOLD_GRACE_SECONDS = 60.0
 HELD_RETRY_AFTER_SECONDS = 5
-SETTLE_LINGER_SECONDS = 0.05
-"""How long a settlement waits for the caller's next admission to carry it (one write instead of two)."""
 MAX_ATTEMPTS = 40
 BACKOFF_SECONDS = 0.01
 MAX_BACKOFF_SECONDS = 0.5
@@ -78,7 +77,7 @@ class _Settlement:
     tokens: Tokens
     day: date
     model: str
-    written: asyncio.Event = field(default_factory=asyncio.Event)
+    written: bool = False
 
 
 def _rows(settlements: Iterable[_Settlement]) -> dict[tuple[date, str], Tokens]:
@@ -243,7 +242,7 @@ class Budget:
             raise
         account.known = (written, ledger)
         for settlement in account.pending[:applied]:
-            settlement.written.set()
+            settlement.written = True
         del account.pending[:applied]
         return True
 
@@ -260,7 +259,7 @@ class Budget:
         nothing, the upstream never answered).  Nothing waits for it, nothing cancels it; known tokens are
         pending at once, so the caller's next admission here counts them even before they are written."""
         queued = self._queue(caller, model, hold, used) if isinstance(used, Tokens) else None
-        task = asyncio.get_running_loop().create_task(self._settle(caller, model, hold, used, queued, SETTLE_LINGER_SECONDS))
+        task = asyncio.get_running_loop().create_task(self._settle(caller, model, hold, used, queued))
         self._counting[task] = caller.user_id
         task.add_done_callback(self._counted)
 
@@ -283,7 +282,6 @@ class Budget:
         hold: Hold | None,
         used: Tokens | Awaitable[Tokens],
         queued: _Settlement | None = None,
-        linger: float = 0.0,
     ) -> None:
         """With a budget configured, the ledger and the usage row in one write; else the row.  Never raises for
         storage: what could not be written is logged."""
@@ -292,7 +290,7 @@ class Budget:
             tokens = used if isinstance(used, Tokens) else await used
             settlement = queued or self._queue(caller, model, hold, tokens)
             if settlement is not None:
-                await self._flush(caller, settlement, linger)
+                await self._flush(caller, settlement)
             elif tokens.requests:
                 await self.store.add(caller.user_id, caller.name, utc_day(self._clock()), model, tokens)
         except BridgeError as exc:
@@ -305,20 +303,12 @@ class Budget:
                 exc.message,
             )
 
-    async def _flush(self, caller: Caller, settlement: _Settlement, linger: float) -> None:
-        """See `settlement` written: by the caller's next admission, if one comes within `linger` seconds, else
-        here (with whatever else is pending)."""
-        if linger:
-            try:
-                async with asyncio.timeout(linger):
-                    await settlement.written.wait()
-                    return
-            except TimeoutError:
-                pass
+    async def _flush(self, caller: Caller, settlement: _Settlement) -> None:
+        """See `settlement` written, with whatever else is pending, unless an admission wrote it meanwhile."""
         account = self._account(caller.user_id)
         async with account.lock:
             for attempt in range(MAX_ATTEMPTS):
-                if settlement.written.is_set():
+                if settlement.written:
                     return
                 now = self._clock()
                 if account.known is None:

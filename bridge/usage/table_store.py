@@ -252,7 +252,11 @@ class TableUsageStore:
                 etag, stored = self._written.get(key) or await self._current(client, key)
                 operations.append(_written_over(self._entity(key, user_name, model, stored + delta), etag))
                 rows.append((key, stored + delta))
-            results = await client.submit_transaction(operations)
+            if rows:
+                results = await client.submit_transaction(operations)
+            else:  # a transaction of one costs twice a plain write (its multipart body, both ways)
+                kind, only, options = operations[0]
+                results = [await (client.create_entity(only) if kind == "create" else client.update_entity(only, **options))]
         except (TableTransactionError, ResourceExistsError, ResourceModifiedError) as exc:
             if isinstance(exc, TableTransactionError) and exc.status_code not in (409, 412):
                 raise self.table.unavailable("hold the request's tokens in the caller's budget", exc) from None
