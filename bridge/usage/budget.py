@@ -7,9 +7,11 @@
                                           held, written only if the ledger is as it was read (another instance's
                                           write in between: read it again, try again)
     settle   when the request ends,       in a task of its own (the answer never waits, a client leaving cannot
-             however it ends              stop it): the hold released and what was used added to the ledger and to
-                                          the usage row of its day and model (GET /v1/usage, `report`), in one
-                                          write (the store's `write_ledger`: all or nothing)
+             however it ends              stop it): the hold released and what was used added to the ledger, then,
+                                          once the ledger holds it, to the usage row of its model (GET /v1/usage,
+                                          `report`); never the row first, for a ledger read takes in the rows and
+                                          would count it twice (a ledger that cannot be written: the row is skipped,
+                                          logged, and the settlement goes with the caller's next write)
 
 Refusals are 429 `rate_limit_error`:
 
@@ -70,23 +72,12 @@ log = logging.getLogger("bridge.usage")
 
 @dataclass
 class _Settlement:
-    """A request's end, waiting to be written with its caller's ledger: its hold (if it had one), what it used
-    (on which UTC day, with which model), and whether it is written yet."""
+    """A request's end, waiting to be written into its caller's ledger: its hold (if it had one), the tokens it
+    used, and whether the ledger holds it yet."""
 
     hold: Hold | None
-    tokens: Tokens
-    day: date
-    model: str
+    tokens: int
     written: bool = False
-
-
-def _rows(settlements: Iterable[_Settlement]) -> dict[tuple[date, str], Tokens]:
-    """What `settlements` add to the usage rows, per day and model."""
-    rows: defaultdict[tuple[date, str], Tokens] = defaultdict(Tokens)
-    for settlement in settlements:
-        if settlement.tokens.requests:
-            rows[settlement.day, settlement.model] += settlement.tokens
-    return dict(rows)
 
 
 @dataclass(slots=True)
@@ -133,7 +124,7 @@ class _Account:
 
 def _settled(ledger: Ledger, settlements: Iterable[_Settlement]) -> Ledger:
     for settlement in settlements:
-        ledger = ledger.settled(settlement.hold, settlement.tokens.total)
+        ledger = ledger.settled(settlement.hold, settlement.tokens)
     return ledger
 
 
@@ -229,11 +220,9 @@ class Budget:
         return read.version, ledger
 
     async def _write(self, caller: Caller, account: _Account, ledger: Ledger, version: str | None, applied: int) -> bool:
-        """Write `ledger` (the first `applied` pending settlements in it), with their usage rows, if nobody wrote
-        since `version`."""
+        """Write `ledger` (the first `applied` pending settlements in it) if nobody wrote since `version`."""
         try:
-            used = _rows(account.pending[:applied])
-            written = await self.store.write_ledger(caller.user_id, caller.name, ledger, version, used)
+            written = await self.store.write_ledger(caller.user_id, caller.name, ledger, version)
         except LedgerConflict:
             account.known = None
             return False
@@ -258,40 +247,35 @@ class Budget:
         """End a request, in a task of its own (kept until done): `hold` released, `used` counted (`Tokens()`:
         nothing, the upstream never answered).  Nothing waits for it, nothing cancels it; known tokens are
         pending at once, so the caller's next admission here counts them even before they are written."""
-        queued = self._queue(caller, model, hold, used) if isinstance(used, Tokens) else None
+        queued = self._queue(caller, hold, used) if isinstance(used, Tokens) else None
         task = asyncio.get_running_loop().create_task(self._settle(caller, model, hold, used, queued))
         self._counting[task] = caller.user_id
         task.add_done_callback(self._counted)
 
     async def record(self, caller: Caller, model: str, input_tokens: int, output_tokens: int) -> None:
-        """Count a finished request that held nothing, now: input tokens (cached included) and output tokens."""
+        """Count a finished request that held nothing: input tokens (cached included) and output tokens."""
         await self._settle(caller, model, None, Tokens(max(input_tokens, 0), max(output_tokens, 0), 1))
 
-    def _queue(self, caller: Caller, model: str, hold: Hold | None, tokens: Tokens) -> _Settlement | None:
+    def _queue(self, caller: Caller, hold: Hold | None, tokens: Tokens) -> _Settlement | None:
         """Make the settlement pending in the caller's ledger (only when some budget is configured)."""
         if not self.config.limits_anyone:
             return None
-        settlement = _Settlement(hold, tokens, utc_day(self._clock()), model)
+        settlement = _Settlement(hold, tokens.total)
         self._account(caller.user_id).pending.append(settlement)
         return settlement
 
     async def _settle(
-        self,
-        caller: Caller,
-        model: str,
-        hold: Hold | None,
-        used: Tokens | Awaitable[Tokens],
-        queued: _Settlement | None = None,
+        self, caller: Caller, model: str, hold: Hold | None, used: Tokens | Awaitable[Tokens], queued: _Settlement | None = None
     ) -> None:
-        """With a budget configured, the ledger and the usage row in one write; else the row.  Never raises for
-        storage: what could not be written is logged."""
+        """The ledger first, then the usage row (see the module's notes).  Never raises for storage: what could not
+        be written is logged."""
         tokens = Tokens()
         try:
             tokens = used if isinstance(used, Tokens) else await used
-            settlement = queued or self._queue(caller, model, hold, tokens)
+            settlement = queued or self._queue(caller, hold, tokens)
             if settlement is not None:
                 await self._flush(caller, settlement)
-            elif tokens.requests:
+            if tokens.requests:
                 await self.store.add(caller.user_id, caller.name, utc_day(self._clock()), model, tokens)
         except BridgeError as exc:
             log.error(
@@ -304,7 +288,8 @@ class Budget:
             )
 
     async def _flush(self, caller: Caller, settlement: _Settlement) -> None:
-        """See `settlement` written, with whatever else is pending, unless an admission wrote it meanwhile."""
+        """See `settlement` written into the caller's ledger, with whatever else is pending, unless an admission
+        wrote it meanwhile."""
         account = self._account(caller.user_id)
         async with account.lock:
             for attempt in range(MAX_ATTEMPTS):

@@ -5,8 +5,7 @@ a month, every row of that month: one read gives both today's and the month's
 usage (`GET /v1/usage`).  Beside the rows it keeps each user's budget ledger
 (`bridge.usage.ledger`), read together with the month's rows and written only
 if nobody wrote it since it was read (optimistic concurrency: a version that
-changes with every write; `LedgerConflict` otherwise), together with the rows
-of the requests it settles: the ledger and the rows never disagree.  `MemoryUsageStore`
+changes with every write; `LedgerConflict` otherwise).  `MemoryUsageStore`
 keeps them in this process (no table configured);
 `bridge.usage.table_store.TableUsageStore` keeps them in an Azure Table that
 every instance shares.
@@ -15,7 +14,6 @@ every instance shares.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -72,12 +70,9 @@ class UsageStore(Protocol):
         """The user's ledger and its version, with the rows of the month of `day`: one read."""
         ...
 
-    async def write_ledger(
-        self, user_id: str, user_name: str, ledger: Ledger, version: str | None, used: Mapping[tuple[date, str], Tokens]
-    ) -> str:
-        """Store `ledger` if the stored one still has `version` (None: if there is none), and add `used` to the
-        user's rows of those days and models: all of it or none of it.  Its new version; `LedgerConflict` when
-        someone else wrote the ledger, or one of those rows, since."""
+    async def write_ledger(self, user_id: str, user_name: str, ledger: Ledger, version: str | None) -> str:
+        """Store `ledger` if the stored one still has `version` (None: if there is none); its new version.
+        Raises `LedgerConflict` when someone else wrote it since."""
         ...
 
     async def aclose(self) -> None: ...
@@ -106,14 +101,11 @@ class MemoryUsageStore:
         version, ledger = self._ledgers.get(user_id, (None, None))
         return LedgerRead(ledger, version, await self.month(user_id, day))
 
-    async def write_ledger(
-        self, user_id: str, user_name: str, ledger: Ledger, version: str | None, used: Mapping[tuple[date, str], Tokens]
-    ) -> str:
+    async def write_ledger(self, user_id: str, user_name: str, ledger: Ledger, version: str | None) -> str:
+        del user_name
         stored = self._ledgers.get(user_id)
         if (stored[0] if stored is not None else None) != version:
             raise LedgerConflict(user_id)
-        for (day, model), tokens in used.items():
-            await self.add(user_id, user_name, day, model, tokens)
         self._writes += 1
         written = str(self._writes)
         self._ledgers[user_id] = (written, ledger)

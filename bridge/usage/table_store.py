@@ -27,11 +27,7 @@ Each user's budget ledger (`bridge.usage.ledger`) is one more entity in their pa
 
 It is read with the month's rows in one query, and written with `If-Match: <the
 ETag read>` (an insert when there is none), so an admission that raced another
-instance's is refused by the service (412, 409) and read again.  The requests
-it settles go into their rows in the same entity group transaction (one
-partition: all or nothing), each row written over the ETag this process last
-saw of it (from the query, its own last write, or a point read), so the ledger
-and the rows never disagree.
+instance's is refused by the service (412, 409) and read again.
 """
 
 from __future__ import annotations
@@ -47,8 +43,7 @@ from urllib.parse import quote, unquote
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import EdmType, EntityProperty, TableTransactionError, UpdateMode
-from azure.data.tables.aio import TableClient
+from azure.data.tables import EdmType, EntityProperty, UpdateMode
 
 from bridge.errors import BridgeError
 from bridge.tables import Table
@@ -84,13 +79,6 @@ def _tokens(entity: Mapping[str, Any]) -> Tokens:
 
 def _int64(value: int) -> EntityProperty:
     return EntityProperty(value, EdmType.INT64)
-
-
-def _written_over(entity: dict[str, Any], etag: str | None) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """A transaction's operation writing `entity` if it still has `etag`, or inserting it when there is none."""
-    if etag is None:
-        return ("create", entity, {})
-    return ("update", entity, {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified})
 
 
 def _ledger(entity: Mapping[str, Any]) -> Ledger:
@@ -183,7 +171,7 @@ class TableUsageStore:
         )
 
     def _remember(self, key: tuple[str, str], written: Mapping[str, Any], tokens: Tokens) -> None:
-        """The row as this process wrote (or read) it, so the next increment can skip the read (if nobody wrote since)."""
+        """The row as this process wrote it, so the next increment can skip the read (if nobody wrote since)."""
         if len(self._written) >= MAX_REMEMBERED_ROWS:
             self._written.clear()
         etag = written.get("etag")
@@ -227,13 +215,9 @@ class TableUsageStore:
                 continue
             day_text, _, model = str(entity["RowKey"]).partition("|")
             rows.append(DayUsage(date.fromisoformat(day_text), str(entity.get("Model") or unquote(model)), _tokens(entity)))
-            if with_ledger:
-                self._remember((user_id, str(entity["RowKey"])), entity.metadata, _tokens(entity))
         return LedgerRead(ledger, version, rows)
 
-    async def write_ledger(
-        self, user_id: str, user_name: str, ledger: Ledger, version: str | None, used: Mapping[tuple[date, str], Tokens]
-    ) -> str:
+    async def write_ledger(self, user_id: str, user_name: str, ledger: Ledger, version: str | None) -> str:
         entity = {
             "PartitionKey": user_id,
             "RowKey": LEDGER_ROW,
@@ -243,39 +227,19 @@ class TableUsageStore:
             "Holds": json.dumps({str(expires): tokens for expires, tokens in ledger.holds.items()}, separators=(",", ":")),
             "UserName": user_name,
         }
-        operations: list[tuple[str, dict[str, Any], dict[str, Any]]] = [_written_over(entity, version)]
-        rows: list[tuple[tuple[str, str], Tokens]] = []
         try:
             client = await self.table.client()
-            for (day, model), delta in used.items():
-                key = (user_id, row_key(day, model))
-                etag, stored = self._written.get(key) or await self._current(client, key)
-                operations.append(_written_over(self._entity(key, user_name, model, stored + delta), etag))
-                rows.append((key, stored + delta))
-            if rows:
-                results = await client.submit_transaction(operations)
-            else:  # a transaction of one costs twice a plain write (its multipart body, both ways)
-                kind, only, options = operations[0]
-                results = [await (client.create_entity(only) if kind == "create" else client.update_entity(only, **options))]
-        except (TableTransactionError, ResourceExistsError, ResourceModifiedError) as exc:
-            if isinstance(exc, TableTransactionError) and exc.status_code not in (409, 412):
-                raise self.table.unavailable("hold the request's tokens in the caller's budget", exc) from None
-            for key, _ in rows:
-                self._written.pop(key, None)
+            if version is None:
+                written = await client.create_entity(entity)
+            else:
+                written = await client.update_entity(
+                    entity, mode=UpdateMode.REPLACE, etag=version, match_condition=MatchConditions.IfNotModified
+                )
+        except (ResourceExistsError, ResourceModifiedError):
             raise LedgerConflict(user_id) from None
         except AzureError as exc:
             raise self.table.unavailable("hold the request's tokens in the caller's budget", exc) from None
-        for (key, tokens), result in zip(rows, results[1:], strict=True):
-            self._remember(key, result, tokens)
-        return str(results[0]["etag"])
-
-    async def _current(self, client: TableClient, key: tuple[str, str]) -> tuple[str | None, Tokens]:
-        """A row this process has not seen: its ETag and counts now (None and nothing when there is none)."""
-        try:
-            entity = await client.get_entity(*key)
-        except ResourceNotFoundError:
-            return None, Tokens()
-        return str(entity.metadata["etag"]), _tokens(entity)
+        return str(written["etag"])
 
     async def aclose(self) -> None:
         await self.table.aclose()
