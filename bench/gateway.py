@@ -14,13 +14,13 @@ to each, interleaved in every round (order rotated and reversed round by round),
     entra-table   entra + a daily budget, counters in Azure Table Storage (Azurite on loopback)
 
 Per arm: latency p50 / p90 and the bridge process's CPU per request (`/proc/<pid>/task/*/schedstat`
-over the measured rounds).  Added by token validation = entra - token; by the budget check =
-entra-memory - entra and entra-table - entra (the check reads the caller's month before the upstream
-call; the count is written after the answer, in the background: its CPU is in the figure, its wait
-is not).  Azurite's own CPU is reported apart.
+over the measured rounds).  Added by token validation = entra - token; by the budget = entra-memory -
+entra and entra-table - entra (admission holds the request's allowance in the caller's ledger before
+the upstream call, one conditional write; the settlement is written after the answer, in the
+background: its CPU is in the figure, its wait is not).  Azurite's own CPU is reported apart.
 
 Then the same steps in one process, without HTTP: `EntraVerifier.verify` of a warm token, and
-`Budget.check` + `Budget.record` against each store, p50 wall time and CPU per call.
+`Budget.admit` alone and with its settlement against each store, p50 wall time and CPU per call.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ from bridge.callers.caller import Caller
 from bridge.callers.entra import EntraVerifier
 from bridge.http import close_session
 from bridge.tables import TableService
-from bridge.usage.budget import Budget, BudgetConfig
-from bridge.usage.store import MemoryUsageStore, UsageStore
+from bridge.usage.budget import Budget
+from bridge.usage.limits import BudgetConfig
+from bridge.usage.store import MemoryUsageStore, Tokens, UsageStore
 from bridge.usage.table_store import TableUsageStore
 from tests.azurite import Azurite, running_azurite
 from tests.conftest import CLIENT_TOKEN, RunningBridge
@@ -149,15 +150,17 @@ async def in_process(calls: int, entra: FakeEntra, azurite: Azurite) -> dict[str
     for name, store in stores.items():
         budget = Budget(BudgetConfig(daily=10**9), store)
 
-        async def check_and_record(budget: Budget = budget) -> None:
-            await budget.check(caller)
-            await budget.record(caller, "gpt-5", 1200, 40)
+        async def admit_and_settle(budget: Budget = budget) -> None:
+            """As requests follow each other: each admission carries the settlement of the one before."""
+            hold = await budget.admit(caller, 1264, 600)
+            budget.settle_soon(caller, "gpt-5", hold, Tokens(1200, 40, 1))
 
-        async def check(budget: Budget = budget) -> None:
-            await budget.check(caller)
+        async def admit(budget: Budget = budget) -> None:
+            await budget.admit(caller, 0, 600)
 
-        results[f"check_and_record_{name}"] = await _timed(check_and_record, calls // 4 if name == "table" else calls)
-        results[f"check_{name}"] = await _timed(check, calls // 4 if name == "table" else calls)
+        results[f"admit_and_settle_{name}"] = await _timed(admit_and_settle, calls // 4 if name == "table" else calls)
+        await budget.settle()
+        results[f"admit_{name}"] = await _timed(admit, calls // 4 if name == "table" else calls)
         await store.aclose()
     await close_session()
     return results

@@ -2,7 +2,7 @@
 
     method  path             handler      answer (see bridge.gateway.endpoints)
     POST    /v1/keys         create_key   201: the new key, shown once
-    GET     /v1/keys         list_keys    200: the caller's keys, never a secret
+    GET     /v1/keys         list_keys    200: the caller's keys (?user=: anyone's, for ENTRA_ADMIN_ROLE), never a secret
     DELETE  /v1/keys/{id}    revoke_key   200: revoked at once, on every instance
     GET     /v1/usage        usage        200: today and this month, per model, and the budget left
 
@@ -40,7 +40,7 @@ async def create_key(req: Request) -> Response:
 
 async def list_keys(req: Request) -> Response:
     async def listed(served: Served) -> dict[str, Any]:
-        return await endpoints.list_keys(served.caller, served.bridge.gateway.keys)
+        return await endpoints.list_keys(served.caller, served.bridge.gateway.keys, req.query_params.get("user") or None)
 
     return await answer(req, front_of(req), "list_keys", listed)
 

@@ -2,9 +2,11 @@
 
 Fields: request_id, route, model (as requested), deployment, stream, attempts
 (upstream HTTP attempts), status, error_type, latency_ms, input_tokens,
-output_tokens, cache_read_input_tokens, and who called: user_id (the Entra
-object id, or "shared-token" / "anonymous"), user_name, auth (entra, key,
-token, open) and key_id when a personal key was used.  In Application Insights the line is
+output_tokens, cache_read_input_tokens, usage_estimated (true when Azure's
+usage never came and the budget was charged an estimate), and who called:
+user_id (the Entra object id, or "shared-token" / "anonymous"), user_name,
+auth (entra, app, key, token, open), key_id when a personal key was used, and
+groups ("overage" when the token listed none of the person's groups).  In Application Insights the line is
 the `message` of a trace, ready for `parse_json(message)`.
 
 The record of the request being served is in the context variable
@@ -44,6 +46,8 @@ class RequestLog:
     stream: bool = False
     attempts: int = 0
     usage: Usage | None = None
+    usage_estimated: bool = False
+    """Azure's usage never came (a stream cut short, a call abandoned): the budget was charged an estimate."""
     error_type: str | None = None
     caller: dict[str, str] = field(default_factory=dict)
     """Who called (`Caller.log_fields`): user_id, user_name, auth, key_id."""
@@ -64,6 +68,8 @@ class RequestLog:
             record["input_tokens"] = self.usage.input_tokens
             record["output_tokens"] = self.usage.output_tokens
             record["cache_read_input_tokens"] = self.usage.cached_tokens
+        if self.usage_estimated:
+            record["usage_estimated"] = True
         record.update({name: _capped(value) for name, value in self.caller.items()})
         log.info(json.dumps(record, separators=(",", ":")))
 

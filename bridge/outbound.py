@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -60,18 +60,17 @@ class StreamRenderer(Protocol):
     def error(self, error: BridgeError) -> bytes: ...
 
 
-async def start_within(start: Coroutine[Any, Any, UpstreamStream], grace: float) -> Starting:
-    """The exchange starting; raises its failure if it fails within `grace` seconds (so the status can say so)."""
-    task = asyncio.ensure_future(start)
-    done, _ = await asyncio.wait({task}, timeout=grace)
+async def start_within(starting: Starting, grace: float) -> None:
+    """Wait up to `grace` seconds for the exchange starting; raises its failure if it fails by then (so the
+    status can say so)."""
+    done, _ = await asyncio.wait({starting}, timeout=grace)
     if done:
-        task.result()
-    return task
+        starting.result()
 
 
 async def stream_body(
     renderer: StreamRenderer, starting: Starting, deadline: Deadline, heartbeat: float, request: Request | None = None
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The response body of a streaming request; never raises.
 
     With the client's `request`, its going away ends the stream and closes the upstream at once,
@@ -105,11 +104,10 @@ async def stream_body(
             starting.cancel()
 
 
-async def gather(start: Coroutine[Any, Any, UpstreamStream], deadline: Deadline, client: Request) -> Completion:
-    """Start the exchange and gather its events within the deadline; abandoned (closing the
+async def gather(starting: Starting, deadline: Deadline, client: Request) -> Completion:
+    """Gather the events of the exchange `starting` within the deadline; abandoned (closing the
     upstream) as soon as the client goes away."""
     leaving = asyncio.ensure_future(_disconnected(client))
-    starting = asyncio.ensure_future(start)
     try:
         await _first(starting, leaving, deadline)
         stream = starting.result()

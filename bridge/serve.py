@@ -1,10 +1,12 @@
 """Serving a client call, for every front: one handler from the request to the stream or the completion.
 
     request in → who calls (the gateway's `Authenticator`: shared token, Entra ID token or personal key)
-    → JSON body → the front's `parse` → the caller's budget (`Budget.check`) → `Bridge.start`
+    → JSON body → the front's `parse` → `Bridge.route` → the caller's budget (`Served.admit`: the
+      request's allowance held, or 429) → `Bridge.start`
     → stream (`outbound.stream_body`, the front's renderer) or gather (`outbound.gather`,
-      the front's body) → out → the tokens counted against the caller (`Budget.record_soon`,
-      in the background: the client's last byte never waits for the usage table)
+      the front's body) → out → the hold settled with what was used (`Charge.end`: Azure's usage,
+      else an estimate; in the background, so the client's last byte never waits for the usage
+      table), however the request ends: finished, cut, abandoned or failed
 
 with one JSON log line per request (naming the caller), the front's error
 shape for failures before the first byte, and never a stack trace.  Every
@@ -16,8 +18,9 @@ call, and how it shapes an error.  Routes the bridge answers itself
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -30,9 +33,14 @@ from bridge.callers.caller import Caller
 from bridge.errors import NO_RETRY, BridgeError
 from bridge.inbound import cache_key_of, new_request_id, presented_token, read_json
 from bridge.logs import RequestLog
-from bridge.model import Completion, Usage
-from bridge.outbound import StreamRenderer, gather, json_response, start_within, stream_body
+from bridge.model import Completion
+from bridge.outbound import Starting, StreamRenderer, gather, json_response, start_within, stream_body
 from bridge.pipeline import Bridge, Routed, current_bridge
+from bridge.tokens import count_input_tokens
+from bridge.upstreams.stream import UpstreamStream
+from bridge.usage.charge import allowance, estimated, reported
+from bridge.usage.ledger import Hold
+from bridge.usage.store import Tokens
 
 log = logging.getLogger("bridge.serve")
 
@@ -74,11 +82,57 @@ class Served:
     record: RequestLog
     ids: dict[str, str]
 
-    def count(self, usage: Usage, model: str) -> None:
-        """Count `usage` against the caller's budget, in the background (input, cached included, plus output)."""
-        if usage.input_tokens or usage.cached_tokens or usage.output_tokens:
-            tokens_in = usage.input_tokens + usage.cached_tokens
-            self.bridge.gateway.budget.record_soon(self.caller, self.record.deployment or model, tokens_in, usage.output_tokens)
+    async def admit(self, routed: Routed, body_bytes: int | None) -> Charge:
+        """Hold the request's allowance of the caller's budget (429 when it is used up); its input is counted
+        only when a limit applies to the caller (on the loop when the body was small: `body_bytes`)."""
+        budget = self.bridge.gateway.budget
+        if budget.limits(self.caller) == (None, None):
+            return Charge(self, routed, None, None)
+        small = body_bytes is not None and body_bytes < COUNT_ON_LOOP_BYTES
+        input_tokens = await count_input_tokens(routed.request, routed.api, on_loop=small)
+        held = allowance(input_tokens, routed.request.max_tokens)
+        return Charge(self, routed, await budget.admit(self.caller, held, self.bridge.settings.request_timeout), input_tokens)
+
+
+def _declared_length(req: Request) -> int | None:
+    declared = req.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() else None
+
+
+def _opened(starting: Starting | None) -> UpstreamStream | None:
+    if starting is None or not starting.done() or starting.cancelled() or starting.exception() is not None:
+        return None
+    return starting.result()
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """A generation request's account with its caller's budget: what it holds, and what it is charged at the end."""
+
+    served: Served
+    routed: Routed
+    hold: Hold | None
+    input_tokens: int | None
+    """Counted at admission (when a limit applies), so an estimate need not count it again."""
+
+    def end(self, starting: Starting | None) -> None:
+        """Settle in the background, however the request ended: Azure's usage when it came; else an estimate (a
+        stream cut, a call abandoned, Azure's answer broken off); nothing when the exchange failed (the upstream
+        refused it, or it never reached the upstream)."""
+        served, routed = self.served, self.routed
+        budget, model = served.bridge.gateway.budget, routed.target.deployment
+        stream = _opened(starting)
+        if stream is None and (starting is None or (starting.done() and not starting.cancelled())):
+            if self.hold is not None:
+                budget.settle_soon(served.caller, model, self.hold, Tokens())
+            return
+        received = stream.received if stream is not None else None
+        if received is not None and received.usage is not None:
+            served.record.usage = received.usage
+            budget.settle_soon(served.caller, model, self.hold, reported(received.usage))
+            return
+        served.record.usage_estimated = True
+        budget.settle_soon(served.caller, model, self.hold, estimated(routed.request, routed.api, received, self.input_tokens))
 
 
 Handling = Callable[[Served], Awaitable[Response]]
@@ -92,6 +146,8 @@ def served_by(routed: Routed) -> dict[str, str]:
 
 
 UNAVAILABLE = 503
+COUNT_ON_LOOP_BYTES = 8192
+"""A request body smaller than this is counted on the event loop (microseconds; a thread's handoff costs 0.1 ms)."""
 
 
 def refused(reason: str) -> BridgeError:
@@ -130,35 +186,43 @@ async def serve(req: Request, front: Front, route: str) -> Response:
         call = front.parse(await read_json(req, bridge.settings.max_request_bytes))
         request = cache_key_of(req.headers, call.request)
         record.model, record.stream = call.model, request.stream
-        await bridge.gateway.budget.check(served.caller)
         routed = await bridge.route(request)
+        charge = await served.admit(routed, _declared_length(req))
         headers = {**ids, **served_by(routed)}
-        if request.stream:
-            deadline = bridge.stream_deadline()
-            heartbeat = bridge.settings.heartbeat_seconds
-            starting = await start_within(bridge.start(routed, deadline), heartbeat)
-            renderer = call.renderer()
-            body = _logged(stream_body(renderer, starting, deadline, heartbeat, req), renderer, served, call.model)
-            return StreamingResponse(body, media_type="text/event-stream", headers={**SSE_HEADERS, **headers})
-        deadline = bridge.deadline()
-        completion = await gather(bridge.start(routed, deadline), deadline, req)
-        record.usage = completion.usage
-        served.count(completion.usage, call.model)
+        deadline = bridge.stream_deadline() if request.stream else bridge.deadline()
+        starting: Starting | None = None
+        try:
+            starting = asyncio.ensure_future(bridge.start(routed, deadline))
+            if request.stream:
+                heartbeat = bridge.settings.heartbeat_seconds
+                await start_within(starting, heartbeat)
+                renderer = call.renderer()
+                body = _logged(stream_body(renderer, starting, deadline, heartbeat, req), renderer, served, charge, starting)
+                return StreamingResponse(body, media_type="text/event-stream", headers={**SSE_HEADERS, **headers})
+            completion = await gather(starting, deadline, req)
+        except BaseException:
+            if starting is not None and not starting.done():
+                starting.cancel()
+            charge.end(starting)
+            raise
+        charge.end(starting)
         return json_response(call.body(completion), headers=headers)
 
     return await _handle(req, front, route, generate)
 
 
-async def _logged(body: AsyncIterator[bytes], renderer: StreamRenderer, served: Served, model: str) -> AsyncIterator[bytes]:
-    """The stream body, logging its request and counting its tokens when it ends (however it ends: a stream
-    cut short counts what Azure reported until then)."""
+async def _logged(
+    body: AsyncGenerator[bytes, None], renderer: StreamRenderer, served: Served, charge: Charge, starting: Starting
+) -> AsyncGenerator[bytes, None]:
+    """The stream body, logging its request and settling its charge when it ends, however it ends (a client gone
+    included: the stream and its exchange are closed first)."""
     record = served.record
     try:
         async for chunk in body:
             yield chunk
     finally:
-        record.usage = renderer.usage
-        served.count(renderer.usage, model)
+        await body.aclose()
+        charge.end(starting)
         if not renderer.finished:
             record.error_type = renderer.error_kind or "stream_incomplete"
         record.emit(200)

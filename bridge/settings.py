@@ -24,6 +24,7 @@ token is an unresolved Key Vault reference, or the bridge runs in Azure
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -142,6 +143,27 @@ def _url(suffixes: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _https_url(raw: str) -> str:
+    """A URL the bridge trusts what it reads from (signing keys): https, or http to this machine (a local stand-in)."""
+    url = _url(())(raw)
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
+        raise ValueError(
+            f"must start with https:// (plain http only for a local stand-in on localhost, 127.0.0.1 or ::1), got {raw!r}: "
+            "signing keys fetched over plain http let anyone on the path forge every token"
+        )
+    return url
+
+
 def _header_value(raw: str) -> str:
     if any(char in raw for char in "\r\n\0"):
         raise ValueError("must be one line: a header value cannot hold line breaks")
@@ -190,6 +212,7 @@ AZURE_URL: Kind[str] = Kind(_url(AZURE_PATH_SUFFIXES))
 OPENAI_URL: Kind[str] = Kind(_url(OPENAI_PATH_SUFFIXES))
 HEADER_VALUE: Kind[str] = Kind(_header_value)
 URL: Kind[str] = Kind(_url(()))
+HTTPS_URL: Kind[str] = Kind(_https_url)
 CLIENT_AUTH_MODE: Kind[ClientAuth] = Kind(_one_of(CLIENT_AUTH_CHOICES))
 GUID: Kind[str] = Kind(_guid)
 TOKEN_COUNT: Kind[int | None] = Kind(parse_token_count)
@@ -381,17 +404,39 @@ ENTRA_CLIENT_ID = Setting(
 )
 ENTRA_AUTHORITY = Setting(
     "ENTRA_AUTHORITY",
-    URL,
-    "Entra ID sign-in host (default https://login.microsoftonline.com; another cloud's host, or a local stand-in)",
+    HTTPS_URL,
+    "Entra ID sign-in host, https only (default https://login.microsoftonline.com; another cloud's host, or a local "
+    "stand-in on this machine, which may use http)",
     "https://login.microsoftonline.com",
 )
 ENTRA_REQUIRED_ROLE = Setting(
     "ENTRA_REQUIRED_ROLE",
     TEXT,
-    "Optional: an app role of the bridge's app registration every caller must have (403 otherwise)",
+    "Optional: an app role of the bridge's app registration every person must have (403 otherwise)",
     "Bridge.User",
 )
-PERSONAL_KEY_DAYS = Setting("PERSONAL_KEY_DAYS", WHOLE, "Days a personal key works before it lapses (default 90)", "90")
+ENTRA_AUTOMATION_ROLE = Setting(
+    "ENTRA_AUTOMATION_ROLE",
+    TEXT,
+    "Optional: the app role that lets an application (service principal, managed identity) call with its own token; "
+    "unset: only people (tokens with the delegated scope user_impersonation). An application never gets personal keys",
+    "Bridge.Automation",
+)
+ENTRA_ADMIN_ROLE = Setting(
+    "ENTRA_ADMIN_ROLE",
+    TEXT,
+    "Optional: the app role of the people who may list and revoke anyone's personal keys (GET /v1/keys?user=..., "
+    "DELETE /v1/keys/{id}); unset: nobody",
+    "Bridge.Admin",
+)
+PERSONAL_KEY_DAYS = Setting("PERSONAL_KEY_DAYS", WHOLE, "Days a personal key works before it lapses (default 30)", "30")
+PERSONAL_KEY_SIGNIN_DAYS = Setting(
+    "PERSONAL_KEY_SIGNIN_DAYS",
+    WHOLE,
+    "A personal key works only while its owner has signed in with Entra ID within this many days (default 7): a "
+    "disabled account's keys stop within that time",
+    "7",
+)
 BUDGET_DAILY_TOKENS = Setting(
     "BUDGET_DAILY_TOKENS",
     TOKEN_COUNT,
@@ -429,7 +474,10 @@ GATEWAY_SETTINGS = (
     ENTRA_CLIENT_ID,
     ENTRA_AUTHORITY,
     ENTRA_REQUIRED_ROLE,
+    ENTRA_AUTOMATION_ROLE,
+    ENTRA_ADMIN_ROLE,
     PERSONAL_KEY_DAYS,
+    PERSONAL_KEY_SIGNIN_DAYS,
     BUDGET_DAILY_TOKENS,
     BUDGET_MONTHLY_TOKENS,
     BUDGET_OVERRIDES,

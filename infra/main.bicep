@@ -207,7 +207,11 @@ param entraAppRoleRequired bool = false
 
 @description('PERSONAL_KEY_DAYS: days a personal key (for Cursor) works before it lapses.')
 @minValue(1)
-param personalKeyDays int = 90
+param personalKeyDays int = 30
+
+@description('PERSONAL_KEY_SIGNIN_DAYS: a personal key works only while its owner has signed in with Entra ID within this many days.')
+@minValue(1)
+param personalKeySignInDays int = 7
 
 @description('BUDGET_DAILY_TOKENS: tokens (input, cached included, plus output) per user per UTC day, e.g. 2M; empty = no limit.')
 param budgetDailyTokens string = ''
@@ -261,6 +265,8 @@ var useEntra = clientAuth == 'entra'
 var entraAppName = 'claude-azure-bridge-${environmentName}-${resourceToken}'
 var entraAppDisplayName = 'claude-azure-bridge (${environmentName})'
 var entraAppRole = 'Bridge.User'
+var entraAdminRole = 'Bridge.Admin'
+var entraAutomationRole = 'Bridge.Automation'
 var authTokenSecretName = 'anthropic-auth-token'
 var openAiKeySecretName = 'azure-openai-api-key'
 var authToken = empty(anthropicAuthToken) ? generatedAuthToken : anthropicAuthToken
@@ -422,6 +428,8 @@ module entraApp 'entra-app.bicep' = if (useEntra) {
     uniqueName: entraAppName
     displayName: entraAppDisplayName
     appRole: entraAppRole
+    adminRole: entraAdminRole
+    automationRole: entraAutomationRole
   }
 }
 
@@ -546,7 +554,10 @@ module functionApp 'functionapp.bicep' = {
     entraClientId: useEntra ? entraApi.outputs.clientId : ''
     entraAuthority: environment().authentication.loginEndpoint
     entraRequiredRole: (useEntra && entraAppRoleRequired) ? entraAppRole : ''
+    entraAdminRole: useEntra ? entraAdminRole : ''
+    entraAutomationRole: useEntra ? entraAutomationRole : ''
     personalKeyDays: personalKeyDays
+    personalKeySignInDays: personalKeySignInDays
     budgetDailyTokens: budgetDailyTokens
     budgetMonthlyTokens: budgetMonthlyTokens
     budgetOverrides: budgetOverrides

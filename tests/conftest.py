@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +15,9 @@ import anthropic
 import httpx
 import pytest
 
-from tests.azurite import Azurite, running_azurite
+from bridge.usage.store import MemoryUsageStore, UsageStore
+from bridge.usage.table_store import TableUsageStore
+from tests.azurite import Azurite, FreshTable, requires_azurite, running_azurite
 from tests.fake_azure import FakeAzure, running_fake_azure
 from tests.fake_entra import FakeEntra, running_fake_entra
 
@@ -112,6 +114,21 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     uses tables or users of its own."""
     with running_azurite(tmp_path_factory.mktemp("azurite")) as running:
         yield running
+
+
+UsageStores = Callable[[], UsageStore]
+
+
+@pytest.fixture(params=["memory", pytest.param("table", marks=requires_azurite)])
+async def make_usage_store(request: pytest.FixtureRequest) -> AsyncIterator[UsageStores]:
+    """Makes usage stores that count in one place, as instances do: one in memory, or one table of its own seen
+    through separate clients."""
+    if request.param == "memory":
+        shared = MemoryUsageStore()
+        yield lambda: shared
+        return
+    async with FreshTable(request.getfixturevalue("azurite"), "usage") as table:
+        yield lambda: TableUsageStore(table.open())
 
 
 @pytest.fixture(autouse=True)

@@ -9,14 +9,21 @@ and mints access tokens as Entra does (RS256, `kid` in the header): v2.0
 (aud = the client id, iss {url}/{tenant}/v2.0, preferred_username, ver
 "2.0") and v1.0, what an app registration left at its default gets (aud
 api://<client id>, iss https://sts.windows.net/{tenant}/, upn, ver "1.0"),
-with tid, oid, name, roles, groups, iat, nbf, exp, for the two test users,
-any claim or header overridden.  `down` makes both endpoints answer 503.  Keys
-are RSA keys generated here with `cryptography`; `rotate()` publishes a new key
-and retires the old one, as Entra's key rollover does.
+with tid, oid, name, roles, groups, scp (the bridge's delegated scope), iat,
+nbf, exp, for the two test users, any claim or header overridden.  Besides a
+person's tokens it mints an application's (`app_token`: the client credentials
+flow, `idtyp` "app", no `scp`, only the app roles assigned to the service
+principal) and a person's token with a groups overage (`overage_token`: more
+groups than a token holds, so `_claim_names`/`_claim_sources` point to
+Microsoft Graph instead of a `groups` claim).  `down` makes both endpoints
+answer 503; `hang_seconds` makes them wait that long first.  Keys are RSA keys
+generated here with `cryptography`; `rotate()` publishes a new key and retires
+the old one, as Entra's key rollover does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -63,6 +70,20 @@ ALICE = User(
     groups=("6d1f0c9e-2222-4bbb-9ccc-0123456789ab",),
 )
 BOB = User("7a8b9c0d-1e2f-4a5b-9c6d-7e8f9a0b1c2d", "bob@contoso.example", "Bob Example", roles=("Bridge.User",))
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """An application of the tenant (a service principal, or a managed identity) calling with its own identity."""
+
+    object_id: str
+    """The service principal's object id (a client credentials token's `oid` and `sub`)."""
+    app_id: str
+    """Its application (client) id (`azp` in v2.0 tokens, `appid` in v1.0)."""
+    roles: tuple[str, ...] = ()
+
+
+BUILD_SERVER = App("9e1d2c3b-4a5f-4e6d-8c7b-0a1b2c3d4e5f", "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +135,7 @@ class FakeEntra:
         self.configuration_requests = 0
         self.key_requests = 0
         self.down = False
+        self.hang_seconds = 0.0
         self.url: str | None = None
         self.app = Starlette(
             routes=[
@@ -187,6 +209,32 @@ class FakeEntra:
             self.claims(user, **claims), key.private_key, algorithm="RS256", headers={"kid": key.kid, **(headers or {})}
         )
 
+    def app_token(self, app: App = BUILD_SERVER, *, version: str = "2.0", **claims: Any) -> str:
+        """An application's own token (client credentials, `--resource api://<client id>` as a service principal or
+        managed identity): no scope, no name, the app roles assigned to it; `idtyp` "app" as Entra sends it when asked."""
+        app_claims: dict[str, Any] = {
+            "oid": app.object_id,
+            "sub": app.object_id,
+            "roles": list(app.roles),
+            "groups": None,
+            "scp": None,
+            "name": None,
+            "preferred_username": None,
+            "idtyp": "app",
+        }
+        if version == "2.0":
+            app_claims |= {"azp": app.app_id, "azpacr": "1"}
+        else:
+            v1 = {"aud": f"api://{self.client_id}", "iss": f"https://sts.windows.net/{self.tenant}/", "ver": "1.0"}
+            app_claims |= {**v1, "azp": None, "azpacr": None, "appid": app.app_id, "appidacr": "1"}
+        return self.token(ALICE, **{**app_claims, **claims})
+
+    def overage_token(self, user: User = ALICE, **claims: Any) -> str:
+        """A person in more groups than a token lists (200 in a JWT): no `groups`, a pointer to Microsoft Graph instead."""
+        source = {"src1": {"endpoint": f"https://graph.microsoft.com/v1.0/users/{user.object_id}/getMemberObjects"}}
+        overage = {"groups": None, "_claim_names": {"groups": "src1"}, "_claim_sources": source}
+        return self.token(user, **{**overage, **claims})
+
     def v1_token(self, user: User = ALICE, **claims: Any) -> str:
         """A v1.0 token, as a registration with requestedAccessTokenVersion null gets for `--resource api://<client id>`."""
         v1 = {"aud": f"api://{self.client_id}", "iss": f"https://sts.windows.net/{self.tenant}/", "ver": "1.0"}
@@ -196,6 +244,8 @@ class FakeEntra:
 
     async def _configuration(self, request: Request) -> Response:
         self.configuration_requests += 1
+        if self.hang_seconds:
+            await asyncio.sleep(self.hang_seconds)
         if self.down:
             return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
         tenant = request.path_params["tenant"]
@@ -214,6 +264,8 @@ class FakeEntra:
 
     async def _keys(self, _request: Request) -> Response:
         self.key_requests += 1
+        if self.hang_seconds:
+            await asyncio.sleep(self.hang_seconds)
         if self.down:
             return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
         return JSONResponse({"keys": [key.jwk() for key in self.published]})

@@ -43,7 +43,7 @@ def test_gateway_bench_runs_and_reports_every_arm(tmp_path: Path) -> None:
     report = json.loads(output.read_text())
     assert set(report["http"]["ms"]) == {"token", "token-again", "entra", "entra-memory", "entra-table"}
     assert set(report["http"]["added_p50_ms"]) == {"noise_floor", "token_validation", "budget_check_memory", "budget_check_table"}
-    assert {"verify", "check_memory", "check_table"} <= set(report["in_process"])
+    assert {"verify", "admit_memory", "admit_table", "admit_and_settle_table"} <= set(report["in_process"])
 
 
 @pytest.mark.skipif(not TRAFFIC.exists(), reason="../shared/claude-code-traffic not present (a user's clone): the bench needs it")

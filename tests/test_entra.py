@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.callers.entra import MAX_KEY_AGE_SECONDS, REFETCH_INTERVAL_SECONDS, EntraConfig, EntraVerifier
+from bridge.callers.entra import EntraConfig, EntraVerifier
+from bridge.callers.signing_keys import MAX_KEY_AGE_SECONDS, REFETCH_INTERVAL_SECONDS
 from bridge.errors import BridgeError
 from tests.fake_entra import (
     ALICE,
@@ -239,12 +240,21 @@ async def test_concurrent_first_requests_share_one_fetch(entra: FakeEntra, verif
     assert entra.key_requests == 1
 
 
+async def refreshed(verifier: EntraVerifier) -> None:
+    """Wait for the key set's refresh running in the background."""
+    while verifier.keys.fetching:
+        await asyncio.sleep(0.01)
+
+
 async def test_the_key_set_is_refreshed_once_a_day(entra: FakeEntra, verifier: EntraVerifier, clock: Clock) -> None:
     old_key = entra.signing_key
     assert await verifier.verify(entra.token())
     entra.rotate()
     assert await verifier.verify(entra.token(key=old_key)), "the cached set still has the old key"
     clock.now += MAX_KEY_AGE_SECONDS
+    assert await verifier.verify(entra.token(key=old_key)), "served from the cache while the refresh runs"
+    assert verifier.keys.fetching, "a day old: refreshed in the background"
+    await refreshed(verifier)
     await refusal(verifier, entra.token(key=old_key))
     assert entra.key_requests == 2
 
@@ -255,7 +265,9 @@ async def test_a_failed_refresh_keeps_the_cached_keys(entra: FakeEntra, verifier
     try:
         clock.now += MAX_KEY_AGE_SECONDS
         assert (await verifier.verify(entra.token(BOB))).user_id == BOB.object_id
+        await refreshed(verifier)
         assert entra.key_requests + entra.configuration_requests >= 2, "the refresh was tried"
+        assert (await verifier.verify(entra.token(BOB))).user_id == BOB.object_id, "and failed: the old set stays"
     finally:
         entra.down = False
 
@@ -272,3 +284,142 @@ async def test_entra_unreachable_is_a_retryable_server_error(clock: Clock) -> No
     with pytest.raises(BridgeError):
         await checker.verify(entra.token())
     assert checker.fetches == 1, "a failed fetch is not repeated at once"
+
+
+# ----- issue 18: applications posing as people, an identity outage, a slow Entra, groups overage ---------------
+
+
+async def forbidden(verifier: EntraVerifier, token: str) -> BridgeError:
+    with pytest.raises(BridgeError) as caught:
+        await verifier.verify(token)
+    error = caught.value
+    assert error.kind == "permission_error" and error.status == 403 and error.headers == {"x-should-retry": "false"}
+    return error
+
+
+@pytest.mark.parametrize("version", ["2.0", "1.0"])
+async def test_an_applications_token_is_not_a_person(entra: FakeEntra, verifier: EntraVerifier, version: str) -> None:
+    """Client credentials of any service principal of the tenant: no delegated scope, `idtyp` app."""
+    error = await forbidden(verifier, entra.app_token(version=version))
+    assert "application" in error.message and "user_impersonation" in error.message
+    without_idtyp = await forbidden(verifier, entra.app_token(version=version, idtyp=None))
+    assert "application" in without_idtyp.message, "no scope is enough to tell"
+
+
+async def test_a_persons_token_needs_the_bridges_scope(entra: FakeEntra, verifier: EntraVerifier) -> None:
+    error = await forbidden(verifier, entra.token(ALICE, scp="User.Read Mail.Send"))
+    assert "user_impersonation" in error.message
+    assert (await verifier.verify(entra.token(ALICE, scp="openid user_impersonation"))).user_id == ALICE.object_id
+
+
+async def outcome(verifying: object) -> object:
+    try:
+        return await verifying  # type: ignore[misc]
+    except BridgeError as error:
+        return error
+
+
+async def test_a_hanging_entra_is_asked_once_and_everyone_answered_within_the_fetch_timeout(
+    entra: FakeEntra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's timings scaled down: the fetch timeout (10 s) longer than the retry interval (5 s)."""
+    import time
+
+    from bridge.callers import signing_keys as entra_module
+
+    monkeypatch.setattr(entra_module, "FETCH_TIMEOUT_SECONDS", 0.6)
+    monkeypatch.setattr(entra_module, "RETRY_AFTER_FAILED_FETCH_SECONDS", 0.3)
+    verifier = EntraVerifier(entra.config())
+    entra.hang_seconds = 2.0
+    try:
+        started = time.monotonic()
+        outcomes = await asyncio.gather(*(outcome(verifier.verify(entra.token())) for _ in range(3)))
+        elapsed = time.monotonic() - started
+    finally:
+        entra.hang_seconds = 0.0
+    assert all(isinstance(o, BridgeError) and o.status == 503 for o in outcomes), outcomes
+    assert entra.configuration_requests == 1, "one fetch in flight, shared by every waiter"
+    assert elapsed < 0.6 + 0.4, f"every request answered within the fetch timeout, took {elapsed:.2f} s"
+
+
+async def test_the_retry_interval_counts_from_the_end_of_a_fetch(
+    entra: FakeEntra, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bridge.callers import signing_keys as entra_module
+
+    monkeypatch.setattr(entra_module, "FETCH_TIMEOUT_SECONDS", 0.3)
+    verifier = EntraVerifier(entra.config(), clock=clock)
+    entra.hang_seconds = 2.0
+    try:
+        verifying = asyncio.ensure_future(outcome(verifier.verify(entra.token())))
+        await asyncio.sleep(0.1)
+        clock.now += 10  # the fetch takes long: the clock moves on while it hangs
+        assert isinstance(await verifying, BridgeError)
+    finally:
+        entra.hang_seconds = 0.0
+    clock.now += entra_module.RETRY_AFTER_FAILED_FETCH_SECONDS - 1
+    again = await outcome(verifier.verify(entra.token()))
+    assert isinstance(again, BridgeError) and again.status == 503
+    assert entra.configuration_requests == 1, "not tried again within the interval after the failed fetch ended"
+    clock.now += 1
+    assert (await verifier.verify(entra.token())).user_id == ALICE.object_id
+
+
+async def outage(verifier: EntraVerifier, token: str) -> BridgeError:
+    with pytest.raises(BridgeError) as caught:
+        await verifier.verify(token)
+    error = caught.value
+    assert error.status == 503 and error.kind == "api_error", error
+    assert "x-should-retry" not in error.headers, "Claude Code must retry an outage"
+    assert "Entra ID" in error.message and "signing keys" in error.message
+    return error
+
+
+async def test_an_entra_outage_is_never_a_bad_token(entra: FakeEntra, clock: Clock) -> None:
+    verifier = EntraVerifier(entra.config(), clock=clock)
+    entra.down = True
+    try:
+        for _ in range(3):
+            error = await outage(verifier, entra.token())
+        assert "answered 503" in error.message, "what Entra said"
+        assert entra.configuration_requests == 1
+    finally:
+        entra.down = False
+    clock.now += 5
+    assert (await verifier.verify(entra.token())).user_id == ALICE.object_id
+
+
+async def test_a_key_unknown_while_a_refresh_fails_is_an_outage(entra: FakeEntra, verifier: EntraVerifier, clock: Clock) -> None:
+    assert await verifier.verify(entra.token())
+    new_key = entra.rotate()
+    entra.down = True
+    try:
+        clock.now += REFETCH_INTERVAL_SECONDS
+        await outage(verifier, entra.token(key=new_key))
+    finally:
+        entra.down = False
+    clock.now += REFETCH_INTERVAL_SECONDS
+    assert await verifier.verify(entra.token(key=new_key))
+
+
+@pytest.mark.parametrize("version", ["2.0", "1.0"])
+async def test_an_application_with_the_automation_role_calls_as_itself(entra: FakeEntra, clock: Clock, version: str) -> None:
+    from tests.fake_entra import App
+
+    verifier = EntraVerifier(EntraConfig(TENANT, CLIENT_ID, entra.authority, "Bridge.User", "Bridge.Automation"), clock=clock)
+    pipeline = App("11111111-2222-4333-8444-555555555555", "66666666-7777-4888-9999-000000000000", ("Bridge.Automation",))
+    caller = await verifier.verify(entra.app_token(pipeline, version=version))
+    assert (caller.user_id, caller.name, caller.method) == (pipeline.object_id, pipeline.app_id, "app")
+    assert caller.roles == {"Bridge.Automation"} and not caller.signed_in, "an application is not a person"
+    other = App(pipeline.object_id, pipeline.app_id, ("Bridge.User",))
+    error = await forbidden(verifier, entra.app_token(other, version=version))
+    assert "'Bridge.Automation' (ENTRA_AUTOMATION_ROLE)" in error.message
+
+
+async def test_a_groups_overage_marks_the_person(entra: FakeEntra, verifier: EntraVerifier) -> None:
+    caller = await verifier.verify(entra.overage_token(ALICE))
+    assert caller.groups_overage and caller.groups == frozenset() and caller.log_fields()["groups"] == "overage"
+    hasgroups = await verifier.verify(entra.token(ALICE, groups=None, hasgroups=True))
+    assert hasgroups.groups_overage
+    listed = await verifier.verify(entra.token(ALICE))
+    assert not listed.groups_overage and "groups" not in listed.log_fields()

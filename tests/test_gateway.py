@@ -18,7 +18,8 @@ from bridge.gateway.build import Gateway, build_gateway
 from bridge.gateway.endpoints import KEY_NOTE, create_key, list_keys, revoke_key, usage
 from bridge.gateway.settings import GatewaySettings, load_gateway_settings
 from bridge.settings import GATEWAY_SETTINGS, SETTINGS
-from bridge.usage.budget import Budget, BudgetConfig, Override
+from bridge.usage.budget import Budget
+from bridge.usage.limits import BudgetConfig, Override
 from bridge.usage.store import MemoryUsageStore, Tokens
 from bridge.usage.table_store import TableUsageStore
 from tests.azurite import Azurite, requires_azurite
@@ -68,6 +69,8 @@ def test_entra_settings() -> None:
         ({**ENTRA_ENV, "ENTRA_TENANT_ID": "contoso.onmicrosoft.com"}, "ENTRA_TENANT_ID must be a GUID"),
         ({**ENTRA_ENV, "ENTRA_CLIENT_ID": f"api://{CLIENT_ID}"}, "ENTRA_CLIENT_ID must be a GUID"),
         ({**ENTRA_ENV, "ENTRA_AUTHORITY": "login.microsoftonline.com"}, "ENTRA_AUTHORITY must start with https://"),
+        ({**ENTRA_ENV, "ENTRA_AUTHORITY": "http://login.microsoftonline.com"}, "ENTRA_AUTHORITY must start with https://"),
+        ({**ENTRA_ENV, "ENTRA_AUTHORITY": "http://10.0.0.5:8080"}, "plain http only for a local stand-in"),
         ({"CLIENT_AUTH": "entraa"}, "CLIENT_AUTH must be 'token' or 'entra', got 'entraa'"),
     ],
 )
@@ -75,6 +78,26 @@ def test_misconfigured_sign_in_refuses_every_request(env: dict[str, str], proble
     settings = load_gateway_settings(env)
     assert any(problem in p for p in settings.problems)
     assert settings.refusal is not None and problem in settings.refusal
+
+
+def test_roles_for_administrators_and_applications_and_the_sign_in_window() -> None:
+    defaults = load_gateway_settings(ENTRA_ENV)
+    assert defaults.entra is not None and defaults.entra.automation_role is None and defaults.admin_role is None
+    assert (defaults.key_lifetime_days, defaults.key_sign_in_days) == (30, 7)
+    env = {**ENTRA_ENV, "ENTRA_AUTOMATION_ROLE": "Bridge.Automation", "ENTRA_ADMIN_ROLE": "Bridge.Admin"}
+    settings = load_gateway_settings({**env, "PERSONAL_KEY_SIGNIN_DAYS": "3"})
+    assert settings.entra is not None and settings.entra.automation_role == "Bridge.Automation"
+    assert (settings.admin_role, settings.key_sign_in_days, settings.problems) == ("Bridge.Admin", 3, ())
+    assert (
+        "PERSONAL_KEY_SIGNIN_DAYS must be a positive number"
+        in load_gateway_settings({"PERSONAL_KEY_SIGNIN_DAYS": "0"}).problems[0]
+    )
+
+
+@pytest.mark.parametrize("authority", ["http://127.0.0.1:8080", "http://localhost:9000/", "http://[::1]:7000"])
+def test_a_local_stand_in_may_use_plain_http(authority: str) -> None:
+    settings = load_gateway_settings({**ENTRA_ENV, "ENTRA_AUTHORITY": authority})
+    assert settings.problems == () and settings.entra is not None and settings.entra.authority == authority.rstrip("/")
 
 
 @pytest.mark.parametrize(
@@ -184,7 +207,7 @@ async def test_the_key_endpoints(served_entra: FakeEntra, gateway: Gateway) -> N
         ({"name": 5}, "name must be a string"),
         ({"expires_in_days": "10"}, "expires_in_days must be a whole number"),
         ({"expires_in_days": True}, "expires_in_days must be a whole number"),
-        ({"expires_in_days": 10_000}, "expires_in_days must be 1 to 90"),
+        ({"expires_in_days": 10_000}, "expires_in_days must be 1 to 30"),
         ({"name": "x", "scopes": ["all"]}, "Unknown field(s) 'scopes'"),
     ],
 )
@@ -198,7 +221,12 @@ async def test_bad_key_requests(served_entra: FakeEntra, gateway: Gateway, body:
 async def test_only_entra_sign_in_manages_keys(served_entra: FakeEntra, gateway: Gateway) -> None:
     alice = await gateway.authenticator.caller(served_entra.token(ALICE))
     by_key = await gateway.authenticator.caller((await create_key(alice, {}, gateway.keys))["key"])
-    for caller, reason in ((by_key, "a personal key cannot manage"), (shared_token_caller(), "need CLIENT_AUTH=entra")):
+    app = Caller("9e1d2c3b-4a5f-4e6d-8c7b-0a1b2c3d4e5f", "pipeline", "app", TENANT, frozenset({"Bridge.Automation"}))
+    for caller, reason in (
+        (by_key, "a personal key cannot manage"),
+        (shared_token_caller(), "need CLIENT_AUTH=entra"),
+        (app, "an application cannot have personal keys"),
+    ):
         for call in (
             create_key(caller, {}, gateway.keys),
             list_keys(caller, gateway.keys),
@@ -207,6 +235,28 @@ async def test_only_entra_sign_in_manages_keys(served_entra: FakeEntra, gateway:
             with pytest.raises(BridgeError) as caught:
                 await call
             assert caught.value.kind == "permission_error" and reason in caught.value.message
+
+
+async def test_only_an_administrator_lists_another_persons_keys(served_entra: FakeEntra) -> None:
+    gateway = build_gateway(load_gateway_settings(entra_env(served_entra, ENTRA_ADMIN_ROLE="Bridge.Lead")), None)
+    try:
+        alice = await gateway.authenticator.caller(served_entra.token(ALICE))
+        bob = await gateway.authenticator.caller(served_entra.token(BOB))
+        made = await create_key(bob, {"name": "bob's cursor"}, gateway.keys)
+        listed = await list_keys(alice, gateway.keys, BOB.object_id)
+        assert listed == {
+            "data": [
+                {**{k: made[k] for k in listed["data"][0] if k != "owner"}, "owner": {"id": BOB.object_id, "name": BOB.username}}
+            ]
+        }
+        assert (await list_keys(bob, gateway.keys, BOB.object_id))["data"][0]["id"] == made["id"], "one's own, by id"
+        with pytest.raises(BridgeError) as caught:
+            await list_keys(bob, gateway.keys, ALICE.object_id)
+        assert caught.value.kind == "permission_error" and "'Bridge.Lead' (ENTRA_ADMIN_ROLE)" in caught.value.message
+        assert await revoke_key(alice, made["id"], gateway.keys) == {"id": made["id"], "revoked": True}
+        assert await list_keys(bob, gateway.keys) == {"data": []}
+    finally:
+        await gateway.aclose()
 
 
 async def test_the_usage_endpoint_counts_keys_as_their_owner(served_entra: FakeEntra, gateway: Gateway) -> None:
@@ -218,9 +268,9 @@ async def test_the_usage_endpoint_counts_keys_as_their_owner(served_entra: FakeE
     assert report["today"]["total_tokens"] == 1000 and report["today"]["remaining"] == 0
     assert set(report["today"]["models"]) == {"gpt-5", "gpt-5-mini"}
     with pytest.raises(BridgeError) as caught:
-        await gateway.budget.check(alice)
+        await gateway.budget.admit(alice, 0, 60)
     assert caught.value.kind == "rate_limit_error"
-    await gateway.budget.check(await gateway.authenticator.caller(served_entra.token(BOB)))
+    await gateway.budget.admit(await gateway.authenticator.caller(served_entra.token(BOB)), 0, 60)
 
 
 async def test_a_required_role_added_later_applies_to_existing_keys(served_entra: FakeEntra) -> None:
@@ -251,7 +301,7 @@ async def test_two_instances_share_keys_and_budgets_through_the_table(served_ent
         by_key = await there.authenticator.caller(made["key"])
         await there.budget.record(by_key, "gpt-5", 900, 100)
         with pytest.raises(BridgeError) as caught:
-            await here.budget.check(alice)
+            await here.budget.admit(alice, 0, 60)
         assert "1,000 of 1,000 tokens today" in caught.value.message
         await revoke_key(alice, made["id"], here.keys)
         with pytest.raises(BridgeError) as caught:
@@ -286,27 +336,27 @@ class SlowStore(MemoryUsageStore):
         await super().add(user_id, user_name, day, model, tokens)
 
 
-async def test_counts_are_written_in_the_background_and_outlive_the_request() -> None:
+async def test_settlements_outlive_the_request_and_count_before_the_rows_are_written() -> None:
     store = SlowStore()
     budget = Budget(BudgetConfig(daily=10), store)
     caller = Caller("u1", "someone", "entra")
 
     async def request() -> None:
-        budget.record_soon(caller, "gpt-5", 12, 3)
+        budget.settle_soon(caller, "gpt-5", None, Tokens(12, 3, 1))
         await asyncio.sleep(3600)  # the client goes away: this task is cancelled
 
     served = asyncio.ensure_future(request())
     await asyncio.sleep(0)
     served.cancel()
-    checking = asyncio.ensure_future(budget.check(caller))
-    await asyncio.sleep(0.01)
-    assert not checking.done(), "the caller's next check waits for their count still being written"
-    store.release.set()
     with pytest.raises(BridgeError) as over:
-        await checking
-    assert over.value.kind == "rate_limit_error" and "15 of 10 tokens today" in over.value.message
-    other = Caller("u2", "someone else", "entra")
-    await budget.check(other)
+        await budget.admit(caller, 0, 60)
+    assert over.value.kind == "rate_limit_error" and "15 of 10 tokens today" in over.value.message, "the ledger has it"
+    reporting = asyncio.ensure_future(budget.report(caller))
+    await asyncio.sleep(0.01)
+    assert not reporting.done(), "the usage report waits for the caller's rows still being written"
+    store.release.set()
+    assert (await reporting)["today"]["total_tokens"] == 15
+    await budget.admit(Caller("u2", "someone else", "entra"), 0, 60)
 
 
 def test_the_start_up_text_says_how_clients_sign_in() -> None:

@@ -2,14 +2,19 @@
 sharing personal keys and one budget through Azurite, signing in against the local OpenID stand-in.
 
 Both bridges run with ENTRA_REQUIRED_ROLE=Bridge.User and a daily budget of one token, lifted for the app
-role Bridge.Lead (BUDGET_OVERRIDES): a test that spends a budget signs in as a user of its own
-(`new_user`), so no test sees another's usage.  The anthropic and openai SDKs are the clients.
+role Bridge.Lead, raised to 1,000 for the group BUDGET_GROUP and cut to nothing for NO_BUDGET_GROUP
+(BUDGET_OVERRIDES); Bridge.Admin administers keys (ENTRA_ADMIN_ROLE) and Bridge.Automation lets an
+application in (ENTRA_AUTOMATION_ROLE).  A test that spends a budget signs in as a user of its own
+(`new_user`), so no test sees another's usage.  A third bridge (`lone`) keeps its counters in the process.
+The anthropic and openai SDKs are the clients, and httpx where a client must misbehave.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,11 +25,12 @@ import pytest
 
 from tests.azurite import Azurite, requires_azurite
 from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
-from tests.fake_azure import FakeAzure, Text
+from tests.fake_azure import Error, FakeAzure, Faults, Text
 from tests.fake_entra import (
     ALICE,
     BOB,
     OTHER_TENANT,
+    App,
     FakeEntra,
     SigningKey,
     User,
@@ -35,7 +41,11 @@ from tests.fake_entra import (
 
 pytestmark = requires_azurite
 
-LEAD, MEMBER = "Bridge.Lead", "Bridge.User"
+LEAD, MEMBER, ADMIN, AUTOMATION = "Bridge.Lead", "Bridge.User", "Bridge.Admin", "Bridge.Automation"
+BUDGET_GROUP = "2b8c6a4e-0d1f-4e3a-9b5c-7d6e8f9a0b1c"
+"""Members get 1,000 tokens a day."""
+NO_BUDGET_GROUP = "8f7e6d5c-4b3a-4291-8e7f-6a5b4c3d2e1f"
+"""Members get none."""
 MESSAGE: dict[str, Any] = {"model": "claude-opus-4-8", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
 CHAT: dict[str, Any] = {"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]}
 COUNT_WAIT_SECONDS = 10.0
@@ -45,14 +55,7 @@ COUNT_WAIT_SECONDS = 10.0
 def bridges(
     fake_azure: FakeAzure, entra: FakeEntra, azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[RunningBridge, RunningBridge]]:
-    env = bridge_env(
-        fake_azure,
-        **entra.bridge_settings(),
-        ENTRA_REQUIRED_ROLE=MEMBER,
-        USAGE_CONNECTION_STRING=azurite.connection_string,
-        BUDGET_DAILY_TOKENS="1",
-        BUDGET_OVERRIDES=f"role:{LEAD}=daily:unlimited",
-    )
+    env = gateway_env(fake_azure, entra, USAGE_CONNECTION_STRING=azurite.connection_string)
     logs = tmp_path_factory.mktemp("gateway")
     first = start_bridge(env, logs / "a.log")
     try:
@@ -63,6 +66,26 @@ def bridges(
     yield first, second
     stop_bridge(first)
     stop_bridge(second)
+
+
+def gateway_env(fake_azure: FakeAzure, entra: FakeEntra, **more: str) -> dict[str, str]:
+    settings = {
+        **entra.bridge_settings(),
+        "ENTRA_REQUIRED_ROLE": MEMBER,
+        "ENTRA_ADMIN_ROLE": ADMIN,
+        "ENTRA_AUTOMATION_ROLE": AUTOMATION,
+        "BUDGET_DAILY_TOKENS": "1",
+        "BUDGET_OVERRIDES": f"role:{LEAD}=daily:unlimited;group:{BUDGET_GROUP}=daily:1000;group:{NO_BUDGET_GROUP}=daily:0",
+    }
+    return bridge_env(fake_azure, **{**settings, **more})
+
+
+@pytest.fixture(scope="module")
+def lone(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
+    """A bridge without a table (its keys and counters live in the process) and without ENTRA_REQUIRED_ROLE."""
+    running = start_bridge(gateway_env(fake_azure, entra, ENTRA_REQUIRED_ROLE=""), tmp_path_factory.mktemp("lone") / "lone.log")
+    yield running
+    stop_bridge(running)
 
 
 @pytest.fixture
@@ -332,3 +355,180 @@ def test_usage_reports_models_and_the_budget_left(bridge_a: RunningBridge, entra
     assert usage["month"]["limit"] is None, "no monthly budget set"
     lead = usage_of(bridge_a, entra.token(new_user(MEMBER, LEAD)))
     assert lead["today"]["limit"] is None and lead["today"]["remaining"] is None, "the override lifts the daily limit"
+
+
+# ----- issue 18: the gateway under attack ------------------------------------------------------------------------
+
+
+def headers_for(credential: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {credential}", "anthropic-version": "2023-06-01"}
+
+
+def person(*roles: str, groups: tuple[str, ...] = ()) -> User:
+    """A user of their own, in `groups`."""
+    object_id = str(uuid.uuid4())
+    return User(object_id, f"user-{object_id[:8]}@contoso.example", f"User {object_id[:8]}", roles, groups)
+
+
+def test_an_applications_token_is_no_person(
+    bridge_a: RunningBridge, lone: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure
+) -> None:
+    """Client credentials of any service principal of the tenant: no usage, no personal key, no call; with
+    ENTRA_REQUIRED_ROLE (bridge_a) and without (lone, as `azd up` deploys by default)."""
+    token = entra.app_token()
+    for bridge in (lone, bridge_a):
+        for method, path, body in (("GET", "/v1/usage", None), ("POST", "/v1/keys", {}), ("POST", "/v1/messages", MESSAGE)):
+            answer = httpx.request(method, bridge.url + path, json=body, headers=headers_for(token), timeout=10)
+            assert answer.status_code == 403, (path, answer.status_code, answer.text)
+            assert answer.headers["x-should-retry"] == "false"
+            assert "issued to an application" in answer.json()["error"]["message"], answer.text
+    assert fake_azure.requests == []
+
+
+def test_an_application_with_the_automation_role_calls_but_never_gets_a_key(
+    bridge_a: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure
+) -> None:
+    pipeline = App(str(uuid.uuid4()), str(uuid.uuid4()), roles=(AUTOMATION,))
+    token = entra.app_token(pipeline)
+    fake_azure.enqueue(Text("Hello, pipeline."))
+    reply = claude(bridge_a, token).messages.create(**MESSAGE)
+    assert reply.content[0].text == "Hello, pipeline."  # type: ignore[union-attr]
+    line = [line for line in log_lines(bridge_a) if line["route"] == "messages"][-1]
+    assert (line["user_id"], line["auth"]) == (pipeline.object_id, "app")
+    answer = httpx.post(bridge_a.url + "/v1/keys", json={"name": "ci"}, headers=headers_for(token), timeout=10)
+    assert answer.status_code == 403 and "an application cannot have personal keys" in answer.text
+
+
+def test_a_stream_cut_before_azures_usage_is_charged(
+    bridge_a: RunningBridge, bridge_b: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure
+) -> None:
+    """The client reads the whole answer, then hangs up before Azure's usage chunk arrives."""
+    token = entra.token(new_user(MEMBER, LEAD))
+    text = "The whole answer, read in full before hanging up on the bridge."
+    # chunks: prompt filter results, role, 3 text pieces, finish; then (after the stall) usage and [DONE]
+    fake_azure.enqueue(Text(text, pieces=3, faults=Faults(stall_after_chunks=6, stall_seconds=3)))
+    seen = ""
+    body = {**MESSAGE, "stream": True}
+    with httpx.stream("POST", bridge_a.url + "/v1/messages", json=body, headers=headers_for(token), timeout=10) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: ") and '"text_delta"' in line:
+                seen += json.loads(line[6:])["delta"]["text"]
+            if seen == text:
+                break
+    assert seen == text
+    today = wait_for_requests(bridge_b, token, 1)["today"]
+    assert today["requests"] == 1, "the cut stream is counted"
+    assert today["input_tokens"] > 0 and today["output_tokens"] >= len(text) // 8, today
+    line = [line for line in log_lines(bridge_a) if line["route"] == "messages"][-1]
+    assert line["usage_estimated"] is True
+
+
+def test_an_abandoned_call_is_charged(
+    bridge_a: RunningBridge, bridge_b: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure
+) -> None:
+    token = entra.token(new_user(MEMBER, LEAD))
+    fake_azure.enqueue(Text("An answer nobody waits for.", faults=Faults(delay_first_byte=3)))
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(bridge_a.url + "/v1/messages", json=MESSAGE, headers=headers_for(token), timeout=httpx.Timeout(10, read=0.5))
+    today = wait_for_requests(bridge_b, token, 1)["today"]
+    assert today["requests"] == 1 and today["input_tokens"] > 0, today
+
+
+BIG_MESSAGE: dict[str, Any] = {**MESSAGE, "max_tokens": 200, "messages": [{"role": "user", "content": "word " * 380}]}
+"""About 500 tokens as the fake Azure counts it; reserved as its input plus 200."""
+
+
+def spend_at_once(bridges: list[RunningBridge], token: str, count: int) -> list[int]:
+    """`count` concurrent requests, alternating between `bridges`; their statuses."""
+
+    def ask(index: int) -> int:
+        bridge = bridges[index % len(bridges)]
+        return httpx.post(bridge.url + "/v1/messages", json=BIG_MESSAGE, headers=headers_for(token), timeout=30).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(ask, range(count)))
+
+
+def assert_the_budget_held(bridge: RunningBridge, token: str, statuses: list[int]) -> None:
+    served = statuses.count(200)
+    assert statuses.count(429) == len(statuses) - served, statuses
+    today = wait_for_requests(bridge, token, served)["today"]
+    assert today["requests"] == served >= 1
+    per_request = today["total_tokens"] / served
+    assert today["total_tokens"] <= 1000 + per_request, f"{served} served, {today['total_tokens']} of 1,000 tokens used"
+
+
+def test_requests_in_flight_count_against_the_budget_on_two_instances(
+    bridge_a: RunningBridge, bridge_b: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure
+) -> None:
+    token = entra.token(person(MEMBER, groups=(BUDGET_GROUP,)))
+    fake_azure.respond_with(lambda _: Text("ok", faults=Faults(delay_first_byte=1.0)))
+    assert_the_budget_held(bridge_a, token, spend_at_once([bridge_a, bridge_b], token, 8))
+
+
+def test_requests_in_flight_count_against_the_budget_in_one_process(
+    lone: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure
+) -> None:
+    token = entra.token(person(MEMBER, groups=(BUDGET_GROUP,)))
+    fake_azure.respond_with(lambda _: Text("ok", faults=Faults(delay_first_byte=1.0)))
+    assert_the_budget_held(lone, token, spend_at_once([lone], token, 12))
+
+
+def test_requests_the_upstream_refuses_release_their_hold(
+    bridge_a: RunningBridge, bridge_b: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure
+) -> None:
+    """Each request holds about 600 of 1,000 tokens; three Azure refuses in a row must leave the budget whole."""
+    token = entra.token(person(MEMBER, groups=(BUDGET_GROUP,)))
+    fake_azure.enqueue(*[Error.content_filtered()] * 3, Text("Finally."))
+    for bridge in (bridge_a, bridge_b, bridge_a):
+        answer = httpx.post(bridge.url + "/v1/messages", json=BIG_MESSAGE, headers=headers_for(token), timeout=30)
+        assert answer.status_code == 400, answer.text
+    answer = httpx.post(bridge_b.url + "/v1/messages", json=BIG_MESSAGE, headers=headers_for(token), timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert wait_for_requests(bridge_a, token, 1)["today"]["requests"] == 1, "a refused request costs nothing"
+
+
+def test_a_groups_overage_cannot_escape_a_group_budget(bridge_a: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure) -> None:
+    listed = person(MEMBER, groups=(NO_BUDGET_GROUP,))
+    with pytest.raises(anthropic.RateLimitError):
+        claude(bridge_a, entra.token(listed)).messages.create(**MESSAGE)
+    with pytest.raises(anthropic.RateLimitError) as refused:
+        claude(bridge_a, entra.overage_token(person(MEMBER))).messages.create(**MESSAGE)
+    assert "0 of 0 tokens today" in refused.value.response.text
+    assert fake_azure.requests == []
+    line = [line for line in log_lines(bridge_a) if line["route"] == "messages"][-1]
+    assert line["groups"] == "overage"
+
+
+def test_forty_concurrent_key_creations_on_two_instances_make_twenty_keys(
+    bridge_a: RunningBridge, bridge_b: RunningBridge, entra: FakeEntra
+) -> None:
+    token = entra.token(new_user(MEMBER))
+
+    def create(index: int) -> int:
+        bridge = (bridge_a, bridge_b)[index % 2]
+        answer = httpx.post(bridge.url + "/v1/keys", json={"name": f"key {index}"}, headers=headers_for(token), timeout=30)
+        return answer.status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=40) as pool:
+        statuses = list(pool.map(create, range(40)))
+    assert statuses.count(201) == 20, f"{statuses.count(201)} keys made"
+    assert statuses.count(400) == 20, statuses
+    assert len(cursor(bridge_b, token).get("/keys", cast_to=dict[str, Any])["data"]) == 20
+
+
+def test_an_admin_lists_and_revokes_anyones_keys(bridge_a: RunningBridge, bridge_b: RunningBridge, entra: FakeEntra) -> None:
+    owner, admin, nosy = new_user(MEMBER), new_user(MEMBER, ADMIN), new_user(MEMBER)
+    key = claude(bridge_a, entra.token(owner)).post("/v1/keys", body={"name": "cursor"}, cast_to=dict[str, Any])
+    for who in (owner.object_id, owner.username):
+        listed = httpx.get(bridge_b.url + "/v1/keys", params={"user": who}, headers=headers_for(entra.token(admin)), timeout=10)
+        assert listed.status_code == 200 and [k["id"] for k in listed.json()["data"]] == [key["id"]], listed.text
+        assert key["key"] not in listed.text
+    refused = httpx.get(bridge_b.url + "/v1/keys", params={"user": owner.object_id}, headers=headers_for(entra.token(nosy)))
+    assert refused.status_code == 403 and ADMIN in refused.text
+    by_nosy = httpx.delete(bridge_b.url + f"/v1/keys/{key['id']}", headers=headers_for(entra.token(nosy)), timeout=10)
+    assert by_nosy.status_code == 404
+    revoked = httpx.delete(bridge_b.url + f"/v1/keys/{key['id']}", headers=headers_for(entra.token(admin)), timeout=10)
+    assert revoked.status_code == 200 and revoked.json() == {"id": key["id"], "revoked": True}
+    with pytest.raises(anthropic.AuthenticationError):
+        claude(bridge_a, key["key"]).messages.create(**MESSAGE)

@@ -1375,7 +1375,8 @@ def test_sign_in_options_are_azd_settings_with_the_shared_token_as_default() -> 
     for name, (setting, default) in {
         "clientAuth": ("CLIENT_AUTH", "token"),
         "entraAppRoleRequired": ("ENTRA_APP_ROLE_REQUIRED", False),
-        "personalKeyDays": ("PERSONAL_KEY_DAYS", 90),
+        "personalKeyDays": ("PERSONAL_KEY_DAYS", 30),
+        "personalKeySignInDays": ("PERSONAL_KEY_SIGNIN_DAYS", 7),
         "budgetDailyTokens": ("BUDGET_DAILY_TOKENS", ""),
         "budgetMonthlyTokens": ("BUDGET_MONTHLY_TOKENS", ""),
         "budgetOverrides": ("BUDGET_OVERRIDES", ""),
@@ -1410,8 +1411,11 @@ def test_the_registration_exposes_a_scope_with_v2_tokens() -> None:
     app = unwrap(graph_resource("entra-app.bicep", "Microsoft.Graph/applications")["config"])
     assert app["uniqueName"] == "uniqueName" and app["signInAudience"] == "AzureADMyOrg"
     assert app["api"] == "api"
-    [role] = app["appRoles"]
-    assert role["value"] == "appRole" and role["allowedMemberTypes"] == ["User"]
+    user, admin, automation = app["appRoles"]
+    assert user["value"] == "appRole" and user["allowedMemberTypes"] == ["User"]
+    assert admin["value"] == "adminRole" and admin["allowedMemberTypes"] == ["User"], "people: ENTRA_ADMIN_ROLE"
+    assert automation["value"] == "automationRole" and automation["allowedMemberTypes"] == ["Application"]
+    assert len({role["id"]["function"]["parameters"]["extra_string_1"] for role in app["appRoles"]}) == 3, "three ids"
     assert "identifierUris" not in app, "the client id is not known yet: entra-api.bicep sets the URI"
     assert bicep("entra-app.bicep")["outputs"]["clientId"]["value"] == {
         "operator": {"type": "property_accessor", "operands": {"operand_1": "app", "operand_2": "appId"}}
@@ -1429,6 +1433,14 @@ def test_the_registration_has_its_uri_and_pre_authorizes_the_azure_cli() -> None
     )
     assert api["requestedAccessTokenVersion"] == 2 and api["oauth2PermissionScopes"] == scopes, "what entra-app set is kept"
     assert api["preAuthorizedApplications"] == [{"appId": "CLI", "delegatedPermissionIds": ["scope-1"]}]
+
+
+def test_tokens_list_only_the_groups_assigned_to_the_application() -> None:
+    """A user cannot push themselves past the 200 groups a token holds (a groups overage) with groups of their own
+    making: only groups assigned to the enterprise application are emitted (Microsoft.Graph/applications@v1.0
+    types `groupMembershipClaims` as a string: None, SecurityGroup, DirectoryRole, ApplicationGroup or All)."""
+    app = unwrap(graph_resource("entra-app.bicep", "Microsoft.Graph/applications")["config"])
+    assert app["groupMembershipClaims"] == "ApplicationGroup"
 
 
 @pytest.mark.parametrize("required", [False, True])
@@ -1507,12 +1519,18 @@ def test_gateway_settings_reach_the_app() -> None:
         "BUDGET_OVERRIDES": "budgetOverrides",
     }.items():
         assert settings[name] == value, name
-    assert settings["PERSONAL_KEY_DAYS"] == {
-        "function": {"type": "string", "parameters": {"value_to_convert": "personalKeyDays"}}
-    }
+    for name, param in (("PERSONAL_KEY_DAYS", "personalKeyDays"), ("PERSONAL_KEY_SIGNIN_DAYS", "personalKeySignInDays")):
+        assert settings[name] == {"function": {"type": "string", "parameters": {"value_to_convert": param}}}
     given = main_params("functionApp")
-    for name in ("personalKeyDays", "budgetDailyTokens", "budgetMonthlyTokens", "budgetOverrides"):
+    for name in ("personalKeyDays", "personalKeySignInDays", "budgetDailyTokens", "budgetMonthlyTokens", "budgetOverrides"):
         assert given[name] == name
+    assert (settings["ENTRA_ADMIN_ROLE"], settings["ENTRA_AUTOMATION_ROLE"]) == ("entraAdminRole", "entraAutomationRole")
+    for role, value in (("entraAdminRole", "Bridge.Admin"), ("entraAutomationRole", "Bridge.Automation")):
+        assert variable("main.bicep", role) == value, "the roles entra-app.bicep defines"
+        for use_entra in (True, False):
+            assert evaluate(given[role], {"useEntra": use_entra}) == (role if use_entra else "")
+    roles = main_params("entraApp")
+    assert (roles["adminRole"], roles["automationRole"]) == ("entraAdminRole", "entraAutomationRole")
 
 
 def test_the_workbook_shows_usage_per_user_and_model() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -14,6 +15,7 @@ from bridge.callers.key_table import TableKeyStore
 from bridge.callers.keys import (
     KEY_PATTERN,
     MAX_KEYS_PER_USER,
+    SIGN_IN_NOTE_INTERVAL,
     TOUCH_INTERVAL,
     KeyStore,
     MemoryKeyStore,
@@ -87,7 +89,7 @@ async def test_a_key_acts_as_its_owner(keys: PersonalKeys, clock: Clock) -> None
         "auth": "key",
         "key_id": record.key_id,
     }
-    assert record.expires == clock.now + timedelta(days=90)
+    assert record.expires == clock.now + timedelta(days=30), "a month, not a season"
 
 
 async def test_the_listing_shows_no_secret(keys: PersonalKeys, clock: Clock) -> None:
@@ -101,7 +103,7 @@ async def test_the_listing_shows_no_secret(keys: PersonalKeys, clock: Clock) -> 
             "id": first.key_id,
             "name": "cursor",
             "created_at": "2025-03-14T09:30:00Z",
-            "expires_at": "2025-06-12T09:30:00Z",
+            "expires_at": "2025-04-13T09:30:00Z",
             "last_used_at": None,
         },
         {
@@ -208,6 +210,7 @@ async def test_keys_without_a_lifetime_never_lapse(make_store: StoreMaker, clock
     keys = PersonalKeys(make_store(), lifetime_days=None, clock=clock)
     record, secret = await keys.create(ALICE, "forever")
     clock.now += timedelta(days=3650)
+    await keys.note_sign_in(ALICE)
     assert record.expires is None and (await keys.resolve(secret)).key_id == record.key_id
 
 
@@ -216,8 +219,10 @@ async def test_the_table_holds_only_the_hash(azurite: Azurite) -> None:
     async with FreshTable(azurite, "keys") as table:
         record, secret = await PersonalKeys(TableKeyStore(table.open())).create(ALICE, "cursor")
         entities = [dict(e) async for e in (await table.open().client()).list_entities()]
-    assert len(entities) == 1
-    entity = entities[0]
+    assert all(secret not in str(entity) and secret[4:] not in str(entity) for entity in entities)
+    [places] = [e for e in entities if e["RowKey"] == "keys"]
+    assert places["PartitionKey"] == ALICE.user_id and record.key_id in places["Keys"], "the owner's places"
+    [entity] = [e for e in entities if e["RowKey"] == "key"]
     assert entity["PartitionKey"] == hashlib.sha256(secret.encode()).hexdigest() == record.secret_hash
     assert all(secret not in str(value) and secret[4:] not in str(value) for value in entity.values())
     assert entity["KeyId"] == record.key_id and entity["OwnerId"] == ALICE.user_id
@@ -234,3 +239,98 @@ async def test_a_store_that_cannot_be_reached_is_a_retryable_error() -> None:
         await store.aclose()
     assert caught.value.kind == "api_error" and "x-should-retry" not in caught.value.headers
     assert "look up the personal key (Azure Table 'keys', USAGE_CONNECTION_STRING)" in caught.value.message
+
+
+# ----- issue 18: the 20-key limit under concurrency, keys that outlive their owner's access ------------------------
+
+
+async def test_forty_concurrent_creations_on_two_instances_make_twenty_keys(make_store: StoreMaker, clock: Clock) -> None:
+    here, there = PersonalKeys(make_store(), clock=clock), PersonalKeys(make_store(), clock=clock)
+    outcomes = await asyncio.gather(
+        *(keys.create(ALICE, f"key {n}") for n, keys in enumerate([here, there] * 20)), return_exceptions=True
+    )
+    made = [outcome for outcome in outcomes if isinstance(outcome, tuple)]
+    refusals = [outcome for outcome in outcomes if isinstance(outcome, BridgeError)]
+    assert len(made) == MAX_KEYS_PER_USER, f"{len(made)} keys made"
+    assert len(refusals) == 20 and all("revoke one first" in error.message for error in refusals)
+    assert len(await there.owned(ALICE)) == MAX_KEYS_PER_USER
+    await there.revoke(ALICE, made[0][0].key_id)
+    assert await here.create(ALICE, "a freed place"), "revoking frees a place on every instance"
+
+
+async def test_a_key_works_only_while_its_owner_keeps_signing_in(keys: PersonalKeys, clock: Clock) -> None:
+    """Made while signed in; a week without an Entra sign-in (a disabled account gets no token) and it stops."""
+    record, secret = await keys.create(ALICE, "cursor")
+    clock.now += timedelta(days=7) - timedelta(seconds=1)
+    assert (await keys.resolve(secret)).key_id == record.key_id
+    clock.now += timedelta(seconds=1)
+    error = await refused(keys, secret)
+    assert f"{record.key_id} (cursor)" in error.message and "not signed in with Microsoft Entra ID for 7 days" in error.message
+    await keys.note_sign_in(ALICE)
+    assert (await keys.resolve(secret)).key_id == record.key_id, "signing in again brings it back"
+
+
+class CountingSignIns(MemoryKeyStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sign_in_writes = 0
+
+    async def note_sign_in(self, user_id: str, at: datetime) -> None:
+        self.sign_in_writes += 1
+        await super().note_sign_in(user_id, at)
+
+
+async def test_a_sign_in_is_written_at_most_once_an_hour(clock: Clock) -> None:
+    store = CountingSignIns()
+    keys = PersonalKeys(store, clock=clock)
+    for _ in range(50):
+        await keys.note_sign_in(ALICE)
+        clock.now += timedelta(minutes=1)
+    assert store.sign_in_writes == 1, "50 requests in 50 minutes: one write"
+    clock.now += SIGN_IN_NOTE_INTERVAL
+    await keys.note_sign_in(ALICE)
+    await keys.note_sign_in(BOB)
+    assert store.sign_in_writes == 3
+
+
+async def test_another_instance_sees_the_owners_sign_in(make_store: StoreMaker, clock: Clock) -> None:
+    signed_in_here, keys_used_there = PersonalKeys(make_store(), clock=clock), PersonalKeys(make_store(), clock=clock)
+    record, secret = await signed_in_here.create(ALICE, "cursor")
+    clock.now += timedelta(days=6)
+    await signed_in_here.note_sign_in(ALICE)
+    clock.now += timedelta(days=6)
+    assert (await keys_used_there.resolve(secret)).key_id == record.key_id, "12 days after the key, 6 after a sign-in"
+    clock.now += timedelta(days=1)
+    assert "not signed in" in (await refused(keys_used_there, secret)).message
+
+
+async def test_an_administrator_lists_and_revokes_anyones_keys(make_store: StoreMaker, clock: Clock) -> None:
+    keys = PersonalKeys(make_store(), admin_role="Bridge.Admin", clock=clock)
+    admin = replace(BOB, roles=frozenset({"Bridge.Admin"}))
+    record, secret = await keys.create(ALICE, "cursor")
+    assert keys.administers(admin) and not keys.administers(BOB) and not keys.administers(replace(admin, method="key"))
+    for user in (ALICE.user_id, ALICE.user_id.upper(), ALICE.name):
+        assert [r.key_id for r in await keys.of(user)] == [record.key_id]
+    with pytest.raises(BridgeError):
+        await keys.revoke(BOB, record.key_id)
+    assert (await keys.revoke(admin, record.key_id)).owner.user_id == ALICE.user_id
+    await refused(keys, secret)
+
+
+@requires_azurite
+async def test_a_place_left_by_a_dead_instance_is_reclaimed(azurite: Azurite, clock: Clock) -> None:
+    """An instance died between claiming a key's place and writing the key: the place is freed once it is old."""
+    from bridge.callers.key_table import CLAIM_GRACE
+
+    async with FreshTable(azurite, "keys") as table:
+        keys = PersonalKeys(TableKeyStore(table.open()), clock=clock)
+        for n in range(MAX_KEYS_PER_USER):
+            await keys.create(ALICE, f"key {n}")
+        client = await table.open().client()
+        first = (await keys.owned(ALICE))[0]
+        await client.delete_entity(first.secret_hash, "key")  # its place claimed, the key never written
+        clock.now += CLAIM_GRACE / 2
+        with pytest.raises(BridgeError):
+            await keys.create(ALICE, "too soon: the place may be being written")
+        clock.now += CLAIM_GRACE
+        assert await keys.create(ALICE, "the place is free again")

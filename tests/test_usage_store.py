@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from datetime import date
 from typing import Any
 
 import pytest
 
-from bridge.usage.store import DayUsage, MemoryUsageStore, Tokens, UsageStore
+from bridge.usage.ledger import Ledger
+from bridge.usage.store import DayUsage, LedgerConflict, Tokens
 from bridge.usage.table_store import TableUsageStore, row_key
 from tests.azurite import Azurite, FreshTable, requires_azurite
+from tests.conftest import UsageStores
 
 pytestmark = pytest.mark.anyio
 
@@ -20,26 +21,12 @@ OTHER = "7a8b9c0d-1e2f-4a5b-9c6d-7e8f9a0b1c2d"
 DAY = date(2025, 3, 14)
 
 
-StoreMaker = Callable[[], UsageStore]
-
-
-@pytest.fixture(params=["memory", pytest.param("table", marks=requires_azurite)])
-async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreMaker]:
-    """Makes stores that count in one place: one dict in memory, or one table seen by separate clients."""
-    if request.param == "memory":
-        shared = MemoryUsageStore()
-        yield lambda: shared
-        return
-    async with FreshTable(request.getfixturevalue("azurite"), "usage") as table:
-        yield lambda: TableUsageStore(table.open())
-
-
 def by_day_and_model(rows: list[DayUsage]) -> dict[tuple[str, str], Tokens]:
     return {(row.day.isoformat(), row.model): row.tokens for row in rows}
 
 
-async def test_a_month_is_its_days_per_model(make_store: StoreMaker) -> None:
-    store = make_store()
+async def test_a_month_is_its_days_per_model(make_usage_store: UsageStores) -> None:
+    store = make_usage_store()
     await store.add(USER, "alice", DAY, "gpt-5", Tokens(100, 10, 1))
     await store.add(USER, "alice", DAY, "gpt-5", Tokens(50, 5, 1))
     await store.add(USER, "alice", date(2025, 3, 1), "gpt-5-mini", Tokens(7, 3, 1))
@@ -56,23 +43,23 @@ async def test_a_month_is_its_days_per_model(make_store: StoreMaker) -> None:
     assert await store.month(USER, date(2025, 5, 1)) == []
 
 
-async def test_any_model_name_is_a_row(make_store: StoreMaker) -> None:
-    store = make_store()
+async def test_any_model_name_is_a_row(make_usage_store: UsageStores) -> None:
+    store = make_usage_store()
     names = ["azure/gpt-5#eu?x", "back\\slash", "a|b", "100%", "claude-sonnet-4-5-20250929", "ünïcode"]
     for name in names:
         await store.add(USER, "alice", DAY, name, Tokens(1, 2, 1))
     assert {row.model for row in await store.month(USER, DAY)} == set(names)
 
 
-async def test_counts_beyond_32_bits(make_store: StoreMaker) -> None:
-    store = make_store()
+async def test_counts_beyond_32_bits(make_usage_store: UsageStores) -> None:
+    store = make_usage_store()
     await store.add(USER, "alice", DAY, "gpt-5", Tokens(3_000_000_000, 2**40, 1))
     await store.add(USER, "alice", DAY, "gpt-5", Tokens(3_000_000_000, 1, 1))
     assert by_day_and_model(await store.month(USER, DAY)) == {("2025-03-14", "gpt-5"): Tokens(6_000_000_000, 2**40 + 1, 2)}
 
 
-async def test_concurrent_increments_from_two_instances_lose_nothing(make_store: StoreMaker) -> None:
-    first, second = make_store(), make_store()
+async def test_concurrent_increments_from_two_instances_lose_nothing(make_usage_store: UsageStores) -> None:
+    first, second = make_usage_store(), make_usage_store()
     await asyncio.gather(*(store.add(USER, "alice", DAY, "gpt-5", Tokens(1000, 10, 1)) for store in [first, second] * 50))
     expected = {("2025-03-14", "gpt-5"): Tokens(100_000, 1000, 100)}
     assert by_day_and_model(await first.month(USER, DAY)) == expected
@@ -164,3 +151,23 @@ async def test_the_table_rows(azurite: Azurite) -> None:
     assert (entity["PartitionKey"], entity["RowKey"]) == (USER, "2025-03-14|azure%2Fgpt-5") == (USER, row_key(DAY, "azure/gpt-5"))
     assert (entity["Model"], entity["UserName"]) == ("azure/gpt-5", "alice@contoso.example")
     assert [entity[name].value for name in ("InputTokens", "OutputTokens", "Requests")] == [12, 3, 1]
+
+
+async def test_a_ledger_is_written_only_over_the_version_read(make_usage_store: UsageStores) -> None:
+    here, there = make_usage_store(), make_usage_store()
+    await here.add(USER, "alice", DAY, "gpt-5", Tokens(7, 3, 1))
+    first = await here.read_ledger(USER, DAY)
+    assert (first.ledger, first.version) == (None, None) and by_day_and_model(first.rows) == {
+        ("2025-03-14", "gpt-5"): Tokens(7, 3, 1)
+    }
+    ledger = Ledger(DAY, 10, 10, {1_741_953_600: 500})
+    version = await here.write_ledger(USER, "alice", ledger, None)
+    with pytest.raises(LedgerConflict):
+        await there.write_ledger(USER, "alice", ledger, None)
+    read = await there.read_ledger(USER, DAY)
+    assert (read.ledger, read.version, len(read.rows)) == (ledger, version, 1), "the ledger is not a usage row"
+    moved = await there.write_ledger(USER, "alice", Ledger(DAY, 20, 20), version)
+    with pytest.raises(LedgerConflict):
+        await here.write_ledger(USER, "alice", Ledger(DAY, 30, 30), version)
+    assert (await here.read_ledger(USER, DAY)).version == moved
+    assert await here.month(USER, DAY) == read.rows

@@ -5,10 +5,13 @@
     token        ANTHROPIC_AUTH_TOKEN   the shared token ("token"); anything else: 401
     entra        cab_...                the key's owner ("key"), looked up in the key store on every request; the
                                         owner's roles as the key remembers them must include ENTRA_REQUIRED_ROLE
-    entra        a JWT                  the signed-in user ("entra"), checked by `EntraVerifier`
+    entra        a JWT                  the signed-in person ("entra"), checked by `EntraVerifier`, their sign-in
+                                        noted for their keys (`PersonalKeys.note_sign_in`); or an application
+                                        with ENTRA_AUTOMATION_ROLE ("app")
     entra        nothing                401 that says how to sign in
 
-With CLIENT_AUTH=entra the shared token is not accepted: who calls is always a person the tenant knows.
+With CLIENT_AUTH=entra the shared token is not accepted: who calls is always a person (or an application let
+in by name) the tenant knows.
 """
 
 from __future__ import annotations
@@ -57,7 +60,10 @@ class Authenticator:
             owner = await self.keys.resolve(presented)
             self.verifier.require_role(owner)
             return owner
-        return await self.verifier.verify(presented)
+        caller = await self.verifier.verify(presented)
+        if caller.method == "entra":
+            await self.keys.note_sign_in(caller)
+        return caller
 
     def _shared(self, presented: str | None) -> Caller:
         if self.shared_token is None:

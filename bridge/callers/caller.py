@@ -3,7 +3,9 @@
 How the caller proved who they are (`method`):
 
     method   user_id               proof
-    entra    Entra object id       a Microsoft Entra ID access token for the bridge's app registration
+    entra    Entra object id       a person's Microsoft Entra ID access token for the bridge's app registration
+    app      the service           an application's own token (client credentials), let in by the app role
+             principal's oid       ENTRA_AUTOMATION_ROLE; never a person, never a personal key
     key      the key owner's oid   a personal key (`cab_...`), made by its owner while signed in with Entra
     token    "shared-token"        the one shared ANTHROPIC_AUTH_TOKEN (everyone who has it is one caller)
     open     "anonymous"           no client authentication configured
@@ -14,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-AuthMethod = Literal["entra", "key", "token", "open"]
+AuthMethod = Literal["entra", "app", "key", "token", "open"]
 
 SHARED_TOKEN_USER = "shared-token"
 ANONYMOUS_USER = "anonymous"
@@ -31,9 +33,11 @@ class Caller:
     roles: frozenset[str] = frozenset()
     """App roles of the bridge's app registration assigned to the user (the token's `roles`)."""
     groups: frozenset[str] = frozenset()
-    """Group object ids (the token's `groups`, present when the app registration asks for group claims)."""
+    """Group object ids (the token's `groups`: the groups assigned to the bridge's enterprise application)."""
     key_id: str | None = None
     """The personal key's id when method is "key"."""
+    groups_overage: bool = False
+    """The token listed none of the person's groups, for they are in too many (an overage): `groups` is unknown."""
 
     @property
     def signed_in(self) -> bool:
@@ -45,6 +49,8 @@ class Caller:
         fields = {"user_id": self.user_id, "user_name": self.name, "auth": self.method}
         if self.key_id is not None:
             fields["key_id"] = self.key_id
+        if self.groups_overage:
+            fields["groups"] = "overage"
         return fields
 
 

@@ -7,60 +7,63 @@ and the time claims; nothing here is hand-written crypto):
     check        accepted                                               refused with (401 unless noted)
     shape        a JWS with a `kid`                                     "malformed"
     algorithm    RS256 only                                             none, HS256/384/512 and every other alg
-    key          a key of the tenant's JWKS (OpenID configuration)      "unknown signing key" (after one refetch)
+    key          a key of the tenant's JWKS (`SigningKeys`)             "does not publish"; 503 while Entra is out
     signature    RS256 over header and payload                          "bad signature"
     exp / nbf    within LEEWAY_SECONDS of now                           "expired at ...", "not valid until ..."
-    issuer       {authority}/{tenant}/v2.0 (v2.0 tokens) or                  "wrong issuer ..."
+    issuer       {authority}/{tenant}/v2.0 (v2.0 tokens) or             "wrong issuer ..."
                  https://sts.windows.net/{tenant}/ (v1.0 tokens)
     tid          ENTRA_TENANT_ID                                        "issued by tenant ..."
     audience     ENTRA_CLIENT_ID or api://ENTRA_CLIENT_ID               "wrong audience ..., expected ..."
     oid          present                                                "no object id"
-    app role     ENTRA_REQUIRED_ROLE in `roles`, when configured        403 permission_error
+    who          a person: `scp` holds DELEGATED_SCOPE                  403: a scope list without it
+                 an application (no `scp`, or `idtyp` app): only        403: "issued to an application"
+                 with ENTRA_AUTOMATION_ROLE in `roles`
+    app role     a person: ENTRA_REQUIRED_ROLE in `roles`, when set     403 permission_error
+
+A person's token (Claude Code's `az account get-access-token --resource
+api://<client id>`) carries the delegated scope the app registration exposes
+(`user_impersonation`, infra/entra-app.bicep) in `scp`.  A token an
+application gets for itself (client credentials: any service principal or
+managed identity of the tenant can ask for one) has no `scp`; it acts as a
+person nowhere, and calls at all only with the app role ENTRA_AUTOMATION_ROLE
+assigned to it (`Caller.method` "app", which never gets personal keys).
+
+Groups: a person in more groups than a token lists gets no `groups` claim but
+an overage marker (`_claim_names.groups`, or `hasgroups`); the caller is then
+marked `groups_overage` and the budget applies the most restrictive group
+override that could match (`bridge.usage.budget`).
 
 The signing keys come from the tenant's OpenID configuration
 (`{authority}/{tenant}/v2.0/.well-known/openid-configuration`, then its
-`jwks_uri`), fetched through the process's shared HTTP session
-(`bridge.http`) on first use, never at import; v1.0 and v2.0 tokens of a
-tenant are signed with the same keys.  Both token versions are accepted, as
-the Microsoft identity platform documents for a web API: an app registration
-left at its default (`requestedAccessTokenVersion` null) gets v1.0 tokens
-(issuer `https://sts.windows.net/{tenant}/`, audience `api://<client id>`);
-the deployment sets it to 2 anyway.
-
-The keys are cached; a token naming a key id the cache lacks fetches the set again, at most
-once per REFETCH_INTERVAL_SECONDS (a forged kid cannot make the bridge hammer
-Entra); the whole set is refreshed once it is MAX_KEY_AGE_SECONDS old (a failed
-refresh keeps the old set).  Concurrent requests share one fetch.
+`jwks_uri`), cached and fetched as `bridge.callers.signing_keys` describes;
+v1.0 and v2.0 tokens of a tenant are signed with the same keys.  Both token
+versions are accepted, as the Microsoft identity platform documents for a web
+API: an app registration left at its default (`requestedAccessTokenVersion`
+null) gets v1.0 tokens (issuer `https://sts.windows.net/{tenant}/`, audience
+`api://<client id>`); the deployment sets it to 2 anyway.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 import jwt
 
 from bridge.callers.caller import Caller
+from bridge.callers.signing_keys import ALGORITHM, SigningKeys
 from bridge.errors import BridgeError
-from bridge.http import proxy_for, session
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 V1_ISSUER_HOST = "https://sts.windows.net"
-ALGORITHM = "RS256"
+DELEGATED_SCOPE = "user_impersonation"
+"""The scope the bridge's app registration exposes (infra/entra-app.bicep): every person's token carries it."""
 LEEWAY_SECONDS = 60
-REFETCH_INTERVAL_SECONDS = 60.0
-"""A token naming an unknown key id fetches the key set again at most this often."""
-RETRY_AFTER_FAILED_FETCH_SECONDS = 5.0
-"""With no key set at all (Entra unreachable so far), how soon a request may try again."""
-MAX_KEY_AGE_SECONDS = 24 * 3600.0
-FETCH_TIMEOUT_SECONDS = 10.0
-NAME_CLAIMS = ("preferred_username", "upn", "unique_name", "email", "name", "app_displayname")
+NAME_CLAIMS = ("preferred_username", "upn", "unique_name", "email", "name")
+APP_NAME_CLAIMS = ("app_displayname", "azp", "appid")
 _SHOWN_CLAIM_CHARS = 120
 
 
@@ -72,7 +75,9 @@ class EntraConfig:
     """The application (client) id of the bridge's app registration: the tokens' audience."""
     authority: str = DEFAULT_AUTHORITY
     required_role: str | None = None
-    """An app role every caller must have (403 otherwise); None: any user of the tenant."""
+    """An app role every person must have (403 otherwise); None: any user of the tenant."""
+    automation_role: str | None = None
+    """The app role that lets an application call with its own token; None: applications are refused."""
 
     @property
     def issuer(self) -> str:
@@ -119,19 +124,24 @@ def _strings(value: object) -> frozenset[str]:
     return frozenset(v for v in value if isinstance(v, str)) if isinstance(value, list) else frozenset()
 
 
+def _groups_overage(claims: Mapping[str, Any]) -> bool:
+    """The token lists none of the person's groups because they are in too many (200 in a JWT): Entra then
+    points to Microsoft Graph (`_claim_names.groups`), or says `hasgroups` (implicit flow)."""
+    names = claims.get("_claim_names")
+    return (isinstance(names, dict) and "groups" in names) or claims.get("hasgroups") is True
+
+
 class EntraVerifier:
     """Checks Entra ID access tokens for one app registration; one per process, shared by all requests."""
 
     def __init__(self, config: EntraConfig, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
-        self._clock = clock
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
-        self._attempted_at: float | None = None
-        self._jwks_uri: str | None = None
-        self._lock = asyncio.Lock()
-        self.fetches = 0
+        self.keys = SigningKeys(config.openid_configuration_url, config.tenant_id, clock=clock)
+
+    @property
+    def fetches(self) -> int:
         """How many times the key set was fetched (for tests and /health)."""
+        return self.keys.fetches
 
     async def verify(self, token: str) -> Caller:
         """The caller `token` proves, or a BridgeError that says what is wrong with it."""
@@ -149,7 +159,7 @@ class EntraVerifier:
         if not isinstance(kid, str) or not kid:
             raise refused("malformed: the token header names no signing key (kid)")
         self._refuse_wrong_issuer(claims)
-        key = await self._key(kid)
+        key = await self.keys.key(kid)
         try:
             jwt.decode(
                 token,
@@ -200,13 +210,43 @@ class EntraVerifier:
         object_id = claims.get("oid")
         if not isinstance(object_id, str) or not object_id:
             raise refused("it has no object id (oid): use a token issued to a user or a managed identity")
+        roles = _strings(claims.get("roles"))
+        scopes = claims.get("scp")
+        if not isinstance(scopes, str) or claims.get("idtyp") == "app":
+            return self._application(claims, object_id, tenant, roles)
+        if DELEGATED_SCOPE not in scopes.split():
+            raise BridgeError(
+                "permission_error",
+                f"Microsoft Entra ID token refused: it does not carry the bridge's delegated scope {DELEGATED_SCOPE!r} "
+                f"(scp {_shown(scopes)}). Get a token for the bridge with `{self.config.token_command}`",
+            )
         name = next((v for c in NAME_CLAIMS if isinstance(v := claims.get(c), str) and v), object_id)
-        caller = Caller(object_id, name, "entra", tenant, _strings(claims.get("roles")), _strings(claims.get("groups")))
+        overage = _groups_overage(claims)
+        groups = frozenset() if overage else _strings(claims.get("groups"))
+        caller = Caller(object_id, name, "entra", tenant, roles, groups, groups_overage=overage)
         self.require_role(caller)
         return caller
 
+    def _application(self, claims: Mapping[str, Any], object_id: str, tenant: str, roles: frozenset[str]) -> Caller:
+        """An application's own token (no delegated scope): let in only with ENTRA_AUTOMATION_ROLE."""
+        name = next((v for c in APP_NAME_CLAIMS if isinstance(v := claims.get(c), str) and v), object_id)
+        automation = self.config.automation_role
+        if automation is None or automation not in roles:
+            allowed = (
+                f"an application may call only with the app role {automation!r} (ENTRA_AUTOMATION_ROLE) assigned to it"
+                if automation is not None
+                else "applications may not call this bridge (ENTRA_AUTOMATION_ROLE is not set)"
+            )
+            raise BridgeError(
+                "permission_error",
+                f"Microsoft Entra ID token refused: it was issued to an application ({_shown(name)}, client credentials: "
+                f"no delegated scope {DELEGATED_SCOPE!r}), not to a person signing in; {allowed}. People get a token "
+                f"with `{self.config.token_command}`",
+            )
+        return Caller(object_id, name, "app", tenant, roles)
+
     def require_role(self, caller: Caller) -> None:
-        """403 unless `caller` has ENTRA_REQUIRED_ROLE (a key's owner: as the key remembers them)."""
+        """403 unless the person `caller` has ENTRA_REQUIRED_ROLE (a key's owner: as the key remembers them)."""
         required = self.config.required_role
         if required is not None and required not in caller.roles:
             raise BridgeError(
@@ -215,79 +255,3 @@ class EntraVerifier:
                 "ask an administrator to assign it in the bridge's enterprise application, then get a fresh token "
                 "(or a new personal key)",
             )
-
-    async def _key(self, kid: str) -> jwt.PyJWK:
-        if kid in self._keys and not self._stale():
-            return self._keys[kid]
-        async with self._lock:
-            if (kid not in self._keys or self._stale()) and self._may_fetch():
-                await self._fetch()
-        if kid not in self._keys:
-            raise refused(
-                f"it names signing key {_shown(kid)}, which tenant {self.config.tenant_id} does not publish "
-                f"({self.config.openid_configuration_url})"
-            )
-        return self._keys[kid]
-
-    def _stale(self) -> bool:
-        return self._fetched_at is None or self._clock() - self._fetched_at >= MAX_KEY_AGE_SECONDS
-
-    def _may_fetch(self) -> bool:
-        if self._attempted_at is None:
-            return True
-        interval = REFETCH_INTERVAL_SECONDS if self._keys else RETRY_AFTER_FAILED_FETCH_SECONDS
-        return self._clock() - self._attempted_at >= interval
-
-    async def _fetch(self) -> None:
-        self._attempted_at = self._clock()
-        self.fetches += 1
-        try:
-            if self._jwks_uri is None:
-                document = await self._get_json(self.config.openid_configuration_url)
-                jwks_uri = document.get("jwks_uri")
-                if not isinstance(jwks_uri, str):
-                    raise ValueError("the OpenID configuration has no jwks_uri")
-                self._jwks_uri = jwks_uri
-            keys = _signing_keys(await self._get_json(self._jwks_uri))
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            if self._keys:
-                return
-            raise BridgeError(
-                "api_error",
-                f"Could not fetch the Entra ID signing keys of tenant {self.config.tenant_id} "
-                f"({self.config.openid_configuration_url}; ENTRA_AUTHORITY, ENTRA_TENANT_ID): {str(exc)[:300]}",
-                http_status=503,
-            ) from None
-        self._keys = keys
-        self._fetched_at = self._clock()
-
-    async def _get_json(self, url: str) -> dict[str, Any]:
-        timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_SECONDS)
-        async with session().get(url, timeout=timeout, proxy=proxy_for(url)) as response:
-            if response.status != 200:
-                raise ValueError(f"GET {url} answered {response.status}")
-            document = json.loads(await response.read())
-        if not isinstance(document, dict):
-            raise ValueError(f"GET {url} did not answer a JSON object")
-        return document
-
-
-def _signing_keys(jwks: Mapping[str, Any]) -> dict[str, jwt.PyJWK]:
-    """The RSA signature keys of a JWKS document by key id (other key types and uses are skipped)."""
-    keys: dict[str, jwt.PyJWK] = {}
-    entries = jwks.get("keys")
-    if not isinstance(entries, list):
-        raise ValueError("the key set has no keys")
-    for entry in entries:
-        if not isinstance(entry, dict) or entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
-            continue
-        kid = entry.get("kid")
-        if not isinstance(kid, str):
-            continue
-        try:
-            keys[kid] = jwt.PyJWK(entry, algorithm=ALGORITHM)
-        except jwt.PyJWKError:
-            continue
-    if not keys:
-        raise ValueError("the key set has no RSA signing keys")
-    return keys

@@ -61,7 +61,12 @@ def build_gateway(
         tables = TableService(connection_string=settings.connection_string)
     key_store: KeyStore = TableKeyStore(tables.table(KEYS_TABLE)) if tables is not None else MemoryKeyStore()
     usage_store: UsageStore = TableUsageStore(tables.table(USAGE_TABLE)) if tables is not None else MemoryUsageStore()
-    keys = PersonalKeys(key_store, lifetime_days=settings.key_lifetime_days)
+    keys = PersonalKeys(
+        key_store,
+        lifetime_days=settings.key_lifetime_days,
+        sign_in_days=settings.key_sign_in_days,
+        admin_role=settings.admin_role,
+    )
     verifier = EntraVerifier(settings.entra) if settings.entra is not None else None
     authenticator = Authenticator(
         settings.client_auth, shared_token=shared_token, verifier=verifier, keys=keys, refusal=settings.refusal

@@ -1,10 +1,13 @@
 """What the gateway's own endpoints answer, as plain functions of the caller and the parsed body.
 
-    route                   function      answer (JSON)                                    who may call
-    POST   /v1/keys         create_key    201: the key's listing fields plus "key", once    signed in with Entra
-    GET    /v1/keys         list_keys     200: {"data": [listing fields, ...]}             signed in with Entra
-    DELETE /v1/keys/{id}    revoke_key    200: {"id": ..., "revoked": true}                signed in with Entra
-    GET    /v1/usage        usage         200: today and this month, per model, budget     anyone who may call the bridge
+    route                    function      answer (JSON)                                    who may call
+    POST   /v1/keys          create_key    201: the key's listing fields plus "key", once    a person signed in with Entra
+    GET    /v1/keys          list_keys     200: {"data": [listing fields, ...]}             a person signed in with Entra
+    GET    /v1/keys?user=U   list_keys     200: U's keys, each with its "owner"             ENTRA_ADMIN_ROLE (U: object id
+                                                                                            or user principal name)
+    DELETE /v1/keys/{id}     revoke_key    200: {"id": ..., "revoked": true}                its owner signed in with Entra,
+                                                                                            or ENTRA_ADMIN_ROLE
+    GET    /v1/usage         usage         200: today and this month, per model, budget     anyone who may call the bridge
 
 POST /v1/keys takes an optional JSON object: {"name": "cursor on my laptop", "expires_in_days": 30}.
 Every refusal is a `BridgeError` the route renders in the client's error shape.
@@ -28,6 +31,8 @@ def _require_entra(caller: Caller) -> None:
         return
     if caller.method == "key":
         reason = "a personal key cannot manage personal keys: call with a Microsoft Entra ID token"
+    elif caller.method == "app":
+        reason = "an application cannot have personal keys: they are for people signed in with Microsoft Entra ID"
     else:
         reason = "personal keys need CLIENT_AUTH=entra and a caller signed in with Microsoft Entra ID"
     raise BridgeError("permission_error", f"Personal keys: {reason}")
@@ -57,9 +62,16 @@ async def create_key(caller: Caller, body: Any, keys: PersonalKeys) -> dict[str,
     return {**record.public(), "key": secret, "note": KEY_NOTE}
 
 
-async def list_keys(caller: Caller, keys: PersonalKeys) -> dict[str, Any]:
+async def list_keys(caller: Caller, keys: PersonalKeys, user: str | None = None) -> dict[str, Any]:
+    """The caller's keys; with `user`, that person's (an administrator's listing)."""
     _require_entra(caller)
-    return {"data": [record.public() for record in await keys.owned(caller)]}
+    if user is None or user == caller.user_id:
+        return {"data": [record.public() for record in await keys.owned(caller)]}
+    if not keys.administers(caller):
+        role = f"the app role {keys.admin_role!r} (ENTRA_ADMIN_ROLE)" if keys.admin_role else "ENTRA_ADMIN_ROLE, which is not set"
+        raise BridgeError("permission_error", f"Listing another person's personal keys needs {role}")
+    records = await keys.of(user)
+    return {"data": [{**r.public(), "owner": {"id": r.owner.user_id, "name": r.owner.name}} for r in records]}
 
 
 async def revoke_key(caller: Caller, key_id: str, keys: PersonalKeys) -> dict[str, Any]:

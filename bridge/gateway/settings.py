@@ -16,22 +16,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bridge.callers.entra import DEFAULT_AUTHORITY, EntraConfig
-from bridge.callers.keys import DEFAULT_LIFETIME_DAYS
+from bridge.callers.keys import DEFAULT_LIFETIME_DAYS, DEFAULT_SIGN_IN_DAYS
 from bridge.settings import (
     BUDGET_DAILY_TOKENS,
     BUDGET_MONTHLY_TOKENS,
     BUDGET_OVERRIDES,
     CLIENT_AUTH,
+    ENTRA_ADMIN_ROLE,
     ENTRA_AUTHORITY,
+    ENTRA_AUTOMATION_ROLE,
     ENTRA_CLIENT_ID,
     ENTRA_REQUIRED_ROLE,
     ENTRA_TENANT_ID,
     PERSONAL_KEY_DAYS,
+    PERSONAL_KEY_SIGNIN_DAYS,
     USAGE_CONNECTION_STRING,
     USAGE_TABLE_ENDPOINT,
     ClientAuth,
 )
-from bridge.usage.budget import BudgetConfig, parse_overrides
+from bridge.usage.limits import BudgetConfig, parse_overrides
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,9 @@ class GatewaySettings:
     client_auth: ClientAuth = "token"
     entra: EntraConfig | None = None
     key_lifetime_days: int = DEFAULT_LIFETIME_DAYS
+    key_sign_in_days: int = DEFAULT_SIGN_IN_DAYS
+    admin_role: str | None = None
+    """ENTRA_ADMIN_ROLE: the app role of those who may list and revoke anyone's personal keys."""
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     table_endpoint: str | None = None
     connection_string: str | None = None
@@ -61,7 +67,9 @@ def _entra(env: Mapping[str, str], problems: list[str]) -> EntraConfig | None:
             problems.append(f"{CLIENT_AUTH.name}=entra needs {setting.name}: {what}")
     if tenant is None or client is None or len(problems) > before:
         return None
-    return EntraConfig(tenant, client, authority, ENTRA_REQUIRED_ROLE.value(env, problems))
+    return EntraConfig(
+        tenant, client, authority, ENTRA_REQUIRED_ROLE.value(env, problems), ENTRA_AUTOMATION_ROLE.value(env, problems)
+    )
 
 
 def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -88,6 +96,8 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         client_auth=client_auth or "token",
         entra=entra,
         key_lifetime_days=PERSONAL_KEY_DAYS.value(env, problems) or DEFAULT_LIFETIME_DAYS,
+        key_sign_in_days=PERSONAL_KEY_SIGNIN_DAYS.value(env, problems) or DEFAULT_SIGN_IN_DAYS,
+        admin_role=ENTRA_ADMIN_ROLE.value(env, problems),
         budget=budget,
         table_endpoint=endpoint,
         connection_string=connection_string,

@@ -18,7 +18,13 @@ decoded into the events it completes, in one pass, and handed on as one batch.
   connection goes back to the pool.  A stop sequence ends it too, and closes
   the connection (the upstream would go on generating);
 - `aclose()`, from any task, drops the connection: a read pending in another
-  task fails and the stream ends, without cancelling that task.
+  task fails and the stream ends, without cancelling that task;
+- `received` keeps what was handed on: the usage, if it came, and the text
+  (text, reasoning, tool names and arguments), from which the budget
+  estimates the output of an answer whose usage never came (a stream cut
+  short): its first `KEPT_CHARS` characters as they came (counted with the
+  tokenizer, only then), and how many characters followed (estimated), so a
+  long stream keeps its memory flat.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from typing import Any, Protocol
 
 from bridge import sse
 from bridge.errors import BridgeError
-from bridge.model import Event
+from bridge.model import Event, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallStart, Usage
 from bridge.settings import Api
 from bridge.stops import StopSequences
 from bridge.tiers import Target
@@ -40,6 +46,8 @@ from bridge.upstreams.transport import TRANSPORT_ERRORS, Reply
 
 DONE = b"[DONE]"
 DRAIN_SECONDS = 30.0
+KEPT_CHARS = 32_000
+"""Characters of an answer's text `Received` keeps for an exact count; the rest it only counts."""
 log = logging.getLogger("bridge.upstream")
 _draining: set[asyncio.Task[None]] = set()
 
@@ -155,6 +163,37 @@ class WholeDecoder:
         return self._stops.feed(events) if self._stops is not None else events
 
 
+class Received:
+    """What an upstream answer has handed on so far: its usage (None until it comes), the pieces of its text up
+    to KEPT_CHARS characters, and how many characters followed them."""
+
+    __slots__ = ("beyond", "kept", "pieces", "usage")
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.kept = 0
+        self.beyond = 0
+        self.usage: Usage | None = None
+
+    def feed(self, batch: list[Event]) -> None:
+        for event in batch:
+            if isinstance(event, TextDelta | ReasoningDelta):
+                self._text(event.text)
+            elif isinstance(event, ToolCallDelta):
+                self._text(event.arguments)
+            elif isinstance(event, ToolCallStart):
+                self._text(event.name)
+            elif isinstance(event, Usage):
+                self.usage = event
+
+    def _text(self, text: str) -> None:
+        if self.kept < KEPT_CHARS:
+            self.pieces.append(text)
+            self.kept += len(text)
+        else:
+            self.beyond += len(text)
+
+
 class UpstreamStream:
     """The events of one upstream answer, batch by batch; owns the HTTP response (see the module's notes)."""
 
@@ -177,6 +216,7 @@ class UpstreamStream:
         self._pending: list[Event] = []
         self._ended = False
         self._draining = False
+        self.received = Received()
 
     async def first(self) -> None:
         """Read until the first batch is in; raises `UpstreamFailure` when the upstream reports a failure first."""
@@ -196,6 +236,7 @@ class UpstreamStream:
                 batch = await self._read()
             except UpstreamFailure as failure:
                 raise describe(failure.error, self.target, keyed=False) from None
+        self.received.feed(batch)
         return restore(batch, self._client_names) if self._client_names else batch
 
     async def _read(self) -> list[Event]:

@@ -1,119 +1,83 @@
-"""Per-user token budgets per UTC day and per calendar month, with more (or less) for app roles and groups.
+"""Per-person token budgets, with the requests in flight counted: admission holds tokens, the end settles them.
 
-Settings:
+    step     when                         what (`Budget`)
+    admit    before the upstream call     the caller's limits (`bridge.usage.limits`; none: nothing read or written);
+                                          their ledger as of now (`bridge.usage.ledger`); refused when used + held
+                                          reaches a limit; else the request's allowance (`bridge.usage.charge`) is
+                                          held, written only if the ledger is as it was read (another instance's
+                                          write in between: read it again, try again)
+    settle   when the request ends,       in a task of its own (the answer never waits, a client leaving cannot
+             however it ends              stop it): the hold released and what was used added to the ledger, then,
+                                          once the ledger holds it, to the usage row of its model (GET /v1/usage,
+                                          `report`); never the row first, for a ledger read takes in the rows and
+                                          would count it twice (a ledger that cannot be written: the row is skipped,
+                                          logged, and the settlement goes with the caller's next write)
 
-    BUDGET_DAILY_TOKENS     tokens a user may use per UTC day; unset: no daily limit
-    BUDGET_MONTHLY_TOKENS   tokens a user may use per calendar month (UTC); unset: no monthly limit
-    BUDGET_OVERRIDES        entries separated by ";", each  role:<app role>=<limits>  or  group:<group object id>=<limits>,
-                            <limits> being daily:<n> and/or monthly:<n> separated by ","; <n> is a whole number, with
-                            an optional k, M or G suffix (thousand, million, billion), or "unlimited".
-                            Example: role:Bridge.Lead=daily:2M,monthly:40M;group:0b0e…=daily:unlimited
+Refusals are 429 `rate_limit_error`:
 
-A caller's limit for a period is the default, unless overrides that match them
-(one of their app roles, one of their groups) set that period: then the most
-generous of those wins (unlimited beats any number).  Tokens are what Azure
-reports: input (cached included) plus output.
+    used >= limit          "used up", with the usage, the limit and the reset time; `x-should-retry: false`
+    used + held >= limit   the rest of the budget is held by the caller's requests still running: retryable,
+                           `retry-after` HELD_RETRY_AFTER_SECONDS (the SDKs, and Claude Code, retry)
 
-`check` refuses a caller whose usage has reached a limit (429
-`rate_limit_error`, `x-should-retry: false`, with the usage, the limit and the
-reset time); `record` adds a finished request's tokens, and `record_soon` does
-it in a task of its own, so the answer never waits for the store and a client
-that goes away (cancelling its request) cannot stop the count.  The check reads the
-store each time, after this process's counts of the caller still being written,
-so a request can only overshoot a limit by its own size (and by the other
-requests of the same user already under way when the limit is reached).
+The bound: every admission sees used + held below the limit, and a request's
+end releases its hold as it adds what it used.  So a person's usage passes a
+limit by at most the allowance of the last request admitted, plus what the
+requests then in flight use beyond their own allowances (an answer longer
+than the output cap, or Azure counting the input higher than the bridge did).
+
+A hold expires HOLD_GRACE_SECONDS after the request's deadline (REQUEST_TIMEOUT):
+the holds of an instance that died mid-request free themselves.  Each instance
+keeps every caller's ledger as it last read or wrote it, with its version: an
+admission is one conditional write, and a read only when another instance
+wrote since (the write is refused) or a refusal would rest on holds that may
+have ended.  Within an instance, one lock per caller orders the writes, and
+the settlements waiting for it go into the next write, an admission's or
+their own (a settlement is pending at once: the caller's next admission here
+counts it even before it is written).
+Whenever the ledger is read, it takes in the usage rows of the month (what was
+counted before any budget was configured is not lost).  When any budget is
+configured, everyone's requests are settled into their ledger, limited or not,
+so a limit that starts to apply later (a role removed) starts from the truth;
+without one, only the rows are written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from bridge.callers.caller import Caller
 from bridge.errors import NO_RETRY, BridgeError
-from bridge.settings import GUID_PATTERN, parse_token_count
+from bridge.usage.ledger import Hold, Ledger
+from bridge.usage.limits import BudgetConfig, Period
 from bridge.usage.periods import iso_utc, next_day, next_month, utc_day, utc_now
-from bridge.usage.store import DayUsage, Tokens, UsageStore
+from bridge.usage.store import DayUsage, LedgerConflict, Tokens, UsageStore
 
-Period = Literal["daily", "monthly"]
-OverrideKind = Literal["role", "group"]
-_PERIODS: dict[str, Period] = {"daily": "daily", "monthly": "monthly"}
-_KINDS: dict[str, OverrideKind] = {"role": "role", "group": "group"}
+HOLD_GRACE_SECONDS = 60.0
+HELD_RETRY_AFTER_SECONDS = 5
+MAX_ATTEMPTS = 40
+BACKOFF_SECONDS = 0.01
+MAX_BACKOFF_SECONDS = 0.5
+MAX_ACCOUNTS = 10_000
+"""Callers whose ledger an instance keeps; beyond, the idle ones are forgotten (and read again when needed)."""
 
 log = logging.getLogger("bridge.usage")
 
 
-@dataclass(frozen=True, slots=True)
-class Override:
-    kind: OverrideKind
-    name: str
-    """The app role's value, or the group's object id."""
-    limits: Mapping[Period, int | None]
-    """Only the periods the override sets; None: unlimited."""
+@dataclass
+class _Settlement:
+    """A request's end, waiting to be written into its caller's ledger: its hold (if it had one), the tokens it
+    used, and whether the ledger holds it yet."""
 
-    def matches(self, caller: Caller) -> bool:
-        if self.kind == "role":
-            return self.name in caller.roles
-        return self.name.lower() in {group.lower() for group in caller.groups}
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetConfig:
-    daily: int | None = None
-    monthly: int | None = None
-    overrides: tuple[Override, ...] = ()
-
-    def limit(self, caller: Caller, period: Period) -> int | None:
-        default = self.daily if period == "daily" else self.monthly
-        granted = [o.limits[period] for o in self.overrides if period in o.limits and o.matches(caller)]
-        if not granted:
-            return default
-        return None if None in granted else max(v for v in granted if v is not None)
-
-    @property
-    def limits_anyone(self) -> bool:
-        """False when no caller can have a limit (then `check` reads nothing)."""
-        numbers = [self.daily, self.monthly, *(v for o in self.overrides for v in o.limits.values())]
-        return any(v is not None for v in numbers)
-
-
-def parse_overrides(raw: str, setting: str = "BUDGET_OVERRIDES") -> tuple[tuple[Override, ...], list[str]]:
-    """The overrides a setting describes, and what is wrong with it (messages naming `setting`); never raises."""
-    overrides: list[Override] = []
-    problems: list[str] = []
-    for entry in (e.strip() for e in raw.split(";")):
-        if not entry:
-            continue
-        who, equals, what = entry.partition("=")
-        kind_text, colon, name = (part.strip() for part in who.partition(":"))
-        kind = _KINDS.get(kind_text)
-        if not equals or not colon or kind is None or not name:
-            problems.append(
-                f"{setting}: {entry!r} must look like role:<app role>=daily:<n>,monthly:<n> or group:<group object id>=daily:<n>"
-            )
-            continue
-        if kind == "group" and not GUID_PATTERN.fullmatch(name):
-            problems.append(f"{setting}: groups are named by their object id (a GUID, as tokens carry them), got {name!r}")
-            continue
-        limits: dict[Period, int | None] = {}
-        for item in (i.strip() for i in what.split(",")):
-            period_text, _, count = (part.strip() for part in item.partition(":"))
-            period = _PERIODS.get(period_text)
-            if period is None:
-                problems.append(f"{setting}: in {entry!r}, {item!r} must be daily:<n> or monthly:<n>")
-                continue
-            try:
-                limits[period] = parse_token_count(count)
-            except ValueError as exc:
-                problems.append(f"{setting}: in {entry!r}, {period_text} {exc}")
-        if limits:
-            overrides.append(Override(kind, name, limits))
-    return tuple(overrides), problems
+    hold: Hold | None
+    tokens: int
+    written: bool = False
 
 
 @dataclass(slots=True)
@@ -144,6 +108,30 @@ def _tokens_json(tokens: Tokens) -> dict[str, int]:
     }
 
 
+@dataclass
+class _Account:
+    """One caller's ledger in this instance: as last read or written (with its version), the settlements not
+    yet written, and the lock that orders the writes."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    known: tuple[str | None, Ledger] | None = None
+    pending: list[_Settlement] = field(default_factory=list)
+
+    @property
+    def idle(self) -> bool:
+        return not self.lock.locked() and not self.pending
+
+
+def _settled(ledger: Ledger, settlements: Iterable[_Settlement]) -> Ledger:
+    for settlement in settlements:
+        ledger = ledger.settled(settlement.hold, settlement.tokens)
+    return ledger
+
+
+async def _backoff(attempt: int) -> None:
+    await asyncio.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2**attempt)))
+
+
 class Budget:
     """The budget policy over a usage store; one per process."""
 
@@ -151,23 +139,59 @@ class Budget:
         self.config = config
         self.store = store
         self._clock = clock
+        self._accounts: dict[str, _Account] = {}
         self._counting: dict[asyncio.Task[None], str] = {}
-        """Counts being written, with whose they are."""
+        """Settlements being written, with whose they are."""
 
-    async def check(self, caller: Caller) -> None:
-        """Refuse (429) a caller who has used up a daily or monthly budget; reads nothing when no limit can apply."""
+    def limits(self, caller: Caller) -> tuple[int | None, int | None]:
+        """The caller's daily and monthly limits (None: unlimited)."""
         if not self.config.limits_anyone:
-            return
-        daily, monthly = self.config.limit(caller, "daily"), self.config.limit(caller, "monthly")
+            return None, None
+        return self.config.limit(caller, "daily"), self.config.limit(caller, "monthly")
+
+    async def admit(self, caller: Caller, allowance: int, lifetime: float) -> Hold | None:
+        """Hold `allowance` tokens of the caller's budget for a request that may run `lifetime` seconds, or refuse
+        (429); None when no limit applies to the caller (nothing is held)."""
+        daily, monthly = self.limits(caller)
         if daily is None and monthly is None:
-            return
-        await self.settle(caller.user_id)
-        now = self._clock()
-        day, month = _totals(await self.store.month(caller.user_id, utc_day(now)), utc_day(now))
-        if monthly is not None and month.tokens.total >= monthly:
-            raise self._over("Monthly", month.tokens.total, monthly, "this month", next_month(now))
-        if daily is not None and day.tokens.total >= daily:
-            raise self._over("Daily", day.tokens.total, daily, "today", next_day(now))
+            return None
+        account = self._account(caller.user_id)
+        async with account.lock:
+            fresh = False
+            for attempt in range(MAX_ATTEMPTS):
+                now = self._clock()
+                if account.known is None:
+                    account.known, fresh = await self._read(caller.user_id, now), True
+                version, known = account.known
+                applied = len(account.pending)
+                ledger = _settled(known.at(now), account.pending[:applied])
+                refusal = self._refusal(ledger, daily, monthly, now)
+                if refusal is not None:
+                    error, held = refusal
+                    if held and not fresh:
+                        account.known = None  # the holds may have ended on another instance: read before refusing
+                        continue
+                    raise error
+                hold = Hold.until(allowance, now + timedelta(seconds=lifetime + HOLD_GRACE_SECONDS))
+                if await self._write(caller, account, ledger.holding(hold), version, applied):
+                    return hold
+                fresh = False
+                await _backoff(attempt)
+        raise BridgeError("api_error", f"Could not check the budget: {MAX_ATTEMPTS} attempts lost races with other instances")
+
+    def _refusal(self, ledger: Ledger, daily: int | None, monthly: int | None, now: datetime) -> tuple[BridgeError, bool] | None:
+        """Why `ledger` admits nothing more, and whether only holds stand in the way (then a retry may pass)."""
+        periods = (
+            ("Monthly", ledger.month_tokens, monthly, "this month", next_month(now)),
+            ("Daily", ledger.day_tokens, daily, "today", next_day(now)),
+        )
+        for period, used, limit, when, resets in periods:
+            if limit is not None and used >= limit:
+                return self._over(period, used, limit, when, resets), False
+        for period, used, limit, when, _ in periods:
+            if limit is not None and used + ledger.held >= limit:
+                return self._held(period, used, ledger.held, limit, when), True
+        return None
 
     @staticmethod
     def _over(period: str, used: int, limit: int, when: str, resets: datetime) -> BridgeError:
@@ -178,11 +202,81 @@ class Budget:
             dict(NO_RETRY),
         )
 
-    async def record(self, caller: Caller, model: str, input_tokens: int, output_tokens: int) -> None:
-        """Count a finished request: input tokens (cached included) and output tokens.  Never raises for storage."""
-        tokens = Tokens(max(input_tokens, 0), max(output_tokens, 0), 1)
+    @staticmethod
+    def _held(period: str, used: int, held: int, limit: int, when: str) -> BridgeError:
+        return BridgeError(
+            "rate_limit_error",
+            f"{period} token budget: {used:,} of {limit:,} tokens used {when} (UTC), and {held:,} more held by your "
+            "requests still running, which is all that is left: try again when they finish.",
+            {"retry-after": str(HELD_RETRY_AFTER_SECONDS)},
+        )
+
+    async def _read(self, user_id: str, now: datetime) -> tuple[str | None, Ledger]:
+        """The caller's ledger as stored, as of `now`, taking in the usage rows of its month."""
+        today = utc_day(now)
+        read = await self.store.read_ledger(user_id, today)
+        day, month = _totals(read.rows, today)
+        ledger = (read.ledger or Ledger(today)).at(now).reconciled(day.tokens.total, month.tokens.total)
+        return read.version, ledger
+
+    async def _write(self, caller: Caller, account: _Account, ledger: Ledger, version: str | None, applied: int) -> bool:
+        """Write `ledger` (the first `applied` pending settlements in it) if nobody wrote since `version`."""
         try:
-            await self.store.add(caller.user_id, caller.name, utc_day(self._clock()), model, tokens)
+            written = await self.store.write_ledger(caller.user_id, caller.name, ledger, version)
+        except LedgerConflict:
+            account.known = None
+            return False
+        except BridgeError:
+            account.known = None
+            raise
+        account.known = (written, ledger)
+        for settlement in account.pending[:applied]:
+            settlement.written = True
+        del account.pending[:applied]
+        return True
+
+    def _account(self, user_id: str) -> _Account:
+        account = self._accounts.get(user_id)
+        if account is None:
+            if len(self._accounts) >= MAX_ACCOUNTS:
+                self._accounts = {user: kept for user, kept in self._accounts.items() if not kept.idle}
+            account = self._accounts[user_id] = _Account()
+        return account
+
+    def settle_soon(self, caller: Caller, model: str, hold: Hold | None, used: Tokens | Awaitable[Tokens]) -> None:
+        """End a request, in a task of its own (kept until done): `hold` released, `used` counted (`Tokens()`:
+        nothing, the upstream never answered).  Nothing waits for it, nothing cancels it; known tokens are
+        pending at once, so the caller's next admission here counts them even before they are written."""
+        queued = self._queue(caller, hold, used) if isinstance(used, Tokens) else None
+        task = asyncio.get_running_loop().create_task(self._settle(caller, model, hold, used, queued))
+        self._counting[task] = caller.user_id
+        task.add_done_callback(self._counted)
+
+    async def record(self, caller: Caller, model: str, input_tokens: int, output_tokens: int) -> None:
+        """Count a finished request that held nothing: input tokens (cached included) and output tokens."""
+        await self._settle(caller, model, None, Tokens(max(input_tokens, 0), max(output_tokens, 0), 1))
+
+    def _queue(self, caller: Caller, hold: Hold | None, tokens: Tokens) -> _Settlement | None:
+        """Make the settlement pending in the caller's ledger (only when some budget is configured)."""
+        if not self.config.limits_anyone:
+            return None
+        settlement = _Settlement(hold, tokens.total)
+        self._account(caller.user_id).pending.append(settlement)
+        return settlement
+
+    async def _settle(
+        self, caller: Caller, model: str, hold: Hold | None, used: Tokens | Awaitable[Tokens], queued: _Settlement | None = None
+    ) -> None:
+        """The ledger first, then the usage row (see the module's notes).  Never raises for storage: what could not
+        be written is logged."""
+        tokens = Tokens()
+        try:
+            tokens = used if isinstance(used, Tokens) else await used
+            settlement = queued or self._queue(caller, hold, tokens)
+            if settlement is not None:
+                await self._flush(caller, settlement)
+            if tokens.requests:
+                await self.store.add(caller.user_id, caller.name, utc_day(self._clock()), model, tokens)
         except BridgeError as exc:
             log.error(
                 "usage of %s not counted (%d input, %d output tokens on %s): %s",
@@ -193,11 +287,23 @@ class Budget:
                 exc.message,
             )
 
-    def record_soon(self, caller: Caller, model: str, input_tokens: int, output_tokens: int) -> None:
-        """`record`, in a task of its own (kept until done): nothing waits for it, nothing cancels it."""
-        task = asyncio.get_running_loop().create_task(self.record(caller, model, input_tokens, output_tokens))
-        self._counting[task] = caller.user_id
-        task.add_done_callback(self._counted)
+    async def _flush(self, caller: Caller, settlement: _Settlement) -> None:
+        """See `settlement` written into the caller's ledger, with whatever else is pending, unless an admission
+        wrote it meanwhile."""
+        account = self._account(caller.user_id)
+        async with account.lock:
+            for attempt in range(MAX_ATTEMPTS):
+                if settlement.written:
+                    return
+                now = self._clock()
+                if account.known is None:
+                    account.known = await self._read(caller.user_id, now)
+                version, known = account.known
+                applied = len(account.pending)
+                if await self._write(caller, account, _settled(known.at(now), account.pending[:applied]), version, applied):
+                    return
+                await _backoff(attempt)
+        raise BridgeError("api_error", f"Could not settle the budget: {MAX_ATTEMPTS} attempts lost races with other instances")
 
     def _counted(self, task: asyncio.Task[None]) -> None:
         self._counting.pop(task, None)
@@ -205,7 +311,7 @@ class Budget:
             log.error("usage not counted", exc_info=task.exception())
 
     async def settle(self, user_id: str | None = None) -> None:
-        """Wait for the counts this process is still writing (of `user_id`, or everyone's)."""
+        """Wait for the settlements this process is still writing (of `user_id`, or everyone's)."""
         while pending := {task for task, user in self._counting.items() if user_id is None or user == user_id}:
             await asyncio.wait(pending)
 

@@ -16,11 +16,24 @@ wrote in between, the service answers 412 and the increment reads again
 the same row are queued behind one lock and merged: whoever holds the lock
 writes everything that piled up meanwhile, so a burst of concurrent requests
 costs a few writes, not one conflict-and-retry each.
+
+Each user's budget ledger (`bridge.usage.ledger`) is one more entity in their partition:
+
+    RowKey        "ledger"                   outside every month's RowKey range
+    Day           YYYY-MM-DD
+    DayTokens, MonthTokens                   Edm.Int64
+    Holds         JSON {expiry: tokens}      what requests in flight hold
+    UserName
+
+It is read with the month's rows in one query, and written with `If-Match: <the
+ETag read>` (an insert when there is none), so an admission that raced another
+instance's is refused by the service (412, 409) and read again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,9 +47,11 @@ from azure.data.tables import EdmType, EntityProperty, UpdateMode
 
 from bridge.errors import BridgeError
 from bridge.tables import Table
-from bridge.usage.store import DayUsage, Tokens
+from bridge.usage.ledger import Ledger
+from bridge.usage.store import DayUsage, LedgerConflict, LedgerRead, Tokens
 
 USAGE_TABLE = "bridgeusage"
+LEDGER_ROW = "ledger"
 MAX_ATTEMPTS = 40
 BACKOFF_SECONDS = 0.01
 MAX_BACKOFF_SECONDS = 0.5
@@ -64,6 +79,16 @@ def _tokens(entity: Mapping[str, Any]) -> Tokens:
 
 def _int64(value: int) -> EntityProperty:
     return EntityProperty(value, EdmType.INT64)
+
+
+def _ledger(entity: Mapping[str, Any]) -> Ledger:
+    holds = json.loads(str(entity.get("Holds") or "{}"))
+    return Ledger(
+        date.fromisoformat(str(entity["Day"])),
+        _count(entity.get("DayTokens")),
+        _count(entity.get("MonthTokens")),
+        {int(expires): int(tokens) for expires, tokens in holds.items()},
+    )
 
 
 @dataclass
@@ -166,19 +191,55 @@ class TableUsageStore:
         }
 
     async def month(self, user_id: str, day: date) -> list[DayUsage]:
+        return (await self._read(user_id, day, with_ledger=False)).rows
+
+    async def read_ledger(self, user_id: str, day: date) -> LedgerRead:
+        return await self._read(user_id, day, with_ledger=True)
+
+    async def _read(self, user_id: str, day: date, *, with_ledger: bool) -> LedgerRead:
         low, high = _month_range(day)
-        query = "PartitionKey eq @user and RowKey ge @low and RowKey lt @high"
+        query = "PartitionKey eq @user and ( RowKey ge @low and RowKey lt @high"  # the SDK substitutes @words split on spaces
+        query += f" or RowKey eq '{LEDGER_ROW}' )" if with_ledger else " )"
         try:
             client = await self.table.client()
             entities = client.query_entities(query, parameters={"user": user_id, "low": low, "high": high})
-            rows = [e async for e in entities]
+            found = [e async for e in entities]
         except AzureError as exc:
             raise self.table.unavailable("read the caller's usage", exc) from None
-        usage: list[DayUsage] = []
-        for entity in rows:
+        rows: list[DayUsage] = []
+        ledger: Ledger | None = None
+        version: str | None = None
+        for entity in found:
+            if entity["RowKey"] == LEDGER_ROW:
+                ledger, version = _ledger(entity), str(entity.metadata["etag"])
+                continue
             day_text, _, model = str(entity["RowKey"]).partition("|")
-            usage.append(DayUsage(date.fromisoformat(day_text), str(entity.get("Model") or unquote(model)), _tokens(entity)))
-        return usage
+            rows.append(DayUsage(date.fromisoformat(day_text), str(entity.get("Model") or unquote(model)), _tokens(entity)))
+        return LedgerRead(ledger, version, rows)
+
+    async def write_ledger(self, user_id: str, user_name: str, ledger: Ledger, version: str | None) -> str:
+        entity = {
+            "PartitionKey": user_id,
+            "RowKey": LEDGER_ROW,
+            "Day": ledger.day.isoformat(),
+            "DayTokens": _int64(ledger.day_tokens),
+            "MonthTokens": _int64(ledger.month_tokens),
+            "Holds": json.dumps({str(expires): tokens for expires, tokens in ledger.holds.items()}, separators=(",", ":")),
+            "UserName": user_name,
+        }
+        try:
+            client = await self.table.client()
+            if version is None:
+                written = await client.create_entity(entity)
+            else:
+                written = await client.update_entity(
+                    entity, mode=UpdateMode.REPLACE, etag=version, match_condition=MatchConditions.IfNotModified
+                )
+        except (ResourceExistsError, ResourceModifiedError):
+            raise LedgerConflict(user_id) from None
+        except AzureError as exc:
+            raise self.table.unavailable("hold the request's tokens in the caller's budget", exc) from None
+        return str(written["etag"])
 
     async def aclose(self) -> None:
         await self.table.aclose()

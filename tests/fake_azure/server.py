@@ -334,11 +334,14 @@ CUT_SLICES = 16
 
 
 class _EventStream(StreamingResponse):
-    """Sends `pieces` one by one; stops without finishing the body after `cut_after` pieces."""
+    """Sends `pieces` one by one; stops without finishing the body after `cut_after` pieces; pauses
+    `stall_seconds` after `stall_after` pieces."""
 
     def __init__(self, rendered: Rendered, headers: Mapping[str, str]) -> None:
         super().__init__(_iterate(rendered.pieces), rendered.status, headers, rendered.content_type)
         self.cut_after = rendered.faults.disconnect_after_chunks
+        self.stall_after = rendered.faults.stall_after_chunks
+        self.stall_seconds = rendered.faults.stall_seconds
 
     async def stream_response(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
@@ -346,6 +349,8 @@ class _EventStream(StreamingResponse):
         async for piece in self.body_iterator:
             if self.cut_after is not None and sent >= self.cut_after:
                 return  # uvicorn closes the connection mid-body: the client sees a truncated chunked stream
+            if sent == self.stall_after:
+                await asyncio.sleep(self.stall_seconds)
             await send({"type": "http.response.body", "body": piece, "more_body": True})
             sent += 1
         await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -53,10 +53,13 @@ PROTECTED_MATERIAL: dict[str, Any] = {
 
 @dataclass(frozen=True, slots=True)
 class Faults:
-    """Transport misbehaviour: a pause before the first byte, a cut after N SSE events."""
+    """Transport misbehaviour: a pause before the first byte, a cut after N SSE events, a stall of
+    `stall_seconds` after N SSE events (the rest follows, if anyone still listens)."""
 
     delay_first_byte: float = 0.0
     disconnect_after_chunks: int | None = None
+    stall_after_chunks: int | None = None
+    stall_seconds: float = 0.0
 
 
 NO_FAULTS = Faults()
