@@ -23,7 +23,7 @@ from bridge.usage.limits import BudgetConfig, Override
 from bridge.usage.store import MemoryUsageStore, Tokens
 from bridge.usage.table_store import TableUsageStore
 from tests.azurite import Azurite, requires_azurite
-from tests.fake_entra import ALICE, BOB, CLIENT_ID, TENANT, FakeEntra, running_fake_entra
+from tests.fake_entra import ALICE, BOB, CLIENT_ID, TENANT, FakeEntra, new_user, running_fake_entra
 
 pytestmark = pytest.mark.anyio
 
@@ -296,7 +296,7 @@ async def test_two_instances_share_keys_and_budgets_through_the_table(served_ent
     here, there = build_gateway(load_gateway_settings(env), None), build_gateway(load_gateway_settings(env), None)
     try:
         assert isinstance(here.keys.store, TableKeyStore) and isinstance(here.budget.store, TableUsageStore) and here.shared
-        alice = await here.authenticator.caller(served_entra.token(ALICE))
+        alice = await here.authenticator.caller(served_entra.token(new_user()))
         made = await create_key(alice, {"name": "cursor"}, here.keys)
         by_key = await there.authenticator.caller(made["key"])
         await there.budget.record(by_key, "gpt-5", 900, 100)
