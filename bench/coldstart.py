@@ -33,7 +33,7 @@ print((time.perf_counter() - start) * 1000)
 COUNT_SCRIPT = """
 import asyncio, json, sys, time
 from bridge.fronts.anthropic.request import parse_request
-from bridge.tokens import count_input_tokens
+from bridge.upstreams.token_count import count_input_tokens
 body = json.loads(open(sys.argv[1]).read())["body"]
 request = parse_request(body, count_only=True)
 times = []

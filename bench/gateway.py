@@ -38,17 +38,17 @@ from typing import Any
 import httpx
 
 from bench.common import RESULTS_DIR, cpu_ns, environment, percentiles, running_bridge, running_upstream
-from bridge.callers.caller import Caller
-from bridge.callers.entra import EntraVerifier
+from bridge.gateway.auth.caller import Caller
+from bridge.gateway.auth.entra import EntraVerifier
+from bridge.gateway.tables import TableService
+from bridge.gateway.usage.budget import Budget
+from bridge.gateway.usage.limits import BudgetConfig
+from bridge.gateway.usage.store import MemoryUsageStore, Tokens, UsageStore
+from bridge.gateway.usage.table_store import TableUsageStore
 from bridge.http import close_session
-from bridge.tables import TableService
-from bridge.usage.budget import Budget
-from bridge.usage.limits import BudgetConfig
-from bridge.usage.store import MemoryUsageStore, Tokens, UsageStore
-from bridge.usage.table_store import TableUsageStore
-from tests.azurite import Azurite, running_azurite
-from tests.conftest import CLIENT_TOKEN, RunningBridge
-from tests.fake_entra import ALICE, FakeEntra, running_fake_entra
+from tests.support.azurite import Azurite, running_azurite
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge
+from tests.support.fake_entra import ALICE, FakeEntra, running_fake_entra
 
 ARMS = ("token", "token-again", "entra", "entra-memory", "entra-table")
 REPLY = "Hello! How can I help you today?"

@@ -34,9 +34,10 @@ from bench.common import (
     traffic_body,
     upstream_env,
 )
+from bridge.config.load import load_settings
 from bridge.fronts.anthropic.request import parse_request
-from bridge.settings import load_settings
-from bridge.tiers import Target, resolve
+from bridge.model import Target
+from bridge.serving.tiers import resolve
 from bridge.upstreams.chat.request import build_body
 
 SHORT_REPLY = "Hello! How can I help you today?"

@@ -38,7 +38,7 @@ from typing import Any
 import aiohttp
 
 from bench.common import RESULTS_DIR, ROOT, cpu_ns, environment, memory_kib, percentiles, serving_child, write_report
-from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
 
 REQUEST = ROOT.parent / "shared" / "claude-code-traffic" / "2.1.332" / "agent-05.json"
 LEVELS = (1, 16, 64, 256, 500)

@@ -30,7 +30,7 @@ import httpx
 
 from bench.azure_stream import BuiltStream, build_stream
 from bench.common import client_headers, cpu_seconds, running_bridge, running_upstream
-from bridge.fronts.anthropic.stream import StreamWriter
+from bridge.fronts.anthropic.stream import AnthropicStreamRenderer
 from bridge.upstreams.chat.stream import ChatStreamTranslator
 from bridge.upstreams.stream import StreamDecoder
 
@@ -50,7 +50,7 @@ def _reads(body: bytes) -> list[bytes]:
 def translate(pieces: list[bytes]) -> tuple[int, int]:
     """Run the bridge's translation over `pieces` (one read each); returns (bytes out, delta events out)."""
     decoder = StreamDecoder(ChatStreamTranslator(), None)
-    writer = StreamWriter("msg_bench", "claude-opus-4-8")
+    writer = AnthropicStreamRenderer("msg_bench", "claude-opus-4-8")
     size = len(writer.opening())
     deltas = 0
     for piece in pieces:

@@ -11,7 +11,7 @@ reply from then on (`reply_from`), and is acknowledged with a line `ok`:
                                       or Responses object for a request that does not stream)
     {"stream_chunks": 2000}           the recorded-style chat SSE stream of `bench.azure_stream`
 
-It serves `tests.fake_azure.FakeAzure` like `running_fake_azure` does, with one
+It serves `tests.support.fake_azure.FakeAzure` like `running_fake_azure` does, with one
 difference: the listening socket is created with `proto=IPPROTO_TCP`.
 asyncio only sets TCP_NODELAY on accepted connections whose socket says
 `proto == IPPROTO_TCP`; a `socket.socket(AF_INET, SOCK_STREAM)` says 0, so
@@ -33,7 +33,7 @@ from typing import Any
 import uvicorn
 
 from bench.azure_stream import build_stream
-from tests.fake_azure import DEFAULT_DEPLOYMENTS, FakeAzure, RawSSE, Reply, Text, like
+from tests.support.fake_azure import DEFAULT_DEPLOYMENTS, FakeAzure, RawSSE, Reply, Text, like
 
 LONG_WINDOW_DEPLOYMENT = "gpt-4.1"
 

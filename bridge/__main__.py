@@ -10,10 +10,10 @@ import uvicorn
 
 from bridge import VERSION
 from bridge.app import create_app
-from bridge.pipeline import current_bridge
-from bridge.settings import SETTINGS
-from bridge.startup import startup_lines
-from bridge.tiers import Target
+from bridge.config.table import SETTINGS
+from bridge.model import Target
+from bridge.serving.process import current_bridge
+from bridge.serving.startup import startup_lines
 
 LOCAL_HOST = "127.0.0.1"
 FUNCTIONS_PORT = 7071

@@ -13,25 +13,25 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
-from bridge.cors import PREFLIGHT, add_cors_headers
 from bridge.errors import BridgeError
 from bridge.fronts.anthropic.routes import FRONT as ANTHROPIC
 from bridge.fronts.openai.routes import FRONT as OPENAI
 from bridge.http import close_session
-from bridge.inbound import new_request_id
-from bridge.pipeline import close_bridge
 from bridge.routes import ENDPOINTS, PREFLIGHT_ROUTE
+from bridge.serving.cors import PREFLIGHT, add_cors_headers
+from bridge.serving.inbound import new_request_id
+from bridge.serving.process import close_bridge
 
 OPENAI_PATHS = ("/v1/chat/", "/v1/models", "/v1/completions", "/v1/responses")
 FUNCTIONS_PREFIX = "/api/"
 SERVED = ", ".join(f"{method} {route.path}" for route in ENDPOINTS for method in route.methods)
 
 
-def _not_found(request: Request) -> BridgeError:
+def _not_found(request: HttpRequest) -> BridgeError:
     path = request.url.path
     if path.startswith(FUNCTIONS_PREFIX):
         root = path[len(FUNCTIONS_PREFIX) - 1 :]
@@ -43,7 +43,7 @@ def _not_found(request: Request) -> BridgeError:
     return BridgeError("not_found_error", f"No route for {request.method} {path}: the bridge serves {SERVED}")
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
+async def _http_error(request: HttpRequest, exc: Exception) -> Response:
     """Unknown paths and methods answer in the error shape of the client API the path belongs to."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     path = request.url.path

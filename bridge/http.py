@@ -2,7 +2,7 @@
 
 Every outgoing call of the bridge goes through `session()`: the upstream
 transport (`bridge.upstreams.transport`) and the Entra ID key fetches
-(`bridge.callers.entra`).  A Functions worker has one event loop; tests may
+(`bridge.gateway.auth.entra`).  A Functions worker has one event loop; tests may
 run several, so the session is kept per loop.  aiohttp, which azure-identity's
 async credentials already use, is the client: its C HTTP parser reads a stream
 of 2,000 chunked events with a quarter of the CPU httpx needs (measured 17.5 →

@@ -29,8 +29,9 @@ stay apart; fronts assign their own block or choice indexes.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["end_turn", "max_tokens", "tool_use", "stop_sequence", "refusal"]
@@ -254,8 +255,42 @@ class ToolCall:
 
 @dataclass(slots=True)
 class Completion:
-    """A whole response, gathered from a stream by `bridge.collect`."""
+    """A whole response, gathered from a stream by `bridge.serving.collect`."""
 
     content: list[TextPart | ReasoningPart | ToolCall | WebSearchCall | WebSearchResults]
     finish: Finish
     usage: Usage
+
+
+Api = Literal["chat", "responses"]
+ClientAuth = Literal["token", "entra"]
+
+
+PASS_THROUGH = "model"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The deployment a request goes to, the setting that named it, and the tier's API (None: automatic)."""
+
+    deployment: str
+    setting: str
+    """The setting to change to pick another deployment (`PASS_THROUGH` for the request's own model name)."""
+    api: Api | None = None
+
+    @property
+    def source(self) -> str:
+        return "the request's model name" if self.setting == PASS_THROUGH else self.setting
+
+
+MAX_IDENTIFIER_LENGTH = 64
+MAX_MODEL_NAME_LENGTH = 256
+
+
+def bounded(value: str) -> str:
+    """`value` itself when it fits, else its SHA-256 (64 hex characters): stable, and no raw id leaks."""
+    return value if len(value) <= MAX_IDENTIFIER_LENGTH else hashlib.sha256(value.encode()).hexdigest()
+
+
+Body = dict[str, Any]
+"""A JSON object as an upstream API takes or gives it (a request body, an item, a tool)."""

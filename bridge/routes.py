@@ -14,9 +14,9 @@
     GET         /v1/keys                    v1/keys                           gateway.list_keys
     DELETE      /v1/keys/{key_id}           v1/keys/{key_id}                  gateway.revoke_key
     GET         /v1/usage                   v1/usage                          gateway.usage
-    OPTIONS     any path                    {*path}                           preflight: CORS (bridge.cors)
+    OPTIONS     any path                    {*path}                           preflight: CORS (bridge.serving.cors)
 
-Every handler answers through `bridge.cors.with_cors` (CORS headers for the pages ALLOWED_ORIGINS
+Every handler answers through `bridge.serving.cors.with_cors` (CORS headers for the pages ALLOWED_ORIGINS
 lists), and `OPTIONS` on any path is the CORS preflight, naming the methods of the routes there.
 
 host.json sets the route prefix to empty, so the templates sit at the root
@@ -27,21 +27,21 @@ the optional zero-length parameter for `/`.
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from starlette.requests import Request
+from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 from starlette.routing import compile_path
 
-from bridge import gateway_routes as gateway
-from bridge import health
-from bridge.cors import PREFLIGHT, preflight_response, with_cors
+from bridge.fronts import gateway
 from bridge.fronts.anthropic import routes as anthropic
 from bridge.fronts.openai import routes as openai
-from bridge.inbound import speaks_anthropic
+from bridge.serving import health
+from bridge.serving.cors import PREFLIGHT, preflight_response, with_cors
+from bridge.serving.inbound import speaks_anthropic
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[HttpRequest], Awaitable[Response]]
 
 
-async def models(req: Request) -> Response:
+async def models(req: HttpRequest) -> Response:
     """The model list in the shape of the client's API (Anthropic clients always send `anthropic-version`)."""
     listing = anthropic.models if speaks_anthropic(req) else openai.models
     return await listing(req)
@@ -82,8 +82,8 @@ def methods_at(path: str) -> tuple[str, ...]:
     return tuple(method for pattern, methods in _PATTERNS if pattern.match(path) for method in methods)
 
 
-async def preflight(req: Request) -> Response:
-    """`OPTIONS` on any path: the CORS preflight (bridge.cors) for the methods of the routes at that path."""
+async def preflight(req: HttpRequest) -> Response:
+    """`OPTIONS` on any path: the CORS preflight (bridge.serving.cors) for the methods of the routes at that path."""
     return preflight_response(req, methods_at(req.url.path))
 
 

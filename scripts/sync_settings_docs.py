@@ -1,4 +1,4 @@
-"""Rewrite local.settings.sample.json and the README's configuration table from bridge.settings.SETTINGS.
+"""Rewrite local.settings.sample.json and the README's configuration table from bridge.config.table.SETTINGS.
 
 Run after adding a setting: `.venv/bin/python scripts/sync_settings_docs.py`; the tests check both stay in sync.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bridge.settings import SETTINGS  # noqa: E402
+from bridge.config.table import SETTINGS  # noqa: E402
 
 TABLE_HEAD = "| Setting | Meaning | Example |\n| --- | --- | --- |\n"
 HOST_VALUES = {"FUNCTIONS_WORKER_RUNTIME": "python", "AzureWebJobsStorage": "", "PYTHON_ENABLE_INIT_INDEXING": "1"}
@@ -25,7 +25,7 @@ def placeholder(description: str, example: str) -> str:
 
 def main() -> None:
     values = {**HOST_VALUES, **{s.sample_key: placeholder(s.description, s.example) for s in SETTINGS}}
-    # No "CORS" under "Host": func start would answer CORS itself for those origins, before the bridge (bridge.cors).
+    # No "CORS" under "Host": func start would answer CORS itself for those origins, before the bridge (bridge.serving.cors).
     sample = {"IsEncrypted": False, "Values": values, "Host": {"LocalHttpPort": 7071}}
     (ROOT / "local.settings.sample.json").write_text(json.dumps(sample, indent=2) + "\n")
     rows = "\n".join(

@@ -20,8 +20,8 @@ import anthropic
 import httpx
 import pytest
 
-from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
-from tests.fake_azure import Deployment, FakeAzure, RecordedRequest
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.fake_azure import Deployment, FakeAzure, RecordedRequest
 
 OPUS = "claude-opus-4-8"
 HAIKU = "claude-haiku-4-5"

@@ -8,7 +8,7 @@ import socket
 import httpx
 import pytest
 
-from tests.conftest import CLIENT_TOKEN, RunningBridge
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge
 
 AUTH = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
 GOOD = {"model": "claude-opus-4-8", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}

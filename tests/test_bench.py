@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.azurite import requires_azurite
+from tests.support.azurite import requires_azurite
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 TRAFFIC = ROOT.parent / "shared" / "claude-code-traffic" / "2.1.197" / "hello-02.json"
 
 

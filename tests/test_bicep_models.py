@@ -1,6 +1,6 @@
 """infra/*.bicep against Azure's published resource models: every property set exists at the Bicep's API version.
 
-tests/bicep_model_check.py walks every resource body; tests/azure_models.py gives each type's model
+tests/support/bicep_model_check.py walks every resource body; tests/support/azure_models.py gives each type's model
 from the azure-mgmt-* packages (pinned in requirements-dev.in for the API versions the Bicep
 declares). Today's templates must come out clean, and planted faults (each a small edit of the real
 Bicep text, fed to the same check) must each fail it with the file, resource and path named:
@@ -19,9 +19,9 @@ from functools import cache
 
 import pytest
 
-from tests.azure_models import MODELS, NEAREST_OLDER, NO_MODEL, Object, carried_versions, resource_model
-from tests.bicep_model_check import Finding, Report, check_project
-from tests.test_infra import BICEP_FILES, INFRA
+from tests.support.azure_models import MODELS, NEAREST_OLDER, NO_MODEL, Object, carried_versions, resource_model
+from tests.support.bicep import BICEP_FILES, INFRA
+from tests.support.bicep_model_check import Finding, Report, check_project
 
 SOURCES = {str(path.relative_to(INFRA)): path.read_text() for path in BICEP_FILES}
 GRAPH_EXTENSION_FILES = {"entra-app.bicep", "entra-api.bicep"}

@@ -8,20 +8,20 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bridge.callers.caller import Caller, shared_token_caller
+from bridge.config.kinds import parse_token_count
 from bridge.errors import BridgeError
+from bridge.gateway.auth.caller import Caller, shared_token_caller
+from bridge.gateway.tables import TableService
+from bridge.gateway.usage.budget import HELD_RETRY_AFTER_SECONDS, HOLD_GRACE_SECONDS, Budget
+from bridge.gateway.usage.charge import OUTPUT_HOLD_CAP, allowance, estimated
+from bridge.gateway.usage.ledger import Hold, Ledger
+from bridge.gateway.usage.limits import BudgetConfig, Override, parse_overrides
+from bridge.gateway.usage.store import DayUsage, MemoryUsageStore, Tokens, UsageStore
+from bridge.gateway.usage.table_store import TableUsageStore
 from bridge.model import Message, Request, TextDelta, TextPart, ToolCallDelta, ToolCallStart, Usage
-from bridge.settings import parse_token_count
-from bridge.tables import TableService
 from bridge.upstreams.stream import KEPT_CHARS, Received
-from bridge.usage.budget import HELD_RETRY_AFTER_SECONDS, HOLD_GRACE_SECONDS, Budget
-from bridge.usage.charge import OUTPUT_HOLD_CAP, allowance, estimated
-from bridge.usage.ledger import Hold, Ledger
-from bridge.usage.limits import BudgetConfig, Override, parse_overrides
-from bridge.usage.store import DayUsage, MemoryUsageStore, Tokens, UsageStore
-from bridge.usage.table_store import TableUsageStore
-from tests.azurite import Azurite, FreshTable, requires_azurite
 from tests.conftest import UsageStores
+from tests.support.azurite import Azurite, FreshTable, requires_azurite
 
 pytestmark = pytest.mark.anyio
 
@@ -261,7 +261,7 @@ class BrokenStore(MemoryUsageStore):
 
 async def test_recording_never_fails_the_request(caplog: pytest.LogCaptureFixture) -> None:
     limits = Budget(BudgetConfig(), BrokenStore())
-    with caplog.at_level(logging.ERROR, logger="bridge.usage"):
+    with caplog.at_level(logging.ERROR, logger="bridge.gateway.usage"):
         await limits.record(ALICE, "gpt-5", 10, 2)
     assert f"usage of {ALICE.user_id} not counted (10 input, 2 output tokens on gpt-5)" in caplog.text
 

@@ -1,4 +1,4 @@
-"""Every catalogued Azure behaviour (`tests.fake_azure.catalog.ROWS`), driven through the bridge as a user hits it.
+"""Every catalogued Azure behaviour (`tests.support.fake_azure.catalog.ROWS`), driven through the bridge as a user hits it.
 
 One case per catalog row (`test_catalog_row[<key>]`): a `python -m bridge` in
 front of the fake Azure, called with the anthropic SDK (or the openai SDK, or
@@ -30,9 +30,9 @@ import httpx
 import openai
 import pytest
 
-from tests.anthropic_grammar import accumulate, check_grammar, parse_sse
-from tests.conftest import CHAT_TIERS, CLIENT_TOKEN, ROOT, RunningBridge, bridge_env, start_bridge, stop_bridge
-from tests.fake_azure import (
+from tests.support.anthropic_grammar import accumulate, check_grammar, parse_sse
+from tests.support.bridge import CHAT_TIERS, CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.fake_azure import (
     DEFAULT_DEPLOYMENTS,
     Deployment,
     Error,
@@ -47,9 +47,10 @@ from tests.fake_azure import (
     like,
     running_fake_azure,
 )
-from tests.fake_azure.catalog import ROWS, ROWS_BY_KEY, Row
-from tests.fake_azure.limits import prompt_tokens
-from tests.fake_identity import FakeIdentity, running_fake_identity
+from tests.support.fake_azure.catalog import ROWS, ROWS_BY_KEY, Row
+from tests.support.fake_azure.limits import prompt_tokens
+from tests.support.fake_identity import FakeIdentity, running_fake_identity
+from tests.support.paths import ROOT
 
 DOC = ROOT / "docs" / "azure-behaviours.md"
 ANSWER = "Hello from fake Azure."

@@ -37,8 +37,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from tests.conftest import CLIENT_TOKEN, ROOT, TIERS, RunningBridge, bridge_env, start_bridge, stop_bridge
-from tests.fake_azure import (
+from tests.support.bridge import CLIENT_TOKEN, TIERS, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.fake_azure import (
     DEFAULT_DEPLOYMENTS,
     Agent,
     Conversation,
@@ -53,10 +53,11 @@ from tests.fake_azure import (
     sse_data,
     verify_encrypted,
 )
-from tests.fake_azure.responses_streams import render_responses
-from tests.fake_azure.runner import serving
-from tests.fake_azure.streams import render
-from tests.fake_entra import FakeEntra, User, new_user
+from tests.support.fake_azure.responses_streams import render_responses
+from tests.support.fake_azure.runner import serving
+from tests.support.fake_azure.streams import render
+from tests.support.fake_entra import FakeEntra, User, new_user
+from tests.support.paths import ROOT
 
 CLI_DIR = ROOT / "tests" / "cli"
 CLI_TIMEOUT = 60  # seconds: a hang (say, the CLI trying to reach api.anthropic.com) fails instead of stalling the suite
@@ -759,7 +760,9 @@ def sign_in_with_helper(tmp_path: Path, token: str) -> None:
 def user_lines(run: CliRun, user: User) -> list[dict[str, Any]]:
     """The bridge's log lines of this run for `user`'s requests to /v1/messages."""
     lines = [
-        json.loads(line.partition("bridge.requests ")[2]) for line in run.bridge_log.splitlines() if "bridge.requests {" in line
+        json.loads(line.partition("bridge.telemetry.request_log ")[2])
+        for line in run.bridge_log.splitlines()
+        if "bridge.telemetry.request_log {" in line
     ]
     return [line for line in lines if line.get("user_id") == user.object_id and line["route"] == "messages"]
 

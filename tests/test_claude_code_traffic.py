@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.anthropic_grammar import check_grammar, parse_sse
-from tests.conftest import CLIENT_TOKEN, RunningBridge
-from tests.fake_azure import Deployment, FakeAzure, ToolCalls
+from tests.support.anthropic_grammar import check_grammar, parse_sse
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge
+from tests.support.fake_azure import Deployment, FakeAzure, ToolCalls
 
 TRAFFIC = Path(__file__).resolve().parents[2] / "shared" / "claude-code-traffic" / "2.1.197"
 CAPTURES = sorted(path.name for path in TRAFFIC.glob("*.json")) if TRAFFIC.is_dir() else []

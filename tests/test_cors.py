@@ -19,15 +19,16 @@ import httpx
 import openai
 import pytest
 
-import bridge.pipeline
-from bridge.cors import EXPOSED_HEADERS
-from bridge.pipeline import Bridge
+import bridge.serving.process
+from bridge.config.load import load_settings
 from bridge.routes import ROUTES
-from bridge.settings import load_settings
-from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
-from tests.direct_requests import make_request
-from tests.fake_azure import FakeAzure, Text
-from tests.test_infra import app_settings, main_params, one, param, parameters_file, unwrap
+from bridge.serving.cors import EXPOSED_HEADERS
+from bridge.serving.process import Bridge
+from tests.support.bicep import app_settings, one, param, parameters_file, unwrap
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.direct_requests import make_request
+from tests.support.fake_azure import FakeAzure, Text
+from tests.test_infra import main_params
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "https://chat.example.com"
@@ -197,7 +198,7 @@ def test_a_wildcard_allows_any_page_but_never_credentials(anyone: RunningBridge)
 async def test_the_function_app_answers_cors_like_python_m_bridge(fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker calls the handlers function_app registers for the routes (test_worker_indexing checks the names and
     bindings); they answer CORS themselves, the platform's being off."""
-    monkeypatch.setattr(bridge.pipeline, "_bridge", Bridge(load_settings(bridge_env(fake_azure, ALLOWED_ORIGINS=PAGE))))
+    monkeypatch.setattr(bridge.serving.process, "_bridge", Bridge(load_settings(bridge_env(fake_azure, ALLOWED_ORIGINS=PAGE))))
     handlers = {route.name: route.handler for route in ROUTES}
     asked = {"origin": PAGE, "access-control-request-method": "POST", "access-control-request-headers": "x-api-key"}
     answered = await handlers["preflight"](make_request("OPTIONS", "/v1/messages", headers=asked))

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.callers.entra import EntraConfig, EntraVerifier
-from bridge.callers.signing_keys import MAX_KEY_AGE_SECONDS, REFETCH_INTERVAL_SECONDS
 from bridge.errors import BridgeError
-from tests.fake_entra import (
+from bridge.gateway.auth.entra import EntraConfig, EntraVerifier
+from bridge.gateway.auth.signing_keys import MAX_KEY_AGE_SECONDS, REFETCH_INTERVAL_SECONDS
+from tests.support.fake_entra import (
     ALICE,
     BOB,
     CLIENT_ID,
@@ -325,7 +325,7 @@ async def test_a_hanging_entra_is_asked_once_and_everyone_answered_within_the_fe
     """The issue's timings scaled down: the fetch timeout (10 s) longer than the retry interval (5 s)."""
     import time
 
-    from bridge.callers import signing_keys as entra_module
+    from bridge.gateway.auth import signing_keys as entra_module
 
     monkeypatch.setattr(entra_module, "FETCH_TIMEOUT_SECONDS", 0.6)
     monkeypatch.setattr(entra_module, "RETRY_AFTER_FAILED_FETCH_SECONDS", 0.3)
@@ -345,7 +345,7 @@ async def test_a_hanging_entra_is_asked_once_and_everyone_answered_within_the_fe
 async def test_the_retry_interval_counts_from_the_end_of_a_fetch(
     entra: FakeEntra, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bridge.callers import signing_keys as entra_module
+    from bridge.gateway.auth import signing_keys as entra_module
 
     monkeypatch.setattr(entra_module, "FETCH_TIMEOUT_SECONDS", 0.3)
     verifier = EntraVerifier(entra.config(), clock=clock)
@@ -404,7 +404,7 @@ async def test_a_key_unknown_while_a_refresh_fails_is_an_outage(entra: FakeEntra
 
 @pytest.mark.parametrize("version", ["2.0", "1.0"])
 async def test_an_application_with_the_automation_role_calls_as_itself(entra: FakeEntra, clock: Clock, version: str) -> None:
-    from tests.fake_entra import App
+    from tests.support.fake_entra import App
 
     verifier = EntraVerifier(EntraConfig(TENANT, CLIENT_ID, entra.authority, "Bridge.User", "Bridge.Automation"), clock=clock)
     pipeline = App("11111111-2222-4333-8444-555555555555", "66666666-7777-4888-9999-000000000000", ("Bridge.Automation",))

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fake_azure import (
+from tests.support.fake_azure import (
     DEFAULT_API_KEY,
     Deployment,
     Error,
@@ -32,10 +32,10 @@ from tests.fake_azure import (
     running_fake_azure,
     sse_data,
 )
-from tests.fake_azure import images as image_rules
-from tests.fake_azure.catalog import ROWS, ROWS_BY_KEY
-from tests.fake_azure.limits import prompt_tokens
-from tests.fake_azure.replay import SHARED_DIR
+from tests.support.fake_azure import images as image_rules
+from tests.support.fake_azure.catalog import ROWS, ROWS_BY_KEY
+from tests.support.fake_azure.limits import prompt_tokens
+from tests.support.fake_azure.replay import SHARED_DIR
 
 DATED = "/openai/deployments/{}/chat/completions?api-version=2024-10-21"
 V1 = "/openai/v1/chat/completions"
@@ -59,7 +59,7 @@ PROFILES = (
     Deployment("no-retention", prompt_cache_retention=False),
 )
 COVERED: set[str] = set()
-"""Catalog rows (`tests.fake_azure.catalog`) a test below reproduces."""
+"""Catalog rows (`tests.support.fake_azure.catalog`) a test below reproduces."""
 
 
 def covers(*keys: str) -> Callable[[Callable[..., None]], Callable[..., None]]:

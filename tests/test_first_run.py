@@ -12,10 +12,11 @@ import anthropic
 import httpx
 import pytest
 
-from bridge.settings import load_settings
-from bridge.startup import startup_lines
-from tests.conftest import CLIENT_TOKEN, ROOT, RunningBridge, bridge_env, start_bridge, stop_bridge
-from tests.fake_azure import FakeAzure
+from bridge.config.load import load_settings
+from bridge.serving.startup import startup_lines
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.fake_azure import FakeAzure
+from tests.support.paths import ROOT
 
 BODY = {"model": "claude-opus-4-8", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
 HEADERS = {"x-api-key": CLIENT_TOKEN}

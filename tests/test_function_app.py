@@ -10,23 +10,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.responses import StreamingResponse
 
-import bridge.pipeline
+import bridge.serving.process
 import function_app
-from bridge.pipeline import Bridge
+from bridge.config.load import load_settings
+from bridge.config.table import SETTINGS
 from bridge.routes import ROUTES
-from bridge.settings import SETTINGS, load_settings
-from tests.anthropic_grammar import check_grammar, parse_sse
-from tests.conftest import CLIENT_TOKEN, bridge_env
-from tests.direct_requests import make_request
-from tests.fake_azure import FakeAzure, Text
+from bridge.serving.process import Bridge
+from tests.support.anthropic_grammar import check_grammar, parse_sse
+from tests.support.bridge import CLIENT_TOKEN, bridge_env
+from tests.support.direct_requests import make_request
+from tests.support.fake_azure import FakeAzure, Text
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 INDEXED = function_app.app.get_functions()  # the library allows one call per app, as the worker makes
 
 
@@ -83,7 +83,7 @@ def test_app_indexes_with_no_configuration_at_all() -> None:
 
 @pytest.mark.anyio
 async def test_messages_handler_called_directly_streams(fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bridge.pipeline, "_bridge", Bridge(load_settings(bridge_env(fake_azure))))
+    monkeypatch.setattr(bridge.serving.process, "_bridge", Bridge(load_settings(bridge_env(fake_azure))))
     fake_azure.enqueue(Text("Streaming from a direct call.", pieces=5))
     body = {"model": "claude-opus-4-8", "max_tokens": 100, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     request = make_request("POST", "/v1/messages?beta=true", json.dumps(body).encode(), {"x-api-key": CLIENT_TOKEN})
@@ -100,7 +100,7 @@ async def test_messages_handler_called_directly_streams(fake_azure: FakeAzure, m
 
 @pytest.mark.anyio
 async def test_missing_configuration_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bridge.pipeline, "_bridge", Bridge(load_settings({})))
+    monkeypatch.setattr(bridge.serving.process, "_bridge", Bridge(load_settings({})))
     body = {"model": "claude-opus-4-8", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
     messages = {r.name: r.handler for r in ROUTES}
     response = await messages["messages"](make_request("POST", "/v1/messages", json.dumps(body).encode()))

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.anthropic_grammar import check_grammar, parse_sse
-from tests.conftest import CLIENT_TOKEN, RunningBridge
+from tests.support.anthropic_grammar import check_grammar, parse_sse
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge
 
 HEADERS = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
 PATHS = ["/v1/messages", "/v1/messages/count_tokens"]

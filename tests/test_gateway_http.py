@@ -23,10 +23,10 @@ import httpx
 import openai
 import pytest
 
-from tests.azurite import Azurite, requires_azurite
-from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
-from tests.fake_azure import Error, FakeAzure, Faults, Text
-from tests.fake_entra import (
+from tests.support.azurite import Azurite, requires_azurite
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.fake_azure import Error, FakeAzure, Faults, Text
+from tests.support.fake_entra import (
     ALICE,
     BOB,
     OTHER_TENANT,
@@ -114,7 +114,7 @@ def log_lines(bridge: RunningBridge) -> list[dict[str, Any]]:
     """The bridge's JSON log lines (one per request)."""
     lines = []
     for line in bridge.log().splitlines():
-        _, _, text = line.partition("bridge.requests ")
+        _, _, text = line.partition("bridge.telemetry.request_log ")
         if text.startswith("{"):
             lines.append(json.loads(text))
     return lines

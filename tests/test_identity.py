@@ -20,10 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.anthropic_grammar import check_grammar, parse_sse
-from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, free_port, start_bridge, stop_bridge
-from tests.fake_azure import Error, FakeAzure
-from tests.fake_identity import API_VERSION, FakeIdentity, running_fake_identity
+from tests.support.anthropic_grammar import check_grammar, parse_sse
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, free_port, start_bridge, stop_bridge
+from tests.support.fake_azure import Error, FakeAzure
+from tests.support.fake_identity import API_VERSION, FakeIdentity, running_fake_identity
 
 HEADERS = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
 BODY: dict[str, Any] = {"model": "claude-opus-4-8", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}

@@ -1,4 +1,4 @@
-"""The request log: one JSON line per request on `bridge.requests`, matching the `request-id` header.
+"""The request log: one JSON line per request on `bridge.telemetry.request_log`, matching the `request-id` header.
 
 Fields: request_id, route, model, deployment, stream, attempts, status,
 error_type, latency_ms, and token usage once known.  Never prompt or answer
@@ -8,7 +8,6 @@ holds only these tests' requests.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -17,13 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
-from tests.fake_azure import Error, FakeAzure, Faults, Text, ToolCalls
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, request_lines, start_bridge, stop_bridge
+from tests.support.fake_azure import Error, FakeAzure, Faults, Text, ToolCalls
 
 HEADERS = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
 FIELDS = {"request_id", "route", "model", "deployment", "stream", "attempts", "status", "error_type", "latency_ms"}
 USAGE_FIELDS = {"input_tokens", "output_tokens", "cache_read_input_tokens"}
-LOGGER = "bridge.requests "
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +29,6 @@ def logged(fake_azure: FakeAzure, tmp_path_factory: pytest.TempPathFactory) -> I
     running = start_bridge(bridge_env(fake_azure, REQUEST_TIMEOUT="10"), tmp_path_factory.mktemp("logs") / "bridge.log")
     yield running
     stop_bridge(running)
-
-
-def request_lines(bridge: RunningBridge) -> list[dict[str, Any]]:
-    """Every line the `bridge.requests` logger wrote, each parsed as JSON (a line that is not JSON fails)."""
-    lines = []
-    for line in bridge.log().splitlines():
-        _, marker, rest = line.partition(LOGGER)
-        if marker:
-            lines.append(json.loads(rest))
-    return lines
 
 
 def line_of(bridge: RunningBridge, response: httpx.Response) -> dict[str, Any]:

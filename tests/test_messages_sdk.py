@@ -9,9 +9,9 @@ import anthropic
 import httpx
 import pytest
 
-from tests.anthropic_grammar import check_grammar, parse_sse
-from tests.conftest import CLIENT_TOKEN, RunningBridge
-from tests.fake_azure import Error, FakeAzure, Text, ToolCalls
+from tests.support.anthropic_grammar import check_grammar, parse_sse
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge
+from tests.support.fake_azure import Error, FakeAzure, Text, ToolCalls
 
 PIXEL_PNG = base64.b64encode(
     bytes.fromhex(

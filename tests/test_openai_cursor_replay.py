@@ -25,12 +25,12 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
 
 from bridge.fronts.openai.reasoning import OPEN, strip_thinking
-from bridge.fronts.openai.stream import ChunkWriter
-from tests.anthropic_grammar import render as render_stream
-from tests.anthropic_grammar import sse_events, upstream_stream
-from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
-from tests.fake_azure import DEFAULT_DEPLOYMENTS, Deployment, FakeAzure, RawSSE, running_fake_azure
-from tests.fake_azure.replay import SHARED_DIR
+from bridge.fronts.openai.stream import OpenAIStreamRenderer
+from tests.support.anthropic_grammar import render as render_stream
+from tests.support.anthropic_grammar import sse_events, upstream_stream
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.fake_azure import DEFAULT_DEPLOYMENTS, Deployment, FakeAzure, RawSSE, running_fake_azure
+from tests.support.fake_azure.replay import SHARED_DIR
 
 CORPUS = SHARED_DIR / "wire-corpus" / "cursor-azure-responses"
 SCENARIOS = (
@@ -133,7 +133,7 @@ def render(raw: bytes, model: str, include_usage: bool = False) -> list[str]:
     """The recorded stream through the Responses translator and the chunk writer: the data of each SSE event."""
 
     async def body() -> bytes:
-        writer = ChunkWriter("chatcmpl-replay", model, 0, include_usage)
+        writer = OpenAIStreamRenderer("chatcmpl-replay", model, 0, include_usage)
         return await render_stream(writer, upstream_stream(raw, 997, "responses"))
 
     return [data for _, data in sse_events(asyncio.run(body()))]

@@ -11,10 +11,10 @@ import httpx
 import openai
 import pytest
 
-from bridge.fronts.openai.models import ALIASES
+from bridge.fronts.openai.model_names import ALIASES
 from bridge.fronts.openai.reasoning import CLOSE, OPEN
-from tests.conftest import CLIENT_TOKEN, RunningBridge
-from tests.fake_azure import Error, FakeAzure, Faults, RawSSE, Text, ToolCalls
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge
+from tests.support.fake_azure import Error, FakeAzure, Faults, RawSSE, Text, ToolCalls
 
 PIXEL_PNG = base64.b64encode(
     bytes.fromhex(

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
+from bridge.config.load import load_settings
 from bridge.errors import STATUS_OF_KIND, BridgeError
 from bridge.fronts.openai.completion import completion_body
 from bridge.fronts.openai.errors import error_body, status_of
-from bridge.fronts.openai.models import model_ids, resolve_alias
+from bridge.fronts.openai.model_names import model_ids, resolve_alias
 from bridge.fronts.openai.reasoning import CLOSE, OPEN, strip_thinking, thinking_section
 from bridge.fronts.openai.request import parse_request
-from bridge.fronts.openai.stream import ChunkWriter
+from bridge.fronts.openai.stream import OpenAIStreamRenderer
 from bridge.model import (
     Completion,
     Event,
@@ -26,6 +27,7 @@ from bridge.model import (
     ReasoningPart,
     Request,
     ResponseFormat,
+    Target,
     TextDelta,
     TextPart,
     Tool,
@@ -37,9 +39,8 @@ from bridge.model import (
     ToolResultPart,
     Usage,
 )
-from bridge.settings import load_settings
-from bridge.tiers import Target, resolve
-from tests.fake_azure.replay import SHARED_DIR
+from bridge.serving.tiers import resolve
+from tests.support.fake_azure.replay import SHARED_DIR
 
 SETTINGS = load_settings(
     {"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com", "BIG_MODEL": "gpt-5", "SMALL_MODEL": "gpt-5-mini"}
@@ -291,7 +292,7 @@ def test_aliases_tiers_and_pass_through() -> None:
     assert model_ids(SETTINGS) == ["gpt-high", "gpt-medium", "gpt-low", "gpt-minimal", "gpt-5", "gpt-5-mini"]
 
 
-def chunks_of(writer: ChunkWriter, *batches: list[Event]) -> list[Any]:
+def chunks_of(writer: OpenAIStreamRenderer, *batches: list[Event]) -> list[Any]:
     raw = writer.opening() + b"".join(writer.render(batch) for batch in batches)
     payloads = [line[len("data: ") :] for line in raw.decode().splitlines() if line.startswith("data: ")]
     return [payload if payload == "[DONE]" else json.loads(payload) for payload in payloads]
@@ -302,7 +303,7 @@ def deltas(chunks: list[Any]) -> list[dict[str, Any]]:
 
 
 def test_parallel_calls_interleaved_keep_one_index_each() -> None:
-    writer = ChunkWriter("chatcmpl-1", "gpt-high", 1, include_usage=False)
+    writer = OpenAIStreamRenderer("chatcmpl-1", "gpt-high", 1, include_usage=False)
     chunks = chunks_of(
         writer,
         [ToolCallStart(3, "call_a", "f"), ToolCallStart(7, "call_b", "g")],
@@ -322,7 +323,7 @@ def test_parallel_calls_interleaved_keep_one_index_each() -> None:
 
 
 def test_a_batch_merges_adjacent_fragments_and_closes_the_thinking_section() -> None:
-    writer = ChunkWriter("chatcmpl-1", "gpt-high", 1, include_usage=True)
+    writer = OpenAIStreamRenderer("chatcmpl-1", "gpt-high", 1, include_usage=True)
     chunks = chunks_of(
         writer,
         [
@@ -361,7 +362,7 @@ def test_a_batch_merges_adjacent_fragments_and_closes_the_thinking_section() -> 
     ],
 )
 def test_finish_reasons(reason: Any, expected: str) -> None:
-    writer = ChunkWriter("chatcmpl-1", "m", 1, include_usage=False)
+    writer = OpenAIStreamRenderer("chatcmpl-1", "m", 1, include_usage=False)
     assert chunks_of(writer, [Finish(reason)])[-2]["choices"][0]["finish_reason"] == expected
     body = completion_body(Completion([TextPart("x")], Finish(reason), Usage()), "chatcmpl-1", "m", 1)
     assert body["choices"][0]["finish_reason"] == expected

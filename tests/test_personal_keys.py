@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.callers.caller import Caller, shared_token_caller
-from bridge.callers.key_table import TableKeyStore
-from bridge.callers.keys import (
+from bridge.errors import BridgeError
+from bridge.gateway.auth.caller import Caller, shared_token_caller
+from bridge.gateway.auth.key_table import TableKeyStore
+from bridge.gateway.auth.keys import (
     KEY_PATTERN,
     MAX_KEYS_PER_USER,
     SIGN_IN_NOTE_INTERVAL,
@@ -21,9 +22,8 @@ from bridge.callers.keys import (
     MemoryKeyStore,
     PersonalKeys,
 )
-from bridge.errors import BridgeError
-from bridge.tables import TableService
-from tests.azurite import Azurite, FreshTable, requires_azurite
+from bridge.gateway.tables import TableService
+from tests.support.azurite import Azurite, FreshTable, requires_azurite
 
 pytestmark = pytest.mark.anyio
 
@@ -320,7 +320,7 @@ async def test_an_administrator_lists_and_revokes_anyones_keys(make_store: Store
 @requires_azurite
 async def test_a_place_left_by_a_dead_instance_is_reclaimed(azurite: Azurite, clock: Clock) -> None:
     """An instance died between claiming a key's place and writing the key: the place is freed once it is old."""
-    from bridge.callers.key_table import CLAIM_GRACE
+    from bridge.gateway.auth.key_table import CLAIM_GRACE
 
     async with FreshTable(azurite, "keys") as table:
         keys = PersonalKeys(TableKeyStore(table.open()), clock=clock)

@@ -9,8 +9,8 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, free_port, start_bridge, stop_bridge
-from tests.fake_azure import Error, FakeAzure, Text, running_fake_azure
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, free_port, start_bridge, stop_bridge
+from tests.support.fake_azure import Error, FakeAzure, Text, running_fake_azure
 
 PROMPT = [{"role": "user", "content": "hi"}]
 

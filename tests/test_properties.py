@@ -12,15 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.fronts.anthropic.request import parse_request
-from bridge.fronts.anthropic.stream import StreamWriter
+from bridge.fronts.anthropic.stream import AnthropicStreamRenderer
 from bridge.upstreams.adapt import Adaptation
 from bridge.upstreams.chat.request import build_body
-from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render
-from tests.anthropic_grammar import upstream_stream as stream_of
-from tests.conftest import CLIENT_TOKEN, RunningBridge
-from tests.fake_azure import Deployment
-from tests.fake_azure.rules import validate_chat_request
-from tests.strategies import messages_request, upstream_stream
+from tests.support.anthropic_grammar import accumulate, check_grammar, parse_sse, render
+from tests.support.anthropic_grammar import upstream_stream as stream_of
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge
+from tests.support.fake_azure import Deployment
+from tests.support.fake_azure.rules import validate_chat_request
+from tests.support.strategies import messages_request, upstream_stream
 
 ANY_OUTPUT = Deployment("any", max_output_tokens=1_000_000)
 NO_REASONING = Adaptation(dropped=frozenset({"reasoning_effort"}))
@@ -38,7 +38,7 @@ def test_every_valid_request_becomes_a_body_azure_accepts(body: dict[str, Any]) 
 
 async def _render(chunks: list[dict[str, Any]], split: int) -> bytes:
     raw = b"".join(b"data: " + json.dumps(chunk).encode() + b"\n\n" for chunk in chunks) + b"data: [DONE]\n\n"
-    return await render(StreamWriter("msg_prop", "claude-opus-4-8"), stream_of(raw, split, "chat"))
+    return await render(AnthropicStreamRenderer("msg_prop", "claude-opus-4-8"), stream_of(raw, split, "chat"))
 
 
 @given(upstream_stream(), st.integers(1, 300))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from bridge.config.table import SETTINGS
+from tests.support.paths import ROOT
 
-from bridge.settings import SETTINGS
-
-ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 START = "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && .venv/bin/python -m bridge"
 TEST = "scripts/test"

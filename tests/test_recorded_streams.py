@@ -16,8 +16,8 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render_upstream, sse_events
-from tests.fake_azure import FakeAzure, RawSSE, load_transcript, recorded_dir
+from tests.support.anthropic_grammar import accumulate, check_grammar, parse_sse, render_upstream, sse_events
+from tests.support.fake_azure import FakeAzure, RawSSE, load_transcript, recorded_dir
 
 RECORDED = recorded_dir()
 CHAT_STREAMS = sorted(

@@ -23,7 +23,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
+
 PIN_COMMAND = "scripts/pin"
 HOW_TO_FIX = f"edit requirements.in or requirements-dev.in, then run {PIN_COMMAND}"
 PIN_FILES = [("requirements.in", "requirements.txt"), ("requirements-dev.in", "requirements-dev.txt")]

@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.anthropic_grammar import check_grammar, parse_sse
-from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, free_port, start_bridge, stop_bridge, wait_for
-from tests.fake_azure import Error, FakeAzure, Faults, Text
+from tests.support.anthropic_grammar import check_grammar, parse_sse
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, free_port, start_bridge, stop_bridge, wait_for
+from tests.support.fake_azure import Error, FakeAzure, Faults, Text
 
 HEADERS = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
 BODY: dict[str, Any] = {"model": "claude-opus-4-8", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
@@ -55,10 +55,10 @@ def post(bridge: RunningBridge, *, stream: bool = False, timeout: float = 20, **
 
 
 def request_lines(bridge: RunningBridge) -> list[dict[str, Any]]:
-    """The `bridge.requests` JSON lines written so far."""
+    """The `bridge.telemetry.request_log` JSON lines written so far."""
     lines = []
     for line in bridge.log().splitlines():
-        _, marker, rest = line.partition("bridge.requests ")
+        _, marker, rest = line.partition("bridge.telemetry.request_log ")
         if marker and rest.startswith("{"):
             lines.append(json.loads(rest))
     return lines

@@ -15,20 +15,20 @@ from typing import Any
 
 import pytest
 
-from bridge.collect import collect
+from bridge.config.load import load_settings
 from bridge.errors import BridgeError
 from bridge.fronts.anthropic.message import message_body
 from bridge.fronts.anthropic.request import parse_request
-from bridge.fronts.anthropic.stream import StreamWriter
+from bridge.fronts.anthropic.stream import AnthropicStreamRenderer
 from bridge.http import close_session
-from bridge.inbound import SESSION_HEADER, cache_key_of
-from bridge.pipeline import Bridge
-from bridge.settings import load_settings
-from bridge.tiers import Target
+from bridge.model import Target
+from bridge.serving.collect import collect
+from bridge.serving.inbound import SESSION_HEADER, cache_key_of
+from bridge.serving.process import Bridge
 from bridge.upstreams.exchange import open_stream
 from bridge.upstreams.responses.signature import PREFIX, decode, encode
-from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render
-from tests.fake_azure import (
+from tests.support.anthropic_grammar import accumulate, check_grammar, parse_sse, render
+from tests.support.fake_azure import (
     MISSING_REASON,
     Deployment,
     FakeAzure,
@@ -77,8 +77,8 @@ async def _turn(fake: FakeAzure, body: dict[str, Any], deployment: str, session:
     assert bridge.pool is not None
     target = Target(deployment, "BIG_MODEL")
     try:
-        stream = await open_stream(request, target, "responses", bridge.pool, bridge.memory, bridge.deadline())
-        return parse_sse(await render(StreamWriter("msg_test", request.model), stream))
+        stream = await open_stream(request, target, "responses", bridge.pool, bridge.knowledge, bridge.deadline())
+        return parse_sse(await render(AnthropicStreamRenderer("msg_test", request.model), stream))
     finally:
         await close_session()
 
@@ -268,7 +268,7 @@ def test_non_streaming_message_keeps_thinking_signature_and_search_blocks(fake_a
         )
         assert bridge.pool is not None
         stream = await open_stream(
-            request, Target("gpt-5", "BIG_MODEL"), "responses", bridge.pool, bridge.memory, bridge.deadline()
+            request, Target("gpt-5", "BIG_MODEL"), "responses", bridge.pool, bridge.knowledge, bridge.deadline()
         )
         return message_body(await collect(stream), "msg_x", request.model)
 

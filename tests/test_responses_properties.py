@@ -17,14 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.fronts.anthropic.request import parse_request
-from bridge.fronts.anthropic.stream import StreamWriter
+from bridge.fronts.anthropic.stream import AnthropicStreamRenderer
 from bridge.upstreams.adapt import Adaptation
 from bridge.upstreams.responses.request import build_body
 from bridge.upstreams.responses.signature import decode, encode
-from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render, upstream_stream
-from tests.fake_azure import Deployment, Vault
-from tests.fake_azure.responses_rules import validate_responses_request
-from tests.strategies import JSON_VALUE, NAME, messages_request
+from tests.support.anthropic_grammar import accumulate, check_grammar, parse_sse, render, upstream_stream
+from tests.support.fake_azure import Deployment, Vault
+from tests.support.fake_azure.responses_rules import validate_responses_request
+from tests.support.strategies import JSON_VALUE, NAME, messages_request
 
 ANY_REASONING = Deployment(
     "any", reasoning=True, max_output_tokens=1_000_000, efforts=("none", "minimal", "low", "medium", "high", "xhigh")
@@ -183,7 +183,7 @@ async def _render(events: list[dict[str, Any]], split: int, framed: bool) -> byt
     raw = b"".join(
         (f"event: {e['type']}\n" if framed else "").encode() + b"data: " + json.dumps(e).encode() + b"\n\n" for e in events
     )
-    return await render(StreamWriter("msg_prop", "claude-opus-4-8"), upstream_stream(raw, split, "responses"))
+    return await render(AnthropicStreamRenderer("msg_prop", "claude-opus-4-8"), upstream_stream(raw, split, "responses"))
 
 
 @given(responses_stream(), st.integers(1, 300), st.booleans())

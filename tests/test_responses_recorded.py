@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from bridge.upstreams.responses.signature import decode
-from tests.anthropic_grammar import accumulate, check_grammar, parse_sse, render_upstream, sse_events
-from tests.fake_azure import load_transcript, recorded_dir
+from tests.support.anthropic_grammar import accumulate, check_grammar, parse_sse, render_upstream, sse_events
+from tests.support.fake_azure import load_transcript, recorded_dir
 
 RECORDED = recorded_dir()
 CURSOR = RECORDED.parent / "cursor-azure-responses" if RECORDED else None

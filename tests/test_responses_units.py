@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from bridge.fronts.anthropic.request import parse_request, strict_schema
-from bridge.inbound import AGENT_HEADER, SESSION_HEADER, cache_key_of
 from bridge.model import Message, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
+from bridge.serving.inbound import AGENT_HEADER, SESSION_HEADER, cache_key_of
 from bridge.upstreams.adapt import Adaptation, learn, step_effort
 from bridge.upstreams.chat.request import build_body as chat_body
-from bridge.upstreams.failures import UpstreamError
+from bridge.upstreams.failures import ErrorReport
 from bridge.upstreams.responses.request import input_items
 from bridge.upstreams.responses.signature import decode, encode
 
@@ -182,7 +182,7 @@ def test_effort_steps_to_the_nearest_accepted(wanted: str, refused: set[str], st
 
 
 def _learn(current: Adaptation, error: dict[str, Any], sent: dict[str, Any]) -> Adaptation | None:
-    lesson = learn(current, UpstreamError.of(400, error), sent)
+    lesson = learn(current, ErrorReport.of(400, error), sent)
     return lesson.adaptation if lesson is not None else None
 
 

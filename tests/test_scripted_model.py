@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.fake_azure import (
+from tests.support.fake_azure import (
     DEFAULT_API_KEY,
     Agent,
     Conversation,

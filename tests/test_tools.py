@@ -19,8 +19,8 @@ import pytest
 from bridge.model import Message, Request, TextPart, Tool, ToolCallPart, ToolChoice, ToolReference, ToolResultPart
 from bridge.upstreams.tool_order import result_text
 from bridge.upstreams.tools import PLACEHOLDER, for_upstream, offered, safe_name
-from tests.conftest import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
-from tests.fake_azure import FakeAzure, ResponsesToolCalls, ToolCalls
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.fake_azure import FakeAzure, ResponsesToolCalls, ToolCalls
 
 SCHEMA = {"type": "object", "properties": {"title": {"type": "string"}}}
 MCP = "github.create_issue"

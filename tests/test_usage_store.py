@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from bridge.usage.ledger import Ledger
-from bridge.usage.store import DayUsage, LedgerConflict, Tokens
-from bridge.usage.table_store import TableUsageStore, row_key
-from tests.azurite import Azurite, FreshTable, requires_azurite
+from bridge.gateway.usage.ledger import Ledger
+from bridge.gateway.usage.store import DayUsage, LedgerConflict, Tokens
+from bridge.gateway.usage.table_store import TableUsageStore, row_key
 from tests.conftest import UsageStores
+from tests.support.azurite import Azurite, FreshTable, requires_azurite
 
 pytestmark = pytest.mark.anyio
 

@@ -1,6 +1,6 @@
 """The Function App as the Azure Functions Python worker indexes it, in a fresh interpreter.
 
-`tests/worker_gates.py` runs in its own `python -I` process with nothing imported but what the
+`tests/support/worker_gates.py` runs in its own `python -I` process with nothing imported but what the
 worker imports (azure.functions, then function_app from the function app directory) and asks the
 worker's own gates from `azurefunctions.extensions.base`; see its docstring.  It runs once with the
 settings `func start` gives the worker (local.settings.sample.json) and once with those the Bicep
@@ -24,10 +24,10 @@ from starlette.routing import Match, Route
 
 from bridge.app import create_app
 from bridge.routes import ROUTES
-from tests.test_infra import app_settings
+from tests.support.bicep import app_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-GATES = ROOT / "tests" / "worker_gates.py"
+GATES = ROOT / "tests" / "support" / "worker_gates.py"
 STREAMING_EXTENSION = "azurefunctions.extensions.http.fastapi"
 ENVIRONMENTS = ("local.settings.sample.json", "infra/functionapp.bicep")
 SEGMENT = re.compile(r"\{(\*?)(\w+)(?::[^}?]*(?:\([^)]*\))?)*(\?)?\}")

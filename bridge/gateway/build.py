@@ -13,15 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.callers.authenticate import Authenticator
-from bridge.callers.entra import EntraVerifier
-from bridge.callers.key_table import KEYS_TABLE, TableKeyStore
-from bridge.callers.keys import KeyStore, MemoryKeyStore, PersonalKeys
+from bridge.gateway.auth.authenticate import Authenticator
+from bridge.gateway.auth.entra import EntraVerifier
+from bridge.gateway.auth.key_table import KEYS_TABLE, TableKeyStore
+from bridge.gateway.auth.keys import KeyStore, MemoryKeyStore, PersonalKeys
 from bridge.gateway.settings import GatewaySettings
-from bridge.tables import TableService
-from bridge.usage.budget import Budget
-from bridge.usage.store import MemoryUsageStore, UsageStore
-from bridge.usage.table_store import USAGE_TABLE, TableUsageStore
+from bridge.gateway.tables import TableService
+from bridge.gateway.usage.budget import Budget
+from bridge.gateway.usage.store import MemoryUsageStore, UsageStore
+from bridge.gateway.usage.table_store import USAGE_TABLE, TableUsageStore
 
 
 @dataclass
@@ -69,6 +69,6 @@ def build_gateway(
     )
     verifier = EntraVerifier(settings.entra) if settings.entra is not None else None
     authenticator = Authenticator(
-        settings.client_auth, shared_token=shared_token, verifier=verifier, keys=keys, refusal=settings.refusal
+        settings.client_auth, shared_token=shared_token, verifier=verifier, keys=keys, lockout=settings.lockout
     )
     return Gateway(settings, authenticator, keys, Budget(settings.budget, usage_store), tables, verifier)

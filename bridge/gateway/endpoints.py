@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.callers.caller import Caller
-from bridge.callers.keys import PersonalKeys
 from bridge.errors import BridgeError, invalid_request
-from bridge.usage.budget import Budget
-from bridge.usage.periods import utc_now
+from bridge.gateway.auth.caller import Caller
+from bridge.gateway.auth.keys import PersonalKeys
+from bridge.gateway.clock import utc_now
+from bridge.gateway.usage.budget import Budget
 
 KEY_NOTE = "Store this key now: the bridge keeps only its hash and will never show it again."
 

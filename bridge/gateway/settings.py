@@ -1,6 +1,6 @@
 """The gateway's settings (sign-in, personal keys, budgets, where counters live) as one parsed snapshot.
 
-The rows are `bridge.settings.GATEWAY_SETTINGS` (part of the one `SETTINGS`
+The rows are `bridge.config.table.GATEWAY_SETTINGS` (part of the one `SETTINGS`
 table); `load_gateway_settings` reads them from an environment like
 `load_settings` does (`<...>` placeholders count as unset) and collects what
 is wrong in `problems`, each naming its setting.  Sign-in that cannot work (a
@@ -15,9 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bridge.callers.entra import DEFAULT_AUTHORITY, EntraConfig
-from bridge.callers.keys import DEFAULT_LIFETIME_DAYS, DEFAULT_SIGN_IN_DAYS
-from bridge.settings import (
+from bridge.config.table import (
     BUDGET_DAILY_TOKENS,
     BUDGET_MONTHLY_TOKENS,
     BUDGET_OVERRIDES,
@@ -32,9 +30,11 @@ from bridge.settings import (
     PERSONAL_KEY_SIGNIN_DAYS,
     USAGE_CONNECTION_STRING,
     USAGE_TABLE_ENDPOINT,
-    ClientAuth,
 )
-from bridge.usage.limits import BudgetConfig, parse_overrides
+from bridge.gateway.auth.entra import DEFAULT_AUTHORITY, EntraConfig
+from bridge.gateway.auth.keys import DEFAULT_LIFETIME_DAYS, DEFAULT_SIGN_IN_DAYS
+from bridge.gateway.usage.limits import BudgetConfig, parse_overrides
+from bridge.model import ClientAuth
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class GatewaySettings:
     table_endpoint: str | None = None
     connection_string: str | None = None
     problems: tuple[str, ...] = ()
-    refusal: str | None = None
+    lockout: str | None = None
     """Set when sign-in is misconfigured: every request is refused with it (500, not retried)."""
 
 
@@ -79,9 +79,9 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
     client_auth = CLIENT_AUTH.value(env, problems)
     unknown_mode = bool(problems)
     entra = _entra(env, problems) if client_auth == "entra" else None
-    refusal = None
+    lockout = None
     if unknown_mode or (client_auth == "entra" and entra is None):
-        refusal = "its sign-in cannot work: " + "; ".join(problems)
+        lockout = "its sign-in cannot work: " + "; ".join(problems)
     overrides, override_problems = parse_overrides(BUDGET_OVERRIDES.value(env, problems) or "", BUDGET_OVERRIDES.name)
     problems += override_problems
     budget = BudgetConfig(BUDGET_DAILY_TOKENS.value(env, problems), BUDGET_MONTHLY_TOKENS.value(env, problems), overrides)
@@ -102,5 +102,5 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         table_endpoint=endpoint,
         connection_string=connection_string,
         problems=tuple(problems),
-        refusal=refusal,
+        lockout=lockout,
     )

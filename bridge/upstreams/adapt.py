@@ -34,8 +34,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bridge.upstreams.failures import UpstreamError
-from bridge.upstreams.responses.request import ENCRYPTED_REASONING
+from bridge.upstreams.failures import ErrorReport
 
 DROPPABLE = frozenset(
     {
@@ -171,7 +170,7 @@ def _shown(value: Any) -> str:
     return "(unset)" if value is None else repr(value)
 
 
-def learn(current: Adaptation, error: UpstreamError, sent: dict[str, Any]) -> Lesson | None:
+def learn(current: Adaptation, error: ErrorReport, sent: dict[str, Any]) -> Lesson | None:
     """The adaptation that fixes Azure's 400 `error` for the body `sent`, or None when none applies."""
     message = error.message
     unrecognized = _UNRECOGNIZED.search(message)
@@ -211,3 +210,6 @@ def _lesson(current: Adaptation, sent: dict[str, Any], param: str | None, code: 
     if code in ("unsupported_parameter", "unsupported_value") and param in DROPPABLE and _get(sent, param) is not None:
         return Lesson(replace(current, dropped=current.dropped | {param}), f"{param} {_shown(_get(sent, param))} → (not sent)")
     return None
+
+
+ENCRYPTED_REASONING = "reasoning.encrypted_content"

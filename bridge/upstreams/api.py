@@ -15,12 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.model import Event, Request
-from bridge.settings import Api
-from bridge.upstreams.recovery import Recovery, Refusal
+from bridge.model import Api, Body, Event, Request
+from bridge.upstreams.recovery import FailedAttempt, Recovery
 from bridge.upstreams.stream import Translator
-
-Body = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,4 +29,4 @@ class UpstreamApi:
     translator: Callable[[], Translator]
     events_of: Callable[[Any], list[Event]]
     """The events of a whole (non-streamed) answer."""
-    recover: Callable[[Refusal], Recovery]
+    recover: Callable[[FailedAttempt], Recovery]

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from bridge.settings import UpstreamSetting
+from bridge.config.load import UpstreamSetting
 from bridge.upstreams.credentials import ApiKey, Credential, EntraToken, NoCredential
 
 

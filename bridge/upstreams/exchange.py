@@ -18,23 +18,21 @@ import logging
 from collections import Counter
 
 from bridge.deadline import Deadline
-from bridge.model import Request
-from bridge.settings import Api
-from bridge.stops import StopSequences
-from bridge.tiers import Target
+from bridge.model import Api, Request, Target
 from bridge.upstreams.api import UpstreamApi
 from bridge.upstreams.chat.api import CHAT
-from bridge.upstreams.failures import UpstreamError, UpstreamFailure, describe
-from bridge.upstreams.memory import DeploymentMemory
+from bridge.upstreams.failures import ErrorReport, UpstreamError, client_error
+from bridge.upstreams.knowledge import DeploymentKnowledge
 from bridge.upstreams.pool import MAX_ROUNDS, Answer, Pool
-from bridge.upstreams.recovery import Adapt, Fail, Recovery, Refusal, Resend, RetryElsewhere, SignInAgain, SwitchApi
+from bridge.upstreams.recovery import Adapt, Fail, FailedAttempt, Recovery, Resend, RetryElsewhere, SignInAgain, SwitchApi
 from bridge.upstreams.responses.api import RESPONSES
+from bridge.upstreams.stops import StopSequences
 from bridge.upstreams.stream import Decoder, StreamDecoder, UpstreamStream, WholeDecoder
 
 APIS: dict[Api, UpstreamApi] = {"chat": CHAT, "responses": RESPONSES}
 LIMITS: dict[type[Recovery], int] = {Adapt: 4, SwitchApi: 1, Resend: 2, RetryElsewhere: MAX_ROUNDS, SignInAgain: 1}
 """How often one request may take each decision before its error goes to the client."""
-log = logging.getLogger("bridge.upstream")
+log = logging.getLogger(__name__)
 
 
 def _decoder(api: UpstreamApi, request: Request, whole: bool) -> Decoder:
@@ -56,7 +54,7 @@ async def open_stream(
     target: Target,
     api_name: Api,
     pool: Pool,
-    memory: DeploymentMemory,
+    knowledge: DeploymentKnowledge,
     deadline: Deadline,
     client_names: dict[str, str] | None = None,
 ) -> UpstreamStream:
@@ -69,30 +67,30 @@ async def open_stream(
     body = api.build_body(request, target.deployment, not whole)
     taken: Counter[type[Recovery]] = Counter()
     while True:
-        adaptation = memory.adaptation(pool.name, target.deployment, api.name)
+        adaptation = knowledge.adaptation(pool.name, target.deployment, api.name)
         sent = adaptation.apply(body)
         answer = await pool.send(target.deployment, api.operation, sent, deadline, request.cache_key)
         keyed = answer.endpoint.credential.keyed
         if answer.reply.status == 200:
             try:
                 return await _opened(answer, api, request, target, whole, client_names or {})
-            except UpstreamFailure as failure:
+            except UpstreamError as failure:
                 error = failure.error
         else:
-            error = UpstreamError.from_body(answer.reply.status, await answer.reply.read(), answer.reply.headers)
-        decision = api.recover(Refusal(error, sent, adaptation, target, keyed))
+            error = ErrorReport.from_body(answer.reply.status, await answer.reply.read(), answer.reply.headers)
+        decision = api.recover(FailedAttempt(error, sent, adaptation, target, keyed))
         if isinstance(decision, Fail):
             raise decision.error
         taken[type(decision)] += 1
         if taken[type(decision)] > LIMITS[type(decision)]:
-            raise describe(error, target, keyed)
+            raise client_error(error, target, keyed)
         match decision:
             case Adapt(adaptation=learned, change=change):
                 log.info("deployment %s refused a parameter; adapted and retrying: %s", target.deployment, change)
-                memory.remember_adaptation(pool.name, target.deployment, api.name, learned)
+                knowledge.remember_adaptation(pool.name, target.deployment, api.name, learned)
             case SwitchApi(api=other):
                 log.info("deployment %s needs the %s API; switching it", target.deployment, other)
-                memory.remember_api(pool.name, target.deployment, other)
+                knowledge.remember_api(pool.name, target.deployment, other)
                 api = APIS[other]
                 body = api.build_body(request, target.deployment, not whole)
             case Resend(body=resent, change=change):

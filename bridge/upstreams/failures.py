@@ -1,6 +1,6 @@
 """What an upstream said when it refused or failed a request, and the helpful `BridgeError` it becomes.
 
-`UpstreamError` is Azure's raw error object, whatever shape it came in (its
+`ErrorReport` is Azure's raw error object, whatever shape it came in (its
 message with anything key-like taken out: `redaction`):
 
     shape                                                     where
@@ -12,7 +12,7 @@ message with anything key-like taken out: `redaction`):
     {"error": {...}} chunk                                    inside a 200 stream (chat/completions)
 
 Each upstream API's recovery step (`recovery.py`) reads it first; what no
-step can fix becomes, through `describe`:
+step can fix becomes, through `client_error`:
 
     upstream error                                    client sees
     ------------------------------------------------  ----------------------------------------------
@@ -55,8 +55,8 @@ from typing import Any
 
 from bridge import sse
 from bridge.errors import NO_RETRY, BridgeError, ErrorKind, kind_for_upstream_status, misconfigured
-from bridge.redaction import redact
-from bridge.tiers import Target
+from bridge.model import Target
+from bridge.upstreams.redaction import redact
 from bridge.upstreams.transport import requested_wait
 
 IN_STREAM = 200
@@ -89,7 +89,7 @@ def _text(value: Any) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class UpstreamError:
+class ErrorReport:
     """An upstream's error: its HTTP status (`IN_STREAM` inside a stream) and Azure's error object."""
 
     status: int
@@ -103,7 +103,7 @@ class UpstreamError:
     headers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, status: int, error: Any, headers: Mapping[str, str] | None = None, fallback: str = "") -> UpstreamError:
+    def of(cls, status: int, error: Any, headers: Mapping[str, str] | None = None, fallback: str = "") -> ErrorReport:
         """From a decoded error object (`{"error": {...}}`, the object itself, or Entra's `{"statusCode", "message"}`)."""
         if isinstance(error, Mapping) and isinstance(error.get("error"), Mapping):
             error = error["error"]
@@ -133,7 +133,7 @@ class UpstreamError:
         )
 
     @classmethod
-    def from_body(cls, status: int, payload: bytes, headers: Mapping[str, str]) -> UpstreamError:
+    def from_body(cls, status: int, payload: bytes, headers: Mapping[str, str]) -> ErrorReport:
         """From an error response's body (JSON in any of Azure's shapes, or plain text)."""
         try:
             decoded: Any = sse.loads(payload)
@@ -169,19 +169,19 @@ class UpstreamError:
         return self.code == "invalid_json_schema" or ((self.param or "").startswith(where) and "schema" in self.message.lower())
 
 
-class UpstreamFailure(Exception):
+class UpstreamError(Exception):
     """Raised by a stream translator when the upstream reports a failure inside its stream."""
 
-    def __init__(self, error: UpstreamError) -> None:
+    def __init__(self, error: ErrorReport) -> None:
         super().__init__(error.message)
         self.error = error
 
 
-def truncated() -> UpstreamFailure:
-    return UpstreamFailure(UpstreamError(IN_STREAM, "The upstream stream ended before the response was complete", code=TRUNCATED))
+def truncated() -> UpstreamError:
+    return UpstreamError(ErrorReport(IN_STREAM, "The upstream stream ended before the response was complete", code=TRUNCATED))
 
 
-def _prompt_too_long(error: UpstreamError) -> BridgeError:
+def _prompt_too_long(error: ErrorReport) -> BridgeError:
     for pattern in _CONTEXT_NUMBERS:
         numbers = pattern.search(error.message)
         if numbers:
@@ -190,7 +190,7 @@ def _prompt_too_long(error: UpstreamError) -> BridgeError:
     return BridgeError("invalid_request_error", f"prompt is too long: {error.message}")
 
 
-def _not_found(error: UpstreamError, target: Target) -> BridgeError:
+def _not_found(error: ErrorReport, target: Target) -> BridgeError:
     fix = (
         "Name an existing deployment, or a Claude model (opus, sonnet, haiku) to use BIG_MODEL, MIDDLE_MODEL or SMALL_MODEL"
         if target.setting == "model"
@@ -202,7 +202,7 @@ def _not_found(error: UpstreamError, target: Target) -> BridgeError:
     )
 
 
-def _refused_credentials(error: UpstreamError, keyed: bool) -> BridgeError:
+def _refused_credentials(error: ErrorReport, keyed: bool) -> BridgeError:
     said = f"Azure said: {error.message}"
     if error.code == "PermissionDenied":
         return misconfigured(
@@ -230,7 +230,7 @@ def _refused_credentials(error: UpstreamError, keyed: bool) -> BridgeError:
     return misconfigured(f"Azure refused the request with this key (the resource's network rules may block it). {said}")
 
 
-def _image_refused(error: UpstreamError) -> BridgeError:
+def _image_refused(error: ErrorReport) -> BridgeError:
     said = f"Azure said: {error.message}"
     if error.code == "invalid_image":
         return BridgeError(
@@ -256,7 +256,7 @@ def rate_limit_headers(headers: dict[str, str], retry: float | None) -> dict[str
     return {**headers, **NO_RETRY} if retry is not None and retry > CLIENT_WAIT_LIMIT else headers
 
 
-def describe(error: UpstreamError, target: Target, keyed: bool) -> BridgeError:
+def client_error(error: ErrorReport, target: Target, keyed: bool) -> BridgeError:
     """The client's error for an upstream error no recovery step could fix."""
     said = f"Azure said: {error.message}"
     if error.status == 404 and error.message.strip() == RESOURCE_NOT_FOUND:

@@ -39,13 +39,13 @@ from bridge import sse
 from bridge.deadline import Deadline
 from bridge.errors import BridgeError
 from bridge.upstreams.endpoint import Endpoint
-from bridge.upstreams.failures import UpstreamError, rate_limit_headers
+from bridge.upstreams.failures import ErrorReport, rate_limit_headers
 from bridge.upstreams.transport import TRANSPORT_ERRORS, Reply, backoff, post
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_ROUNDS = 3
 MAX_WAIT_SECONDS = 5.0
-log = logging.getLogger("bridge.upstream")
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -172,7 +172,7 @@ class Pool:
                     body = await reply.read()
             except TimeoutError:
                 raise deadline.error() from None
-            wait = UpstreamError.from_body(reply.status, body, reply.headers).retry_after
+            wait = ErrorReport.from_body(reply.status, body, reply.headers).retry_after
             return Answer(reply.replaying(body), endpoint, wait=wait)
         try:
             async with asyncio.timeout(max(deadline.remaining(), 0.0)):

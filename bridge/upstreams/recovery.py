@@ -1,7 +1,7 @@
 """What the exchange does with an upstream error: the decisions, and the step both upstream APIs share.
 
 Each upstream API has one recovery step (`chat.api.recover`,
-`responses.api.recover`) that sees Azure's raw error (`UpstreamError`), for a
+`responses.api.recover`) that sees Azure's raw error (`ErrorReport`), for a
 refused request or for a failure inside a 200 stream before its first event,
 and decides:
 
@@ -31,15 +31,12 @@ The shared step, after an API's own cases:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from bridge.errors import BridgeError
-from bridge.settings import Api
-from bridge.tiers import Target
+from bridge.model import Api, Body, Target
 from bridge.upstreams.adapt import Adaptation, learn
-from bridge.upstreams.failures import TRUNCATED, UpstreamError, describe
+from bridge.upstreams.failures import TRUNCATED, ErrorReport, client_error
 
-Body = dict[str, Any]
 TRANSIENT_IN_STREAM = frozenset({"rate_limit_exceeded", "server_error", "server_is_overloaded", TRUNCATED})
 DEFAULT_REST_SECONDS = 1.0
 
@@ -82,10 +79,10 @@ Recovery = Adapt | SwitchApi | Resend | RetryElsewhere | SignInAgain | Fail
 
 
 @dataclass(frozen=True, slots=True)
-class Refusal:
+class FailedAttempt:
     """Everything a recovery step may look at: the error, the body that caused it, what is known."""
 
-    error: UpstreamError
+    error: ErrorReport
     sent: Body
     adaptation: Adaptation
     target: Target
@@ -93,15 +90,15 @@ class Refusal:
     """Whether the endpoint was called with an API key (else Microsoft Entra ID)."""
 
 
-def shared_step(refusal: Refusal) -> Recovery:
-    error = refusal.error
+def shared_step(attempt: FailedAttempt) -> Recovery:
+    error = attempt.error
     if error.in_stream and (error.code in TRANSIENT_IN_STREAM or error.type == "server_error"):
         wait = error.retry_after
         return RetryElsewhere(DEFAULT_REST_SECONDS if wait is None else wait, error.message)
-    if error.status == 401 and not refusal.keyed and error.code != "PermissionDenied":
+    if error.status == 401 and not attempt.keyed and error.code != "PermissionDenied":
         return SignInAgain(error.message)
     if error.status == 400:
-        lesson = learn(refusal.adaptation, error, refusal.sent)
+        lesson = learn(attempt.adaptation, error, attempt.sent)
         if lesson is not None:
             return Adapt(lesson.adaptation, lesson.change)
-    return Fail(describe(error, refusal.target, refusal.keyed))
+    return Fail(client_error(error, attempt.target, attempt.keyed))

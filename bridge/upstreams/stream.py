@@ -10,7 +10,7 @@ decoded into the events it completes, in one pass, and handed on as one batch.
 `UpstreamStream` owns the upstream's reply, as an SDK's stream object does:
 
 - `first()` reads until the first batch (a failure the upstream reports in its
-  stream before that raises `UpstreamFailure`, for the exchange's recovery step);
+  stream before that raises `UpstreamError`, for the exchange's recovery step);
 - `async for batch in stream` gives the batches (later failures raise a
   helpful `BridgeError`);
 - at the upstream's terminal event the stream ends at once; what the upstream
@@ -36,11 +36,9 @@ from typing import Any, Protocol
 
 from bridge import sse
 from bridge.errors import BridgeError
-from bridge.model import Event, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallStart, Usage
-from bridge.settings import Api
-from bridge.stops import StopSequences
-from bridge.tiers import Target
-from bridge.upstreams.failures import UpstreamFailure, describe
+from bridge.model import Api, Event, ReasoningDelta, Target, TextDelta, ToolCallDelta, ToolCallStart, Usage
+from bridge.upstreams.failures import UpstreamError, client_error
+from bridge.upstreams.stops import StopSequences
 from bridge.upstreams.tools import restore
 from bridge.upstreams.transport import TRANSPORT_ERRORS, Reply
 
@@ -48,7 +46,7 @@ DONE = b"[DONE]"
 DRAIN_SECONDS = 30.0
 KEPT_CHARS = 32_000
 """Characters of an answer's text `Received` keeps for an exact count; the rest it only counts."""
-log = logging.getLogger("bridge.upstream")
+log = logging.getLogger(__name__)
 _draining: set[asyncio.Task[None]] = set()
 
 
@@ -63,7 +61,7 @@ class Translator(Protocol):
     def feed(self, event: dict[str, Any]) -> list[Event]: ...
 
     def end(self) -> list[Event]:
-        """What is held back until the end; raises `UpstreamFailure` when the answer is incomplete."""
+        """What is held back until the end; raises `UpstreamError` when the answer is incomplete."""
         ...
 
 
@@ -72,7 +70,7 @@ class Decoder(Protocol):
     """No event follows."""
     upstream_done: bool
     """The upstream's answer is complete (what it still sends can be read and dropped)."""
-    failure: UpstreamFailure | None
+    failure: UpstreamError | None
     """A failure the upstream reported after events of the same read: raised once those are handed on."""
 
     def feed(self, raw: bytes) -> list[Event]: ...
@@ -89,7 +87,7 @@ class StreamDecoder:
         self._stops = stops
         self.finished = False
         self.upstream_done = False
-        self.failure: UpstreamFailure | None = None
+        self.failure: UpstreamError | None = None
 
     def _decode(self, datas: list[bytes]) -> list[Event]:
         events: list[Event] = []
@@ -112,7 +110,7 @@ class StreamDecoder:
             if self.upstream_done:
                 events += translator.end()
                 self.finished = True
-        except UpstreamFailure as failure:
+        except UpstreamError as failure:
             if not events:
                 raise
             self.failure, self.finished = failure, True
@@ -147,7 +145,7 @@ class WholeDecoder:
         self._parts: list[bytes] = []
         self.finished = False
         self.upstream_done = False
-        self.failure: UpstreamFailure | None = None
+        self.failure: UpstreamError | None = None
 
     def feed(self, raw: bytes) -> list[Event]:
         self._parts.append(raw)
@@ -219,7 +217,7 @@ class UpstreamStream:
         self.received = Received()
 
     async def first(self) -> None:
-        """Read until the first batch is in; raises `UpstreamFailure` when the upstream reports a failure first."""
+        """Read until the first batch is in; raises `UpstreamError` when the upstream reports a failure first."""
         try:
             self._pending = await self._read()
         except StopAsyncIteration:
@@ -234,8 +232,8 @@ class UpstreamStream:
         else:
             try:
                 batch = await self._read()
-            except UpstreamFailure as failure:
-                raise describe(failure.error, self.target, keyed=False) from None
+            except UpstreamError as failure:
+                raise client_error(failure.error, self.target, keyed=False) from None
         self.received.feed(batch)
         return restore(batch, self._client_names) if self._client_names else batch
 

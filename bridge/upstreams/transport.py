@@ -25,7 +25,7 @@ import aiohttp
 
 from bridge.deadline import Deadline
 from bridge.http import proxy_for, session
-from bridge.logs import note_attempt
+from bridge.telemetry.request_log import note_attempt
 
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0

@@ -59,8 +59,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.errors import BridgeError, invalid_request
-from bridge.identifiers import MAX_MODEL_NAME_LENGTH, bounded
 from bridge.model import (
+    MAX_MODEL_NAME_LENGTH,
     FilePart,
     ImagePart,
     Media,
@@ -79,6 +79,7 @@ from bridge.model import (
     ToolReference,
     ToolResultPart,
     WebSearch,
+    bounded,
 )
 
 BILLING_HEADER_PREFIX = "x-anthropic-billing-header:"

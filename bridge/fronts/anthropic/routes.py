@@ -1,7 +1,7 @@
 """The Anthropic routes: `POST /v1/messages`, `POST /v1/messages/count_tokens`, and `GET /v1/models` for
 Anthropic clients (the tiers as Claude models, `models.py`).
 
-`/v1/messages` is `serve` with this front: `parse_request`, `StreamWriter`
+`/v1/messages` is `serve` with this front: `parse_request`, `AnthropicStreamRenderer`
 for streams, `message_body` for whole messages, Anthropic error bodies with a
 `request-id` header.  `count_tokens` is local: no upstream call; it counts
 the request as the deployment that would serve it receives it.
@@ -10,21 +10,20 @@ the request as the deployment that would serve it receives it.
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
 from bridge.errors import BridgeError
 from bridge.fronts.anthropic.message import message_body, new_message_id
-from bridge.fronts.anthropic.models import model_list
+from bridge.fronts.anthropic.model_names import model_list
 from bridge.fronts.anthropic.request import parse_request
-from bridge.fronts.anthropic.stream import StreamWriter
-from bridge.inbound import read_json
-from bridge.logs import note_model
-from bridge.model import Completion
-from bridge.model import Request as BridgeRequest
-from bridge.outbound import json_response
-from bridge.serve import Front, Served, answer, serve
-from bridge.tokens import count_input_tokens
+from bridge.fronts.anthropic.stream import AnthropicStreamRenderer
+from bridge.model import Completion, Request
+from bridge.serving.handler import Front, Served, answer, serve
+from bridge.serving.inbound import read_json
+from bridge.serving.outbound import json_response
+from bridge.telemetry.request_log import note_model
+from bridge.upstreams.token_count import count_input_tokens
 
 REQUEST_ID_HEADER = "request-id"
 
@@ -36,15 +35,15 @@ def error_response(error: BridgeError, request_id: str) -> Response:
 
 @dataclass
 class MessagesCall:
-    request: BridgeRequest
+    request: Request
     message_id: str = field(default_factory=new_message_id)
 
     @property
     def model(self) -> str:
         return self.request.model
 
-    def renderer(self) -> StreamWriter:
-        return StreamWriter(self.message_id, self.request.model)
+    def renderer(self) -> AnthropicStreamRenderer:
+        return AnthropicStreamRenderer(self.message_id, self.request.model)
 
     def body(self, completion: Completion) -> dict[str, Any]:
         return message_body(completion, self.message_id, self.request.model)
@@ -57,11 +56,11 @@ def parse_call(body: Any) -> MessagesCall:
 FRONT = Front(REQUEST_ID_HEADER, parse_call, error_response)
 
 
-async def messages(req: Request) -> Response:
+async def messages(req: HttpRequest) -> Response:
     return await serve(req, FRONT, "messages")
 
 
-async def count_tokens(req: Request) -> Response:
+async def count_tokens(req: HttpRequest) -> Response:
     async def count(served: Served) -> dict[str, Any]:
         bridge = served.bridge
         request = parse_request(await read_json(req, bridge.settings.max_request_bytes), count_only=True)
@@ -72,7 +71,7 @@ async def count_tokens(req: Request) -> Response:
     return await answer(req, FRONT, "count_tokens", count)
 
 
-async def models(req: Request) -> Response:
+async def models(req: HttpRequest) -> Response:
     async def listed(served: Served) -> dict[str, Any]:
         return model_list(served.bridge.settings)
 

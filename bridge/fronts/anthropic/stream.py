@@ -49,14 +49,14 @@ from bridge.model import (
 from bridge.sse import encode
 
 PING = encode("ping", {"type": "ping"})
-log = logging.getLogger("bridge.stream")
+log = logging.getLogger(__name__)
 
 
 def error_event(error: BridgeError) -> bytes:
     return encode("error", {"type": "error", "error": {"type": error.kind, "message": error.message}})
 
 
-class StreamWriter:
+class AnthropicStreamRenderer:
     """Renders one message's events; keeps the block bookkeeping."""
 
     def __init__(self, message_id: str, model: str) -> None:

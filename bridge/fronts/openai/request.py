@@ -58,8 +58,8 @@ from typing import Any, get_args
 from bridge.errors import invalid_request
 from bridge.fronts.openai.errors import ParamError, invalid_param
 from bridge.fronts.openai.reasoning import strip_thinking
-from bridge.identifiers import MAX_MODEL_NAME_LENGTH, bounded
 from bridge.model import (
+    MAX_MODEL_NAME_LENGTH,
     FilePart,
     ImagePart,
     Media,
@@ -73,6 +73,7 @@ from bridge.model import (
     ToolCallPart,
     ToolChoice,
     ToolResultPart,
+    bounded,
 )
 
 EFFORTS: tuple[str, ...] = get_args(ReasoningEffort)

@@ -1,7 +1,7 @@
 """The OpenAI routes: `POST /v1/chat/completions` and `GET /v1/models`.
 
 `/v1/chat/completions` is `serve` with this front: `parse_request` then the
-alias mapping (`models.target`), `ChunkWriter` for streams,
+alias mapping (`models.target`), `OpenAIStreamRenderer` for streams,
 `completion_body` for whole completions, OpenAI error bodies with an
 `x-request-id` header.  Responses name the model the client asked for.
 """
@@ -9,19 +9,18 @@ alias mapping (`models.target`), `ChunkWriter` for streams,
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
 from bridge.errors import BridgeError
 from bridge.fronts.openai.completion import completion_body, new_completion_id, now
 from bridge.fronts.openai.errors import error_body, status_of
-from bridge.fronts.openai.models import model_list, resolve_alias
+from bridge.fronts.openai.model_names import model_list, resolve_alias
 from bridge.fronts.openai.request import parse_request
-from bridge.fronts.openai.stream import ChunkWriter
-from bridge.model import Completion
-from bridge.model import Request as BridgeRequest
-from bridge.outbound import json_response
-from bridge.serve import Front, Served, answer, serve
+from bridge.fronts.openai.stream import OpenAIStreamRenderer
+from bridge.model import Completion, Request
+from bridge.serving.handler import Front, Served, answer, serve
+from bridge.serving.outbound import json_response
 
 REQUEST_ID_HEADER = "x-request-id"
 
@@ -32,15 +31,15 @@ def error_response(error: BridgeError, request_id: str) -> Response:
 
 @dataclass
 class ChatCall:
-    request: BridgeRequest
+    request: Request
     model: str
     """The name the client asked for, echoed in every answer."""
     include_usage: bool
     completion_id: str = field(default_factory=new_completion_id)
     created: int = field(default_factory=now)
 
-    def renderer(self) -> ChunkWriter:
-        return ChunkWriter(self.completion_id, self.model, self.created, self.include_usage)
+    def renderer(self) -> OpenAIStreamRenderer:
+        return OpenAIStreamRenderer(self.completion_id, self.model, self.created, self.include_usage)
 
     def body(self, completion: Completion) -> dict[str, Any]:
         return completion_body(completion, self.completion_id, self.model, self.created)
@@ -54,11 +53,11 @@ def parse_call(body: Any) -> ChatCall:
 FRONT = Front(REQUEST_ID_HEADER, parse_call, error_response)
 
 
-async def chat_completions(req: Request) -> Response:
+async def chat_completions(req: HttpRequest) -> Response:
     return await serve(req, FRONT, "chat_completions")
 
 
-async def models(req: Request) -> Response:
+async def models(req: HttpRequest) -> Response:
     async def listed(served: Served) -> dict[str, Any]:
         return model_list(served.bridge.settings)
 

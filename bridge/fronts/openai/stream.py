@@ -37,7 +37,7 @@ from bridge.sse import encode
 
 DONE = b"data: [DONE]\n\n"
 KEEP_ALIVE = b": keep-alive\n\n"
-log = logging.getLogger("bridge.stream")
+log = logging.getLogger(__name__)
 
 
 def error_event(error: BridgeError) -> bytes:
@@ -69,7 +69,7 @@ class _Deltas:
             self.items.append({"tool_calls": [{"index": index, "function": {"arguments": text}}]})
 
 
-class ChunkWriter:
+class OpenAIStreamRenderer:
     """Renders one completion's events as chunks; keeps the tool-call indexes and the open Thinking section."""
 
     def __init__(self, completion_id: str, model: str, created: int, include_usage: bool) -> None:

@@ -18,21 +18,21 @@ import re
 from bridge.upstreams.api import UpstreamApi
 from bridge.upstreams.chat.request import build_body, loose_format
 from bridge.upstreams.chat.stream import ChatStreamTranslator, events_of
-from bridge.upstreams.recovery import Recovery, Refusal, Resend, SwitchApi, shared_step
+from bridge.upstreams.recovery import FailedAttempt, Recovery, Resend, SwitchApi, shared_step
 
 _USE_RESPONSES = re.compile(r"/v1/responses|responses api", re.IGNORECASE)
 
 
-def recover(refusal: Refusal) -> Recovery:
-    error = refusal.error
+def recover(attempt: FailedAttempt) -> Recovery:
+    error = attempt.error
     if error.status in (400, 404) and error.code == "OperationNotSupported":
         return SwitchApi("responses", error.message)
     if error.status == 400 and _USE_RESPONSES.search(error.message):
         return SwitchApi("responses", error.message)
-    loose = loose_format(refusal.sent)
+    loose = loose_format(attempt.sent)
     if loose is not None and error.refuses_schema("response_format"):
         return Resend(loose, "response_format strict True → False (Azure refused the schema as strict)")
-    return shared_step(refusal)
+    return shared_step(attempt)
 
 
 CHAT = UpstreamApi("chat", "chat/completions", build_body, ChatStreamTranslator, events_of, recover)

@@ -39,13 +39,9 @@ results as user text), so no history is ever refused.
 
 from __future__ import annotations
 
-from typing import Any
-
 from bridge.errors import invalid_request
-from bridge.model import FilePart, ImagePart, Media, Message, Request, TextPart, ToolCallPart, ToolResultPart
+from bridge.model import Body, FilePart, ImagePart, Media, Message, Request, TextPart, ToolCallPart, ToolResultPart
 from bridge.upstreams.tool_order import answered_in_order, call_id, result_text
-
-Body = dict[str, Any]
 
 
 def _part(part: Media) -> Body:

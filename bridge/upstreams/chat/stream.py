@@ -37,7 +37,7 @@ from bridge.model import (
     ToolCallStart,
     Usage,
 )
-from bridge.upstreams.failures import IN_STREAM, UpstreamError, UpstreamFailure, truncated
+from bridge.upstreams.failures import IN_STREAM, ErrorReport, UpstreamError, truncated
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "end_turn",
@@ -76,7 +76,7 @@ class ChatStreamTranslator:
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
         if "error" in chunk and not chunk.get("choices"):
-            raise UpstreamFailure(UpstreamError.of(IN_STREAM, chunk["error"], fallback="unknown error"))
+            raise UpstreamError(ErrorReport.of(IN_STREAM, chunk["error"], fallback="unknown error"))
         events: list[Event] = []
         usage = chunk.get("usage")
         if usage:

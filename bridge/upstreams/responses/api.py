@@ -26,9 +26,9 @@ from __future__ import annotations
 import re
 
 from bridge.errors import BridgeError, misconfigured
-from bridge.tiers import Target
+from bridge.model import Target
 from bridge.upstreams.api import UpstreamApi
-from bridge.upstreams.recovery import Fail, Recovery, Refusal, Resend, SwitchApi, shared_step
+from bridge.upstreams.recovery import Fail, FailedAttempt, Recovery, Resend, SwitchApi, shared_step
 from bridge.upstreams.responses.request import build_body, has_reasoning, has_web_search, loose_format, without_reasoning
 from bridge.upstreams.responses.stream import ResponsesStreamTranslator, events_of
 
@@ -53,8 +53,8 @@ def failing_web_search(target: Target, said: str) -> BridgeError:
     )
 
 
-def recover(refusal: Refusal) -> Recovery:
-    error, sent = refusal.error, refusal.sent
+def recover(attempt: FailedAttempt) -> Recovery:
+    error, sent = attempt.error, attempt.sent
     if error.status in (400, 404) and (error.code == "OperationNotSupported" or _NO_RESPONSES.search(error.message)):
         return SwitchApi("chat", error.message)
     if error.status == 400 or (error.in_stream and error.type == "invalid_request_error"):
@@ -67,10 +67,10 @@ def recover(refusal: Refusal) -> Recovery:
         if loose is not None and error.refuses_schema("text.format"):
             return Resend(loose, "text.format.strict True → False (Azure refused the schema as strict)")
         if has_web_search(sent) and "web_search" in error.message:
-            return Fail(no_web_search(refusal.target, error.message))
+            return Fail(no_web_search(attempt.target, error.message))
     if error.status == 500 and has_web_search(sent):
-        return Fail(failing_web_search(refusal.target, error.message))
-    return shared_step(refusal)
+        return Fail(failing_web_search(attempt.target, error.message))
+    return shared_step(attempt)
 
 
 RESPONSES = UpstreamApi("responses", "responses", build_body, ResponsesStreamTranslator, events_of, recover)

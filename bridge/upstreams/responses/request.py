@@ -46,10 +46,10 @@ user text, call ids keep Azure's length rule; so no history is ever refused.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from bridge.errors import invalid_request
 from bridge.model import (
+    Body,
     FilePart,
     ImagePart,
     Media,
@@ -61,16 +61,14 @@ from bridge.model import (
     ToolResultPart,
     WebSearch,
 )
+from bridge.upstreams.adapt import ENCRYPTED_REASONING
 from bridge.upstreams.responses.signature import decode
 from bridge.upstreams.tool_order import answered_in_order, call_id, result_text
 
 MIN_OUTPUT_TOKENS = 16
-ENCRYPTED_REASONING = "reasoning.encrypted_content"
 WEB_SEARCH_SOURCES = "web_search_call.action.sources"
 SUMMARY = "auto"
 RENAMED = (("temperature", "temperature"), ("top_p", "top_p"), ("user", "safety_identifier"), ("cache_key", "prompt_cache_key"))
-
-Body = dict[str, Any]
 
 
 def _text(parts: Sequence[object]) -> str:

@@ -53,7 +53,7 @@ from bridge.model import (
     WebSearchResults,
     WebSource,
 )
-from bridge.upstreams.failures import IN_STREAM, UpstreamError, UpstreamFailure, truncated
+from bridge.upstreams.failures import IN_STREAM, ErrorReport, UpstreamError, truncated
 from bridge.upstreams.responses.signature import encode
 
 INCOMPLETE_REASONS: dict[str, FinishReason] = {"max_output_tokens": "max_tokens", "content_filter": "refusal"}
@@ -72,9 +72,9 @@ def usage_of(raw: dict[str, Any], web_searches: int) -> Usage:
     )
 
 
-def failure(error: Any, fallback: str) -> UpstreamFailure:
+def failure(error: Any, fallback: str) -> UpstreamError:
     """The failure an `error` event or a failed response's `error` object reports."""
-    return UpstreamFailure(UpstreamError.of(IN_STREAM, error, fallback=fallback))
+    return UpstreamError(ErrorReport.of(IN_STREAM, error, fallback=fallback))
 
 
 def _sources(action: Any) -> list[WebSource]:

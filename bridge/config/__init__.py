@@ -1,0 +1,1 @@
+"""Configuration: the value kinds, the settings table, loading, and the safety policy."""

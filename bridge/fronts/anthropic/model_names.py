@@ -1,0 +1,45 @@
+"""`GET /v1/models` for Anthropic clients: the tiers as Claude models (Claude Code's gateway model discovery).
+
+With `CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY=1` Claude Code asks the
+gateway for its models in the Anthropic list format and keeps the ids that
+start with `claude`.  The bridge routes by family name, so each configured
+tier is listed under the newest Claude id of its family:
+
+    id                  served by (setting, with its fallbacks)      display name
+    ------------------  -------------------------------------------  ------------------------------------------
+    claude-opus-5-5     BIG_MODEL                                     "Opus on <deployment> (BIG_MODEL, Azure)"
+    claude-sonnet-5-5   MIDDLE_MODEL (→ BIG_MODEL)                    "Sonnet on <deployment> (...)"
+    claude-haiku-5-5    SMALL_MODEL (→ MIDDLE_MODEL → BIG_MODEL)      "Haiku on <deployment> (...)"
+
+A tier that is not configured is not listed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.config.load import Settings
+from bridge.config.table import BIG_MODEL, MIDDLE_MODEL, SMALL_MODEL
+
+FAMILIES = (
+    ("claude-opus-5-5", "Opus", BIG_MODEL.name),
+    ("claude-sonnet-5-5", "Sonnet", MIDDLE_MODEL.name),
+    ("claude-haiku-5-5", "Haiku", SMALL_MODEL.name),
+)
+LISTED_SINCE = "2026-01-01T00:00:00Z"
+
+
+def model_list(settings: Settings) -> dict[str, Any]:
+    """The Anthropic `list` of models for `GET /v1/models`."""
+    data = []
+    for model_id, family, setting in FAMILIES:
+        tier = settings.tier(setting)
+        if tier is not None:
+            display = f"{family} on {tier.deployment} ({tier.setting}, Azure OpenAI)"
+            data.append({"type": "model", "id": model_id, "display_name": display, "created_at": LISTED_SINCE})
+    return {
+        "data": data,
+        "has_more": False,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+    }

@@ -1,0 +1,1 @@
+"""Who calls: the shared token, Microsoft Entra ID tokens, personal keys."""

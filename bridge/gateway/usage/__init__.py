@@ -1,0 +1,1 @@
+"""Budgets and usage counters, per user, per UTC day and month."""

@@ -1,0 +1,238 @@
+"""Serving a client call, for every front: one handler from the request to the stream or the completion.
+
+    request in → who calls (the gateway's `Authenticator`: shared token, Entra ID token or personal key)
+    → JSON body → the front's `parse` → `Bridge.route` → the caller's budget (`Served.admit`: the
+      request's allowance held, or 429) → `Bridge.start`
+    → stream (`outbound.stream_body`, the front's renderer) or gather (`outbound.gather`,
+      the front's body) → out → the hold settled with what was used (`Charge.end`: Azure's usage,
+      else an estimate; in the background, so the client's last byte never waits for the usage
+      table), however the request ends: finished, cut, abandoned or failed
+
+with one JSON log line per request (naming the caller), the front's error
+shape for failures before the first byte, and never a stack trace.  Every
+generation answer names what served it: `x-bridge-deployment` and
+`x-bridge-api` (chat or responses).  A front is a `Front`: how it parses a
+call, and how it shapes an error.  Routes the bridge answers itself
+(`answer`) go through the same sign-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from starlette.requests import Request as HttpRequest
+from starlette.responses import Response, StreamingResponse
+
+from bridge.errors import NO_RETRY, BridgeError
+from bridge.gateway.auth.caller import Caller
+from bridge.gateway.usage.charge import allowance, estimated, reported
+from bridge.gateway.usage.ledger import Hold
+from bridge.gateway.usage.store import Tokens
+from bridge.model import Completion, Request
+from bridge.serving.inbound import cache_key_of, new_request_id, presented_token, read_json
+from bridge.serving.outbound import Starting, StreamRenderer, gather, json_response, start_within, stream_body
+from bridge.serving.process import Bridge, Routed, current_bridge
+from bridge.telemetry.request_log import RequestLog
+from bridge.upstreams.stream import UpstreamStream
+from bridge.upstreams.token_count import count_input_tokens
+
+log = logging.getLogger(__name__)
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+INTERNAL_ERROR = "The bridge hit an internal error; the request id identifies it in the logs"
+
+
+class Call(Protocol):
+    """One client call, parsed by a front."""
+
+    @property
+    def request(self) -> Request: ...
+
+    @property
+    def model(self) -> str:
+        """The model name the client asked for (logged, echoed)."""
+        ...
+
+    def renderer(self) -> StreamRenderer: ...
+
+    def body(self, completion: Completion) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Front:
+    """A client API: how it parses a call, and how it shapes an error."""
+
+    request_id_header: str
+    parse: Callable[[Any], Call]
+    error_response: Callable[[BridgeError, str], Response]
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What a route's own work gets: the process's bridge, who calls, the request's log record and id header."""
+
+    bridge: Bridge
+    caller: Caller
+    record: RequestLog
+    ids: dict[str, str]
+
+    async def admit(self, routed: Routed, body_bytes: int | None) -> Charge:
+        """Hold the request's allowance of the caller's budget (429 when it is used up); its input is counted
+        only when a limit applies to the caller (on the loop when the body was small: `body_bytes`)."""
+        budget = self.bridge.gateway.budget
+        if budget.limits(self.caller) == (None, None):
+            return Charge(self, routed, None, None)
+        small = body_bytes is not None and body_bytes < COUNT_ON_LOOP_BYTES
+        input_tokens = await count_input_tokens(routed.request, routed.api, on_loop=small)
+        held = allowance(input_tokens, routed.request.max_tokens)
+        return Charge(self, routed, await budget.admit(self.caller, held, self.bridge.settings.request_timeout), input_tokens)
+
+
+def _declared_length(req: HttpRequest) -> int | None:
+    declared = req.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() else None
+
+
+def _opened(starting: Starting | None) -> UpstreamStream | None:
+    if starting is None or not starting.done() or starting.cancelled() or starting.exception() is not None:
+        return None
+    return starting.result()
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """A generation request's account with its caller's budget: what it holds, and what it is charged at the end."""
+
+    served: Served
+    routed: Routed
+    hold: Hold | None
+    input_tokens: int | None
+    """Counted at admission (when a limit applies), so an estimate need not count it again."""
+
+    def end(self, starting: Starting | None) -> None:
+        """Settle in the background, however the request ended: Azure's usage when it came; else an estimate (a
+        stream cut, a call abandoned, Azure's answer broken off); nothing when the exchange failed (the upstream
+        refused it, or it never reached the upstream)."""
+        served, routed = self.served, self.routed
+        budget, model = served.bridge.gateway.budget, routed.target.deployment
+        stream = _opened(starting)
+        if stream is None and (starting is None or (starting.done() and not starting.cancelled())):
+            if self.hold is not None:
+                budget.settle_soon(served.caller, model, self.hold, Tokens())
+            return
+        received = stream.received if stream is not None else None
+        if received is not None and received.usage is not None:
+            served.record.usage = received.usage
+            budget.settle_soon(served.caller, model, self.hold, reported(received.usage))
+            return
+        served.record.usage_estimated = True
+        budget.settle_soon(served.caller, model, self.hold, estimated(routed.request, routed.api, received, self.input_tokens))
+
+
+Handling = Callable[[Served], Awaitable[Response]]
+DEPLOYMENT_HEADER = "x-bridge-deployment"
+API_HEADER = "x-bridge-api"
+
+
+def served_by(routed: Routed) -> dict[str, str]:
+    """The headers that tell a user which deployment, through which upstream API, answered."""
+    return {DEPLOYMENT_HEADER: quote(routed.target.deployment, safe="-._~:@"), API_HEADER: routed.api}
+
+
+UNAVAILABLE = 503
+COUNT_ON_LOOP_BYTES = 8192
+"""A request body smaller than this is counted on the event loop (microseconds; a thread's handoff costs 0.1 ms)."""
+
+
+def locked_out(reason: str) -> BridgeError:
+    """The bridge serves nothing while its configuration makes serving unsafe or sign-in impossible (`Bridge.refusal`)."""
+    return BridgeError("api_error", f"The bridge is not serving: {reason}", dict(NO_RETRY), UNAVAILABLE)
+
+
+async def _handle(req: HttpRequest, front: Front, route: str, handling: Handling) -> Response:
+    """What every route does around its own work: the log record, who calls, the errors."""
+    record = RequestLog(new_request_id(), route).start()
+    ids = {front.request_id_header: record.request_id}
+    try:
+        bridge = current_bridge()
+        if bridge.lockout is not None:
+            raise locked_out(bridge.lockout)
+        caller = await bridge.gateway.authenticator.caller(presented_token(req))
+        record.caller = caller.log_fields()
+        response = await handling(Served(bridge, caller, record, ids))
+    except BridgeError as error:
+        record.error_type = error.kind
+        response = front.error_response(error, record.request_id)
+    except Exception:
+        log.exception("request %s failed", record.request_id)
+        record.error_type = "api_error"
+        response = front.error_response(BridgeError("api_error", INTERNAL_ERROR), record.request_id)
+    if not isinstance(response, StreamingResponse):
+        record.emit(response.status_code)
+    return response
+
+
+async def serve(req: HttpRequest, front: Front, route: str) -> Response:
+    """The whole handler of a generation route, for any front."""
+
+    async def generate(served: Served) -> Response:
+        bridge, record, ids = served.bridge, served.record, served.ids
+        call = front.parse(await read_json(req, bridge.settings.max_request_bytes))
+        request = cache_key_of(req.headers, call.request)
+        record.model, record.stream = call.model, request.stream
+        routed = await bridge.route(request)
+        charge = await served.admit(routed, _declared_length(req))
+        headers = {**ids, **served_by(routed)}
+        deadline = bridge.stream_deadline() if request.stream else bridge.deadline()
+        starting: Starting | None = None
+        try:
+            starting = asyncio.ensure_future(bridge.start(routed, deadline))
+            if request.stream:
+                heartbeat = bridge.settings.heartbeat_seconds
+                await start_within(starting, heartbeat)
+                renderer = call.renderer()
+                body = _logged(stream_body(renderer, starting, deadline, heartbeat, req), renderer, served, charge, starting)
+                return StreamingResponse(body, media_type="text/event-stream", headers={**SSE_HEADERS, **headers})
+            completion = await gather(starting, deadline, req)
+        except BaseException:
+            if starting is not None and not starting.done():
+                starting.cancel()
+            charge.end(starting)
+            raise
+        charge.end(starting)
+        return json_response(call.body(completion), headers=headers)
+
+    return await _handle(req, front, route, generate)
+
+
+async def _logged(
+    body: AsyncGenerator[bytes, None], renderer: StreamRenderer, served: Served, charge: Charge, starting: Starting
+) -> AsyncGenerator[bytes, None]:
+    """The stream body, logging its request and settling its charge when it ends, however it ends (a client gone
+    included: the stream and its exchange are closed first)."""
+    record = served.record
+    try:
+        async for chunk in body:
+            yield chunk
+    finally:
+        await body.aclose()
+        charge.end(starting)
+        if not renderer.finished:
+            record.error_type = renderer.error_kind or "stream_incomplete"
+        record.emit(200)
+
+
+async def answer(
+    req: HttpRequest, front: Front, route: str, compute: Callable[[Served], Awaitable[dict[str, Any]]], status: int = 200
+) -> Response:
+    """The handler of a route the bridge answers itself (no upstream call), for any front."""
+
+    async def respond(served: Served) -> Response:
+        return json_response(await compute(served), status, headers=served.ids)
+
+    return await _handle(req, front, route, respond)

@@ -1,0 +1,167 @@
+"""The middle of the bridge: internal request in, upstream stream of internal events out.
+
+    Request ─ route: target (tiers: deployment, overrides), upstream API, the tools it is offered
+            ─ start: exchange (build, adapt, send through the pool, recover)
+            ─ UpstreamStream of Event batches for a front to render
+
+Which upstream API serves a deployment:
+
+    learned for the deployment (it said it needs the other API)   that API
+    the deployment's *_API setting                                that API
+    else, by the pool's first upstream:
+      OpenAI-compatible (OPENAI_BASE_URL)                         chat/completions
+      Azure with the v1 API or a version from 2025-03-01-preview  Responses (reasoning summaries,
+        on                                                        reasoning kept across tool calls,
+                                                                  prompt cache key)
+      Azure with an older version                                 chat/completions
+
+(a pool's members should offer the same APIs: the choice is made once per deployment)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+from bridge.config.load import Settings, load_settings
+from bridge.deadline import Deadline
+from bridge.errors import invalid_request, misconfigured
+from bridge.gateway.build import Gateway, build_gateway
+from bridge.gateway.settings import GatewaySettings, load_gateway_settings
+from bridge.model import Api, Request, Target
+from bridge.serving.tiers import resolve
+from bridge.telemetry.request_log import note_deployment
+from bridge.upstreams.credentials import EntraToken
+from bridge.upstreams.endpoint import Endpoint
+from bridge.upstreams.exchange import open_stream
+from bridge.upstreams.knowledge import DeploymentKnowledge
+from bridge.upstreams.pool import Pool
+from bridge.upstreams.stops import check_stop_sequences
+from bridge.upstreams.stream import UpstreamStream
+from bridge.upstreams.token_count import count_input_tokens
+from bridge.upstreams.tools import for_upstream
+
+MAX_TOOLS = 128
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A request on its way: its target and upstream API, in the form the upstream gets (`tools.for_upstream`)."""
+
+    target: Target
+    api: Api
+    request: Request
+    client_names: dict[str, str]
+    """The client's name of each tool offered under another."""
+
+
+@dataclass
+class Bridge:
+    """Everything one process keeps between requests: settings, credentials, the pool, what was learned,
+    and the gateway (who calls, their keys and budgets)."""
+
+    settings: Settings
+    gateway_settings: GatewaySettings = field(default_factory=GatewaySettings)
+    knowledge: DeploymentKnowledge = field(default_factory=DeploymentKnowledge)
+
+    @cached_property
+    def gateway(self) -> Gateway:
+        """Built on first use, inside the serving event loop (its tables and key fetches open lazily too)."""
+        return build_gateway(self.gateway_settings, self.settings.auth_token)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Every configuration problem, the gateway's included (GET /health)."""
+        return self.settings.problems + self.gateway_settings.problems
+
+    @property
+    def lockout(self) -> str | None:
+        """Why the bridge serves no request at all (an unsafe client token, sign-in that cannot work), if it must not."""
+        return self.settings.lockout or self.gateway_settings.lockout
+
+    @cached_property
+    def pool(self) -> Pool | None:
+        if not self.settings.upstreams:
+            return None
+        entra = EntraToken()
+        headers = self.settings.custom_headers
+        return Pool([Endpoint.from_setting(upstream, headers, entra) for upstream in self.settings.upstreams])
+
+    def deadline(self) -> Deadline:
+        """The deadline of a whole request (REQUEST_TIMEOUT)."""
+        return Deadline.after(self.settings.request_timeout)
+
+    def stream_deadline(self) -> Deadline:
+        """The deadline of a stream: MAX_STREAM_SECONDS when it is the tighter limit."""
+        seconds = self.settings.max_stream_seconds
+        if seconds >= self.settings.request_timeout:
+            return self.deadline()
+        return Deadline.after(
+            seconds,
+            f"The response was still streaming after MAX_STREAM_SECONDS ({seconds:g} s), so the bridge ended it "
+            "before Azure's front end would cut it (about 230 s). Ask for a shorter answer, or continue from here.",
+        )
+
+    def api(self, target: Target) -> Api:
+        if self.pool is not None:
+            learned = self.knowledge.api(self.pool.name, target.deployment)
+            if learned is not None:
+                return learned
+        if target.api is not None:
+            return target.api
+        first = self.settings.upstreams[0] if self.settings.upstreams else None
+        return "responses" if first is not None and first.offers_responses else "chat"
+
+    async def target(self, request: Request) -> tuple[Target, Request]:
+        """Where `request` goes, and the request with the tier's overrides and MAX_TOKENS_LIMIT applied."""
+
+        async def input_tokens(target: Target) -> int:
+            return await count_input_tokens(request, self.api(target))
+
+        target, request = await resolve(request, self.settings, input_tokens)
+        limit = self.settings.max_tokens_limit
+        if limit is not None and (request.max_tokens is None or request.max_tokens > limit):
+            request = replace(request, max_tokens=limit)
+        return target, request
+
+    async def route(self, request: Request) -> Routed:
+        """Where `request` goes and in what form; raises `BridgeError` for a request no upstream may see."""
+        check_stop_sequences(request.stop)
+        target, request = await self.target(request)
+        request, client_names = for_upstream(request)
+        if len(request.tools) > MAX_TOOLS:
+            raise invalid_request(
+                f"tools: at most {MAX_TOOLS} tools can be offered at once (Azure OpenAI's limit), got {len(request.tools)}"
+                " (tools deferred for tool search count only once found)"
+            )
+        note_deployment(target.deployment)
+        return Routed(target, self.api(target), request, client_names)
+
+    async def start(self, routed: Routed, deadline: Deadline) -> UpstreamStream:
+        """Send; raises `BridgeError` for anything that fails before the first events."""
+        if self.pool is None:
+            raise misconfigured("; ".join(self.settings.problems))
+        return await open_stream(
+            routed.request, routed.target, routed.api, self.pool, self.knowledge, deadline, routed.client_names
+        )
+
+
+_bridge: Bridge | None = None
+
+
+def current_bridge() -> Bridge:
+    """The process-wide bridge, built from the environment on first use (its problems logged once)."""
+    global _bridge
+    if _bridge is None:
+        _bridge = Bridge(load_settings(), load_gateway_settings())
+        for problem in _bridge.problems:
+            log.warning("configuration: %s", problem)
+    return _bridge
+
+
+async def close_bridge() -> None:
+    """At shutdown: the gateway, if it was built, writes its pending counts and closes its tables."""
+    if _bridge is not None and "gateway" in vars(_bridge):
+        await _bridge.gateway.aclose()

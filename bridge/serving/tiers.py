@@ -1,0 +1,75 @@
+"""Which deployment serves a request (its `Target`), through which upstream API, with which parameter overrides.
+
+    request                                              tier (setting)
+    ---------------------------------------------------  ----------------------------------------------
+    model contains "haiku" (Claude Code's background)    SMALL_MODEL (→ MIDDLE_MODEL → BIG_MODEL)
+    longer than LONG_CONTEXT_THRESHOLD tokens            LONG_CONTEXT_MODEL, when set
+    asks for thinking (effort low or above)              THINK_MODEL, when set
+    model contains "opus"                                BIG_MODEL
+    model contains "sonnet"                              MIDDLE_MODEL (→ BIG_MODEL)
+    model equals a tier's deployment name                that tier (so its API and overrides apply)
+    anything else                                        the name itself, as a deployment (pass-through)
+
+A tier's `*_API` setting picks chat/completions or the Responses API;
+unset, the bridge decides (see `pipeline.Bridge.api`).  A tier's
+`*_TEMPERATURE`, `*_TOP_P` and `*_MAX_TOKENS` replace the client's values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from bridge.config.load import Settings, Tier
+from bridge.errors import misconfigured
+from bridge.model import PASS_THROUGH, Request, Target
+
+FAMILIES: tuple[tuple[str, str], ...] = (("opus", "BIG_MODEL"), ("sonnet", "MIDDLE_MODEL"))
+THINKING_EFFORTS = frozenset({"low", "medium", "high", "xhigh"})
+
+
+def _target(tier: Tier) -> Target:
+    return Target(tier.deployment, tier.setting, tier.api)
+
+
+def _tier(settings: Settings, setting: str, model: str) -> Tier:
+    tier = settings.tier(setting)
+    if tier is None:
+        raise misconfigured(f"{setting} is not set: set it to the Azure OpenAI deployment that serves '{model}'")
+    return tier
+
+
+InputTokens = Callable[[Target], Awaitable[int]]
+"""Counts a request's input tokens for a target."""
+
+
+async def _choose(request: Request, settings: Settings, input_tokens: InputTokens) -> Tier | None:
+    lowered = request.model.lower()
+    if "haiku" in lowered:
+        return _tier(settings, "SMALL_MODEL", request.model)
+    long_context = settings.tiers.get("LONG_CONTEXT_MODEL")
+    if long_context is not None and await input_tokens(_target(long_context)) > settings.long_context_threshold:
+        return long_context
+    think = settings.tiers.get("THINK_MODEL")
+    family = next((setting for name, setting in FAMILIES if name in lowered), None)
+    if think is not None and family is not None and request.reasoning_effort in THINKING_EFFORTS:
+        return think
+    if family is not None:
+        return _tier(settings, family, request.model)
+    return next((tier for tier in settings.tiers.values() if tier.deployment.lower() == lowered), None)
+
+
+async def resolve(request: Request, settings: Settings, input_tokens: InputTokens) -> tuple[Target, Request]:
+    """The target for `request`, and the request with the tier's overrides applied.
+
+    `input_tokens` counts the request for a target; it is called only when LONG_CONTEXT_MODEL is set.
+    """
+    tier = await _choose(request, settings, input_tokens)
+    if tier is None:
+        return Target(request.model, PASS_THROUGH), request
+    return _target(tier), replace(
+        request,
+        temperature=tier.temperature if tier.temperature is not None else request.temperature,
+        top_p=tier.top_p if tier.top_p is not None else request.top_p,
+        max_tokens=tier.max_tokens if tier.max_tokens is not None else request.max_tokens,
+    )

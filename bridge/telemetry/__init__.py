@@ -1,0 +1,1 @@
+"""What the bridge tells its operators: one structured log line per request."""
