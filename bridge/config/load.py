@@ -53,6 +53,7 @@ RESPONSES_SINCE = "2025-03-01-preview"
 
 
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+UpstreamAuth = Literal["api-key", "entra-id", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,13 @@ class UpstreamSetting:
     @property
     def host(self) -> str:
         return urlsplit(self.base_url).netloc
+
+    @property
+    def auth(self) -> UpstreamAuth:
+        """How the bridge signs in to it: its key; else Microsoft Entra ID on Azure, nothing elsewhere."""
+        if self.api_key:
+            return "api-key"
+        return "entra-id" if self.flavor == "azure" else "none"
 
 
 @dataclass(frozen=True, slots=True)
