@@ -6,7 +6,7 @@
     DELETE  /v1/keys/{id}    revoke_key   200: revoked at once, on every instance
     GET     /v1/usage        usage        200: today and this month, per model, and the budget left
 
-They sign in like every route (`serve.answer`).  Errors take the Anthropic
+They sign in like every route (`handler.answer`).  Errors take the Anthropic
 shape when the client sends `anthropic-version` (the Anthropic SDKs and Claude
 Code always do), else the OpenAI shape (the OpenAI SDKs, Cursor, curl).  The
 key id of a DELETE is read from the last path segment: the Functions host and

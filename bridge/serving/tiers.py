@@ -11,7 +11,7 @@
     anything else                                        the name itself, as a deployment (pass-through)
 
 A tier's `*_API` setting picks chat/completions or the Responses API;
-unset, the bridge decides (see `pipeline.Bridge.api`).  A tier's
+unset, the bridge decides (see `process.Bridge.api`).  A tier's
 `*_TEMPERATURE`, `*_TOP_P` and `*_MAX_TOKENS` replace the client's values.
 """
 

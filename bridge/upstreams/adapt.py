@@ -6,7 +6,7 @@ older API versions do not know `max_completion_tokens`, gpt-5.1 knows no
 `minimal` effort).  Rather than guessing from deployment names, the bridge
 sends the request as the client asked and, when Azure answers 400 for one
 parameter, retries without it (or with the value Azure allows) and remembers
-that for the deployment (`memory.DeploymentMemory`).  The same rules serve
+that for the deployment (`knowledge.DeploymentKnowledge`).  The same rules serve
 chat/completions and Responses bodies; a dotted `param` (`reasoning.summary`)
 names a nested key.
 

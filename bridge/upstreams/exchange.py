@@ -4,7 +4,7 @@
       200 → UpstreamStream, read to its first batch ─────────────────────────────▶ the stream
       an error status, or a failure inside the stream before its first batch
           → the API's recovery step (`recovery.py`) decides:
-              Adapt / SwitchApi (remembered in `memory`) / Resend / RetryElsewhere /
+              Adapt / SwitchApi (remembered in `knowledge`) / Resend / RetryElsewhere /
               SignInAgain → send again (each at most `LIMITS` times a request)
               Fail → the client's error
 

@@ -15,7 +15,7 @@ and decides:
                      inside a stream) and send to the next one in the pool
     SignInAgain      forget the Entra ID token Azure refused, get a new one and   no (once a request)
                      send again
-    Fail             the client gets the error (`failures.describe`)
+    Fail             the client gets the error (`failures.client_error`)
 
 The shared step, after an API's own cases:
 
@@ -25,7 +25,7 @@ The shared step, after an API's own cases:
       server_error, overloaded, the stream ended early      names one)
     401 to an Entra ID token (not PermissionDenied)       SignInAgain
     400 that `adapt.learn` knows how to fix               Adapt
-    anything else                                         Fail(describe(...))
+    anything else                                         Fail(client_error(...))
 """
 
 from __future__ import annotations
