@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, get_args
 from urllib.parse import urlsplit
 
 from bridge.model import Api, ClientAuth
@@ -22,8 +22,8 @@ T = TypeVar("T")
 C = TypeVar("C", bound=str)
 
 
-API_CHOICES: tuple[Api, ...] = ("chat", "responses")
-CLIENT_AUTH_CHOICES: tuple[ClientAuth, ...] = ("token", "entra")
+API_CHOICES: tuple[Api, ...] = get_args(Api)
+CLIENT_AUTH_CHOICES: tuple[ClientAuth, ...] = get_args(ClientAuth)
 
 
 AZURE_PATH_SUFFIXES = ("/openai/v1", "/openai")
@@ -50,6 +50,15 @@ def is_placeholder(value: str) -> bool:
 def unresolved(value: str) -> bool:
     """A Key Vault reference App Service could not resolve reaches the app as its own text."""
     return value.startswith(KEY_VAULT_REFERENCE)
+
+
+def unresolved_problem(name: str) -> str:
+    """The problem of a setting whose Key Vault reference was not resolved (`unresolved`)."""
+    return (
+        f"{name} is a Key Vault reference the platform could not resolve, so it is treated as unset: give the app's "
+        "identity 'Key Vault Secrets User' on the vault (keyVaultReferenceIdentity), check the secret exists and the "
+        "vault is reachable, then restart the app"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from bridge.config.kinds import (
     T,
     is_placeholder,
     unresolved,
+    unresolved_problem,
 )
 
 
@@ -65,7 +66,7 @@ class Setting(Generic[T]):
         if raw is None:
             return None
         if unresolved(raw):
-            problems.append(_unresolved_problem(name))
+            problems.append(unresolved_problem(name))
             return None
         try:
             return self.kind.parse(raw)
@@ -75,14 +76,6 @@ class Setting(Generic[T]):
                 said = said.replace(repr(raw), "(not shown: it is secret)").replace(raw, "(not shown: it is secret)")
             problems.append(f"{name} {said}")
             return None
-
-
-def _unresolved_problem(name: str) -> str:
-    return (
-        f"{name} is a Key Vault reference the platform could not resolve, so it is treated as unset: give the app's "
-        "identity 'Key Vault Secrets User' on the vault (keyVaultReferenceIdentity), check the secret exists and the "
-        "vault is reachable, then restart the app"
-    )
 
 
 def _clean(env: Mapping[str, str], name: str) -> str | None:
