@@ -40,7 +40,7 @@ from bridge.config.table import (
     TEMPERATURES,
     TIER_APIS,
     TIER_FALLBACKS,
-    TIERS,
+    TIER_SETTINGS,
     TOP_PS,
     Setting,
     _clean,
@@ -188,11 +188,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
     tiers = {
         tier.setting: tier
-        for setting, api in zip(TIERS, TIER_APIS, strict=True)
+        for setting, api in zip(TIER_SETTINGS, TIER_APIS, strict=True)
         if (tier := _tier(env, setting, api, problems)) is not None
     }
     dated = [upstream for upstream in upstreams if upstream.flavor == "azure" and not upstream.offers_responses]
-    for api_setting, tier_setting in zip(TIER_APIS, TIERS, strict=True):
+    for api_setting, tier_setting in zip(TIER_APIS, TIER_SETTINGS, strict=True):
         tier = tiers.get(tier_setting.name)
         if tier is not None and tier.api == "responses" and dated:
             problems.append(

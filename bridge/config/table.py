@@ -123,7 +123,9 @@ LONG_CONTEXT_THRESHOLD = Setting(
     "Input tokens (counted as count_tokens does) above which LONG_CONTEXT_MODEL serves (default 60000)",
     "60000",
 )
-TIERS = (BIG_MODEL, MIDDLE_MODEL, SMALL_MODEL, THINK_MODEL, LONG_CONTEXT_MODEL)
+TIER_SETTINGS = (BIG_MODEL, MIDDLE_MODEL, SMALL_MODEL, THINK_MODEL, LONG_CONTEXT_MODEL)
+FAMILY_TIERS = {"opus": BIG_MODEL.name, "sonnet": MIDDLE_MODEL.name, "haiku": SMALL_MODEL.name}
+"""The tier that serves each Claude model family (a request whose model name contains the family's)."""
 TIER_FALLBACKS = {
     MIDDLE_MODEL.name: (MIDDLE_MODEL.name, BIG_MODEL.name),
     SMALL_MODEL.name: (SMALL_MODEL.name, MIDDLE_MODEL.name, BIG_MODEL.name),
@@ -136,7 +138,7 @@ TIER_APIS = tuple(
         if tier is BIG_MODEL
         else f"The same for {tier.name}",
     )
-    for tier in TIERS
+    for tier in TIER_SETTINGS
 )
 TEMPERATURES = Setting(
     "*_TEMPERATURE",
@@ -300,7 +302,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     MORE_ENDPOINTS,
     OPENAI_BASE_URL,
     OPENAI_API_KEY,
-    *TIERS,
+    *TIER_SETTINGS,
     LONG_CONTEXT_THRESHOLD,
     *TIER_APIS,
     TEMPERATURES,

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from bridge.config.load import Settings, UpstreamAuth, load_settings
-from bridge.config.table import TIERS
+from bridge.config.table import TIER_SETTINGS
 from bridge.deadline import Deadline
 from bridge.errors import invalid_request, misconfigured
 from bridge.gateway.auth.entra import EntraConfig
@@ -167,7 +167,7 @@ class Bridge:
             setting.name: TierPicture(
                 tier.setting, tier.deployment, tier.api, self.api(Target(tier.deployment, tier.setting, tier.api))
             )
-            for setting in TIERS
+            for setting in TIER_SETTINGS
             if (tier := self.settings.tier(setting.name)) is not None
         }
         gateway = self.gateway_settings

@@ -20,7 +20,7 @@ import ipaddress
 
 from bridge import VERSION
 from bridge.config.load import UpstreamAuth
-from bridge.config.table import AUTH_TOKEN, BIG_MODEL, LONG_CONTEXT_MODEL, MIDDLE_MODEL, SMALL_MODEL, THINK_MODEL
+from bridge.config.table import AUTH_TOKEN, BIG_MODEL, FAMILY_TIERS, LONG_CONTEXT_MODEL, THINK_MODEL
 from bridge.serving.process import Bridge
 
 CLAUDE_DEFAULT_WINDOW = 1_000_000
@@ -37,13 +37,8 @@ WINDOWS: tuple[tuple[str, int], ...] = (
     ("o4", 200_000),
 )
 UPSTREAM_AUTH: dict[UpstreamAuth, str] = {"api-key": "api key", "entra-id": "Microsoft Entra ID", "none": "no key"}
-TIER_LABELS = (
-    ("opus", BIG_MODEL.name),
-    ("sonnet", MIDDLE_MODEL.name),
-    ("haiku", SMALL_MODEL.name),
-    ("thinking", THINK_MODEL.name),
-    ("long prompts", LONG_CONTEXT_MODEL.name),
-)
+TIER_LABELS = (*FAMILY_TIERS.items(), ("thinking", THINK_MODEL.name), ("long prompts", LONG_CONTEXT_MODEL.name))
+"""What each tier serves, as the start-up text names it, in the order it lists them."""
 
 
 def input_window(deployment: str) -> int | None:
