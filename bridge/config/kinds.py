@@ -75,11 +75,16 @@ def _text(raw: str) -> str:
     return raw
 
 
-def _positive(raw: str) -> float:
+def _float(raw: str) -> float:
+    """`raw` as a float; NaN when it is none (every check below refuses NaN)."""
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError:
-        value = math.nan
+        return math.nan
+
+
+def _positive(raw: str) -> float:
+    value = _float(raw)
     if not 0 < value < math.inf:
         raise ValueError(f"must be a positive number, got {raw!r}")
     return value
@@ -93,10 +98,7 @@ def _whole(raw: str) -> int:
 
 
 def _number(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
+    value = _float(raw)
     if not math.isfinite(value):
         raise ValueError(f"must be a number, got {raw!r}")
     return value
@@ -134,7 +136,8 @@ def _url(suffixes: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address (127.0.0.1, ::1): this machine."""
     if host == "localhost":
         return True
     try:
@@ -147,7 +150,7 @@ def _https_url(raw: str) -> str:
     """A URL the bridge trusts what it reads from (signing keys): https, or http to this machine (a local stand-in)."""
     url = _url(())(raw)
     parts = urlsplit(url)
-    if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
+    if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
         raise ValueError(
             f"must start with https:// (plain http only for a local stand-in on localhost, 127.0.0.1 or ::1), got {raw!r}: "
             "signing keys fetched over plain http let anyone on the path forge every token"

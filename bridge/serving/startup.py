@@ -16,9 +16,8 @@ sends by a deployment's name): Claude Code otherwise assumes its own model's win
 
 from __future__ import annotations
 
-import ipaddress
-
 from bridge import VERSION
+from bridge.config.kinds import is_loopback
 from bridge.config.load import UpstreamAuth
 from bridge.config.table import AUTH_TOKEN, BIG_MODEL, FAMILY_TIERS, LONG_CONTEXT_MODEL, THINK_MODEL
 from bridge.serving.process import Bridge
@@ -47,13 +46,6 @@ def input_window(deployment: str) -> int | None:
     return next((window for prefix, window in WINDOWS if lowered.startswith(prefix)), None)
 
 
-def _local(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
 def startup_lines(bridge: Bridge, host: str, port: int) -> list[str]:
     """The start-up text of `bridge` (`Bridge.describe`) listening on `host`:`port`."""
     picture = bridge.describe()
@@ -77,7 +69,7 @@ def startup_lines(bridge: Bridge, host: str, port: int) -> list[str]:
             "clients send an access token or a personal key as x-api-key or Authorization: Bearer)"
         )
     elif not picture.client_token:
-        reach = "anyone on your network" if not _local(host) else "any program on this machine"
+        reach = "anyone on your network" if not is_loopback(host) else "any program on this machine"
         lines.append(f"  WARNING: client auth is OFF: {reach} can use your Azure OpenAI through it. Set {AUTH_TOKEN.name}.")
     else:
         lines.append(f"  client auth: on (clients present {AUTH_TOKEN.name} as x-api-key or Authorization: Bearer)")
