@@ -31,6 +31,7 @@ from bridge.config.kinds import (
     T,
     is_placeholder,
     unresolved,
+    unresolved_problem,
 )
 
 
@@ -65,7 +66,7 @@ class Setting(Generic[T]):
         if raw is None:
             return None
         if unresolved(raw):
-            problems.append(_unresolved_problem(name))
+            problems.append(unresolved_problem(name))
             return None
         try:
             return self.kind.parse(raw)
@@ -75,14 +76,6 @@ class Setting(Generic[T]):
                 said = said.replace(repr(raw), "(not shown: it is secret)").replace(raw, "(not shown: it is secret)")
             problems.append(f"{name} {said}")
             return None
-
-
-def _unresolved_problem(name: str) -> str:
-    return (
-        f"{name} is a Key Vault reference the platform could not resolve, so it is treated as unset: give the app's "
-        "identity 'Key Vault Secrets User' on the vault (keyVaultReferenceIdentity), check the secret exists and the "
-        "vault is reachable, then restart the app"
-    )
 
 
 def _clean(env: Mapping[str, str], name: str) -> str | None:
@@ -130,7 +123,9 @@ LONG_CONTEXT_THRESHOLD = Setting(
     "Input tokens (counted as count_tokens does) above which LONG_CONTEXT_MODEL serves (default 60000)",
     "60000",
 )
-TIERS = (BIG_MODEL, MIDDLE_MODEL, SMALL_MODEL, THINK_MODEL, LONG_CONTEXT_MODEL)
+TIER_SETTINGS = (BIG_MODEL, MIDDLE_MODEL, SMALL_MODEL, THINK_MODEL, LONG_CONTEXT_MODEL)
+FAMILY_TIERS = {"opus": BIG_MODEL.name, "sonnet": MIDDLE_MODEL.name, "haiku": SMALL_MODEL.name}
+"""The tier that serves each Claude model family (a request whose model name contains the family's)."""
 TIER_FALLBACKS = {
     MIDDLE_MODEL.name: (MIDDLE_MODEL.name, BIG_MODEL.name),
     SMALL_MODEL.name: (SMALL_MODEL.name, MIDDLE_MODEL.name, BIG_MODEL.name),
@@ -143,7 +138,7 @@ TIER_APIS = tuple(
         if tier is BIG_MODEL
         else f"The same for {tier.name}",
     )
-    for tier in TIERS
+    for tier in TIER_SETTINGS
 )
 TEMPERATURES = Setting(
     "*_TEMPERATURE",
@@ -307,7 +302,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     MORE_ENDPOINTS,
     OPENAI_BASE_URL,
     OPENAI_API_KEY,
-    *TIERS,
+    *TIER_SETTINGS,
     LONG_CONTEXT_THRESHOLD,
     *TIER_APIS,
     TEMPERATURES,
