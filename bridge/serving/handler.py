@@ -34,7 +34,7 @@ from bridge.gateway.usage.charge import allowance, estimated, reported
 from bridge.gateway.usage.ledger import Hold
 from bridge.gateway.usage.store import Tokens
 from bridge.model import Completion, Request
-from bridge.serving.inbound import cache_key_of, new_request_id, presented_token, read_json
+from bridge.serving.inbound import AGENT_HEADER, cache_key_of, new_request_id, presented_token, read_json
 from bridge.serving.outbound import Starting, StreamRenderer, gather, json_response, start_within, stream_body
 from bridge.serving.process import Bridge, Routed, current_bridge
 from bridge.telemetry.request_log import RequestLog
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 INTERNAL_ERROR = "The bridge hit an internal error; the request id identifies it in the logs"
+BUDGET_REFUSAL = "budget"
+"""The request log's `refused` when the caller's budget refused the request."""
 
 
 class Call(Protocol):
@@ -126,6 +128,8 @@ class Charge:
                 budget.settle_soon(served.caller, model, self.hold, Tokens())
             return
         received = stream.received if stream is not None else None
+        if received is not None:
+            served.record.finish_reason = received.finish
         if received is not None and received.usage is not None:
             served.record.usage = received.usage
             budget.settle_soon(served.caller, model, self.hold, reported(received.usage))
@@ -156,7 +160,7 @@ def locked_out(reason: str) -> BridgeError:
 
 async def _handle(req: HttpRequest, front: Front, route: str, handling: Handling) -> Response:
     """What every route does around its own work: the log record, who calls, the errors."""
-    record = RequestLog(new_request_id(), route).start()
+    record = RequestLog(new_request_id(), route).start(req.headers)
     ids = {front.request_id_header: record.request_id}
     try:
         bridge = current_bridge()
@@ -185,8 +189,14 @@ async def serve(req: HttpRequest, front: Front, route: str) -> Response:
         call = front.parse(await read_json(req, bridge.settings.max_request_bytes))
         request = cache_key_of(req.headers, call.request)
         record.model, record.stream = call.model, request.stream
+        record.agent = "subagent" if req.headers.get(AGENT_HEADER, "").strip() else "main"
         routed = await bridge.route(request)
-        charge = await served.admit(routed, _declared_length(req))
+        try:
+            charge = await served.admit(routed, _declared_length(req))
+        except BridgeError as refusal:
+            if refusal.kind == "rate_limit_error":
+                record.refused = BUDGET_REFUSAL
+            raise
         headers = {**ids, **served_by(routed)}
         deadline = bridge.stream_deadline() if request.stream else bridge.deadline()
         starting: Starting | None = None
