@@ -16,8 +16,10 @@ import azurefunctions.extensions.http.fastapi  # noqa: F401 - the import is the 
 
 from bridge.routes import ROUTES
 from bridge.telemetry.request_log import quiet_azure_sdk_logs
+from bridge.telemetry.setup import configure
 
 quiet_azure_sdk_logs()
+configure()
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for route in ROUTES:

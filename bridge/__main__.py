@@ -14,6 +14,7 @@ from bridge.config.table import SETTINGS
 from bridge.serving.process import current_bridge
 from bridge.serving.startup import startup_lines
 from bridge.telemetry.request_log import quiet_azure_sdk_logs
+from bridge.telemetry.setup import configure
 
 LOCAL_HOST = "127.0.0.1"
 FUNCTIONS_PORT = 7071
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
     quiet_azure_sdk_logs()
+    configure()
     print("\n".join(startup_lines(current_bridge(), args.host, args.port)), flush=True)
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level, access_log=False, lifespan="on")
 

@@ -227,8 +227,9 @@ async def test_an_anthropic_request(bridge: Bridge, exported: Exported, fake_azu
     dimensions = {"gen_ai.request.model": "BIG_MODEL", "gen_ai.response.model": "gpt-5", "bridge.agent": "subagent"}
     (used_input,) = metric(exported, conventions.TOKEN_USAGE, **dimensions, **{"gen_ai.token.type": "input"})
     assert used_input.sum == attributes["gen_ai.usage.input_tokens"]
-    (cached,) = metric(exported, conventions.INPUT_BY_CACHE, **{"gen_ai.token.cache": "read"})
-    assert cached.value == 3
+    (cached,) = metric(exported, conventions.TOKEN_USAGE, **dimensions, **{"gen_ai.token.type": "cached_input"})
+    assert cached.sum == 3
+    assert not metric(exported, conventions.TOKEN_USAGE, **{"gen_ai.token.type": "reasoning"}), "no reasoning, no record"
     assert metric(exported, conventions.DURATION, **dimensions)
     assert bool(metric(exported, conventions.TIME_TO_FIRST_CHUNK)) is stream, "time to first chunk: streamed calls only"
     assert_nothing_personal_in_metrics(exported)

@@ -47,14 +47,9 @@ class RequestTelemetry:
         self._tokens = meter.create_histogram(
             conventions.TOKEN_USAGE,
             "{token}",
-            "Tokens used by a request, by type (input includes cached, output includes reasoning)",
+            "Tokens a request used, by type: input (cached included), output (reasoning included), and the parts "
+            "cached_input and reasoning",
             explicit_bucket_boundaries_advisory=conventions.TOKEN_BUCKETS,
-        )
-        self._input_by_cache = meter.create_counter(
-            conventions.INPUT_BY_CACHE, "{token}", "Input tokens, by whether the prompt cache held them"
-        )
-        self._output_by_phase = meter.create_counter(
-            conventions.OUTPUT_BY_PHASE, "{token}", "Output tokens, by whether they were reasoning or the response"
         )
         self._duration = meter.create_histogram(
             conventions.DURATION,
@@ -129,9 +124,11 @@ class RequestTelemetry:
         usage = record.usage
         if usage is None:
             return
-        self._tokens.record(usage.input_tokens + usage.cached_tokens, {**dimensions, "gen_ai.token.type": "input"})
-        self._tokens.record(usage.output_tokens, {**dimensions, "gen_ai.token.type": "output"})
-        self._input_by_cache.add(usage.input_tokens, {**dimensions, "gen_ai.token.cache": "none"})
-        self._input_by_cache.add(usage.cached_tokens, {**dimensions, "gen_ai.token.cache": "read"})
-        self._output_by_phase.add(usage.output_tokens - usage.reasoning_tokens, {**dimensions, "gen_ai.token.phase": "response"})
-        self._output_by_phase.add(usage.reasoning_tokens, {**dimensions, "gen_ai.token.phase": "reasoning"})
+        for kind, tokens in (
+            ("input", usage.input_tokens + usage.cached_tokens),
+            ("output", usage.output_tokens),
+            ("cached_input", usage.cached_tokens),
+            ("reasoning", usage.reasoning_tokens),
+        ):
+            if tokens or kind in ("input", "output"):
+                self._tokens.record(tokens, {**dimensions, "gen_ai.token.type": kind})

@@ -75,16 +75,19 @@ class Telemetry:
         self.loggers.shutdown()
 
 
-def assemble(spans: list[SpanProcessor], readers: list[MetricReader], logs: list[LogRecordProcessor]) -> Telemetry:
-    """Providers over these processors and readers (the tests' in-memory ones, or `build`'s)."""
+def assemble(
+    spans: list[SpanProcessor], readers: list[MetricReader], logs: list[LogRecordProcessor], at_exit: bool = False
+) -> Telemetry:
+    """Providers over these processors and readers (the tests' in-memory ones, or `build`'s); `at_exit`: they
+    export what is pending when the process exits."""
     made = resource()
-    tracers = TracerProvider(resource=made, shutdown_on_exit=False)
+    tracers = TracerProvider(resource=made, shutdown_on_exit=at_exit)
     for processor in spans:
         tracers.add_span_processor(processor)
-    loggers = LoggerProvider(resource=made, shutdown_on_exit=False)
+    loggers = LoggerProvider(resource=made, shutdown_on_exit=at_exit)
     for log_processor in logs:
         loggers.add_log_record_processor(log_processor)
-    return Telemetry(tracers, MeterProvider(readers, resource=made, shutdown_on_exit=False), loggers)
+    return Telemetry(tracers, MeterProvider(readers, resource=made, shutdown_on_exit=at_exit), loggers)
 
 
 def _azure_monitor_traces(connection_string: str) -> SpanExporter:
@@ -132,4 +135,4 @@ def build(destinations: Destinations) -> Telemetry:
         chosen.append(_azure_monitor(destinations.application_insights))
     if destinations.otlp:
         chosen.append(_otlp())
-    return assemble([c[0] for c in chosen], [c[1] for c in chosen], [c[2] for c in chosen])
+    return assemble([c[0] for c in chosen], [c[1] for c in chosen], [c[2] for c in chosen], at_exit=True)
