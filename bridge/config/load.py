@@ -36,7 +36,7 @@ from bridge.config.table import (
     TEMPERATURES,
     TIER_APIS,
     TIER_FALLBACKS,
-    TIERS,
+    TIER_SETTINGS,
     TOP_PS,
     Setting,
     _clean,
@@ -49,6 +49,7 @@ RESPONSES_SINCE = "2025-03-01-preview"
 
 
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+UpstreamAuth = Literal["api-key", "entra-id", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,13 @@ class UpstreamSetting:
     @property
     def host(self) -> str:
         return urlsplit(self.base_url).netloc
+
+    @property
+    def auth(self) -> UpstreamAuth:
+        """How the bridge signs in to it: its key; else Microsoft Entra ID on Azure, nothing elsewhere."""
+        if self.api_key:
+            return "api-key"
+        return "entra-id" if self.flavor == "azure" else "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +184,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
     tiers = {
         tier.setting: tier
-        for setting, api in zip(TIERS, TIER_APIS, strict=True)
+        for setting, api in zip(TIER_SETTINGS, TIER_APIS, strict=True)
         if (tier := _tier(env, setting, api, problems)) is not None
     }
     dated = [upstream for upstream in upstreams if upstream.flavor == "azure" and not upstream.offers_responses]
-    for api_setting, tier_setting in zip(TIER_APIS, TIERS, strict=True):
+    for api_setting, tier_setting in zip(TIER_APIS, TIER_SETTINGS, strict=True):
         tier = tiers.get(tier_setting.name)
         if tier is not None and tier.api == "responses" and dated:
             problems.append(

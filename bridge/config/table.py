@@ -31,6 +31,7 @@ from bridge.config.kinds import (
     T,
     is_placeholder,
     unresolved,
+    unresolved_problem,
 )
 
 
@@ -103,7 +104,7 @@ class Setting(Generic[T]):
         if raw is None:
             return None
         if unresolved(raw):
-            problems.append(_unresolved_problem(name))
+            problems.append(unresolved_problem(name))
             return None
         try:
             return self.kind.parse(raw)
@@ -118,14 +119,6 @@ class Setting(Generic[T]):
         """The parsed value, or `default` when unset or malformed (a malformed value is a problem, by name)."""
         value = self.value(env, problems)
         return self.default_value if value is None else value
-
-
-def _unresolved_problem(name: str) -> str:
-    return (
-        f"{name} is a Key Vault reference the platform could not resolve, so it is treated as unset: give the app's "
-        "identity 'Key Vault Secrets User' on the vault (keyVaultReferenceIdentity), check the secret exists and the "
-        "vault is reachable, then restart the app"
-    )
 
 
 def _clean(env: Mapping[str, str], name: str) -> str | None:
@@ -212,7 +205,9 @@ LONG_CONTEXT_THRESHOLD = Setting(
     "60000",
     default="60000",
 )
-TIERS = (BIG_MODEL, MIDDLE_MODEL, SMALL_MODEL, THINK_MODEL, LONG_CONTEXT_MODEL)
+TIER_SETTINGS = (BIG_MODEL, MIDDLE_MODEL, SMALL_MODEL, THINK_MODEL, LONG_CONTEXT_MODEL)
+FAMILY_TIERS = {"opus": BIG_MODEL.name, "sonnet": MIDDLE_MODEL.name, "haiku": SMALL_MODEL.name}
+"""The tier that serves each Claude model family (a request whose model name contains the family's)."""
 TIER_FALLBACKS = {
     MIDDLE_MODEL.name: (MIDDLE_MODEL.name, BIG_MODEL.name),
     SMALL_MODEL.name: (SMALL_MODEL.name, MIDDLE_MODEL.name, BIG_MODEL.name),
@@ -224,7 +219,7 @@ TIER_APIS = tuple(
         f"`chat` or `responses` for {tier.name}" if tier is BIG_MODEL else f"The same for {tier.name}",
         unset="automatic (Responses on Azure, chat elsewhere)",
     )
-    for tier in TIERS
+    for tier in TIER_SETTINGS
 )
 TEMPERATURES = Setting(
     "*_TEMPERATURE",
@@ -426,7 +421,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     MORE_ENDPOINTS,
     OPENAI_BASE_URL,
     OPENAI_API_KEY,
-    *TIERS,
+    *TIER_SETTINGS,
     LONG_CONTEXT_THRESHOLD,
     *TIER_APIS,
     TEMPERATURES,

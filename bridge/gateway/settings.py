@@ -5,7 +5,7 @@ table); `load_gateway_settings` reads them from an environment like
 `load_settings` does (`<...>` placeholders count as unset) and collects what
 is wrong in `problems`, each naming its setting.  Sign-in that cannot work (a
 CLIENT_AUTH that is neither `token` nor `entra`, or `entra` without a valid
-tenant and client id) is a problem that refuses every request (`refusal`): a
+tenant and client id) is a problem that refuses every request (`lockout`): a
 typo must not open the bridge.
 """
 

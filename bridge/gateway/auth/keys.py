@@ -36,14 +36,14 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bridge.config.kinds import GUID_PATTERN
 from bridge.config.table import PERSONAL_KEY_DAYS, PERSONAL_KEY_SIGNIN_DAYS
 from bridge.errors import BridgeError, invalid_request
 from bridge.gateway.auth.caller import Caller
-from bridge.gateway.clock import utc_now
+from bridge.gateway.clock import iso_utc, utc_now
 
 KEY_PREFIX = "cab_"
 SECRET_BYTES = 32
@@ -66,10 +66,6 @@ def looks_like_key(token: str) -> bool:
     return token.startswith(KEY_PREFIX)
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
-
-
 @dataclass(frozen=True, slots=True)
 class KeyRecord:
     key_id: str
@@ -86,9 +82,9 @@ class KeyRecord:
         return {
             "id": self.key_id,
             "name": self.name,
-            "created_at": _iso(self.created),
-            "expires_at": _iso(self.expires),
-            "last_used_at": _iso(self.last_used),
+            "created_at": iso_utc(self.created),
+            "expires_at": iso_utc(self.expires) if self.expires is not None else None,
+            "last_used_at": iso_utc(self.last_used) if self.last_used is not None else None,
         }
 
 
@@ -299,7 +295,7 @@ class PersonalKeys:
         if record.expires is not None and now >= record.expires:
             raise BridgeError(
                 "authentication_error",
-                f"Personal key {record.key_id} ({record.name}) expired at {_iso(record.expires)}: make a new one with "
+                f"Personal key {record.key_id} ({record.name}) expired at {iso_utc(record.expires)}: make a new one with "
                 "POST /v1/keys",
             )
         await self._require_recent_sign_in(record, now)
@@ -322,6 +318,6 @@ class PersonalKeys:
         raise BridgeError(
             "authentication_error",
             f"Personal key {record.key_id} ({record.name}) is paused: its owner has not signed in with Microsoft Entra ID "
-            f"for {self.sign_in_days} days (PERSONAL_KEY_SIGNIN_DAYS; last at {_iso(latest)}). Sign in once, for example "
+            f"for {self.sign_in_days} days (PERSONAL_KEY_SIGNIN_DAYS; last at {iso_utc(latest)}). Sign in once, for example "
             "GET /v1/usage with an Entra ID token, and it works again",
         )
