@@ -13,7 +13,7 @@ from bridge.config.table import (
     REQUEST_TIMEOUT,
     SETTINGS,
     TIER_FALLBACKS,
-    TIERS,
+    TIER_SETTINGS,
     Setting,
 )
 from bridge.gateway.auth.entra import EntraConfig
@@ -72,7 +72,7 @@ def test_a_setting_that_takes_anothers_value_follows_it() -> None:
 
 def test_tier_fallbacks_follow_the_rows() -> None:
     """TIER_FALLBACKS (what `Settings.tier` walks) is the chain of `default_from` of each tier row."""
-    for tier in TIERS:
+    for tier in TIER_SETTINGS:
         chain = [tier.name]
         link = tier.default_from
         while link is not None:
