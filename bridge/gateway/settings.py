@@ -31,8 +31,7 @@ from bridge.config.table import (
     USAGE_CONNECTION_STRING,
     USAGE_TABLE_ENDPOINT,
 )
-from bridge.gateway.auth.entra import DEFAULT_AUTHORITY, EntraConfig
-from bridge.gateway.auth.keys import DEFAULT_LIFETIME_DAYS, DEFAULT_SIGN_IN_DAYS
+from bridge.gateway.auth.entra import EntraConfig
 from bridge.gateway.usage.limits import BudgetConfig, parse_overrides
 from bridge.model import ClientAuth
 
@@ -41,8 +40,8 @@ from bridge.model import ClientAuth
 class GatewaySettings:
     client_auth: ClientAuth = "token"
     entra: EntraConfig | None = None
-    key_lifetime_days: int = DEFAULT_LIFETIME_DAYS
-    key_sign_in_days: int = DEFAULT_SIGN_IN_DAYS
+    key_lifetime_days: int = PERSONAL_KEY_DAYS.default_value
+    key_sign_in_days: int = PERSONAL_KEY_SIGNIN_DAYS.default_value
     admin_role: str | None = None
     """ENTRA_ADMIN_ROLE: the app role of those who may list and revoke anyone's personal keys."""
     budget: BudgetConfig = field(default_factory=BudgetConfig)
@@ -57,7 +56,7 @@ def _entra(env: Mapping[str, str], problems: list[str]) -> EntraConfig | None:
     before = len(problems)
     tenant = ENTRA_TENANT_ID.value(env, problems)
     client = ENTRA_CLIENT_ID.value(env, problems)
-    authority = ENTRA_AUTHORITY.value(env, problems) or DEFAULT_AUTHORITY
+    authority = ENTRA_AUTHORITY.value_or_default(env, problems)
     needed = (
         (ENTRA_TENANT_ID, tenant, "the directory (tenant) id of your Entra ID (az account show --query tenantId -o tsv)"),
         (ENTRA_CLIENT_ID, client, "the application (client) id of the bridge's app registration"),
@@ -93,10 +92,10 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         )
         connection_string = None
     return GatewaySettings(
-        client_auth=client_auth or "token",
+        client_auth=client_auth or CLIENT_AUTH.default_value,
         entra=entra,
-        key_lifetime_days=PERSONAL_KEY_DAYS.value(env, problems) or DEFAULT_LIFETIME_DAYS,
-        key_sign_in_days=PERSONAL_KEY_SIGNIN_DAYS.value(env, problems) or DEFAULT_SIGN_IN_DAYS,
+        key_lifetime_days=PERSONAL_KEY_DAYS.value_or_default(env, problems),
+        key_sign_in_days=PERSONAL_KEY_SIGNIN_DAYS.value_or_default(env, problems),
         admin_role=ENTRA_ADMIN_ROLE.value(env, problems),
         budget=budget,
         table_endpoint=endpoint,
