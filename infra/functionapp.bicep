@@ -204,6 +204,14 @@ param budgetOverrides string = ''
 @description('USAGE_TABLE_ENDPOINT: table service that keeps personal keys and usage counters for every instance.')
 param usageTableEndpoint string
 
+// ----- telemetry and the daily reconciliation with Azure's bill
+
+@description('RECONCILE_RESOURCE_IDS: the Azure OpenAI resources whose daily cost the reconciliation asks Cost Management for.')
+param reconcileResourceIds string = ''
+
+@description('AZURE_MANAGEMENT_URL: this cloud\'s Resource Manager (Cost Management\'s API).')
+param managementUrl string = ''
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -253,6 +261,8 @@ var bridgeSettings = {
   BUDGET_MONTHLY_TOKENS: budgetMonthlyTokens
   BUDGET_OVERRIDES: budgetOverrides
   USAGE_TABLE_ENDPOINT: usageTableEndpoint
+  RECONCILE_RESOURCE_IDS: reconcileResourceIds
+  AZURE_MANAGEMENT_URL: managementUrl
 }
 
 var apiKeySettings = empty(openAiKeySecretUri) ? {} : {
@@ -265,6 +275,14 @@ var hostSettings = {
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // The worker hands the host's trace context to the bridge's spans (host.json telemetryMode OpenTelemetry);
+  // the bridge sets up its own exporter (bridge/telemetry/setup.py), so PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY
+  // stays unset (it would configure the azure-monitor-opentelemetry distro, which is not installed).
+  PYTHON_ENABLE_OPENTELEMETRY: 'true'
+  // Azure Monitor's exporter sends only telemetry: no SDK usage statistics to Microsoft, no polling of its
+  // configuration service, so the app's only outbound calls stay ingestion, Entra ID and Azure OpenAI.
+  APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL: 'true'
+  APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED: 'true'
   // Required for HTTP streaming (azurefunctions-extensions-http-fastapi) on Python up to 3.12.
   PYTHON_ENABLE_INIT_INDEXING: '1'
 }

@@ -222,6 +222,25 @@ param budgetMonthlyTokens string = ''
 @description('BUDGET_OVERRIDES: budgets per app role or group, e.g. role:Bridge.Lead=daily:10M,monthly:200M;group:<object id>=daily:unlimited.')
 param budgetOverrides string = ''
 
+// ===== Alerts ================================================================
+
+@description('ALERT_EMAIL: who gets the bridge\'s alerts by email (daily cost, budgets, Azure OpenAI errors, the app not serving, the bill gap); empty = the alerts show in the portal only.')
+param alertEmail string = ''
+
+@description('ALERT_DAILY_COST_USD: the organization\'s daily cost in US dollars, as the bridge charges it, that raises an alert.')
+@minValue(1)
+param alertDailyCostUsd int = 100
+
+@description('ALERT_UPSTREAM_ERROR_PERCENT: the share of requests failing at Azure OpenAI (429s, 5xx, broken streams) over 15 minutes that raises an alert.')
+@minValue(1)
+@maxValue(100)
+param alertUpstreamErrorPercent int = 10
+
+@description('ALERT_RECONCILE_GAP_PERCENT: how far apart the bridge\'s daily cost and Azure\'s bill for the Azure OpenAI resource may be before an alert.')
+@minValue(1)
+@maxValue(100)
+param alertReconcileGapPercent int = 5
+
 // ===== Client token ==========================================================
 
 @secure()
@@ -403,6 +422,24 @@ module workbook 'workbook.bicep' = {
     location: location
     tags: tags
     appInsightsId: monitoring.outputs.appInsightsId
+    workspaceId: monitoring.outputs.logAnalyticsId
+  }
+}
+
+module alerts 'alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    alertEmail: alertEmail
+    workspaceId: monitoring.outputs.logAnalyticsId
+    appInsightsId: monitoring.outputs.appInsightsId
+    functionAppUrl: functionApp.outputs.url
+    availabilityTest: empty(allowedIpRangeList)
+    dailyCostUsd: alertDailyCostUsd
+    upstreamErrorPercent: alertUpstreamErrorPercent
+    reconcileGapPercent: alertReconcileGapPercent
   }
 }
 
@@ -493,6 +530,18 @@ module openAiRoles 'openai-roles.bicep' = {
   ]
 }
 
+// Cost Management Reader where the Azure OpenAI resource is, for the daily reconciliation with Azure's bill.
+module costReader 'cost-reader.bicep' = {
+  name: 'cost-reader-${resourceToken}'
+  scope: resourceGroup(openAiSubscriptionId, openAiResourceGroupName)
+  params: {
+    identityPrincipalId: identity.outputs.principalId
+  }
+  dependsOn: [
+    rg
+  ]
+}
+
 module openAiKeySecret 'openai-key-secret.bicep' = if (useOpenAiKey) {
   name: 'openai-key-secret'
   scope: rg
@@ -562,6 +611,8 @@ module functionApp 'functionapp.bicep' = {
     budgetMonthlyTokens: budgetMonthlyTokens
     budgetOverrides: budgetOverrides
     usageTableEndpoint: storage.outputs.tableEndpoint
+    reconcileResourceIds: openAiResourceId
+    managementUrl: environment().resourceManager
   }
   dependsOn: [
     openAiKeySecret

@@ -23,9 +23,7 @@ from bridge.telemetry.deferred import AZURE_MONITOR_TEMPORALITY, DeferredSpanExp
 from bridge.telemetry.setup import Destinations, destinations
 from tests.support.paths import ROOT
 
-CONNECTION_STRING = (
-    "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/;LiveEndpoint=http://127.0.0.1:9/"
-)
+CONNECTION_STRING = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/;LiveEndpoint=http://127.0.0.1:9/"
 IDENTITY_CLIENT_ID = "11111111-1111-1111-1111-111111111111"
 QUIET = {"APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true", "APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED": "true"}
 

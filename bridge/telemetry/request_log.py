@@ -20,6 +20,8 @@ event telemetry exports (`bridge.telemetry.export`):
                              Azure's usage, once known, as Anthropic counts it: input not read from the
                              prompt cache, input read from it, output (reasoning included), reasoning
     usage_estimated          true when Azure's usage never came and the budget was charged an estimate
+    cost_usd                 what the request cost in US dollars, when its usage came and its deployment has
+                             a price
     user_id, user_name, auth, key_id, roles, groups
                              who called (`Caller.log_fields`): the Entra object id (or "shared-token" /
                              "anonymous"), the user principal name, how they signed in, the personal key, their
@@ -108,6 +110,8 @@ class RequestLog:
     usage: Usage | None = None
     usage_estimated: bool = False
     """Azure's usage never came (a stream cut short, a call abandoned): the budget was charged an estimate."""
+    cost_usd: float | None = None
+    """What the request cost, when its usage came and its deployment has a price."""
     finish_reason: str | None = None
     error_type: str | None = None
     refused: str | None = None
@@ -152,6 +156,8 @@ class RequestLog:
             record["output_tokens"] = self.usage.output_tokens
             record["cache_read_input_tokens"] = self.usage.cached_tokens
             record["reasoning_tokens"] = self.usage.reasoning_tokens
+        if self.cost_usd is not None:
+            record["cost_usd"] = self.cost_usd
         if self.usage_estimated:
             record["usage_estimated"] = True
         record.update(

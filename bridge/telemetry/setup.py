@@ -23,14 +23,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bridge.config.kinds import is_placeholder
+from bridge.config.table import APPLICATIONINSIGHTS_CONNECTION_STRING, OTEL_EXPORTER_OTLP_ENDPOINT
 from bridge.telemetry.request_log import export_to
 
 if TYPE_CHECKING:
     from bridge.telemetry.pipeline import Telemetry
 
-APPLICATION_INSIGHTS = "APPLICATIONINSIGHTS_CONNECTION_STRING"
-OTLP = "OTEL_EXPORTER_OTLP_ENDPOINT"
 SDK_DISABLED = "OTEL_SDK_DISABLED"
+"""OpenTelemetry's own switch (the SDK's settings are OpenTelemetry's, not in the bridge's table)."""
 log = logging.getLogger(__name__)
 
 
@@ -49,11 +50,17 @@ class Destinations:
         return " and ".join(names) or "nowhere"
 
 
+def _set(env: Mapping[str, str], name: str) -> str:
+    """The setting's value, "" when unset or a placeholder of local.settings.sample.json (`<...>`)."""
+    value = env.get(name, "").strip()
+    return "" if is_placeholder(value) else value
+
+
 def destinations(env: Mapping[str, str]) -> Destinations:
-    if env.get(SDK_DISABLED, "").strip().lower() == "true":
+    if _set(env, SDK_DISABLED).lower() == "true":
         return Destinations()
-    connection_string = env.get(APPLICATION_INSIGHTS, "").strip()
-    return Destinations(connection_string or None, bool(env.get(OTLP, "").strip()))
+    connection_string = _set(env, APPLICATIONINSIGHTS_CONNECTION_STRING.name)
+    return Destinations(connection_string or None, bool(_set(env, OTEL_EXPORTER_OTLP_ENDPOINT.name)))
 
 
 _telemetry: Telemetry | None = None
