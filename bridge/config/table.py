@@ -278,6 +278,46 @@ USAGE_CONNECTION_STRING = Setting(
     secret=True,
     deployed=False,
 )
+ENTRA_CLIENT_SECRET = Setting(
+    "ENTRA_CLIENT_SECRET",
+    TEXT,
+    "A client secret of the bridge's app registration, with which /login redeems the person's sign-in at Entra ID "
+    "(local runs, a stand-in); unset: the managed identity, through the federated credential azd up adds",
+    "<client secret>",
+    secret=True,
+    deployed=False,
+)
+LOGIN_SIGNING_KEY = Setting(
+    "LOGIN_SIGNING_KEY",
+    TEXT,
+    "Key (32 characters or more) that signs the access tokens of Claude Code's /login (HS256); in Azure a Key Vault "
+    "secret azd up makes; unset: a random key per process (tokens then work only on the instance that issued them)",
+    "<long random key>",
+    secret=True,
+)
+LOGIN_SIGNING_KEY_PREVIOUS = Setting(
+    "LOGIN_SIGNING_KEY_PREVIOUS",
+    TEXT,
+    "During a rotation of LOGIN_SIGNING_KEY: the key before, still accepted (not used to sign) until the tokens it "
+    "signed have expired (LOGIN_TOKEN_MINUTES)",
+    "<the previous key>",
+    secret=True,
+    deployed=False,
+)
+LOGIN_TOKEN_MINUTES = Setting(
+    "LOGIN_TOKEN_MINUTES",
+    WHOLE,
+    "Minutes a /login access token works (default 60); Claude Code then refreshes it through Entra ID, so a disabled "
+    "account or a removed app role stops within this time",
+    "60",
+)
+LOGIN_BASE_URL = Setting(
+    "LOGIN_BASE_URL",
+    URL,
+    "The bridge's URL as Claude Code and browsers reach it (its custom domain): /login's endpoints, verification page "
+    "and Entra ID redirect URI are built on it; unset: the scheme and host each request came to",
+    "https://claude-gateway.corp.example.com",
+)
 GATEWAY_SETTINGS = (
     CLIENT_AUTH,
     ENTRA_TENANT_ID,
@@ -293,6 +333,11 @@ GATEWAY_SETTINGS = (
     BUDGET_OVERRIDES,
     USAGE_TABLE_ENDPOINT,
     USAGE_CONNECTION_STRING,
+    ENTRA_CLIENT_SECRET,
+    LOGIN_SIGNING_KEY,
+    LOGIN_SIGNING_KEY_PREVIOUS,
+    LOGIN_TOKEN_MINUTES,
+    LOGIN_BASE_URL,
 )
 
 SETTINGS: tuple[Setting[Any], ...] = (

@@ -24,17 +24,39 @@ from bridge.config.table import (
     ENTRA_AUTHORITY,
     ENTRA_AUTOMATION_ROLE,
     ENTRA_CLIENT_ID,
+    ENTRA_CLIENT_SECRET,
     ENTRA_REQUIRED_ROLE,
     ENTRA_TENANT_ID,
+    LOGIN_BASE_URL,
+    LOGIN_SIGNING_KEY,
+    LOGIN_SIGNING_KEY_PREVIOUS,
+    LOGIN_TOKEN_MINUTES,
     PERSONAL_KEY_DAYS,
     PERSONAL_KEY_SIGNIN_DAYS,
     USAGE_CONNECTION_STRING,
     USAGE_TABLE_ENDPOINT,
+    Setting,
 )
 from bridge.gateway.auth.entra import DEFAULT_AUTHORITY, EntraConfig
 from bridge.gateway.auth.keys import DEFAULT_LIFETIME_DAYS, DEFAULT_SIGN_IN_DAYS
+from bridge.gateway.login.tokens import MIN_KEY_CHARS
 from bridge.gateway.usage.limits import BudgetConfig, parse_overrides
 from bridge.model import ClientAuth
+
+DEFAULT_LOGIN_TOKEN_MINUTES = 60
+
+
+@dataclass(frozen=True, slots=True)
+class LoginSettings:
+    """Claude Code's /login (with CLIENT_AUTH=entra): how its tokens are signed, how long they last, where it is."""
+
+    signing_key: str | None = None
+    """LOGIN_SIGNING_KEY; None: a random key per process."""
+    previous_keys: tuple[str, ...] = ()
+    token_minutes: int = DEFAULT_LOGIN_TOKEN_MINUTES
+    base_url: str | None = None
+    client_secret: str | None = None
+    """ENTRA_CLIENT_SECRET; None: the managed identity's federated credential."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +70,7 @@ class GatewaySettings:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     table_endpoint: str | None = None
     connection_string: str | None = None
+    login: LoginSettings = field(default_factory=LoginSettings)
     problems: tuple[str, ...] = ()
     lockout: str | None = None
     """Set when sign-in is misconfigured: every request is refused with it (500, not retried)."""
@@ -72,6 +95,31 @@ def _entra(env: Mapping[str, str], problems: list[str]) -> EntraConfig | None:
     )
 
 
+def _signing_key(env: Mapping[str, str], setting: Setting[str], problems: list[str]) -> str | None:
+    key = setting.value(env, problems)
+    if key is not None and len(key) < MIN_KEY_CHARS:
+        problems.append(f"{setting.name} must have {MIN_KEY_CHARS} characters or more (it is not shown: it is secret)")
+        return None
+    return key
+
+
+def _login(env: Mapping[str, str], problems: list[str], shared: bool) -> LoginSettings:
+    key = _signing_key(env, LOGIN_SIGNING_KEY, problems)
+    if key is None and shared:
+        problems.append(
+            f"{LOGIN_SIGNING_KEY.name} is not set, so each instance signs /login tokens with a key of its own and the "
+            "others refuse them: set it (azd up keeps one in Key Vault)"
+        )
+    previous = _signing_key(env, LOGIN_SIGNING_KEY_PREVIOUS, problems)
+    return LoginSettings(
+        signing_key=key,
+        previous_keys=(previous,) if previous is not None else (),
+        token_minutes=LOGIN_TOKEN_MINUTES.value(env, problems) or DEFAULT_LOGIN_TOKEN_MINUTES,
+        base_url=LOGIN_BASE_URL.value(env, problems),
+        client_secret=ENTRA_CLIENT_SECRET.value(env, problems),
+    )
+
+
 def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettings:
     """Read the gateway's settings from `env` (default: the process environment); never raises."""
     env = os.environ if env is None else env
@@ -92,6 +140,7 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
             f"Set {USAGE_TABLE_ENDPOINT.name} or {USAGE_CONNECTION_STRING.name}, not both: {USAGE_TABLE_ENDPOINT.name} is used"
         )
         connection_string = None
+    login = _login(env, problems, endpoint is not None or connection_string is not None) if entra is not None else LoginSettings()
     return GatewaySettings(
         client_auth=client_auth or "token",
         entra=entra,
@@ -101,6 +150,7 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         budget=budget,
         table_endpoint=endpoint,
         connection_string=connection_string,
+        login=login,
         problems=tuple(problems),
         lockout=lockout,
     )

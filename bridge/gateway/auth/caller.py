@@ -7,6 +7,8 @@ How the caller proved who they are (`method`):
     app      the service           an application's own token (client credentials), let in by the app role
              principal's oid       ENTRA_AUTOMATION_ROLE; never a person, never a personal key
     key      the key owner's oid   a personal key (`cab_...`), made by its owner while signed in with Entra
+    login    Entra object id       the bridge's own access token from Claude Code's /login (a device sign-in
+                                   through Entra, refreshed through Entra: `bridge.gateway.login`)
     token    "shared-token"        the one shared ANTHROPIC_AUTH_TOKEN (everyone who has it is one caller)
     open     "anonymous"           no client authentication configured
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-AuthMethod = Literal["entra", "app", "key", "token", "open"]
+AuthMethod = Literal["entra", "app", "key", "login", "token", "open"]
 
 SHARED_TOKEN_USER = "shared-token"
 ANONYMOUS_USER = "anonymous"
@@ -41,8 +43,8 @@ class Caller:
 
     @property
     def signed_in(self) -> bool:
-        """True for a person known to Entra ID (directly or through their personal key)."""
-        return self.method in ("entra", "key")
+        """True for a person known to Entra ID (directly, through their personal key, or through /login)."""
+        return self.method in ("entra", "key", "login")
 
     def log_fields(self) -> dict[str, str]:
         """The fields a request's log line gets: who, and through which key (never a secret)."""
