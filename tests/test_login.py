@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,8 +38,14 @@ def login_bridge(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pyte
     stop_bridge(running)
 
 
+def an_address() -> str:
+    """A client address of its own (X-Forwarded-For), so one test's attempts never meet another's limits."""
+    return f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+
+
 def start(bridge: RunningBridge, **form: str) -> dict[str, Any]:
-    answer = httpx.post(bridge.url + "/oauth/device_authorization", data={"surface": "claude_code", **form}, headers=CLI_HEADERS)
+    headers = {**CLI_HEADERS, "X-Forwarded-For": an_address()}
+    answer = httpx.post(bridge.url + "/oauth/device_authorization", data={"surface": "claude_code", **form}, headers=headers)
     assert answer.status_code == 200, answer.text
     assert answer.headers["cache-control"] == "no-store"
     body: dict[str, Any] = answer.json()
@@ -55,7 +62,7 @@ def sign_in(bridge: RunningBridge, entra: FakeEntra, user: User) -> dict[str, An
     """The whole device flow for `user`: the tokens the client gets."""
     entra.signing_in = user
     grant = start(bridge)
-    page = approve(grant["verification_uri_complete"])
+    page = approve(grant["verification_uri_complete"], headers={"X-Forwarded-For": an_address()})
     assert page.status_code == 200 and "signed in" in page.text, page.text
     answer = poll(bridge, grant["device_code"])
     assert answer.status_code == 200, answer.text

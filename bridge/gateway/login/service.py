@@ -12,15 +12,17 @@ The rows (`rows.Rows`, table `bridgelogin`):
     session                   session id      session   the person (identity.identity_fields), EntraRefresh
                                                         (Entra's refresh token: never leaves the bridge),
                                                         RefreshHash, PreviousHash, Created, Refreshed, Revoked
-    attempts                  rate-<what>-    window    Count: per client address and 10-minute window
+    attempts                  rate-<what>-    window    Count (sign-ins started, wrong codes entered): per
+                                                        client address and 10-minute window
                               digest(address)
 
 Who may do what, and the attacks each step is built against (tests/test_login_attacks.py probes them):
 
     step                     refuses
-    start (device code)      more than ATTEMPTS_PER_WINDOW per address (429)
+    start (device code)      more than STARTS_PER_WINDOW per address (429)
     begin (POST /device)     a cross-site form (the front checks Origin / Sec-Fetch-Site); a user code that
-                             is unknown, expired or used; more than ATTEMPTS_PER_WINDOW guesses per address
+                             is unknown, expired or used; any code after GUESSES_PER_WINDOW wrong ones from
+                             the address
     finish (callback)        an unknown, replayed or expired state; a flow begun in another browser (cookie);
                              Entra's answer without the right PKCE verifier (Entra refuses it); an ID token
                              without the flow's nonce; a person the bridge refuses (tenant, scope, role)
@@ -56,7 +58,10 @@ from bridge.gateway.login.tokens import LoginTokens, refused
 GRANT_SECONDS = 600
 POLL_INTERVAL_SECONDS = 5
 FLOW_SECONDS = 600
-ATTEMPTS_PER_WINDOW = 20
+STARTS_PER_WINDOW = 60
+"""Sign-ins one client address may start per window (a network behind one NAT address starts many)."""
+GUESSES_PER_WINDOW = 20
+"""Wrong, expired or used codes one address may enter per window before it may enter none (RFC 8628 §5.1)."""
 WINDOW_SECONDS = 600
 MAX_ATTEMPTS = 20
 
@@ -128,26 +133,29 @@ class LoginService:
 
     # ----- rate limits ---------------------------------------------------------------------------------
 
-    async def _within_limit(self, what: str, address: str) -> bool:
-        """Count one attempt of `what` from `address`; whether it is within ATTEMPTS_PER_WINDOW."""
-        partition = f"rate-{what}-{codes.digest(address)[:32]}"
-        window = str(int(self._clock() // WINDOW_SECONDS))
+    def _attempts_row(self, what: str, address: str) -> tuple[str, str]:
+        return f"rate-{what}-{codes.digest(address)[:32]}", str(int(self._clock() // WINDOW_SECONDS))
+
+    async def _over_limit(self, what: str, address: str, limit: int) -> bool:
+        found = await self.rows.read(*self._attempts_row(what, address))
+        return found is not None and int(found[0].get("Count", 0)) >= limit
+
+    async def _count(self, what: str, address: str) -> None:
+        """One more attempt of `what` from `address` in this window (a lost race counts again)."""
+        partition, window = self._attempts_row(what, address)
         for _ in range(MAX_ATTEMPTS):
             found = await self.rows.read(partition, window)
-            count = int(found[0].get("Count", 0)) + 1 if found is not None else 1
-            if count > ATTEMPTS_PER_WINDOW:
-                return False
-            entity = {"PartitionKey": partition, "RowKey": window, "Count": count}
+            entity = {"PartitionKey": partition, "RowKey": window, "Count": int(found[0].get("Count", 0)) + 1 if found else 1}
             if await (self.rows.replace(entity, found[1]) if found is not None else self.rows.insert(entity)):
-                return True
-        return False
+                return
 
     # ----- device authorization (RFC 8628 §3.1, §3.2) ----------------------------------------------------
 
     async def start(self, base_url: str, address: str, surface: str | None) -> dict[str, Any]:
-        if not await self._within_limit("start", address):
+        if await self._over_limit("start", address, STARTS_PER_WINDOW):
             message, headers = _too_many("sign-ins started")
             raise OAuthError("slow_down", message, 429, headers)
+        await self._count("start", address)
         now = self._clock()
         secret = codes.new_secret()
         for _ in range(MAX_ATTEMPTS):
@@ -195,14 +203,22 @@ class LoginService:
             raise PageError("That code has expired. Run /login in Claude Code again for a new one.")
         return grant, etag
 
+    async def _guarded_grant(self, typed: str, address: str) -> tuple[Row, str]:
+        """The live grant of a code a person entered; a wrong code counts against their address's guesses."""
+        if await self._over_limit("guess", address, GUESSES_PER_WINDOW):
+            message, headers = _too_many("wrong codes entered")
+            raise PageError(message, 429, headers)
+        try:
+            return await self._live_grant(typed)
+        except PageError:
+            await self._count("guess", address)
+            raise
+
     # ----- the verification page and Entra ---------------------------------------------------------------
 
     async def begin(self, typed: str, base_url: str, address: str) -> Begun:
         """The person confirmed the code: a browser flow to Entra (PKCE, state, nonce), bound to this browser."""
-        if not await self._within_limit("verify", address):
-            message, headers = _too_many("codes entered")
-            raise PageError(message, 429, headers)
-        grant, _ = await self._live_grant(typed)
+        grant, _ = await self._guarded_grant(typed, address)
         state, nonce, browser = codes.new_secret(), codes.new_secret(), codes.new_secret()
         verifier, challenge = codes.pkce_pair()
         redirect_uri = base_url + CALLBACK_PATH
@@ -222,10 +238,7 @@ class LoginService:
         return Begun(url, browser)
 
     async def deny(self, typed: str, address: str) -> None:
-        if not await self._within_limit("verify", address):
-            message, headers = _too_many("codes entered")
-            raise PageError(message, 429, headers)
-        grant, etag = await self._live_grant(typed)
+        grant, etag = await self._guarded_grant(typed, address)
         await self.rows.replace({**grant, "State": "denied"}, etag)
 
     async def finish(self, state: str, code: str | None, error: str | None, browser_secret: str | None) -> Caller:
