@@ -320,11 +320,17 @@ async def _noted(_person: Caller) -> None:
     return None
 
 
-def service(entra: FakeEntra, rows: Rows, clock: Clock, *, tenant: str | None = None) -> LoginService:
+def service(entra: FakeEntra, rows: Rows, clock: Clock, *, tenant: str | None = None, federated: bool = False) -> LoginService:
+    """A LoginService against the stand-in: with its client secret, or (`federated`) the managed identity's token."""
     config = entra.config("Bridge.User")
     tokens = LoginTokens(KEY, audience=config.client_id, tenant_id=tenant or config.tenant_id, lifetime_seconds=3600, clock=clock)
     return LoginService(
-        rows, tokens, EntraClient(config, client_secret=entra.client_secret), EntraVerifier(config), _noted, clock=clock
+        rows,
+        tokens,
+        EntraClient(config, client_secret=None if federated else entra.client_secret),
+        EntraVerifier(config),
+        _noted,
+        clock=clock,
     )
 
 
