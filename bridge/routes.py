@@ -14,18 +14,19 @@
     GET         /v1/keys                    v1/keys                           gateway.list_keys
     DELETE      /v1/keys/{key_id}           v1/keys/{key_id}                  gateway.revoke_key
     GET         /v1/usage                   v1/usage                          gateway.usage
-    GET         /.well-known/oauth-         .well-known/oauth-authorization-  login.discovery (Claude Code's
-                authorization-server        server                                               /login: the
+    GET         /.well-known/oauth-         .well-known/oauth-authorization-  login.oauth_discovery
+                authorization-server        server
     POST        /oauth/device_authorization oauth/device_authorization        login.device_authorization
-    POST        /oauth/token                oauth/token                       login.token
-    POST        /oauth/revoke               oauth/revoke                      login.revoke
+    POST        /oauth/token                oauth/token                       login.oauth_token
+    POST        /oauth/revoke               oauth/revoke                      login.oauth_revoke
     GET         /device                     device                            login.verification_page (HTML)
-    POST        /device                     device                            login.verify
-    POST        /device/deny                device/deny                       login.deny
-    GET         /oauth/callback             oauth/callback                    login.callback (HTML)
+    POST        /device                     device                            login.verify_code
+    POST        /device/deny                device/deny                       login.deny_code
+    GET         /oauth/callback             oauth/callback                    login.oauth_callback (HTML)
     OPTIONS     any path                    {*path}                           preflight: CORS (bridge.serving.cors)
 
-Every handler answers through `bridge.serving.cors.with_cors` (CORS headers for the pages ALLOWED_ORIGINS
+The login.* routes are Claude Code's `/login` (bridge.fronts.login), unauthenticated like the OAuth endpoints
+they are.  Every handler answers through `bridge.serving.cors.with_cors` (CORS headers for the pages ALLOWED_ORIGINS
 lists), and `OPTIONS` on any path is the CORS preflight, naming the methods of the routes there.
 
 host.json sets the route prefix to empty, so the templates sit at the root
@@ -89,26 +90,20 @@ ENDPOINTS: tuple[Route, ...] = (
     _route("list_keys", "/v1/keys", "v1/keys", ("GET",), gateway.list_keys),
     _route("revoke_key", "/v1/keys/{key_id}", "v1/keys/{key_id}", ("DELETE",), gateway.revoke_key),
     _route("usage", "/v1/usage", "v1/usage", ("GET",), gateway.usage),
+    _route("oauth_discovery", DISCOVERY_PATH, DISCOVERY_PATH[1:], ("GET",), login.oauth_discovery),
     _route(
-        "login_discovery",
-        DISCOVERY_PATH,
-        DISCOVERY_PATH[1:],
-        ("GET",),
-        login.discovery,
-    ),
-    _route(
-        "login_device_authorization",
+        "device_authorization",
         DEVICE_AUTHORIZATION_PATH,
         DEVICE_AUTHORIZATION_PATH[1:],
         ("POST",),
         login.device_authorization,
     ),
-    _route("login_token", TOKEN_PATH, TOKEN_PATH[1:], ("POST",), login.token),
-    _route("login_revoke", REVOCATION_PATH, REVOCATION_PATH[1:], ("POST",), login.revoke),
-    _route("login_verification_page", VERIFICATION_PATH, VERIFICATION_PATH[1:], ("GET",), login.verification_page),
-    _route("login_verify", VERIFICATION_PATH, VERIFICATION_PATH[1:], ("POST",), login.verify),
-    _route("login_deny", DENY_PATH, DENY_PATH[1:], ("POST",), login.deny),
-    _route("login_callback", CALLBACK_PATH, CALLBACK_PATH[1:], ("GET",), login.callback),
+    _route("oauth_token", TOKEN_PATH, TOKEN_PATH[1:], ("POST",), login.oauth_token),
+    _route("oauth_revoke", REVOCATION_PATH, REVOCATION_PATH[1:], ("POST",), login.oauth_revoke),
+    _route("verification_page", VERIFICATION_PATH, VERIFICATION_PATH[1:], ("GET",), login.verification_page),
+    _route("verify_code", VERIFICATION_PATH, VERIFICATION_PATH[1:], ("POST",), login.verify_code),
+    _route("deny_code", DENY_PATH, DENY_PATH[1:], ("POST",), login.deny_code),
+    _route("oauth_callback", CALLBACK_PATH, CALLBACK_PATH[1:], ("GET",), login.oauth_callback),
 )
 """The routes that serve a method of their own (every one but the preflight)."""
 _PATTERNS = tuple((compile_path(route.path)[0], route.methods) for route in ENDPOINTS)

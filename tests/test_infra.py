@@ -103,6 +103,7 @@ MIN_API_VERSIONS = {
     "Microsoft.Graph/applications": "v1.0",
     "Microsoft.Graph/servicePrincipals": "v1.0",
     "Microsoft.Graph/appRoleAssignedTo": "v1.0",
+    "Microsoft.Graph/applications/federatedIdentityCredentials": "v1.0",
 }
 
 # Azure Monitor has published no stable diagnosticSettings version since 2016-09-01 (which lacks
@@ -195,6 +196,7 @@ def test_bicep_files_exist() -> None:
         "private-endpoint.bicep",
         "entra-app.bicep",
         "entra-api.bicep",
+        "entra-login.bicep",
     ):
         assert expected in names, f"infra/{expected} is missing"
 
@@ -537,7 +539,7 @@ def test_key_vault_uses_rbac_and_holds_the_token() -> None:
     assert props["enableRbacAuthorization"] is True
     assert "accessPolicies" not in props
     assert props["sku"]["name"] == "standard"
-    secret = one("keyvault.bicep", "Microsoft.KeyVault/vaults/secrets")
+    secret = unwrap(resources("keyvault.bicep")["authTokenSecret"]["config"])
     assert secret["parent"] == "vault"
     assert secret["name"] == "authTokenSecretName"
     assert secret["properties"]["value"] == "authToken"
@@ -583,7 +585,7 @@ def test_token_is_generated_once_and_stays_stable() -> None:
     assert kv_params["writeAuthToken"] == "writeAuthToken"
     # The deploying user may read the secret (the printed command) and rotate it.
     assert kv_params["principalId"] == "principalId"
-    secret = next(r for r in resources("keyvault.bicep").values() if r["type"] == "Microsoft.KeyVault/vaults/secrets")
+    secret = resources("keyvault.bicep")["authTokenSecret"]
     assert secret["config"]["condition"] == "writeAuthToken"
 
     write = variable("main.bicep", "writeAuthToken")
@@ -976,7 +978,13 @@ def test_readme_documents_every_azd_setting() -> None:
     readme = (ROOT / "README.md").read_text()
     table = readme.split("\n### Options\n", 1)[1].split("\n### ", 1)[0]
     # Set by azd itself, or fed back from the previous provision's outputs.
-    managed = {"AZURE_ENV_NAME", "AZURE_PRINCIPAL_ID", "AZURE_RESOURCE_GROUP", "AZURE_KEY_VAULT_NAME"}
+    managed = {
+        "AZURE_ENV_NAME",
+        "AZURE_PRINCIPAL_ID",
+        "AZURE_RESOURCE_GROUP",
+        "AZURE_KEY_VAULT_NAME",
+        "LOGIN_SIGNING_KEY_SECRET_NAME",
+    }
     settings = {var for entry in parameters_file().values() for var in re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", entry["value"])}
     undocumented = sorted(var for var in settings - managed if f"`{var}`" not in table)
     assert not undocumented, f"README's Deploy to Azure > Options table does not document {undocumented}"
@@ -1152,7 +1160,7 @@ def test_funcignore_keeps_the_package_small() -> None:
 # ----- the gateway: sign-in with Entra ID (CLIENT_AUTH), the usage table, budgets, in both sign-in modes -----
 
 TOKEN_MODE, ENTRA_MODE = "token", "entra"
-GRAPH_FILES = ("entra-app.bicep", "entra-api.bicep")
+GRAPH_FILES = ("entra-app.bicep", "entra-api.bicep", "entra-login.bicep")
 
 
 def graph_resource(name: str, type_: str) -> dict[str, Any]:
@@ -1277,9 +1285,11 @@ def test_the_registration_exists_only_in_entra_mode(mode: str) -> None:
 
 def test_the_usage_table_in_the_apps_storage_account_with_table_data_access() -> None:
     from bridge.gateway.auth.key_table import KEYS_TABLE
+    from bridge.gateway.login.rows import LOGIN_TABLE
     from bridge.gateway.usage.table_store import USAGE_TABLE
 
-    assert variable("main.bicep", "bridgeTables") == [KEYS_TABLE, USAGE_TABLE], "the tables the bridge reads and writes"
+    tables = [KEYS_TABLE, USAGE_TABLE, LOGIN_TABLE]
+    assert variable("main.bicep", "bridgeTables") == tables, "the tables the bridge reads and writes"
     assert main_params("storage")["tableNames"] == "bridgeTables"
     tables = resources_of_type("storage.bicep", "Microsoft.Storage/storageAccounts/tableServices/tables")
     assert len(tables) == 1 and tables[0]["config"]["loop_type"]["detail"] == {"item_name": "table", "array_name": "tableNames"}
@@ -1321,6 +1331,75 @@ def test_gateway_settings_reach_the_app() -> None:
             assert evaluate(given[role], {"useEntra": use_entra}) == (role if use_entra else "")
     roles = main_params("entraApp")
     assert (roles["adminRole"], roles["automationRole"]) == ("entraAdminRole", "entraAutomationRole")
+
+
+def test_login_settings_reach_the_app() -> None:
+    settings = app_settings()
+    assert settings["LOGIN_SIGNING_KEY"] == "@Microsoft.KeyVault(SecretUri=${loginSigningKeySecretUri})"
+    assert settings["LOGIN_TOKEN_MINUTES"] == {
+        "function": {"type": "string", "parameters": {"value_to_convert": "loginTokenMinutes"}}
+    }
+    assert settings["LOGIN_BASE_URL"] == "loginBaseUrl"
+    given = main_params("functionApp")
+    assert dotted(given["loginSigningKeySecretUri"]) == "keyVault.outputs.loginSigningKeySecretUri"
+    assert given["loginTokenMinutes"] == "loginTokenMinutes" and given["loginBaseUrl"] == "loginBaseUrl"
+    for host, url in (("", ""), ("gw.corp.example.com", "https://gw.corp.example.com")):
+        assert evaluate(variable("main.bicep", "loginBaseUrl"), {"loginHostName": host}) == url
+    assert parameters_file()["loginHostName"]["value"] == "${LOGIN_HOST_NAME}"
+    assert parameters_file()["loginTokenMinutes"]["value"] == "${LOGIN_TOKEN_MINUTES}"
+    assert param("main.bicep", "loginTokenMinutes")["default"] == 60
+
+
+def test_the_login_signing_key_is_generated_once_and_stays_stable() -> None:
+    generated = param("main.bicep", "generatedLoginSigningKey")
+    assert decorator(generated, "secure")
+    assert generated["default"] == "${newGuid()}${newGuid()}${newGuid()}", "three GUIDs: 366 random bits"
+    assert parameters_file()["provisionedLoginSigningKey"]["value"] == "${LOGIN_SIGNING_KEY_SECRET_NAME}"
+    assert "LOGIN_SIGNING_KEY_SECRET_NAME" in bicep("main.bicep")["outputs"], "azd feeds it back on the next provision"
+    kv = unwrap(module("main.bicep", "keyVault")["config"])["params"]
+    assert kv["loginSigningKey"] == "generatedLoginSigningKey" and kv["writeLoginSigningKey"] == "writeLoginSigningKey"
+    secret = resources("keyvault.bicep")["loginSigningKeySecret"]
+    assert secret["config"]["condition"] == "writeLoginSigningKey"
+    assert unwrap(secret["config"])["properties"]["value"] == "loginSigningKey"
+    write = variable("main.bicep", "writeLoginSigningKey")
+    vault, name = "kv-abc123", variable("main.bicep", "loginSigningKeySecretName")
+
+    def written(provisioned_vault: str, provisioned_key: str) -> bool:
+        bindings = {
+            "provisionedKeyVaultName": provisioned_vault,
+            "provisionedLoginSigningKey": provisioned_key,
+            "names.keyVault": vault,
+            "loginSigningKeySecretName": name,
+        }
+        return bool(evaluate(write, bindings))
+
+    assert written("", ""), "first provision"
+    assert written(vault, ""), "a deployment from before /login gets its key once"
+    assert not written(vault, name), "later provisions keep the key, rotated or not"
+    assert written("kv-other", name), "a new vault gets a key"
+
+
+@pytest.mark.parametrize("mode", [TOKEN_MODE, ENTRA_MODE])
+def test_login_registers_its_redirect_uri_and_trusts_the_apps_identity(mode: str) -> None:
+    login = module("main.bicep", "entraLogin")
+    assert login["config"]["condition"] == "useEntra", "only the Entra mode has a registration"
+    assert evaluate(variable("main.bicep", "useEntra"), {"clientAuth": mode}) is (mode == ENTRA_MODE)
+    given = main_params("entraLogin")
+    assert given["uniqueName"] == "entraAppName", "the same registration, upserted"
+    assert dotted(given["identityPrincipalId"]) == "identity.outputs.principalId"
+    assert "loginEndpoint" in json.dumps(given["issuer"]) and "/v2.0" in json.dumps(given["issuer"])
+    for host, expected in (("", ["URL"]), ("gw.corp.example.com", ["URL", "https://gw.corp.example.com"])):
+        bindings = {"loginHostName": host, "functionApp.outputs.url": "URL", "loginBaseUrl": f"https://{host}"}
+        assert evaluate(given["baseUrls"], bindings) == expected
+    app = unwrap(graph_resource("entra-login.bicep", "Microsoft.Graph/applications")["config"])
+    assert app["uniqueName"] == "uniqueName"
+    assert "/oauth/callback" in json.dumps(app["web"]["redirectUris"])
+    federation = unwrap(
+        graph_resource("entra-login.bicep", "Microsoft.Graph/applications/federatedIdentityCredentials")["config"]
+    )
+    assert federation["audiences"] == ["api://AzureADTokenExchange"]
+    assert (federation["issuer"], federation["subject"]) == ("issuer", "identityPrincipalId")
+    assert "app.uniqueName" in json.dumps(federation["name"]) or "uniqueName" in json.dumps(federation["name"])
 
 
 def test_the_workbook_shows_usage_per_user_and_model() -> None:

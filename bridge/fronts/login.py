@@ -1,14 +1,14 @@
 """The HTTP side of Claude Code's `/login` (routes: `bridge.routes`; each step: `bridge.gateway.login.service`).
 
     handler                request                                   answer
-    discovery              GET  /.well-known/oauth-authorization-server   RFC 8414 metadata
+    oauth_discovery        GET  /.well-known/oauth-authorization-server   RFC 8414 metadata
     device_authorization   POST /oauth/device_authorization (form)   RFC 8628 §3.2 JSON, or an OAuth error
-    token                  POST /oauth/token (form)                  tokens, or an OAuth error (RFC 6749 §5.2)
-    revoke                 POST /oauth/revoke (form)                 200, always (RFC 7009 §2.2)
+    oauth_token            POST /oauth/token (form)                  tokens, or an OAuth error (RFC 6749 §5.2)
+    oauth_revoke           POST /oauth/revoke (form)                 200, always (RFC 7009 §2.2)
     verification_page      GET  /device[?user_code=]                 the confirm form (HTML)
-    verify                 POST /device (form, same origin)          303 to Entra ID, with the flow's cookie
-    deny                   POST /device/deny (form, same origin)     "denied" (HTML)
-    callback               GET  /oauth/callback?code&state           "signed in" or why not (HTML); never a redirect
+    verify_code            POST /device (form, same origin)          303 to Entra ID, with the flow's cookie
+    deny_code              POST /device/deny (form, same origin)     "denied" (HTML)
+    oauth_callback         GET  /oauth/callback?code&state           "signed in" or why not (HTML); never a redirect
 
 Unknown form fields are ignored (RFC 6749 §3.2, RFC 8628 §3.1); no client_id is asked for.  The browser
 forms must come from this bridge's own page: a POST whose `Sec-Fetch-Site` is not `same-origin`, or
@@ -111,7 +111,8 @@ async def _serve(route: str, step: Step, *, browser: bool = False) -> Response:
         if service is None:
             raise OAuthError(
                 "not_found",
-                "This bridge does not offer /login: it needs CLIENT_AUTH=entra and LOGIN_SIGNING_KEY",
+                "This bridge does not offer /login: it needs CLIENT_AUTH=entra and, where its instances share "
+                "tables (USAGE_TABLE_ENDPOINT), LOGIN_SIGNING_KEY",
                 404,
             )
         response = await step(service, bridge)
@@ -134,11 +135,11 @@ async def _serve(route: str, step: Step, *, browser: bool = False) -> Response:
     return response
 
 
-async def discovery(req: HttpRequest) -> Response:
+async def oauth_discovery(req: HttpRequest) -> Response:
     async def step(_service: LoginService, bridge: Bridge) -> Response:
         return json_response(metadata(base_url(req, bridge)))
 
-    return await _serve("login_discovery", step)
+    return await _serve("oauth_discovery", step)
 
 
 async def device_authorization(req: HttpRequest) -> Response:
@@ -147,10 +148,10 @@ async def device_authorization(req: HttpRequest) -> Response:
         answer = await service.start(base_url(req, bridge), client_address(req), form.get("surface"))
         return json_response(answer, headers=NO_STORE)
 
-    return await _serve("login_device_authorization", step)
+    return await _serve("device_authorization", step)
 
 
-async def token(req: HttpRequest) -> Response:
+async def oauth_token(req: HttpRequest) -> Response:
     async def step(service: LoginService, _bridge: Bridge) -> Response:
         form = await read_form(req)
         grant = form.get("grant_type", "")
@@ -163,16 +164,16 @@ async def token(req: HttpRequest) -> Response:
             raise OAuthError("unsupported_grant_type", f"grant_type must be {DEVICE_GRANT} or refresh_token")
         return json_response(answer, headers=NO_STORE)
 
-    return await _serve("login_token", step)
+    return await _serve("oauth_token", step)
 
 
-async def revoke(req: HttpRequest) -> Response:
+async def oauth_revoke(req: HttpRequest) -> Response:
     async def step(service: LoginService, _bridge: Bridge) -> Response:
         form = await read_form(req)
         await service.revoke(form.get("token", ""))
         return Response(status_code=200, headers=NO_STORE)
 
-    return await _serve("login_revoke", step)
+    return await _serve("oauth_revoke", step)
 
 
 async def verification_page(req: HttpRequest) -> Response:
@@ -180,14 +181,14 @@ async def verification_page(req: HttpRequest) -> Response:
         typed = req.query_params.get("user_code")
         return _html(page.confirm(typed[:20] if typed else None), 200, bridge)
 
-    return await _serve("login_verification_page", step, browser=True)
+    return await _serve("verification_page", step, browser=True)
 
 
 def _cross_site() -> PageError:
     return PageError("This request came from another site and was blocked. Open the link Claude Code shows.", 403)
 
 
-async def verify(req: HttpRequest) -> Response:
+async def verify_code(req: HttpRequest) -> Response:
     async def step(service: LoginService, bridge: Bridge) -> Response:
         own = base_url(req, bridge)
         if not same_origin(req, own):
@@ -206,10 +207,10 @@ async def verify(req: HttpRequest) -> Response:
         )
         return response
 
-    return await _serve("login_verify", step, browser=True)
+    return await _serve("verify_code", step, browser=True)
 
 
-async def deny(req: HttpRequest) -> Response:
+async def deny_code(req: HttpRequest) -> Response:
     async def step(service: LoginService, bridge: Bridge) -> Response:
         if not same_origin(req, base_url(req, bridge)):
             raise _cross_site()
@@ -217,10 +218,10 @@ async def deny(req: HttpRequest) -> Response:
         await service.deny(form.get("user_code", ""), client_address(req))
         return _html(page.denied(), 200, bridge)
 
-    return await _serve("login_deny", step, browser=True)
+    return await _serve("deny_code", step, browser=True)
 
 
-async def callback(req: HttpRequest) -> Response:
+async def oauth_callback(req: HttpRequest) -> Response:
     async def step(service: LoginService, bridge: Bridge) -> Response:
         query = req.query_params
         person = await service.finish(
@@ -230,4 +231,4 @@ async def callback(req: HttpRequest) -> Response:
         response.delete_cookie(BROWSER_COOKIE, path="/oauth/callback")
         return response
 
-    return await _serve("login_callback", step, browser=True)
+    return await _serve("oauth_callback", step, browser=True)

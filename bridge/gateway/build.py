@@ -89,10 +89,10 @@ def build_gateway(
 def _login(
     settings: GatewaySettings, verifier: EntraVerifier | None, keys: PersonalKeys, tables: TableService | None
 ) -> LoginService | None:
-    """Claude Code's /login, with CLIENT_AUTH=entra."""
-    if verifier is None or settings.entra is None:
-        return None
+    """Claude Code's /login, with CLIENT_AUTH=entra; where instances share tables, only with LOGIN_SIGNING_KEY."""
     login = settings.login
+    if verifier is None or settings.entra is None or (login.signing_key is None and tables is not None):
+        return None
     tokens = LoginTokens(
         login.signing_key or secrets.token_urlsafe(32),
         audience=settings.entra.client_id,

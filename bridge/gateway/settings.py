@@ -51,7 +51,8 @@ class LoginSettings:
     """Claude Code's /login (with CLIENT_AUTH=entra): how its tokens are signed, how long they last, where it is."""
 
     signing_key: str | None = None
-    """LOGIN_SIGNING_KEY; None: a random key per process."""
+    """LOGIN_SIGNING_KEY; None: a random key per process, and no /login where instances share tables (one
+    instance would refuse the tokens of another)."""
     previous_keys: tuple[str, ...] = ()
     token_minutes: int = DEFAULT_LOGIN_TOKEN_MINUTES
     base_url: str | None = None
@@ -103,13 +104,8 @@ def _signing_key(env: Mapping[str, str], setting: Setting[str], problems: list[s
     return key
 
 
-def _login(env: Mapping[str, str], problems: list[str], shared: bool) -> LoginSettings:
+def _login(env: Mapping[str, str], problems: list[str]) -> LoginSettings:
     key = _signing_key(env, LOGIN_SIGNING_KEY, problems)
-    if key is None and shared:
-        problems.append(
-            f"{LOGIN_SIGNING_KEY.name} is not set, so each instance signs /login tokens with a key of its own and the "
-            "others refuse them: set it (azd up keeps one in Key Vault)"
-        )
     previous = _signing_key(env, LOGIN_SIGNING_KEY_PREVIOUS, problems)
     return LoginSettings(
         signing_key=key,
@@ -140,7 +136,7 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
             f"Set {USAGE_TABLE_ENDPOINT.name} or {USAGE_CONNECTION_STRING.name}, not both: {USAGE_TABLE_ENDPOINT.name} is used"
         )
         connection_string = None
-    login = _login(env, problems, endpoint is not None or connection_string is not None) if entra is not None else LoginSettings()
+    login = _login(env, problems) if entra is not None else LoginSettings()
     return GatewaySettings(
         client_auth=client_auth or "token",
         entra=entra,
