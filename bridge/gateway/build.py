@@ -91,7 +91,7 @@ def _login(
 ) -> LoginService | None:
     """Claude Code's /login, with CLIENT_AUTH=entra; where instances share tables, only with LOGIN_SIGNING_KEY."""
     login = settings.login
-    if verifier is None or settings.entra is None or (login.signing_key is None and tables is not None):
+    if verifier is None or settings.entra is None or not settings.login_offered:
         return None
     tokens = LoginTokens(
         login.signing_key or secrets.token_urlsafe(32),

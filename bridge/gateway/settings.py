@@ -76,6 +76,17 @@ class GatewaySettings:
     lockout: str | None = None
     """Set when sign-in is misconfigured: every request is refused with it (500, not retried)."""
 
+    @property
+    def shared(self) -> bool:
+        """Keys, counters and sign-ins are in tables every instance sees."""
+        return self.table_endpoint is not None or self.connection_string is not None
+
+    @property
+    def login_offered(self) -> bool:
+        """Claude Code's /login: with CLIENT_AUTH=entra, and LOGIN_SIGNING_KEY where instances share tables (one
+        instance would refuse another's tokens signed with a key of its own)."""
+        return self.entra is not None and (self.login.signing_key is not None or not self.shared)
+
 
 def _entra(env: Mapping[str, str], problems: list[str]) -> EntraConfig | None:
     before = len(problems)
