@@ -603,6 +603,8 @@ module entraLogin 'entra-login.bicep' = if (useEntra) {
   params: {
     uniqueName: entraAppName
     displayName: entraAppDisplayName
+    clientId: entraApi.outputs.clientId
+    scopeId: entraApp.outputs.scopeId
     baseUrls: empty(loginHostName) ? [
       functionApp.outputs.url
     ] : [
@@ -612,9 +614,6 @@ module entraLogin 'entra-login.bicep' = if (useEntra) {
     identityPrincipalId: identity.outputs.principalId
     issuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
   }
-  dependsOn: [
-    entraApi
-  ]
 }
 
 // ===== Private networking (VNET_ENABLED) =======================================

@@ -70,7 +70,14 @@ KNOWN_ROLES = {
 }
 # Well-known application ids (identical in every tenant).
 AZURE_CLI_APP_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
-KNOWN_APPS = {AZURE_CLI_APP_ID}
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+KNOWN_APPS = {AZURE_CLI_APP_ID, GRAPH_APP_ID}
+# Microsoft Graph's delegated OpenID Connect permissions (identical in every tenant): openid, profile, offline_access.
+GRAPH_OPENID_SCOPES = {
+    "37f7f235-527c-4136-accd-4a02d197296e",
+    "14dad69e-099b-42c9-810b-d002981feec1",
+    "7427e0e9-2fba-42fe-b0c0-848c9e6a8182",
+}
 
 # Oldest API version accepted for each resource type the deployment needs.
 MIN_API_VERSIONS = {
@@ -627,7 +634,9 @@ def test_role_definition_ids() -> None:
         for guid in re.findall(r"'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'", source):
             if path.name == "workbook.bicep":
                 continue  # workbook parameter ids
-            assert guid in KNOWN_ROLES | KNOWN_APPS, f"{path.name}: {guid} is not a role definition or app id the tests know"
+            assert guid in KNOWN_ROLES | KNOWN_APPS | GRAPH_OPENID_SCOPES, (
+                f"{path.name}: {guid} is not a role definition or app id the tests know"
+            )
 
 
 def test_role_assignments_are_idempotent_and_typed() -> None:
@@ -1387,6 +1396,8 @@ def test_login_registers_its_redirect_uri_and_trusts_the_apps_identity(mode: str
     given = main_params("entraLogin")
     assert given["uniqueName"] == "entraAppName", "the same registration, upserted"
     assert dotted(given["identityPrincipalId"]) == "identity.outputs.principalId"
+    assert dotted(given["clientId"]) == "entraApi.outputs.clientId", "after entra-api.bicep: one PATCH at a time"
+    assert dotted(given["scopeId"]) == "entraApp.outputs.scopeId"
     assert "loginEndpoint" in json.dumps(given["issuer"]) and "/v2.0" in json.dumps(given["issuer"])
     for host, expected in (("", ["URL"]), ("gw.corp.example.com", ["URL", "https://gw.corp.example.com"])):
         bindings = {"loginHostName": host, "functionApp.outputs.url": "URL", "loginBaseUrl": f"https://{host}"}
@@ -1394,6 +1405,10 @@ def test_login_registers_its_redirect_uri_and_trusts_the_apps_identity(mode: str
     app = unwrap(graph_resource("entra-login.bicep", "Microsoft.Graph/applications")["config"])
     assert app["uniqueName"] == "uniqueName"
     assert "/oauth/callback" in json.dumps(app["web"]["redirectUris"])
+    graph, own = app["requiredResourceAccess"]
+    assert graph["resourceAppId"] == "graphAppId" and variable("entra-login.bicep", "graphAppId") == GRAPH_APP_ID
+    assert set(variable("entra-login.bicep", "openIdScopes")) == GRAPH_OPENID_SCOPES
+    assert own["resourceAppId"] == "clientId" and own["resourceAccess"] == [{"id": "scopeId", "type": "Scope"}]
     federation = unwrap(
         graph_resource("entra-login.bicep", "Microsoft.Graph/applications/federatedIdentityCredentials")["config"]
     )
