@@ -26,9 +26,9 @@ def _port(text: str) -> int:
 
 
 def _settings_help() -> str:
-    lines = ["settings (environment variables; the README's Configuration section says more):"]
+    lines = ["settings (environment variables; docs/configuration.md says more):"]
     for setting in SETTINGS:
-        lines += textwrap.wrap(setting.description, 100, initial_indent=f"  {setting.name:<26}", subsequent_indent=" " * 28)
+        lines += textwrap.wrap(setting.described, 100, initial_indent=f"  {setting.name:<26}", subsequent_indent=" " * 28)
     return "\n".join(lines)
 
 

@@ -22,10 +22,6 @@ from bridge.config.table import (
     AUTH_TOKEN,
     BIG_MODEL,
     CUSTOM_HEADERS,
-    DEFAULT_HEARTBEAT_SECONDS,
-    DEFAULT_LONG_CONTEXT_THRESHOLD,
-    DEFAULT_MAX_REQUEST_BYTES,
-    DEFAULT_REQUEST_TIMEOUT,
     ENDPOINT,
     HEARTBEAT_SECONDS,
     LONG_CONTEXT_THRESHOLD,
@@ -205,7 +201,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"{BIG_MODEL.name} is not set, so opus requests (Claude Code's default model) fail: set it to the deployment "
             "that serves them"
         )
-    timeout = REQUEST_TIMEOUT.value(env, problems) or DEFAULT_REQUEST_TIMEOUT
+    timeout = REQUEST_TIMEOUT.value_or_default(env, problems)
     auth_token = AUTH_TOKEN.value(env, problems)
     lockout = lockout_reason(env, auth_token)
     if lockout is not None and lockout not in problems:
@@ -217,10 +213,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lockout=lockout,
         request_timeout=timeout,
         max_stream_seconds=min(MAX_STREAM_SECONDS.value(env, problems) or timeout, timeout),
-        heartbeat_seconds=HEARTBEAT_SECONDS.value(env, problems) or DEFAULT_HEARTBEAT_SECONDS,
+        heartbeat_seconds=HEARTBEAT_SECONDS.value_or_default(env, problems),
         max_tokens_limit=MAX_TOKENS_LIMIT.value(env, problems),
-        max_request_bytes=MAX_REQUEST_BYTES.value(env, problems) or DEFAULT_MAX_REQUEST_BYTES,
-        long_context_threshold=LONG_CONTEXT_THRESHOLD.value(env, problems) or DEFAULT_LONG_CONTEXT_THRESHOLD,
+        max_request_bytes=MAX_REQUEST_BYTES.value_or_default(env, problems),
+        long_context_threshold=LONG_CONTEXT_THRESHOLD.value_or_default(env, problems),
         custom_headers=_custom_headers(env, problems),
         allowed_origins=ALLOWED_ORIGINS.value(env, problems) or frozenset(),
         problems=tuple(problems),

@@ -37,13 +37,10 @@ from bridge.config.table import (
     USAGE_TABLE_ENDPOINT,
     Setting,
 )
-from bridge.gateway.auth.entra import DEFAULT_AUTHORITY, EntraConfig
-from bridge.gateway.auth.keys import DEFAULT_LIFETIME_DAYS, DEFAULT_SIGN_IN_DAYS
+from bridge.gateway.auth.entra import EntraConfig
 from bridge.gateway.login.tokens import MIN_KEY_CHARS
 from bridge.gateway.usage.limits import BudgetConfig, parse_overrides
 from bridge.model import ClientAuth
-
-DEFAULT_LOGIN_TOKEN_MINUTES = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +51,7 @@ class LoginSettings:
     """LOGIN_SIGNING_KEY; None: a random key per process, and no /login where instances share tables (one
     instance would refuse the tokens of another)."""
     previous_keys: tuple[str, ...] = ()
-    token_minutes: int = DEFAULT_LOGIN_TOKEN_MINUTES
+    token_minutes: int = LOGIN_TOKEN_MINUTES.default_value
     base_url: str | None = None
     client_secret: str | None = None
     """ENTRA_CLIENT_SECRET; None: the managed identity's federated credential."""
@@ -64,8 +61,8 @@ class LoginSettings:
 class GatewaySettings:
     client_auth: ClientAuth = "token"
     entra: EntraConfig | None = None
-    key_lifetime_days: int = DEFAULT_LIFETIME_DAYS
-    key_sign_in_days: int = DEFAULT_SIGN_IN_DAYS
+    key_lifetime_days: int = PERSONAL_KEY_DAYS.default_value
+    key_sign_in_days: int = PERSONAL_KEY_SIGNIN_DAYS.default_value
     admin_role: str | None = None
     """ENTRA_ADMIN_ROLE: the app role of those who may list and revoke anyone's personal keys."""
     budget: BudgetConfig = field(default_factory=BudgetConfig)
@@ -92,7 +89,7 @@ def _entra(env: Mapping[str, str], problems: list[str]) -> EntraConfig | None:
     before = len(problems)
     tenant = ENTRA_TENANT_ID.value(env, problems)
     client = ENTRA_CLIENT_ID.value(env, problems)
-    authority = ENTRA_AUTHORITY.value(env, problems) or DEFAULT_AUTHORITY
+    authority = ENTRA_AUTHORITY.value_or_default(env, problems)
     needed = (
         (ENTRA_TENANT_ID, tenant, "the directory (tenant) id of your Entra ID (az account show --query tenantId -o tsv)"),
         (ENTRA_CLIENT_ID, client, "the application (client) id of the bridge's app registration"),
@@ -121,7 +118,7 @@ def _login(env: Mapping[str, str], problems: list[str]) -> LoginSettings:
     return LoginSettings(
         signing_key=key,
         previous_keys=(previous,) if previous is not None else (),
-        token_minutes=LOGIN_TOKEN_MINUTES.value(env, problems) or DEFAULT_LOGIN_TOKEN_MINUTES,
+        token_minutes=LOGIN_TOKEN_MINUTES.value_or_default(env, problems),
         base_url=LOGIN_BASE_URL.value(env, problems),
         client_secret=ENTRA_CLIENT_SECRET.value(env, problems),
     )
@@ -149,10 +146,10 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         connection_string = None
     login = _login(env, problems) if entra is not None else LoginSettings()
     return GatewaySettings(
-        client_auth=client_auth or "token",
+        client_auth=client_auth or CLIENT_AUTH.default_value,
         entra=entra,
-        key_lifetime_days=PERSONAL_KEY_DAYS.value(env, problems) or DEFAULT_LIFETIME_DAYS,
-        key_sign_in_days=PERSONAL_KEY_SIGNIN_DAYS.value(env, problems) or DEFAULT_SIGN_IN_DAYS,
+        key_lifetime_days=PERSONAL_KEY_DAYS.value_or_default(env, problems),
+        key_sign_in_days=PERSONAL_KEY_SIGNIN_DAYS.value_or_default(env, problems),
         admin_role=ENTRA_ADMIN_ROLE.value(env, problems),
         budget=budget,
         table_endpoint=endpoint,

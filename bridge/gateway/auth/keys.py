@@ -12,8 +12,8 @@ request reads it from the store.  A key snapshots the owner's identity when it
 is made (object id, name, tenant, app roles, groups), so it must not outlive
 their access:
 
-- it lapses after its lifetime (PERSONAL_KEY_DAYS, DEFAULT_LIFETIME_DAYS unless
-  set; `expires_in_days` shortens it);
+- it lapses after its lifetime (PERSONAL_KEY_DAYS, whose row holds the default;
+  `expires_in_days` shortens it);
 - it works only while its owner keeps signing in with Entra ID: their last
   sign-in (or the key's creation, itself a sign-in) must be less than
   PERSONAL_KEY_SIGNIN_DAYS old.  A disabled account gets no token, so its keys
@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bridge.config.kinds import GUID_PATTERN
+from bridge.config.table import PERSONAL_KEY_DAYS, PERSONAL_KEY_SIGNIN_DAYS
 from bridge.errors import BridgeError, invalid_request
 from bridge.gateway.auth.caller import Caller
 from bridge.gateway.clock import iso_utc, utc_now
@@ -49,8 +50,6 @@ SECRET_BYTES = 32
 KEY_PATTERN = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
 MAX_KEYS_PER_USER = 20
 MAX_NAME_CHARS = 100
-DEFAULT_LIFETIME_DAYS = 30
-DEFAULT_SIGN_IN_DAYS = 7
 TOUCH_INTERVAL = timedelta(minutes=5)
 SIGN_IN_NOTE_INTERVAL = timedelta(hours=1)
 MAX_REMEMBERED_PEOPLE = 10_000
@@ -179,8 +178,8 @@ class PersonalKeys:
         self,
         store: KeyStore,
         *,
-        lifetime_days: int | None = DEFAULT_LIFETIME_DAYS,
-        sign_in_days: int = DEFAULT_SIGN_IN_DAYS,
+        lifetime_days: int | None = PERSONAL_KEY_DAYS.default_value,
+        sign_in_days: int = PERSONAL_KEY_SIGNIN_DAYS.default_value,
         admin_role: str | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
