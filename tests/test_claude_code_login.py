@@ -17,17 +17,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.bridge import RunningBridge, bridge_env, request_lines, start_bridge, stop_bridge
+from tests.support.bridge import RunningBridge, request_lines
 from tests.support.fake_azure import FakeAzure, RecordedRequest, Text
 from tests.support.fake_entra import FakeEntra, new_user
 from tests.support.paths import ROOT
 from tests.support.terminal import ENTER, UP, Terminal
+from tests.test_login import login_bridge as login_bridge  # the fixture: the bridge of the HTTP tests
 
 VERSION = "2.1.332"
 CLI = ROOT / "tests" / "cli" / "node_modules" / f"claude-code-{VERSION}" / "bin" / "claude.exe"
@@ -38,15 +38,6 @@ pytestmark = pytest.mark.skipif(
     not os.access(CLI, os.X_OK),
     reason=f"Claude Code {VERSION} not installed at {CLI.relative_to(ROOT)}: run `npm ci --prefix tests/cli` (scripts/test does)",
 )
-
-
-@pytest.fixture(scope="module")
-def login_bridge(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
-    env = bridge_env(fake_azure, **entra.login_settings(), ENTRA_REQUIRED_ROLE="Bridge.User")
-    running = start_bridge(env, tmp_path_factory.mktemp("cli-login-bridge") / "bridge.log")
-    entra.redirect_uris.add(running.url + "/oauth/callback")
-    yield running
-    stop_bridge(running)
 
 
 def cli_home(tmp_path: Path, gateway: str) -> tuple[Path, Path]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -26,24 +26,14 @@ from bridge.gateway.login.rows import MemoryRows, Rows, TableRows
 from bridge.gateway.login.service import LoginService, OAuthError, PageError
 from bridge.gateway.login.tokens import ISSUER, LoginTokens, key_id
 from tests.support.azurite import FreshTable, requires_azurite
-from tests.support.bridge import RunningBridge, bridge_env, start_bridge, stop_bridge
-from tests.support.fake_azure import FakeAzure
+from tests.support.bridge import RunningBridge
 from tests.support.fake_entra import OTHER_TENANT, FakeEntra, User, b64, forged, new_user
 from tests.support.login_browser import HIDDEN_CODE, approve
 from tests.test_login import an_address, ask, poll, sign_in, start
+from tests.test_login import login_bridge as login_bridge  # the fixture: one bridge for both modules' tests
 
 BASE = "https://bridge.corp.example"
 KEY = "k" * 40
-
-
-@pytest.fixture(scope="module")
-def login_bridge(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
-    env = bridge_env(fake_azure, **entra.login_settings(), ENTRA_REQUIRED_ROLE="Bridge.User")
-    running = start_bridge(env, tmp_path_factory.mktemp("login-attacks") / "bridge.log")
-    entra.redirect_uris.add(running.url + "/oauth/callback")
-    entra.redirect_uris.add(BASE + "/oauth/callback")
-    yield running
-    stop_bridge(running)
 
 
 def same_origin(bridge: RunningBridge, address: str | None = None) -> dict[str, str]:
