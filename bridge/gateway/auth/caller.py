@@ -15,8 +15,10 @@ How the caller proved who they are (`method`):
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 AuthMethod = Literal["entra", "app", "key", "login", "token", "open"]
 
@@ -62,3 +64,33 @@ def shared_token_caller() -> Caller:
 
 def anonymous_caller() -> Caller:
     return Caller(ANONYMOUS_USER, "anonymous", "open")
+
+
+def caller_fields(person: Caller) -> dict[str, Any]:
+    """What a table row keeps of a person (a personal key's owner, a /login session's): roles and groups as JSON lists."""
+    return {
+        "OwnerId": person.user_id,
+        "OwnerName": person.name,
+        "TenantId": person.tenant_id,
+        "Roles": json.dumps(sorted(person.roles)),
+        "Groups": json.dumps(sorted(person.groups)),
+        "GroupsOverage": person.groups_overage,
+    }
+
+
+def _strings(raw: object) -> frozenset[str]:
+    values = json.loads(raw) if isinstance(raw, str) else []
+    return frozenset(v for v in values if isinstance(v, str)) if isinstance(values, list) else frozenset()
+
+
+def caller_of(row: Mapping[str, Any], method: AuthMethod) -> Caller:
+    """The person a row keeps (`caller_fields`), as a caller who proved themselves by `method`."""
+    return Caller(
+        str(row["OwnerId"]),
+        str(row.get("OwnerName", "")),
+        method,
+        str(row.get("TenantId", "")),
+        _strings(row.get("Roles")),
+        _strings(row.get("Groups")),
+        groups_overage=row.get("GroupsOverage") is True,
+    )

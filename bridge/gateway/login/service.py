@@ -9,7 +9,7 @@ The rows (`rows.Rows`, table `bridgelogin`):
     browser flow              digest(state)   flow      UserCode, Verifier (PKCE), Nonce, BrowserHash (the
                                                         cookie that binds the flow to one browser), RedirectUri,
                                                         Expires; deleted when the callback takes it
-    session                   session id      session   the person (identity.identity_fields), EntraRefresh
+    session                   session id      session   the person (`caller_fields`), EntraRefresh
                                                         (Entra's refresh token: never leaves the bridge),
                                                         RefreshHash, PreviousHash, Created, Refreshed, Revoked
     attempts                  rate-<what>-    window    Count (sign-ins started, wrong codes entered): per
@@ -46,12 +46,11 @@ from typing import Any
 import jwt
 
 from bridge.errors import BridgeError
-from bridge.gateway.auth.caller import Caller
+from bridge.gateway.auth.caller import Caller, caller_fields, caller_of
 from bridge.gateway.auth.entra import LEEWAY_SECONDS, EntraVerifier
 from bridge.gateway.login import codes
 from bridge.gateway.login.endpoints import CALLBACK_PATH, VERIFICATION_PATH
 from bridge.gateway.login.entra_client import EntraClient, EntraError, EntraTokens
-from bridge.gateway.login.identity import identity_fields, person_of
 from bridge.gateway.login.rows import Row, Rows
 from bridge.gateway.login.tokens import LoginTokens, refused
 
@@ -259,7 +258,7 @@ class LoginService:
             {
                 "PartitionKey": session_id,
                 "RowKey": SESSION_ROW,
-                **identity_fields(person),
+                **caller_fields(person),
                 "EntraRefresh": answer.refresh_token,
                 "RefreshHash": "",
                 "PreviousHash": "",
@@ -357,9 +356,9 @@ class LoginService:
             secret = codes.new_secret()
             updated = {**session, "PreviousHash": session.get("RefreshHash", ""), "RefreshHash": codes.digest(secret)}
             if person is not None:
-                updated |= identity_fields(person)
+                updated |= caller_fields(person)
             if await self.rows.replace(updated, etag):
-                owner = person_of(updated)
+                owner = caller_of(updated, "login")
                 return {
                     "access_token": self.tokens.issue(owner, session_id),
                     "token_type": "Bearer",
@@ -378,7 +377,7 @@ class LoginService:
         session, etag = found
         if not codes.matches(secret, session.get("RefreshHash")):
             if codes.matches(secret, session.get("PreviousHash")):
-                log.warning("a used refresh token of %s came back: session %s revoked", session.get("UserId"), session_id)
+                log.warning("a used refresh token of %s came back: session %s revoked", session.get("OwnerId"), session_id)
                 await self._revoke_session(session_id)
                 raise OAuthError("invalid_grant", "This refresh token was used already: signed out, run /login again", 401)
             raise OAuthError("invalid_grant", "Unknown refresh token: run /login again", 401)
@@ -437,7 +436,7 @@ class LoginService:
         """The person a bridge access token names, while its session lives; a 401 otherwise."""
         claimed = self.tokens.check(token)
         found = await self.rows.read(claimed.session_id, SESSION_ROW)
-        if found is None or found[0].get("Revoked") or found[0].get("UserId") != claimed.person.user_id:
+        if found is None or found[0].get("Revoked") or found[0].get("OwnerId") != claimed.person.user_id:
             raise refused("its session was signed out or revoked")
         self.verifier.require_role(claimed.person)
         return claimed.person
