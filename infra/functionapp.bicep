@@ -204,6 +204,15 @@ param budgetOverrides string = ''
 @description('USAGE_TABLE_ENDPOINT: table service that keeps personal keys and usage counters for every instance.')
 param usageTableEndpoint string
 
+@description('Versionless URI of the Key Vault secret that holds LOGIN_SIGNING_KEY (Claude Code\'s /login).')
+param loginSigningKeySecretUri string
+
+@description('LOGIN_TOKEN_MINUTES: minutes a /login access token works before Claude Code refreshes it through Entra ID.')
+param loginTokenMinutes int = 60
+
+@description('LOGIN_BASE_URL: the bridge\'s custom domain as https://<host>, for /login; empty = the host each request came to.')
+param loginBaseUrl string = ''
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -253,6 +262,9 @@ var bridgeSettings = {
   BUDGET_MONTHLY_TOKENS: budgetMonthlyTokens
   BUDGET_OVERRIDES: budgetOverrides
   USAGE_TABLE_ENDPOINT: usageTableEndpoint
+  LOGIN_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${loginSigningKeySecretUri})'
+  LOGIN_TOKEN_MINUTES: string(loginTokenMinutes)
+  LOGIN_BASE_URL: loginBaseUrl
 }
 
 var apiKeySettings = empty(openAiKeySecretUri) ? {} : {
