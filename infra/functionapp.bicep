@@ -204,6 +204,15 @@ param budgetOverrides string = ''
 @description('USAGE_TABLE_ENDPOINT: table service that keeps personal keys and usage counters for every instance.')
 param usageTableEndpoint string
 
+@description('Versionless URI of the Key Vault secret that holds LOGIN_SIGNING_KEY (Claude Code\'s /login).')
+param loginSigningKeySecretUri string
+
+@description('LOGIN_TOKEN_MINUTES: minutes a /login access token works before Claude Code refreshes it through Entra ID.')
+param loginTokenMinutes int = 60
+
+@description('LOGIN_BASE_URL: the bridge\'s custom domain as https://<host>, for /login; empty = the host each request came to.')
+param loginBaseUrl string = ''
+
 // ----- telemetry and the daily reconciliation with Azure's bill
 
 @description('RECONCILE_RESOURCE_IDS: the Azure OpenAI resources whose daily cost the reconciliation asks Cost Management for.')
@@ -263,6 +272,9 @@ var bridgeSettings = {
   USAGE_TABLE_ENDPOINT: usageTableEndpoint
   RECONCILE_RESOURCE_IDS: reconcileResourceIds
   AZURE_MANAGEMENT_URL: managementUrl
+  LOGIN_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${loginSigningKeySecretUri})'
+  LOGIN_TOKEN_MINUTES: string(loginTokenMinutes)
+  LOGIN_BASE_URL: loginBaseUrl
 }
 
 var apiKeySettings = empty(openAiKeySecretUri) ? {} : {

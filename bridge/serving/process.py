@@ -102,6 +102,8 @@ class Picture:
     """The Entra ID sign-in, with CLIENT_AUTH=entra."""
     problems: tuple[str, ...]
     lockout: str | None
+    login: bool = False
+    """Claude Code's /login is offered (`GatewaySettings.login_offered`)."""
 
     @property
     def client_token_required(self) -> bool:
@@ -173,7 +175,8 @@ class Bridge:
         gateway = self.gateway_settings
         entra = gateway.entra if gateway.client_auth == "entra" else None
         client_token = self.settings.auth_token is not None
-        return Picture(upstreams, tiers, gateway.client_auth, client_token, entra, self.problems, self.lockout)
+        login = entra is not None and gateway.login_offered
+        return Picture(upstreams, tiers, gateway.client_auth, client_token, entra, self.problems, self.lockout, login)
 
     def api(self, target: Target) -> Api:
         if self.pool is not None:
