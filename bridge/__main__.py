@@ -1,9 +1,11 @@
-"""`python -m bridge`: serve the bridge with uvicorn, on the same routes and port (7071) as `func start`."""
+"""`python -m bridge`: serve the bridge with uvicorn, on the same routes and port (7071) as `func start`;
+`python -m bridge reconcile`: the daily reconciliation with Azure's bill (`bridge.reconcile.cli`)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import textwrap
 
 import uvicorn
@@ -34,10 +36,15 @@ def _settings_help() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["reconcile"]:
+        from bridge.reconcile.cli import main as reconcile
+
+        sys.exit(reconcile(argv[1:]))
     parser = argparse.ArgumentParser(
         prog="python -m bridge",
         description="Serve claude-azure-bridge locally: Claude Code and OpenAI-format clients on Azure OpenAI.",
-        epilog=_settings_help(),
+        epilog="python -m bridge reconcile --help: the daily reconciliation with Azure's bill.\n\n" + _settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default=LOCAL_HOST, help=f"interface to listen on (default {LOCAL_HOST})")

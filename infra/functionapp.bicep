@@ -218,6 +218,9 @@ param loginBaseUrl string = ''
 @description('RECONCILE_RESOURCE_IDS: the Azure OpenAI resources whose daily cost the reconciliation asks Cost Management for.')
 param reconcileResourceIds string = ''
 
+@description('RECONCILE_GAP_PERCENT: how far apart the bridge\'s daily cost and Azure\'s bill may be (percent of Azure\'s) before the reconciliation warns.')
+param reconcileGapPercent int = 5
+
 @description('AZURE_MANAGEMENT_URL: this cloud\'s Resource Manager (Cost Management\'s API).')
 param managementUrl string = ''
 
@@ -271,6 +274,7 @@ var bridgeSettings = {
   BUDGET_OVERRIDES: budgetOverrides
   USAGE_TABLE_ENDPOINT: usageTableEndpoint
   RECONCILE_RESOURCE_IDS: reconcileResourceIds
+  RECONCILE_GAP_PERCENT: string(reconcileGapPercent)
   AZURE_MANAGEMENT_URL: managementUrl
   LOGIN_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${loginSigningKeySecretUri})'
   LOGIN_TOKEN_MINUTES: string(loginTokenMinutes)

@@ -636,6 +636,7 @@ module functionApp 'functionapp.bicep' = {
     budgetOverrides: budgetOverrides
     usageTableEndpoint: storage.outputs.tableEndpoint
     reconcileResourceIds: openAiResourceId
+    reconcileGapPercent: alertReconcileGapPercent
     managementUrl: environment().resourceManager
     loginSigningKeySecretUri: keyVault.outputs.loginSigningKeySecretUri
     loginTokenMinutes: loginTokenMinutes

@@ -1422,6 +1422,9 @@ def test_cost_management_reader_where_the_openai_resource_is() -> None:
     settings = app_settings()
     assert settings["RECONCILE_RESOURCE_IDS"] == "reconcileResourceIds"
     assert dotted(main_params("functionApp")["reconcileResourceIds"]) == "openAiResourceId"
+    assert main_params("functionApp")["reconcileGapPercent"] == "alertReconcileGapPercent", (
+        "one threshold: the app's and the alert's"
+    )
 
 
 def test_telemetry_goes_the_way_azure_functions_documents_it() -> None:

@@ -500,6 +500,15 @@ RECONCILE_RESOURCE_IDS = Setting(
     unset="no reconciliation",
     in_azure_note="the Azure OpenAI resource of the deployment",
 )
+RECONCILE_GAP_PERCENT = Setting(
+    "RECONCILE_GAP_PERCENT",
+    POSITIVE,
+    "How far apart (percent of Azure's cost) the bridge's daily cost and Azure's bill may be before the "
+    "reconciliation says so (a warning in the log; over_threshold on its bridge.reconcile event)",
+    "2.5",
+    default="5",
+    in_azure_note="ALERT_RECONCILE_GAP_PERCENT, which the alert on the gap uses too",
+)
 AZURE_MANAGEMENT_URL = Setting(
     "AZURE_MANAGEMENT_URL",
     URL,
@@ -513,6 +522,7 @@ TELEMETRY_SETTINGS = (
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
     OTEL_EXPORTER_OTLP_ENDPOINT,
     RECONCILE_RESOURCE_IDS,
+    RECONCILE_GAP_PERCENT,
     AZURE_MANAGEMENT_URL,
 )
 

@@ -25,12 +25,31 @@ from opentelemetry._logs import Logger, SeverityNumber
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import AttributeValue
 
 from bridge.telemetry import conventions
 from bridge.telemetry.request_log import RequestLog
 
 CUSTOM_EVENT_NAME = "microsoft.custom_event.name"
 PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def custom_event(
+    logger: Logger,
+    name: str,
+    attributes: Mapping[str, AttributeValue],
+    context: context_api.Context | None = None,
+    timestamp: int | None = None,
+) -> None:
+    """A log record Azure Monitor makes a custom event named `name` (`microsoft.custom_event.name`: AppEvents)."""
+    logger.emit(
+        timestamp=timestamp,
+        context=context,
+        severity_number=SeverityNumber.INFO,
+        body=name,
+        attributes={**attributes, CUSTOM_EVENT_NAME: name},
+        event_name=name,
+    )
 
 
 def _ns(record: RequestLog, moment: float) -> int:
@@ -88,15 +107,7 @@ class RequestTelemetry:
         self._attempts(record, within, ended)
         if conventions.is_generation(record):
             self._measure(record)
-        attributes = {**conventions.event_attributes(fields), CUSTOM_EVENT_NAME: conventions.EVENT_NAME}
-        self._logger.emit(
-            timestamp=_ns(record, ended),
-            context=within,
-            severity_number=SeverityNumber.INFO,
-            body=conventions.EVENT_NAME,
-            attributes=attributes,
-            event_name=conventions.EVENT_NAME,
-        )
+        custom_event(self._logger, conventions.EVENT_NAME, conventions.event_attributes(fields), within, _ns(record, ended))
         span.end(end_time=_ns(record, ended))
 
     def _attempts(self, record: RequestLog, within: context_api.Context, ended: float) -> None:

@@ -35,7 +35,7 @@ from bridge.telemetry.deferred import (
     DeferredSpanExporter,
     Later,
 )
-from bridge.telemetry.export import RequestTelemetry
+from bridge.telemetry.export import RequestTelemetry, custom_event
 from bridge.telemetry.setup import Destinations
 
 SCOPE = "claude-azure-bridge"
@@ -62,6 +62,10 @@ class Telemetry:
             self.meters.get_meter(SCOPE, VERSION),
             self.loggers.get_logger(SCOPE, VERSION),
         )
+
+    def event(self, name: str, attributes: dict[str, str | int | float | bool]) -> None:
+        """A custom event of the bridge's own (`bridge.reconcile`): a row of AppEvents in Application Insights."""
+        custom_event(self.loggers.get_logger(SCOPE, VERSION), name, attributes)
 
     def flush(self, timeout_millis: int = 10_000) -> None:
         """Export what is pending now (the end of a CLI run, a timer invocation)."""
