@@ -31,9 +31,11 @@ from bridge.app import create_app
 from bridge.config.load import load_settings
 from bridge.gateway.settings import load_gateway_settings
 from bridge.http import close_session
+from bridge.model import Usage
 from bridge.serving import process
 from bridge.telemetry import conventions, setup
 from bridge.telemetry.pipeline import assemble
+from bridge.telemetry.request_log import RequestLog
 from tests.support.fake_azure import Error, FakeAzure, Text
 from tests.support.fake_entra import ALICE, FakeEntra
 
@@ -343,3 +345,17 @@ async def test_a_route_the_bridge_answers_itself(bridge: Bridge, exported: Expor
     span = request_span(exported)
     assert span.name == "models" and "gen_ai.operation.name" not in dict(span.attributes or {})
     assert event(exported)["route"] == "models" and not exported.points()
+
+
+def test_a_priced_request_exports_its_cost(exported: Exported) -> None:
+    """The cost the gateway put on the record: on the span, the event, and the cost metric (no person in it)."""
+    record = RequestLog("req_priced", "messages", model="claude-opus-4-8", stream=True)
+    record.tier, record.deployment, record.api, record.client = "BIG_MODEL", "gpt-5", "chat", "claude-code"
+    record.usage, record.cost_usd = Usage(input_tokens=1000, output_tokens=100, cached_tokens=4000), 0.00325
+    record.caller = {"user_id": ALICE.object_id, "user_name": ALICE.username, "auth": "entra"}
+    record.emit(200)
+    assert dict(request_span(exported).attributes or {})["bridge.cost.usd"] == 0.00325
+    assert event(exported)["cost_usd"] == 0.00325
+    (cost,) = metric(exported, conventions.COST, **{"gen_ai.response.model": "gpt-5", "bridge.client": "claude-code"})
+    assert cost.sum == 0.00325 and cost.count == 1
+    assert_nothing_personal_in_metrics(exported)

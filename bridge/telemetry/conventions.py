@@ -17,6 +17,7 @@ Pure functions from a `RequestLog` to attributes; `bridge.telemetry.export` send
     gen_ai.usage.reasoning.output_tokens    reasoning
     gen_ai.response.finish_reasons          [the finish reason] (the bridge's: end_turn, max_tokens, tool_use, ...)
     gen_ai.response.time_to_first_chunk     seconds until the upstream's first events
+    bridge.cost.usd                         the request's cost (when priced)
     error.type                              the error kind the client got; "budget" when the caller's budget
                                             refused it; an attempt's: the upstream's code or status     yes
     server.address, server.port             the upstream that served  the upstream tried
@@ -32,7 +33,9 @@ Metrics (`METRICS`): `gen_ai.client.token.usage` by `gen_ai.token.type`: `input`
 convention defines them (billable totals: input includes the cached part, output the reasoning), and their
 parts `cached_input` and `reasoning` (recorded when not zero): sum input and output for totals, never all
 four; `gen_ai.client.operation.duration`; `gen_ai.client.operation.time_to_first_chunk` for requests the
-client streams.  One record of a metric costs the SDK about 10 µs, so a request makes four to six of them.
+client streams; `bridge.client.cost`, the request's cost in US dollars when its deployment has a price
+(the conventions have no cost metric: the bridge's own name).  One record of a metric costs the SDK about
+10 µs, so a request makes five to seven of them.
 No person in any metric dimension (Azure Monitor's series limit; people are on the event only), and a
 deployment dimension only for deployments that exist: a client naming an unknown one (pass-through) gets
 `_OTHER`, so made-up names cannot create series.
@@ -59,9 +62,11 @@ EVENT_NAME = "bridge.request"
 TOKEN_USAGE = "gen_ai.client.token.usage"
 DURATION = "gen_ai.client.operation.duration"
 TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
-METRICS = (TOKEN_USAGE, DURATION, TIME_TO_FIRST_CHUNK)
+COST = "bridge.client.cost"
+METRICS = (TOKEN_USAGE, DURATION, TIME_TO_FIRST_CHUNK, COST)
 TOKEN_TYPES = ("input", "output", "cached_input", "reasoning")
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
+USD_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
 SECONDS_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 
 METRIC_DIMENSIONS = frozenset(
@@ -175,6 +180,8 @@ def request_attributes(record: RequestLog, status: int) -> Attributes:
         attributes["gen_ai.response.time_to_first_chunk"] = round(record.first_events - record.started, 6)
     if record.finish_reason is not None:
         attributes["gen_ai.response.finish_reasons"] = [record.finish_reason]
+    if record.cost_usd is not None:
+        attributes["bridge.cost.usd"] = record.cost_usd
     usage = record.usage
     if usage is not None:
         attributes["gen_ai.usage.input_tokens"] = usage.input_tokens + usage.cached_tokens

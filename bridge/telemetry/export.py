@@ -76,6 +76,12 @@ class RequestTelemetry:
             "Duration of a request, from its arrival to its last byte",
             explicit_bucket_boundaries_advisory=conventions.SECONDS_BUCKETS,
         )
+        self._cost = meter.create_histogram(
+            conventions.COST,
+            "USD",
+            "What a request cost at its deployment's price, in US dollars (priced requests only)",
+            explicit_bucket_boundaries_advisory=conventions.USD_BUCKETS,
+        )
         self._first_chunk = meter.create_histogram(
             conventions.TIME_TO_FIRST_CHUNK,
             "s",
@@ -132,6 +138,8 @@ class RequestTelemetry:
         self._duration.record(ended - record.started, dimensions)
         if record.first_events is not None and record.stream:
             self._first_chunk.record(record.first_events - record.started, dimensions)
+        if record.cost_usd is not None:
+            self._cost.record(record.cost_usd, dimensions)
         usage = record.usage
         if usage is None:
             return
