@@ -1,4 +1,4 @@
-"""Every field the workbook's and the alerts' KQL reads is one the bridge's telemetry writes.
+"""Every field the workbook's, the alerts' and docs/admin.md's KQL reads is one the bridge's telemetry writes.
 
 The queries (infra/workbook.bicep, infra/alerts.bicep) read the bridge's events from `AppEvents`, the
 fields in `Properties` (`p.<field>` in the workbook's base query, `Properties.<field>` elsewhere).  What
@@ -23,19 +23,24 @@ from bridge.telemetry import conventions, setup
 from bridge.telemetry.pipeline import assemble
 from bridge.telemetry.request_log import RequestLog
 from tests.support.bicep import bicep
+from tests.support.paths import ROOT
 
 QUERY_FILES = ("workbook.bicep", "alerts.bicep")
+KUSTO_BLOCK = re.compile(r"^```kusto\n(.*?)^```", re.MULTILINE | re.DOTALL)
 EVENT = re.compile(r'Name == "(bridge\.\w+)"')
 FIELD = re.compile(r"\b(?:p|Properties)\.(\w+)")
 
 
 def queries() -> Iterator[tuple[str, str, str]]:
-    """(file, variable, KQL) for each string variable of the query files that reads a table."""
+    """(file, variable, KQL) for each string variable of the query files that reads a table, and each Kusto
+    block of docs/admin.md (by its number)."""
     for name in QUERY_FILES:
         for variable, declared in (bicep(name).get("variables") or {}).items():
             value = declared["value"]
             if isinstance(value, str) and "\n" in value and "|" in value:
-                yield name, variable, value
+                yield f"infra/{name}", variable, value
+    for number, block in enumerate(KUSTO_BLOCK.findall((ROOT / "docs" / "admin.md").read_text()), 1):
+        yield "docs/admin.md", f"query {number}", block
 
 
 def exported_events(*records: RequestLog) -> dict[str, set[str]]:
@@ -85,9 +90,9 @@ def test_each_query_reads_one_event_and_only_its_fields() -> None:
         fields = set(FIELD.findall(kql))
         if not fields:
             continue
-        assert len(events) == 1, f"infra/{file}: {variable} reads fields of {sorted(events) or 'no event'}: say which one"
+        assert len(events) == 1, f"{file}: {variable} reads fields of {sorted(events) or 'no event'}: say which one"
         (event,) = events
         missing = fields - written[event]
-        assert not missing, f"infra/{file}: {variable} reads {sorted(missing)}, which no {event} event carries"
+        assert not missing, f"{file}: {variable} reads {sorted(missing)}, which no {event} event carries"
         checked += 1
-    assert checked >= 5, "the workbook's base query and the alerts' queries are found"
+    assert checked >= 9, "the workbook's base queries, the alerts' and the admin page's are found"
