@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from bridge.telemetry import pipeline
 from bridge.telemetry.deferred import AZURE_MONITOR_TEMPORALITY, DeferredSpanExporter, Later
-from bridge.telemetry.setup import Destinations, destinations
+from bridge.telemetry.destinations import Destinations, destinations
 from tests.support.paths import ROOT
 
 CONNECTION_STRING = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/;LiveEndpoint=http://127.0.0.1:9/"

@@ -35,8 +35,8 @@ from bridge.telemetry.deferred import (
     DeferredSpanExporter,
     Later,
 )
+from bridge.telemetry.destinations import Destinations
 from bridge.telemetry.export import RequestTelemetry, custom_event
-from bridge.telemetry.setup import Destinations
 
 SCOPE = "claude-azure-bridge"
 SERVICE = "claude-azure-bridge"
