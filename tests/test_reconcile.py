@@ -17,6 +17,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
+from bridge.http import close_session
 from bridge.reconcile.comparison import Charged, Reconciliation, compare
 from bridge.reconcile.cost_management import AzureCost, CostQueryError, read_page
 from bridge.reconcile.job import EVENT_NAME, RECONCILED_PARTITION, ChargedOn, ReconcileError, reconcile, settled_day
@@ -52,6 +53,7 @@ async def cost_management() -> AsyncIterator[tuple[FakeCostManagement, str]]:
     server = TestServer(fake.app(), host="127.0.0.1")
     await server.start_server()
     yield fake, str(server.make_url("")).rstrip("/")
+    await close_session()
     await server.close()
 
 
