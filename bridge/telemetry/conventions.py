@@ -63,11 +63,23 @@ TOKEN_USAGE = "gen_ai.client.token.usage"
 DURATION = "gen_ai.client.operation.duration"
 TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
 COST = "bridge.client.cost"
-METRICS = (TOKEN_USAGE, DURATION, TIME_TO_FIRST_CHUNK, COST)
 TOKEN_TYPES = ("input", "output", "cached_input", "reasoning")
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
 USD_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
 SECONDS_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+HISTOGRAMS: dict[str, tuple[str, str, tuple[float, ...]]] = {
+    TOKEN_USAGE: (
+        "{token}",
+        "Tokens a request used, by type: input (cached included), output (reasoning included), and the parts "
+        "cached_input and reasoning",
+        TOKEN_BUCKETS,
+    ),
+    DURATION: ("s", "Duration of a request, from its arrival to its last byte", SECONDS_BUCKETS),
+    TIME_TO_FIRST_CHUNK: ("s", "Time from a request's arrival to the upstream's first events", SECONDS_BUCKETS),
+    COST: ("USD", "What a request cost at its deployment's price, in US dollars (priced requests only)", USD_BUCKETS),
+}
+"""Each metric (all histograms): its unit, description and bucket boundaries."""
+METRICS = tuple(HISTOGRAMS)
 
 METRIC_DIMENSIONS = frozenset(
     {

@@ -63,31 +63,12 @@ class RequestTelemetry:
     def __init__(self, tracer: Tracer, meter: Meter, logger: Logger) -> None:
         self._tracer = tracer
         self._logger = logger
-        self._tokens = meter.create_histogram(
-            conventions.TOKEN_USAGE,
-            "{token}",
-            "Tokens a request used, by type: input (cached included), output (reasoning included), and the parts "
-            "cached_input and reasoning",
-            explicit_bucket_boundaries_advisory=conventions.TOKEN_BUCKETS,
-        )
-        self._duration = meter.create_histogram(
-            conventions.DURATION,
-            "s",
-            "Duration of a request, from its arrival to its last byte",
-            explicit_bucket_boundaries_advisory=conventions.SECONDS_BUCKETS,
-        )
-        self._cost = meter.create_histogram(
-            conventions.COST,
-            "USD",
-            "What a request cost at its deployment's price, in US dollars (priced requests only)",
-            explicit_bucket_boundaries_advisory=conventions.USD_BUCKETS,
-        )
-        self._first_chunk = meter.create_histogram(
-            conventions.TIME_TO_FIRST_CHUNK,
-            "s",
-            "Time from a request's arrival to the upstream's first events",
-            explicit_bucket_boundaries_advisory=conventions.SECONDS_BUCKETS,
-        )
+        made = {
+            name: meter.create_histogram(name, unit, description, explicit_bucket_boundaries_advisory=buckets)
+            for name, (unit, description, buckets) in conventions.HISTOGRAMS.items()
+        }
+        self._tokens, self._duration = made[conventions.TOKEN_USAGE], made[conventions.DURATION]
+        self._first_chunk, self._cost = made[conventions.TIME_TO_FIRST_CHUNK], made[conventions.COST]
 
     def parent(self, headers: Mapping[str, str]) -> object:
         """The context the request arrived in: the current one when it holds a span (the Functions worker's,
