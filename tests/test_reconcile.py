@@ -85,6 +85,24 @@ async def test_pages_and_resource_groups(cost_management: tuple[FakeCostManageme
     ], "one query per resource group; the second page is a nextLink, not a query"
 
 
+async def test_a_next_link_elsewhere_is_not_followed(cost_management: tuple[FakeCostManagement, str]) -> None:
+    """The token goes with each page's POST: a nextLink on another host (a spoofed answer) must not get it."""
+    fake, url = cost_management
+    fake.page_size = 1
+    fake.billed += [Billed(AOAI, DAY, 1.0), Billed(AOAI.replace("aoai-one", "aoai-four"), DAY, 1.0)]
+    caught = FakeCostManagement()
+    server = TestServer(caught.app(), host="127.0.0.1")
+    await server.start_server()
+    fake.foreign_next_link = str(server.make_url("/pages/steal"))
+    try:
+        with pytest.raises(ReconcileError, match="nextLink leaves"):
+            ids = (AOAI, AOAI.replace("aoai-one", "aoai-four"))
+            await reconcile(DAY, env(url, *ids), charged(2.0), token, None)
+    finally:
+        await server.close()
+    assert caught.hits == 0, "nothing, the token least of all, went to the other host"
+
+
 async def test_no_cost_that_day_is_204(cost_management: tuple[FakeCostManagement, str]) -> None:
     _, url = cost_management
     result = await reconcile(DAY, env(url), charged(0.0, 0), token, None)

@@ -17,7 +17,8 @@ resource's own), filtered to the resources and grouped by resource:
                                                 rows summed per ResourceId (lower case: Azure's parsers lower-case
                                                 it); columns found by name, never position: CostUSD, else Cost
                                                 or PreTaxCost (legacy EA scopes) with Currency; nextLink POSTed
-                                                the same body until null
+                                                the same body until null (only on the same scheme and host:
+                                                the token goes with it)
     204 (no content)                            no cost that day
     429                                         waited out (the largest of the QPU, entity, tenant, client-type,
                                                 consumption retry-after headers and Retry-After, at most
@@ -38,6 +39,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -188,8 +190,16 @@ class CostManagement:
                     break
                 properties = await self._post(url, body)
                 read_page(properties, found)
-                url = properties.get("nextLink") or None
+                url = self._next(properties.get("nextLink"))
         return found
+
+    def _next(self, link: object) -> str | None:
+        """The next page's URL: only on the Resource Manager the query went to (the token goes with it)."""
+        if not link:
+            return None
+        if not isinstance(link, str) or urlsplit(link)[:2] != urlsplit(self._url)[:2]:
+            raise CostQueryError(f"Cost Management's nextLink leaves {self._url}: not followed (the token would go along)")
+        return link
 
     async def _post(self, url: str, body: bytes) -> dict[str, Any]:
         headers = {

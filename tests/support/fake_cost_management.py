@@ -59,9 +59,13 @@ class FakeCostManagement:
     page_size: int = 100
     throttle: int = 0
     """How many queries to answer 429 before answering."""
+    foreign_next_link: str = ""
+    """A nextLink elsewhere (a compromised or spoofed answer), sent instead of the real one."""
     usd_column: bool = True
     """False: the legacy shape (PreTaxCost and Currency, no CostUSD)."""
     queries: list[dict[str, Any]] = field(default_factory=list)
+    hits: int = 0
+    """Every request received, pages and refused ones included."""
     pages: dict[str, list[list[Any]]] = field(default_factory=dict)
 
     def allow(self, *resource_ids: str) -> None:
@@ -78,6 +82,7 @@ class FakeCostManagement:
         return app
 
     async def query(self, request: web.Request) -> web.Response:
+        self.hits += 1
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing or invalid.")
         if request.query.get("api-version") != API_VERSION:
@@ -129,7 +134,7 @@ class FakeCostManagement:
         if rest:
             page = uuid.uuid4().hex
             self.pages[page] = rest
-            next_link = f"{request.url.origin()}/pages/{page}?api-version={API_VERSION}"
+            next_link = self.foreign_next_link or f"{request.url.origin()}/pages/{page}?api-version={API_VERSION}"
         name = str(uuid.uuid4())
         columns = COLUMNS if self.usd_column else [{"name": "PreTaxCost", "type": "Number"}, *COLUMNS[2:]]
         body = {
@@ -141,6 +146,7 @@ class FakeCostManagement:
         return web.json_response(body)
 
     async def page(self, request: web.Request) -> web.Response:
+        self.hits += 1
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return error(401, "AuthenticationFailed", "Authentication failed.")
         rows = self.pages.pop(request.match_info["page"], None)
