@@ -194,6 +194,9 @@ def test_columns_are_read_by_name() -> None:
         {"columns": [{"name": "ResourceId"}, {"name": "UsageDate"}, {"name": "CostUSD"}], "rows": [[AOAI, 20261204, 2.5]]}, found
     )
     assert found.by_resource == {AOAI.lower(): 2.5}
+    for row in ([AOAI], [AOAI, 2026, "lots"], [AOAI, 2026, "NaN"], None):
+        with pytest.raises(CostQueryError):
+            read_page({"columns": [{"name": "ResourceId"}, {"name": "UsageDate"}, {"name": "CostUSD"}], "rows": [row]}, found)
     with pytest.raises(CostQueryError, match="without a cost column"):
         read_page({"columns": [{"name": "ResourceId"}], "rows": [[AOAI]]}, AzureCost())
 

@@ -139,11 +139,19 @@ def read_page(properties: dict[str, Any], into: AzureCost) -> None:
             raise CostQueryError(f"Cost Management answered without a cost column: {names}")
         cost, currency = found[0], lowered.index("currency") if "currency" in lowered else None
     for row in rows:
-        if currency is not None and str(row[currency]).upper() != "USD":
-            raise CostQueryError(
-                f"Cost Management answered in {row[currency]} without a {USD_COLUMN} column: the bridge's costs are US dollars"
-            )
-        into.add(str(row[resource]), float(row[cost]))
+        try:
+            if currency is not None and str(row[currency]).upper() != "USD":
+                raise CostQueryError(
+                    f"Cost Management answered in {row[currency]} without a {USD_COLUMN} column: the bridge's costs "
+                    "are US dollars"
+                )
+            usd = float(row[cost])
+            resource_id = str(row[resource])
+        except (IndexError, KeyError, TypeError, ValueError):
+            raise CostQueryError(f"Cost Management answered a row that does not fit its columns {names}: {row!r:.200}") from None
+        if not math.isfinite(usd):
+            raise CostQueryError(f"Cost Management answered a cost of {usd} for {resource_id}")
+        into.add(resource_id, usd)
 
 
 def retry_after(headers: Any) -> float:
