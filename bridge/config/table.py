@@ -175,6 +175,14 @@ REQUEST_TIMEOUT = Setting(
 HEARTBEAT_SECONDS = Setting(
     "HEARTBEAT_SECONDS", POSITIVE, "Seconds of upstream silence after which a stream gets a ping (default 10)", "10"
 )
+RETRY_BACKOFF_SECONDS = Setting(
+    "RETRY_BACKOFF_SECONDS",
+    POSITIVE,
+    "Seconds before the first retry when the upstream names no wait; each retry doubles it (full jitter, at most 8 s), "
+    "and a stream that fails before its first event rests its endpoint for two of them (default 0.5)",
+    "0.5",
+    deployed=False,
+)
 MAX_STREAM_SECONDS = Setting(
     "MAX_STREAM_SECONDS",
     POSITIVE,
@@ -317,6 +325,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     ALLOW_OPEN_ACCESS,
     REQUEST_TIMEOUT,
     HEARTBEAT_SECONDS,
+    RETRY_BACKOFF_SECONDS,
     MAX_STREAM_SECONDS,
     MAX_TOKENS_LIMIT,
     MAX_REQUEST_BYTES,
@@ -326,5 +335,6 @@ SETTINGS: tuple[Setting[Any], ...] = (
 )
 DEFAULT_REQUEST_TIMEOUT = 600.0
 DEFAULT_HEARTBEAT_SECONDS = 10.0
+DEFAULT_RETRY_BACKOFF_SECONDS = 0.5
 DEFAULT_LONG_CONTEXT_THRESHOLD = 60000
 DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
