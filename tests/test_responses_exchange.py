@@ -267,10 +267,13 @@ def test_non_streaming_message_keeps_thinking_signature_and_search_blocks(fake_a
             )
         )
         assert bridge.pool is not None
-        stream = await open_stream(
-            request, Target("gpt-5", "BIG_MODEL"), "responses", bridge.pool, bridge.knowledge, bridge.deadline()
-        )
-        return message_body(await collect(stream), "msg_x", request.model)
+        try:
+            stream = await open_stream(
+                request, Target("gpt-5", "BIG_MODEL"), "responses", bridge.pool, bridge.knowledge, bridge.deadline()
+            )
+            return message_body(await collect(stream), "msg_x", request.model)
+        finally:
+            await close_session()
 
     body = asyncio.run(gather())
     thinking, use, result, text = body["content"]

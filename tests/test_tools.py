@@ -19,7 +19,7 @@ import pytest
 from bridge.model import Message, Request, TextPart, Tool, ToolCallPart, ToolChoice, ToolReference, ToolResultPart
 from bridge.upstreams.tool_order import result_text
 from bridge.upstreams.tools import PLACEHOLDER, for_upstream, offered, safe_name
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, running_bridge
 from tests.support.fake_azure import FakeAzure, ResponsesToolCalls, ToolCalls
 
 SCHEMA = {"type": "object", "properties": {"title": {"type": "string"}}}
@@ -84,9 +84,8 @@ def test_deferred_tools_are_offered_once_found_and_the_placeholder_never() -> No
 def tier(request: pytest.FixtureRequest, fake_azure: FakeAzure, tmp_path: Path) -> Iterator[tuple[str, RunningBridge]]:
     api = request.param
     tiers = {f"{name}_API": api for name in ("BIG_MODEL", "MIDDLE_MODEL", "SMALL_MODEL")}
-    running = start_bridge(bridge_env(fake_azure, **tiers), tmp_path / "bridge.log")
-    yield api, running
-    stop_bridge(running)
+    with running_bridge(bridge_env(fake_azure, **tiers), tmp_path / "bridge.log", in_process=True) as bridge:
+        yield api, bridge
 
 
 def call_reply(api: str, name: str, arguments: dict[str, Any]) -> ToolCalls | ResponsesToolCalls:

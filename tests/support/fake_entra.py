@@ -31,8 +31,7 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +44,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bridge.gateway.auth.entra import EntraConfig
-from tests.support.fake_azure.runner import serving
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OTHER_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
@@ -146,7 +144,7 @@ class FakeEntra:
 
     @property
     def authority(self) -> str:
-        assert self.url is not None, "serve it with running_fake_entra"
+        assert self.url is not None, "serve it with tests.support.serving.running"
         return self.url
 
     @property
@@ -269,14 +267,3 @@ class FakeEntra:
         if self.down:
             return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
         return JSONResponse({"keys": [key.jwk() for key in self.published]})
-
-
-@contextmanager
-def running_fake_entra(entra: FakeEntra) -> Iterator[str]:
-    """Serve `entra` on a free 127.0.0.1 port for the block; yields its authority URL."""
-    with serving(entra.app, "fake-entra") as url:
-        entra.url = url
-        try:
-            yield url
-        finally:
-            entra.url = None
