@@ -62,12 +62,12 @@ def deploy(fake: FakeAzure, name: str, **profile: Any) -> str:
 
 def ask(bridge: RunningBridge, *, stream: bool = False, model: str = OPUS, prompt: str = "Say hello.", **extra: Any) -> Any:
     """One message through the bridge with the anthropic SDK; the final `Message`."""
-    client = anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0)
     kwargs: dict[str, Any] = {"model": model, "max_tokens": 1024, "messages": [{"role": "user", "content": prompt}], **extra}
-    if stream:
-        with client.messages.stream(**kwargs) as events:
-            return events.get_final_message()
-    return client.messages.create(**kwargs)
+    with anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0) as client:
+        if stream:
+            with client.messages.stream(**kwargs) as events:
+                return events.get_final_message()
+        return client.messages.create(**kwargs)
 
 
 def text_of(message: Any) -> str:

@@ -55,6 +55,8 @@ from tests.support.fake_identity import FakeIdentity
 from tests.support.paths import ROOT
 from tests.support.serving import running
 
+pytestmark = pytest.mark.slow  # every behaviour through bridges of a dozen settings, with the waits Azure names
+
 DOC = ROOT / "docs" / "azure-behaviours.md"
 ANSWER = "Hello from fake Azure."
 THINKING = {"thinking": {"type": "adaptive"}, "output_config": {"effort": "high"}}
@@ -213,11 +215,11 @@ def ask(
         "messages": messages or [{"role": "user", "content": prompt}],
         **extra,
     }
-    client = anthropic_client(bridge)
-    if stream:
-        with client.messages.stream(**kwargs) as events:
-            return events.get_final_message()
-    return client.messages.create(**kwargs)
+    with anthropic_client(bridge) as client:
+        if stream:
+            with client.messages.stream(**kwargs) as events:
+                return events.get_final_message()
+        return client.messages.create(**kwargs)
 
 
 def streamed_events(bridge: RunningBridge, model: str, prompt: str = "Say hello.", **extra: Any) -> list[Any]:
@@ -589,9 +591,8 @@ def _(w: World) -> None:
     }
     for bridge in ("responses", "chat"):
         name = deploy(w, reasoning(f"cat-strict-tool-{bridge}"))
-        answer = openai_client(w.bridge(bridge)).chat.completions.create(
-            model=name, messages=[{"role": "user", "content": "hi"}], tools=[tool]
-        )
+        with openai_client(w.bridge(bridge)) as client:
+            answer = client.chat.completions.create(model=name, messages=[{"role": "user", "content": "hi"}], tools=[tool])
         assert answer_of(answer) == ANSWER
         [sent] = bodies(w, name)
         assert sent["tools"][0].get("strict", sent["tools"][0].get("function", {}).get("strict")) in (False, None)
@@ -608,9 +609,10 @@ def _(w: World) -> None:
     ):
         name = deploy(w, reasoning(f"cat-loose-schema-{bridge}"))
         w.fake.enqueue(Text('{"city": "Oslo"}'), deployment=name)
-        answer = openai_client(w.bridge(bridge)).chat.completions.create(
-            model=name, messages=[{"role": "user", "content": "Where?"}], response_format=response_format
-        )
+        with openai_client(w.bridge(bridge)) as client:
+            answer = client.chat.completions.create(
+                model=name, messages=[{"role": "user", "content": "Where?"}], response_format=response_format
+            )
         assert json.loads(answer_of(answer)) == {"city": "Oslo"}
         assert [strict_of(body) for body in bodies(w, name)] == [True, False], report(w)
 
@@ -934,8 +936,8 @@ def _too_long(w: World, name: str, limit: int) -> None:
     message = error.response.json()["error"]["message"]
     assert re.fullmatch(rf"prompt is too long: \d+ tokens > {limit} maximum", message), message
     not_to_retry(error)
-    with pytest.raises(openai.BadRequestError) as caught:
-        openai_client(w.bridge("chat")).chat.completions.create(model=name, messages=[{"role": "user", "content": long_prompt}])
+    with openai_client(w.bridge("chat")) as client, pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=name, messages=[{"role": "user", "content": long_prompt}])
     assert caught.value.response.json()["error"]["message"].startswith("prompt is too long")
 
 

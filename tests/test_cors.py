@@ -55,17 +55,18 @@ class _Capture(BaseHTTPRequestHandler):
 def sdk_header_names(sdk: str) -> list[str]:
     """The request headers the SDK sends for one call, as a browser lists them in Access-Control-Request-Headers."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     _Capture.seen.clear()
     try:
         with pytest.raises((anthropic.BadRequestError, openai.BadRequestError)):
             if sdk == "anthropic":
-                anthropic.Anthropic(api_key="k", base_url=url, max_retries=0).messages.create(**MESSAGE)  # type: ignore[call-overload]
+                with anthropic.Anthropic(api_key="k", base_url=url, max_retries=0) as claude:
+                    claude.messages.create(**MESSAGE)  # type: ignore[call-overload]
             else:
-                chat = openai.OpenAI(api_key="k", base_url=url + "/v1", max_retries=0).chat.completions
-                chat.create(model="gpt-5", messages=[{"role": "user", "content": "hi"}])
+                with openai.OpenAI(api_key="k", base_url=url + "/v1", max_retries=0) as cursor:
+                    cursor.chat.completions.create(model="gpt-5", messages=[{"role": "user", "content": "hi"}])
     finally:
         server.shutdown()
         server.server_close()

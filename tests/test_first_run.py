@@ -145,13 +145,13 @@ def test_the_404_lists_the_routes_readably(bridge: RunningBridge) -> None:
 
 @pytest.mark.usefixtures("fake_azure")
 def test_every_answer_names_the_deployment_and_api(bridge: RunningBridge) -> None:
-    client = anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0)
-    whole = client.messages.with_raw_response.create(**BODY)  # type: ignore[arg-type]
-    assert (whole.headers["x-bridge-deployment"], whole.headers["x-bridge-api"]) == ("gpt-5", "chat")
-    with client.messages.with_streaming_response.create(**BODY, stream=True) as streamed:  # type: ignore[arg-type]
-        assert streamed.headers["x-bridge-deployment"] == "gpt-5"
-    haiku = client.messages.with_raw_response.create(**{**BODY, "model": "claude-haiku-4-5"})  # type: ignore[arg-type]
-    assert haiku.headers["x-bridge-deployment"] == "gpt-4o"
+    with anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0) as client:
+        whole = client.messages.with_raw_response.create(**BODY)  # type: ignore[arg-type]
+        assert (whole.headers["x-bridge-deployment"], whole.headers["x-bridge-api"]) == ("gpt-5", "chat")
+        with client.messages.with_streaming_response.create(**BODY, stream=True) as streamed:  # type: ignore[arg-type]
+            assert streamed.headers["x-bridge-deployment"] == "gpt-5"
+        haiku = client.messages.with_raw_response.create(**{**BODY, "model": "claude-haiku-4-5"})  # type: ignore[arg-type]
+        assert haiku.headers["x-bridge-deployment"] == "gpt-4o"
 
 
 # --- the adaptation log ----------------------------------------------------------------------------------------

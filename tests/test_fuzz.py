@@ -25,6 +25,8 @@ from tests.support.bridge import CLIENT_TOKEN, RunningBridge
 from tests.support.paths import ROOT
 from tests.support.strategies import examples
 
+pytestmark = pytest.mark.slow  # fuzzing over HTTP
+
 HEADERS = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
 PATHS = ["/v1/messages", "/v1/messages/count_tokens"]
 TRAFFIC = ROOT.parent / "shared" / "claude-code-traffic" / "2.1.197"

@@ -92,16 +92,32 @@ def bridge_b(bridges: tuple[RunningBridge, RunningBridge]) -> RunningBridge:
     return bridges[1]
 
 
+OPENED: list[anthropic.Anthropic | openai.OpenAI] = []
+"""The SDK clients this test made: closed when it ends."""
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while OPENED:
+        OPENED.pop().close()
+
+
 def claude(bridge: RunningBridge, credential: str, *, bearer: bool = False) -> anthropic.Anthropic:
     """The Anthropic SDK: the credential as x-api-key (as with ANTHROPIC_API_KEY), or as Bearer (ANTHROPIC_AUTH_TOKEN)."""
     if bearer:
-        return anthropic.Anthropic(base_url=bridge.url, auth_token=credential, max_retries=0)
-    return anthropic.Anthropic(base_url=bridge.url, api_key=credential, max_retries=0)
+        made = anthropic.Anthropic(base_url=bridge.url, auth_token=credential, max_retries=0)
+    else:
+        made = anthropic.Anthropic(base_url=bridge.url, api_key=credential, max_retries=0)
+    OPENED.append(made)
+    return made
 
 
 def cursor(bridge: RunningBridge, credential: str) -> openai.OpenAI:
     """The OpenAI SDK, as Cursor calls: Authorization: Bearer."""
-    return openai.OpenAI(base_url=bridge.url + "/v1", api_key=credential, max_retries=0)
+    made = openai.OpenAI(base_url=bridge.url + "/v1", api_key=credential, max_retries=0)
+    OPENED.append(made)
+    return made
 
 
 def usage_of(bridge: RunningBridge, token: str) -> dict[str, Any]:

@@ -119,6 +119,7 @@ def test_the_token_is_fetched_once_for_many_requests(fake_azure: FakeAzure, tmp_
         assert {sent.headers.get("authorization") for sent in fake_azure.requests} == {f"Bearer {identity.issued[0]}"}
 
 
+@pytest.mark.slow
 def test_an_expired_token_is_replaced(fake_azure: FakeAzure, tmp_path: Path) -> None:
     identity = FakeIdentity(fake_azure, lifetime=2)
     with entra_bridge(fake_azure, tmp_path, identity) as bridge:
@@ -164,6 +165,7 @@ def test_no_credential_at_all_is_the_bridges_configuration(fake_azure: FakeAzure
         assert fake_azure.requests == []
 
 
+@pytest.mark.slow
 def test_identity_endpoint_down_is_a_passing_outage(fake_azure: FakeAzure, tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}/msi/token"
     secret = "identity-header-never-shown-0123456789"
@@ -262,6 +264,7 @@ def test_the_right_key_never_shows_either(fake_azure: FakeAzure, tmp_path: Path)
         assert json.loads(health.text)["status"] == "ok"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", [503, 429])
 def test_identity_endpoint_failing_for_a_while_is_a_passing_outage(fake_azure: FakeAzure, tmp_path: Path, status: int) -> None:
     """The endpoint is up but answers 5xx / 429 (beyond azure-identity's own retries): a retryable 503, not a 401

@@ -52,6 +52,7 @@ def loop_watch(bridge: RunningBridge) -> Iterator[list[float]]:
         thread.join()
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("fake_azure")
 def test_forty_thousand_tool_calls_are_ordered_in_linear_time(bridge: RunningBridge) -> None:
     calls = [{"type": "tool_use", "id": f"toolu_{i}", "name": "Bash", "input": {}} for i in range(40_000)]
@@ -70,6 +71,7 @@ def test_forty_thousand_tool_calls_are_ordered_in_linear_time(bridge: RunningBri
     assert time.monotonic() - started < 6, "the old quadratic ordering took 8.6 s for this"
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("fake_azure")
 def test_counting_a_huge_body_neither_stalls_others_nor_panics(bridge: RunningBridge) -> None:
     spaces = {"model": "claude-opus-4-8", "messages": [{"role": "user", "content": " " * 1_000_000}]}

@@ -33,6 +33,8 @@ from tests.support.bridge import CLIENT_TOKEN, HEADERS, MESSAGE, RunningBridge, 
 from tests.support.fake_azure import Error
 from tests.support.misbehaving_upstream import ANSWER, Compressed, Endless, Flood, Lingering, MisbehavingUpstream
 
+pytestmark = pytest.mark.slow  # bodies held open, streams pushed back: real time by nature
+
 MODELS = {"chat": "claude-opus-4-8", "responses": "claude-haiku-4-5"}
 """Client model per upstream API: opus → BIG_MODEL on chat/completions, haiku → SMALL_MODEL on Responses."""
 MB = 1024 * 1024

@@ -95,9 +95,10 @@ def responses_bridge(cursor_fake: FakeAzure, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture
-def cursor(responses_bridge: RunningBridge, cursor_fake: FakeAzure) -> openai.OpenAI:
+def cursor(responses_bridge: RunningBridge, cursor_fake: FakeAzure) -> Iterator[openai.OpenAI]:
     cursor_fake.reset()
-    return openai.OpenAI(base_url=responses_bridge.url + "/v1", api_key=CLIENT_TOKEN, max_retries=0)
+    with openai.OpenAI(base_url=responses_bridge.url + "/v1", api_key=CLIENT_TOKEN, max_retries=0) as sdk:
+        yield sdk
 
 
 def replay(client: openai.OpenAI, request: dict[str, Any]) -> tuple[list[Any], Any]:

@@ -35,8 +35,8 @@ def pooled(fake_azure: FakeAzure, second_azure: FakeAzure, tmp_path: Path) -> It
 
 
 def ask(bridge: RunningBridge) -> anthropic.types.Message:
-    client = anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0)
-    return client.messages.create(model="claude-opus-4-8", max_tokens=20, messages=PROMPT)
+    with anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0) as client:
+        return client.messages.create(model="claude-opus-4-8", max_tokens=20, messages=PROMPT)
 
 
 def test_load_spreads_across_the_pool(pooled: RunningBridge, fake_azure: FakeAzure, second_azure: FakeAzure) -> None:
@@ -49,31 +49,31 @@ def test_a_conversation_keeps_to_one_member_while_it_can(
     pooled: RunningBridge, fake_azure: FakeAzure, second_azure: FakeAzure
 ) -> None:
     """Its cached prefix and its encrypted reasoning live on the resource that served it."""
-    client = anthropic.Anthropic(base_url=pooled.url, api_key=CLIENT_TOKEN, max_retries=0)
-    sessions = [f"session-{n}" for n in range(8)]
-    for session in sessions:
-        for _ in range(3):
-            client.messages.create(
-                model="claude-opus-4-8", max_tokens=20, messages=PROMPT, extra_headers={"x-claude-code-session-id": session}
-            )
-    served = {
-        session: {
-            fake_name
-            for fake_name, fake in (("first", fake_azure), ("second", second_azure))
-            for request in fake.requests
-            if request.body.get("prompt_cache_key") == session
+    with anthropic.Anthropic(base_url=pooled.url, api_key=CLIENT_TOKEN, max_retries=0) as client:
+        sessions = [f"session-{n}" for n in range(8)]
+        for session in sessions:
+            for _ in range(3):
+                client.messages.create(
+                    model="claude-opus-4-8", max_tokens=20, messages=PROMPT, extra_headers={"x-claude-code-session-id": session}
+                )
+        served = {
+            session: {
+                fake_name
+                for fake_name, fake in (("first", fake_azure), ("second", second_azure))
+                for request in fake.requests
+                if request.body.get("prompt_cache_key") == session
+            }
+            for session in sessions
         }
-        for session in sessions
-    }
-    assert all(len(members) == 1 for members in served.values()), served
-    assert {member for members in served.values() for member in members} == {"first", "second"}, "sessions spread"
-    fake_azure.enqueue(Error.rate_limited(retry_after=30))
-    home = next(session for session, members in served.items() if members == {"first"})
-    before = len(second_azure.requests)
-    client.messages.create(
-        model="claude-opus-4-8", max_tokens=20, messages=PROMPT, extra_headers={"x-claude-code-session-id": home}
-    )
-    assert len(second_azure.requests) == before + 1, "a resting member's conversations fail over"
+        assert all(len(members) == 1 for members in served.values()), served
+        assert {member for members in served.values() for member in members} == {"first", "second"}, "sessions spread"
+        fake_azure.enqueue(Error.rate_limited(retry_after=30))
+        home = next(session for session, members in served.items() if members == {"first"})
+        before = len(second_azure.requests)
+        client.messages.create(
+            model="claude-opus-4-8", max_tokens=20, messages=PROMPT, extra_headers={"x-claude-code-session-id": home}
+        )
+        assert len(second_azure.requests) == before + 1, "a resting member's conversations fail over"
 
 
 def test_failover_on_429_without_waiting(pooled: RunningBridge, fake_azure: FakeAzure, second_azure: FakeAzure) -> None:
@@ -128,8 +128,10 @@ def test_openai_compatible_server(fake_azure: FakeAzure, tmp_path: Path) -> None
 
 def test_custom_headers_and_max_tokens_limit(fake_azure: FakeAzure, tmp_path: Path) -> None:
     env = bridge_env(fake_azure, CUSTOM_HEADER_X_TEAM="search", MAX_TOKENS_LIMIT="300")
-    with running_bridge(env, tmp_path / "bridge.log", in_process=True) as bridge:
-        client = anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0)
+    with (
+        running_bridge(env, tmp_path / "bridge.log", in_process=True) as bridge,
+        anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0) as client,
+    ):
         client.messages.create(model="claude-opus-4-8", max_tokens=20000, messages=PROMPT)
         sent = fake_azure.requests[-1]
         assert sent.headers["x-team"] == "search"
@@ -173,6 +175,7 @@ def assert_rate_limited(response: httpx.Response, longest: int) -> int:
     return wait
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("api", "refusal"),
     [
@@ -206,6 +209,7 @@ def test_twenty_requests_during_a_long_retry_after_cost_one_call_each_and_fail_a
         assert len(fake_azure.requests) == sent, "a request went to an endpoint that asked to wait"
 
 
+@pytest.mark.slow
 def test_an_endpoint_that_asked_to_wait_gets_no_request(fake_azure: FakeAzure, second_azure: FakeAzure, tmp_path: Path) -> None:
     """The first endpoint asks for 30 s; the second fails twice with a short backoff, then answers: the retries go
     to the second only."""
@@ -220,6 +224,7 @@ def test_an_endpoint_that_asked_to_wait_gets_no_request(fake_azure: FakeAzure, s
         assert (len(fake_azure.requests), len(second_azure.requests)) == (1, 3)
 
 
+@pytest.mark.slow
 def test_a_second_endpoint_takes_the_traffic_while_one_rests(
     fake_azure: FakeAzure, second_azure: FakeAzure, tmp_path: Path
 ) -> None:

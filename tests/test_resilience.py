@@ -27,6 +27,8 @@ from tests.support.bridge import HEADERS, MESSAGE, RunningBridge, bridge_env, po
 from tests.support.fake_azure import Error, FakeAzure, Faults, Text
 from tests.support.serving import free_port
 
+pytestmark = pytest.mark.slow  # real waits by nature: retry-after, heartbeats, throttled and stalled streams
+
 RATE_LIMIT_BODY = {
     "error": {"code": "429", "message": "Requests to the ChatCompletions_Create Operation have exceeded token rate limit."}
 }

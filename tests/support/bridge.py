@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -147,8 +148,7 @@ class _BridgeLog(logging.Handler):
 @contextmanager
 def _in_thread(env: Mapping[str, str], log_path: Path) -> Iterator[RunningBridge]:
     bridge = Bridge(load_settings(env), load_gateway_settings(env))
-    root, own = logging.getLogger(), logging.getLogger("bridge")
-    with log_path.open("w") as log_file:
+    with log_path.open("w") as log_file, _bridge_lines_at_info():
         handler = _BridgeLog(log_file)
 
         def run(server: uvicorn.Server, sock: socket.socket) -> None:
@@ -156,15 +156,38 @@ def _in_thread(env: Mapping[str, str], log_path: Path) -> Iterator[RunningBridge
             with use_bridge(bridge):
                 server.run(sockets=[sock])
 
-        level = own.level
-        root.addHandler(handler)
-        own.setLevel(logging.INFO)  # the bridge's own lines at INFO, as `python -m bridge` logs; warnings from anything
+        logging.getLogger().addHandler(handler)
         try:
             with serving(create_app(), "bridge", lifespan="on", run=run) as url:
                 yield RunningBridge(url, log_path)
         finally:
-            root.removeHandler(handler)
-            own.setLevel(level)
+            logging.getLogger().removeHandler(handler)
+
+
+class _InfoLevel:
+    """The `bridge` logger at INFO while any in-thread bridge runs (as `python -m bridge` logs; warnings come from
+    anything): their lives overlap without nesting (a session's bridge starts during a module's)."""
+
+    lock = threading.Lock()
+    running = 0
+    before = logging.NOTSET
+
+
+@contextmanager
+def _bridge_lines_at_info() -> Iterator[None]:
+    own = logging.getLogger("bridge")
+    with _InfoLevel.lock:
+        if _InfoLevel.running == 0:
+            _InfoLevel.before = own.level
+            own.setLevel(logging.INFO)
+        _InfoLevel.running += 1
+    try:
+        yield
+    finally:
+        with _InfoLevel.lock:
+            _InfoLevel.running -= 1
+            if _InfoLevel.running == 0:
+                own.setLevel(_InfoLevel.before)
 
 
 QUICK_RETRIES = {"RETRY_BACKOFF_SECONDS": "0.01"}
