@@ -36,8 +36,8 @@ param principalId string = ''
 param pythonVersion string = '3.11'
 
 // The three defaults below come from measurement (python -m bench.sizing): the reasoning is with the
-// same parameters in functionapp.bicep, and in the README's "What it costs".
-@description('Memory of each instance, in MB.')
+// same parameters in functionapp.bicep, and in docs/deploy.md ("Cost and sizing").
+@description('Memory of each instance, in MB. It sets the CPU too: 512 MB get a quarter of a core, 2048 MB one core, 4096 MB two.')
 @allowed([
   512
   2048
@@ -45,7 +45,7 @@ param pythonVersion string = '3.11'
 ])
 param instanceMemoryMB int = 2048
 
-@description('Maximum number of instances the app scales out to.')
+@description('Maximum number of instances the app scales out to: with 100 requests per instance, 20 hold 2,000 streams at once and cap what a flood of requests can cost (about USD 3.70 an hour).')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 20
@@ -57,27 +57,27 @@ param httpPerInstanceConcurrency int = 100
 
 // ===== Network and security ===================================================
 
-@description('VNET_ENABLED: private networking. A virtual network, the Function App integrated with it, private endpoints and private DNS zones for Azure OpenAI, Key Vault and storage (blob, queue, table), and public network access off for the Azure OpenAI resource this deployment creates, Key Vault and storage. The Function App itself stays reachable (see allowedIpRanges).')
+@description('VNET_ENABLED: private networking. A virtual network, the Function App integrated with it, private endpoints and private DNS zones for Azure OpenAI, Key Vault and storage (blob, queue, table), and public network access off for the Azure OpenAI resource this deployment creates, Key Vault and storage. The Function App itself stays reachable (see ALLOWED_IP_RANGES).')
 param vnetEnabled bool = false
 
-@description('VNET_ADDRESS_PREFIX: address space of the virtual network, a /23 or larger; the bridge uses its first two /24s (app subnet, private endpoints). Only with vnetEnabled.')
+@description('VNET_ADDRESS_PREFIX: address space of the virtual network, a /23 or larger; the bridge uses its first two /24s (app subnet, private endpoints). Only with VNET_ENABLED.')
 param vnetAddressPrefix string = '10.0.0.0/16'
 
 @description('ALLOWED_IP_RANGES: client address ranges allowed to call the Function App and its SCM site (deployments), comma- or space-separated; a bare address means /32 (/128 for IPv6). Empty = every address.')
 param allowedIpRanges string = ''
 
-@description('ALLOWED_ORIGINS: web pages (origins such as https://chat.example.com) whose scripts may call the bridge from a browser, comma-separated, or * for any page. Empty = none. The bridge answers CORS itself (bridge/cors.py); the platform\'s CORS stays off.')
+@description('ALLOWED_ORIGINS: web pages (origins such as https://chat.example.com) whose scripts may call the bridge from a browser, comma-separated, or * for any page. Empty = none. The bridge answers CORS itself (bridge/serving/cors.py); the platform\'s CORS stays off.')
 param allowedOrigins string = ''
 
-@description('KEY_VAULT_PURGE_PROTECTION: true keeps a deleted vault and its secrets recoverable for 7 days and impossible to purge, also by `azd down --purge`. Irreversible for the vault.')
+@description('KEY_VAULT_PURGE_PROTECTION: `true` keeps a deleted vault and its secrets recoverable for 7 days and impossible to purge, also by `azd down --purge`. Irreversible for the vault.')
 param keyVaultPurgeProtection bool = false
 
 // ===== Azure OpenAI ==========================================================
 
-@description('Resource id of an existing Azure OpenAI resource, in any resource group or subscription (/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<name>). Empty = create a new resource with the model deployments below.')
+@description('Resource id of an existing Azure OpenAI resource, in any resource group or subscription (/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<name>). Empty = create a new resource with the deployments BIG_MODEL and SMALL_MODEL.')
 param existingOpenAiResourceId string = ''
 
-@description('Region of a new Azure OpenAI resource; empty = location. Must offer the models and SKU below.')
+@description('Region of a new Azure OpenAI resource; empty = AZURE_LOCATION. Must offer the models and SKU of BIG_MODEL_NAME and SMALL_MODEL_NAME.')
 param openAiLocation string = ''
 
 @description('How the bridge authenticates to Azure OpenAI: entra (managed identity, no key; a new resource gets key auth disabled) or key (key1 of the resource is copied into Key Vault and reaches the app as AZURE_OPENAI_API_KEY).')
@@ -202,7 +202,7 @@ param defaultContextWindow int = 272000
 ])
 param clientAuth string = 'token'
 
-@description('ENTRA_APP_ROLE_REQUIRED: with CLIENT_AUTH=entra, only users and groups assigned the app role Bridge.User get a token for the bridge (whoever runs azd up is assigned); false = every user of the tenant.')
+@description('ENTRA_APP_ROLE_REQUIRED: `true`: with CLIENT_AUTH=entra, only users and groups assigned the app role Bridge.User get a token for the bridge (whoever runs azd up is assigned); false = every user of the tenant.')
 param entraAppRoleRequired bool = false
 
 @description('PERSONAL_KEY_DAYS: days a personal key (for Cursor) works before it lapses.')
@@ -222,6 +222,13 @@ param budgetMonthlyTokens string = ''
 @description('BUDGET_OVERRIDES: budgets per app role or group, e.g. role:Bridge.Lead=daily:10M,monthly:200M;group:<object id>=daily:unlimited.')
 param budgetOverrides string = ''
 
+@description('LOGIN_HOST_NAME: the custom domain developers reach the bridge at (bound to the Function App with its own certificate), for Claude Code\'s /login: its redirect URI is registered and LOGIN_BASE_URL set. Empty = the Function App\'s own host name.')
+param loginHostName string = ''
+
+@description('LOGIN_TOKEN_MINUTES: minutes a /login access token works; then Claude Code refreshes it through Entra ID.')
+@minValue(5)
+param loginTokenMinutes int = 60
+
 // ===== Client token ==========================================================
 
 @secure()
@@ -231,6 +238,13 @@ param anthropicAuthToken string = ''
 @secure()
 @description('A new random token on every deployment; written to Key Vault only when the vault does not hold the token yet (see provisionedKeyVaultName).')
 param generatedAuthToken string = newGuid()
+
+@secure()
+@description('A new random LOGIN_SIGNING_KEY on every deployment (three GUIDs: 366 random bits); written to Key Vault only when the vault does not hold one yet (see provisionedLoginSigningKey).')
+param generatedLoginSigningKey string = '${newGuid()}${newGuid()}${newGuid()}'
+
+@description('LOGIN_SIGNING_KEY_SECRET_NAME from the previous provision of this azd environment: when the vault is the same and it names the secret, the vault holds the key already and it is left as it is (also when rotated since).')
+param provisionedLoginSigningKey string = ''
 
 @description('AZURE_KEY_VAULT_NAME from the previous provision of this azd environment (azd removes it on `azd down`). When it names this deployment\'s vault, the vault already holds the token, and the token is left as it is (also when rotated since); otherwise a token is written. Nobody reads the secret back, so this works when the vault is private.')
 param provisionedKeyVaultName string = ''
@@ -256,10 +270,11 @@ var names = {
   privateEndpointSubnet: 'snet-private-endpoints'
 }
 var deploymentContainerName = 'deployment-package'
-// The bridge's tables (bridge/callers/key_table.py, bridge/usage/table_store.py), in the app's storage account.
+// The bridge's tables (personal keys, usage counters, /login's sign-ins: bridge/gateway), in the app's storage account.
 var bridgeTables = [
   'bridgekeys'
   'bridgeusage'
+  'bridgelogin'
 ]
 var useEntra = clientAuth == 'entra'
 var entraAppName = 'claude-azure-bridge-${environmentName}-${resourceToken}'
@@ -269,6 +284,10 @@ var entraAdminRole = 'Bridge.Admin'
 var entraAutomationRole = 'Bridge.Automation'
 var authTokenSecretName = 'anthropic-auth-token'
 var openAiKeySecretName = 'azure-openai-api-key'
+var loginSigningKeySecretName = 'login-signing-key'
+// A generated key is written into a new vault, or one that never held it (a deployment from before /login).
+var writeLoginSigningKey = (provisionedKeyVaultName != names.keyVault) || (provisionedLoginSigningKey != loginSigningKeySecretName)
+var loginBaseUrl = empty(loginHostName) ? '' : 'https://${loginHostName}'
 var authToken = empty(anthropicAuthToken) ? generatedAuthToken : anthropicAuthToken
 // The token the user chose is written on every provision; a generated one only into a vault that has none yet.
 var writeAuthToken = (!empty(anthropicAuthToken)) || (provisionedKeyVaultName != names.keyVault)
@@ -459,6 +478,9 @@ module keyVault 'keyvault.bicep' = {
     authTokenSecretName: authTokenSecretName
     authToken: authToken
     writeAuthToken: writeAuthToken
+    loginSigningKeySecretName: loginSigningKeySecretName
+    loginSigningKey: generatedLoginSigningKey
+    writeLoginSigningKey: writeLoginSigningKey
     privateNetworking: vnetEnabled
     purgeProtection: keyVaultPurgeProtection
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
@@ -562,12 +584,36 @@ module functionApp 'functionapp.bicep' = {
     budgetMonthlyTokens: budgetMonthlyTokens
     budgetOverrides: budgetOverrides
     usageTableEndpoint: storage.outputs.tableEndpoint
+    loginSigningKeySecretUri: keyVault.outputs.loginSigningKeySecretUri
+    loginTokenMinutes: loginTokenMinutes
+    loginBaseUrl: loginBaseUrl
   }
   dependsOn: [
     openAiKeySecret
     network
     privateEndpoints
   ]
+}
+
+// CLIENT_AUTH=entra, Claude Code's /login: the redirect URI (the Function App's URL, and LOGIN_HOST_NAME's) and the
+// federated credential of the app's managed identity, on the registration, once the app and its URL exist.
+module entraLogin 'entra-login.bicep' = if (useEntra) {
+  name: 'entra-login'
+  scope: rg
+  params: {
+    uniqueName: entraAppName
+    displayName: entraAppDisplayName
+    clientId: entraApi.outputs.clientId
+    scopeId: entraApp.outputs.scopeId
+    baseUrls: empty(loginHostName) ? [
+      functionApp.outputs.url
+    ] : [
+      functionApp.outputs.url
+      loginBaseUrl
+    ]
+    identityPrincipalId: identity.outputs.principalId
+    issuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+  }
 }
 
 // ===== Private networking (VNET_ENABLED) =======================================
@@ -617,6 +663,7 @@ output AZURE_FUNCTION_URL string = functionApp.outputs.url
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
 output ANTHROPIC_AUTH_TOKEN_SECRET_NAME string = keyVault.outputs.authTokenSecretName
+output LOGIN_SIGNING_KEY_SECRET_NAME string = keyVault.outputs.loginSigningKeySecretName
 output AZURE_OPENAI_ENDPOINT string = openAiRoles.outputs.endpoint
 output AZURE_OPENAI_NAME string = openAiName
 output AZURE_APPLICATION_INSIGHTS_NAME string = monitoring.outputs.appInsightsName

@@ -26,7 +26,7 @@ from tests.support.bicep_model_check import Finding, Report, check_project
 pytestmark = pytest.mark.slow  # loads Azure's resource models (the azure-mgmt-* packages): seconds of imports
 
 SOURCES = {str(path.relative_to(INFRA)): path.read_text() for path in BICEP_FILES}
-GRAPH_EXTENSION_FILES = {"entra-app.bicep", "entra-api.bicep"}
+GRAPH_EXTENSION_FILES = {"entra-app.bicep", "entra-api.bicep", "entra-login.bicep"}
 
 
 @cache

@@ -5,7 +5,7 @@ table); `load_gateway_settings` reads them from an environment like
 `load_settings` does (`<...>` placeholders count as unset) and collects what
 is wrong in `problems`, each naming its setting.  Sign-in that cannot work (a
 CLIENT_AUTH that is neither `token` nor `entra`, or `entra` without a valid
-tenant and client id) is a problem that refuses every request (`refusal`): a
+tenant and client id) is a problem that refuses every request (`lockout`): a
 typo must not open the bridge.
 """
 
@@ -24,40 +24,72 @@ from bridge.config.table import (
     ENTRA_AUTHORITY,
     ENTRA_AUTOMATION_ROLE,
     ENTRA_CLIENT_ID,
+    ENTRA_CLIENT_SECRET,
     ENTRA_REQUIRED_ROLE,
     ENTRA_TENANT_ID,
+    LOGIN_BASE_URL,
+    LOGIN_SIGNING_KEY,
+    LOGIN_SIGNING_KEY_PREVIOUS,
+    LOGIN_TOKEN_MINUTES,
     PERSONAL_KEY_DAYS,
     PERSONAL_KEY_SIGNIN_DAYS,
     USAGE_CONNECTION_STRING,
     USAGE_TABLE_ENDPOINT,
+    Setting,
 )
-from bridge.gateway.auth.entra import DEFAULT_AUTHORITY, EntraConfig
-from bridge.gateway.auth.keys import DEFAULT_LIFETIME_DAYS, DEFAULT_SIGN_IN_DAYS
+from bridge.gateway.auth.entra import EntraConfig
+from bridge.gateway.login.tokens import MIN_KEY_CHARS
 from bridge.gateway.usage.limits import BudgetConfig, parse_overrides
 from bridge.model import ClientAuth
+
+
+@dataclass(frozen=True, slots=True)
+class LoginSettings:
+    """Claude Code's /login (with CLIENT_AUTH=entra): how its tokens are signed, how long they last, where it is."""
+
+    signing_key: str | None = None
+    """LOGIN_SIGNING_KEY; None: a random key per process, and no /login where instances share tables (one
+    instance would refuse the tokens of another)."""
+    previous_keys: tuple[str, ...] = ()
+    token_minutes: int = LOGIN_TOKEN_MINUTES.default_value
+    base_url: str | None = None
+    client_secret: str | None = None
+    """ENTRA_CLIENT_SECRET; None: the managed identity's federated credential."""
 
 
 @dataclass(frozen=True, slots=True)
 class GatewaySettings:
     client_auth: ClientAuth = "token"
     entra: EntraConfig | None = None
-    key_lifetime_days: int = DEFAULT_LIFETIME_DAYS
-    key_sign_in_days: int = DEFAULT_SIGN_IN_DAYS
+    key_lifetime_days: int = PERSONAL_KEY_DAYS.default_value
+    key_sign_in_days: int = PERSONAL_KEY_SIGNIN_DAYS.default_value
     admin_role: str | None = None
     """ENTRA_ADMIN_ROLE: the app role of those who may list and revoke anyone's personal keys."""
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     table_endpoint: str | None = None
     connection_string: str | None = None
+    login: LoginSettings = field(default_factory=LoginSettings)
     problems: tuple[str, ...] = ()
     lockout: str | None = None
     """Set when sign-in is misconfigured: every request is refused with it (500, not retried)."""
+
+    @property
+    def shared(self) -> bool:
+        """Keys, counters and sign-ins are in tables every instance sees."""
+        return self.table_endpoint is not None or self.connection_string is not None
+
+    @property
+    def login_offered(self) -> bool:
+        """Claude Code's /login: with CLIENT_AUTH=entra, and LOGIN_SIGNING_KEY where instances share tables (one
+        instance would refuse another's tokens signed with a key of its own)."""
+        return self.entra is not None and (self.login.signing_key is not None or not self.shared)
 
 
 def _entra(env: Mapping[str, str], problems: list[str]) -> EntraConfig | None:
     before = len(problems)
     tenant = ENTRA_TENANT_ID.value(env, problems)
     client = ENTRA_CLIENT_ID.value(env, problems)
-    authority = ENTRA_AUTHORITY.value(env, problems) or DEFAULT_AUTHORITY
+    authority = ENTRA_AUTHORITY.value_or_default(env, problems)
     needed = (
         (ENTRA_TENANT_ID, tenant, "the directory (tenant) id of your Entra ID (az account show --query tenantId -o tsv)"),
         (ENTRA_CLIENT_ID, client, "the application (client) id of the bridge's app registration"),
@@ -69,6 +101,26 @@ def _entra(env: Mapping[str, str], problems: list[str]) -> EntraConfig | None:
         return None
     return EntraConfig(
         tenant, client, authority, ENTRA_REQUIRED_ROLE.value(env, problems), ENTRA_AUTOMATION_ROLE.value(env, problems)
+    )
+
+
+def _signing_key(env: Mapping[str, str], setting: Setting[str], problems: list[str]) -> str | None:
+    key = setting.value(env, problems)
+    if key is not None and len(key) < MIN_KEY_CHARS:
+        problems.append(f"{setting.name} must have {MIN_KEY_CHARS} characters or more (it is not shown: it is secret)")
+        return None
+    return key
+
+
+def _login(env: Mapping[str, str], problems: list[str]) -> LoginSettings:
+    key = _signing_key(env, LOGIN_SIGNING_KEY, problems)
+    previous = _signing_key(env, LOGIN_SIGNING_KEY_PREVIOUS, problems)
+    return LoginSettings(
+        signing_key=key,
+        previous_keys=(previous,) if previous is not None else (),
+        token_minutes=LOGIN_TOKEN_MINUTES.value_or_default(env, problems),
+        base_url=LOGIN_BASE_URL.value(env, problems),
+        client_secret=ENTRA_CLIENT_SECRET.value(env, problems),
     )
 
 
@@ -92,15 +144,17 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
             f"Set {USAGE_TABLE_ENDPOINT.name} or {USAGE_CONNECTION_STRING.name}, not both: {USAGE_TABLE_ENDPOINT.name} is used"
         )
         connection_string = None
+    login = _login(env, problems) if entra is not None else LoginSettings()
     return GatewaySettings(
-        client_auth=client_auth or "token",
+        client_auth=client_auth or CLIENT_AUTH.default_value,
         entra=entra,
-        key_lifetime_days=PERSONAL_KEY_DAYS.value(env, problems) or DEFAULT_LIFETIME_DAYS,
-        key_sign_in_days=PERSONAL_KEY_SIGNIN_DAYS.value(env, problems) or DEFAULT_SIGN_IN_DAYS,
+        key_lifetime_days=PERSONAL_KEY_DAYS.value_or_default(env, problems),
+        key_sign_in_days=PERSONAL_KEY_SIGNIN_DAYS.value_or_default(env, problems),
         admin_role=ENTRA_ADMIN_ROLE.value(env, problems),
         budget=budget,
         table_endpoint=endpoint,
         connection_string=connection_string,
+        login=login,
         problems=tuple(problems),
         lockout=lockout,
     )

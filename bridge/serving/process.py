@@ -16,23 +16,28 @@ Which upstream API serves a deployment:
       Azure with an older version                                 chat/completions
 
 (a pool's members should offer the same APIs: the choice is made once per deployment)
+
+`Bridge.describe()` is the one picture of the process (upstreams, what serves each tier, client sign-in,
+problems, lockout): `serving.startup` prints it as text, `serving.health` shows it as JSON.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from bridge.config.load import Settings, load_settings
+from bridge.config.load import Settings, UpstreamAuth, load_settings
+from bridge.config.table import TIER_SETTINGS
 from bridge.deadline import Deadline
 from bridge.errors import invalid_request, misconfigured
+from bridge.gateway.auth.entra import EntraConfig
 from bridge.gateway.build import Gateway, build_gateway
 from bridge.gateway.settings import GatewaySettings, load_gateway_settings
-from bridge.model import Api, Request, Target
+from bridge.model import Api, ClientAuth, Request, Target
 from bridge.serving.tiers import resolve
 from bridge.telemetry.request_log import note_deployment
 from bridge.upstreams.credentials import EntraToken
@@ -58,6 +63,53 @@ class Routed:
     request: Request
     client_names: dict[str, str]
     """The client's name of each tool offered under another."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamPicture:
+    """One upstream as start-up and health show it."""
+
+    setting: str
+    """The setting that names it (AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_ENDPOINT_2, OPENAI_BASE_URL)."""
+    host: str
+    api_version: str | None
+    """The Azure API version; None for an OpenAI-compatible server."""
+    auth: UpstreamAuth
+
+
+@dataclass(frozen=True, slots=True)
+class TierPicture:
+    """The deployment that serves a tier setting, and the upstream API it is called through."""
+
+    setting: str
+    """The setting that names the deployment: the tier's own, or the one it falls back to (MIDDLE_MODEL → BIG_MODEL)."""
+    deployment: str
+    api_setting: Api | None
+    """That setting's *_API (None: automatic)."""
+    api: Api
+    """The upstream API chosen (`Bridge.api`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """What the process serves and how, in one picture: `python -m bridge` prints it, `GET /health` shows it."""
+
+    upstreams: tuple[UpstreamPicture, ...]
+    tiers: Mapping[str, TierPicture]
+    """By tier setting (BIG_MODEL, ..., LONG_CONTEXT_MODEL), each one that has a deployment, a fallback's included."""
+    client_auth: ClientAuth
+    client_token: bool
+    """A client token (ANTHROPIC_AUTH_TOKEN) is set."""
+    entra: EntraConfig | None
+    """The Entra ID sign-in, with CLIENT_AUTH=entra."""
+    problems: tuple[str, ...]
+    lockout: str | None
+    login: bool = False
+    """Claude Code's /login is offered (`GatewaySettings.login_offered`)."""
+
+    @property
+    def client_token_required(self) -> bool:
+        return self.client_auth == "entra" or self.client_token
 
 
 @dataclass
@@ -107,6 +159,27 @@ class Bridge:
             f"The response was still streaming after MAX_STREAM_SECONDS ({seconds:g} s), so the bridge ended it "
             "before Azure's front end would cut it (about 230 s). Ask for a shorter answer, or continue from here.",
         )
+
+    def describe(self) -> Picture:
+        """The process in one picture: its upstreams, what serves each tier, how clients sign in, what is wrong."""
+        upstreams = tuple(
+            UpstreamPicture(
+                upstream.source, upstream.host, upstream.api_version if upstream.flavor == "azure" else None, upstream.auth
+            )
+            for upstream in self.settings.upstreams
+        )
+        tiers = {
+            setting.name: TierPicture(
+                tier.setting, tier.deployment, tier.api, self.api(Target(tier.deployment, tier.setting, tier.api))
+            )
+            for setting in TIER_SETTINGS
+            if (tier := self.settings.tier(setting.name)) is not None
+        }
+        gateway = self.gateway_settings
+        entra = gateway.entra if gateway.client_auth == "entra" else None
+        client_token = self.settings.auth_token is not None
+        login = entra is not None and gateway.login_offered
+        return Picture(upstreams, tiers, gateway.client_auth, client_token, entra, self.problems, self.lockout, login)
 
     def api(self, target: Target) -> Api:
         if self.pool is not None:

@@ -11,7 +11,7 @@
     anything else                                        the name itself, as a deployment (pass-through)
 
 A tier's `*_API` setting picks chat/completions or the Responses API;
-unset, the bridge decides (see `pipeline.Bridge.api`).  A tier's
+unset, the bridge decides (see `process.Bridge.api`).  A tier's
 `*_TEMPERATURE`, `*_TOP_P` and `*_MAX_TOKENS` replace the client's values.
 """
 
@@ -21,10 +21,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from bridge.config.load import Settings, Tier
+from bridge.config.table import FAMILY_TIERS, LONG_CONTEXT_MODEL, THINK_MODEL
 from bridge.errors import misconfigured
 from bridge.model import PASS_THROUGH, Request, Target
 
-FAMILIES: tuple[tuple[str, str], ...] = (("opus", "BIG_MODEL"), ("sonnet", "MIDDLE_MODEL"))
+BACKGROUND_FAMILY = "haiku"
+"""Claude Code's background model: its requests go to their tier before anything else is considered."""
 THINKING_EFFORTS = frozenset({"low", "medium", "high", "xhigh"})
 
 
@@ -45,13 +47,13 @@ InputTokens = Callable[[Target], Awaitable[int]]
 
 async def _choose(request: Request, settings: Settings, input_tokens: InputTokens) -> Tier | None:
     lowered = request.model.lower()
-    if "haiku" in lowered:
-        return _tier(settings, "SMALL_MODEL", request.model)
-    long_context = settings.tiers.get("LONG_CONTEXT_MODEL")
+    if BACKGROUND_FAMILY in lowered:
+        return _tier(settings, FAMILY_TIERS[BACKGROUND_FAMILY], request.model)
+    long_context = settings.tiers.get(LONG_CONTEXT_MODEL.name)
     if long_context is not None and await input_tokens(_target(long_context)) > settings.long_context_threshold:
         return long_context
-    think = settings.tiers.get("THINK_MODEL")
-    family = next((setting for name, setting in FAMILIES if name in lowered), None)
+    think = settings.tiers.get(THINK_MODEL.name)
+    family = next((setting for name, setting in FAMILY_TIERS.items() if name in lowered), None)
     if think is not None and family is not None and request.reasoning_effort in THINKING_EFFORTS:
         return think
     if family is not None:

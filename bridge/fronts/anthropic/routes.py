@@ -1,7 +1,7 @@
 """The Anthropic routes: `POST /v1/messages`, `POST /v1/messages/count_tokens`, and `GET /v1/models` for
-Anthropic clients (the tiers as Claude models, `models.py`).
+Anthropic clients (the tiers as Claude models, `model_names.py`).
 
-`/v1/messages` is `serve` with this front: `parse_request`, `AnthropicStreamRenderer`
+`/v1/messages` is `handler.serve` with this front: `parse_request`, `AnthropicStreamRenderer`
 for streams, `message_body` for whole messages, Anthropic error bodies with a
 `request-id` header.  `count_tokens` is local: no upstream call; it counts
 the request as the deployment that would serve it receives it.
