@@ -11,9 +11,9 @@ Markers (registered in pyproject.toml, `--strict-markers`):
               azure-identity's own retries, loading Azure's resource models (test_bicep_models).
 
 The fast inner loop, everything that needs no process (translation, settings, recovery, tools, the fake Azure,
-bridges served in the test process), under 30 s on 2 cores:
+bridges served in the test process; about 45 s on 2 shared cores, docs/contributing.md has the figures):
 
-    HYPOTHESIS_PROFILE=dev .venv/bin/python -m pytest -m "not process and not slow" -q
+    HYPOTHESIS_PROFILE=dev .venv/bin/python -m pytest -n auto -m "not process and not slow" -q
 
 (`dev` runs a quarter of each property test's examples: `tests.support.strategies.examples`).  The whole suite
 with the gates is `scripts/test`, which runs pytest on every core (pytest-xdist).
