@@ -49,7 +49,7 @@ from typing import Any
 import httpx
 
 from bench import per_request
-from bench.common import RESULTS_DIR, ROOT, environment, pin, running_bridge, running_upstream
+from bench.common import RESULTS_DIR, ROOT, bridge_process, environment, pin, running_upstream
 
 FAKE_KEY = "00000000-0000-0000-0000-000000000000"
 CLOSED = "http://127.0.0.1:9/"
@@ -270,7 +270,7 @@ def bridge_processes(rounds: Sequence[int]) -> dict[str, Any]:
         arms = {"off": {}, "off-again": {}, "application-insights": exporting}
         proxies = []
         for key, settings in arms.items():
-            bridge = stack.enter_context(running_bridge(upstream, **per_request.TIERS, **settings))
+            bridge = stack.enter_context(bridge_process(upstream, **per_request.TIERS, **settings))
             proxies.append(per_request.Proxy(key, key, bridge.url, [bridge.process.pid], strict=True))
         for proxy in proxies:
             pin(proxy.pids, proxy_cores)

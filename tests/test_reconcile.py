@@ -205,6 +205,7 @@ def test_the_settled_day_is_two_days_back() -> None:
     assert settled_day(datetime(2026, 12, 6, 6, 30, tzinfo=UTC)) == DAY
 
 
+@pytest.mark.process  # python -m bridge reconcile
 def test_the_command_line_names_what_is_missing() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bridge", "reconcile", "--day", "2026-12-04"],

@@ -48,20 +48,24 @@ def imported_with(settings: dict[str, str]) -> dict[str, bool]:
     return found
 
 
+@pytest.mark.process  # a fresh interpreter
 def test_nothing_is_imported_without_a_setting() -> None:
     assert imported_with({}) == {"sdk": False, "azure_monitor": False, "otlp": False, "exporting": False}
 
 
+@pytest.mark.process  # a fresh interpreter
 def test_application_insights_imports_the_sdk_and_leaves_the_exporter_for_later() -> None:
     found = imported_with({"APPLICATIONINSIGHTS_CONNECTION_STRING": CONNECTION_STRING})
     assert found == {"sdk": True, "azure_monitor": False, "otlp": False, "exporting": True}
 
 
+@pytest.mark.process  # a fresh interpreter
 def test_an_otlp_endpoint_exports_over_otlp() -> None:
     found = imported_with({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})
     assert found == {"sdk": True, "azure_monitor": False, "otlp": True, "exporting": True}
 
 
+@pytest.mark.process  # a fresh interpreter
 def test_the_sdk_can_be_switched_off_whatever_else_is_set() -> None:
     found = imported_with({"APPLICATIONINSIGHTS_CONNECTION_STRING": CONNECTION_STRING, "OTEL_SDK_DISABLED": "true"})
     assert not any(found.values())
