@@ -18,7 +18,7 @@
    Azure Monitor's exporter and making its three exporters.
 
 2. On the request's path, in one process (target: at most +0.3 ms CPU a request): a request record's
-   whole life as the bridge lives it (start, route, two attempts, first events, usage, `emit`) with
+   whole life as the bridge lives it (start, route, two attempts, first events, usage and cost, `emit`) with
    telemetry off, and on (the SDK's providers and batch processors; exporters that drop what they get, so
    only the request's own thread is counted), CPU per record over `--calls` records, blocks interleaved.
 
@@ -168,7 +168,7 @@ def one():
     note_attempt(URL).answered(429)
     note_attempt(URL).answered(200)
     note_first_events()
-    record.usage, record.finish_reason = Usage(1200, 340, 48000, 120), "end_turn"
+    record.usage, record.finish_reason, record.cost_usd = Usage(1200, 340, 48000, 120), "end_turn", 0.0123
     record.emit(200)
 
 telemetry = None
