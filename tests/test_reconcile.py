@@ -18,9 +18,9 @@ from aiohttp.test_utils import TestServer
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
 from bridge.http import close_session
-from bridge.reconcile.comparison import Charged, Reconciliation, compare
+from bridge.reconcile.comparison import Charged, ChargedOn, Reconciliation, compare
 from bridge.reconcile.cost_management import AzureCost, CostQueryError, read_page
-from bridge.reconcile.job import EVENT_NAME, RECONCILED_PARTITION, ChargedOn, ReconcileError, reconcile, settled_day
+from bridge.reconcile.job import EVENT_NAME, RECONCILED_PARTITION, ReconcileError, reconcile, settled_day
 from bridge.telemetry import setup
 from bridge.telemetry.pipeline import assemble
 from tests.support.azurite import Azurite, FreshTable, requires_azurite

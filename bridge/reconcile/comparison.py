@@ -20,6 +20,7 @@ uncounted.  These fields are the `bridge.reconcile` event's and the usage table'
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -33,6 +34,10 @@ class Charged:
     usd: float
     requests: int
     unpriced: int = 0
+
+
+ChargedOn = Callable[[date], Awaitable[Charged]]
+"""What the bridge charged on a day."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ from azure.core.exceptions import AzureError
 from bridge.config.table import AZURE_MANAGEMENT_URL, RECONCILE_GAP_PERCENT, RECONCILE_RESOURCE_IDS
 from bridge.gateway.tables import Table
 from bridge.gateway.usage.periods import utc_day
-from bridge.reconcile.comparison import Charged, Reconciliation, compare
+from bridge.reconcile.comparison import Charged, ChargedOn, Reconciliation, compare
 from bridge.reconcile.cost_management import CostManagement, CostQueryError, Token, resource_group_of
 from bridge.telemetry import setup
 
@@ -38,9 +38,6 @@ SETTLED_DAYS = 2
 EVENT_NAME = "bridge.reconcile"
 RECONCILED_PARTITION = "reconciliation"
 log = logging.getLogger(__name__)
-
-ChargedOn = Callable[[date], Awaitable[Charged]]
-"""What the bridge charged on a day."""
 
 
 class ReconcileError(Exception):
