@@ -215,7 +215,7 @@ def test_the_command_line_names_what_is_missing() -> None:
         text=True,
         timeout=60,
     )
-    assert result.returncode == 1 and "RECONCILE_RESOURCE_IDS is not set" in result.stderr, result.stderr
+    assert result.returncode == 1 and "USAGE_TABLE_ENDPOINT or USAGE_CONNECTION_STRING" in result.stderr, result.stderr
     bad = subprocess.run(
         [sys.executable, "-m", "bridge", "reconcile", "--day", "04/12/2026"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )

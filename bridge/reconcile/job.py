@@ -8,8 +8,8 @@
     the bridge's cost           what the gateway's usage table charged that day (`ChargedOn`)
     the comparison              `bridge.reconcile.comparison`: the gap, over RECONCILE_GAP_PERCENT or not
     kept                        a row of the usage table (`RECONCILED_PARTITION`, RowKey "reconciled|<day>",
-                                outside every user's partition and every month's RowKey range), when the
-                                gateway has a table
+                                outside every user's partition and every month's RowKey range); without a
+                                table (USAGE_*) there is nothing to reconcile: each instance's charges are its own
     told                        one JSON log line (a WARNING when over the threshold), and the `bridge.reconcile`
                                 event when telemetry exports (the workbook's view and the alert on the gap)
 
@@ -159,12 +159,19 @@ async def run(day: date, env: Mapping[str, str] | None = None) -> Reconciliation
 
     env = os.environ if env is None else env
     gateway = build_gateway(load_gateway_settings(env), None)
+    if gateway.tables is None:
+        await gateway.aclose()
+        raise ReconcileError(
+            "the bridge's usage is in a table only with USAGE_TABLE_ENDPOINT or USAGE_CONNECTION_STRING (azd up sets the "
+            "first): without one, no instance's charges can be read back"
+        )
+    table = gateway.tables.table(USAGE_TABLE)
     try:
         problems: list[str] = []
         token = management_token(AZURE_MANAGEMENT_URL.value_or_default(env, problems))
-        table = gateway.tables.table(USAGE_TABLE) if gateway.tables is not None else None
         return await reconcile(day, env, usage_charged(gateway.budget.store), token, table)
     finally:
+        await table.aclose()
         await gateway.aclose()
 
 
