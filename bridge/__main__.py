@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
     bridge = current_bridge()
     apis = {tier.setting: bridge.api(Target(tier.deployment, tier.setting, tier.api)) for tier in bridge.settings.tiers.values()}
-    print("\n".join(startup_lines(bridge.settings, args.host, args.port, apis, bridge.gateway_settings)), flush=True)
+    prices = tuple(problem.detailed for problem in bridge.price_problems)
+    print("\n".join(startup_lines(bridge.settings, args.host, args.port, apis, bridge.gateway_settings, prices)), flush=True)
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level, access_log=False, lifespan="on")
 
 

@@ -14,6 +14,7 @@
     GET         /v1/keys                    v1/keys                           gateway.list_keys
     DELETE      /v1/keys/{key_id}           v1/keys/{key_id}                  gateway.revoke_key
     GET         /v1/usage                   v1/usage                          gateway.usage
+    GET         /v1/usage/export            v1/usage/export                   gateway.export_usage
     OPTIONS     any path                    {*path}                           preflight: CORS (bridge.serving.cors)
 
 Every handler answers through `bridge.serving.cors.with_cors` (CORS headers for the pages ALLOWED_ORIGINS
@@ -71,6 +72,7 @@ ENDPOINTS: tuple[Route, ...] = (
     _route("list_keys", "/v1/keys", "v1/keys", ("GET",), gateway.list_keys),
     _route("revoke_key", "/v1/keys/{key_id}", "v1/keys/{key_id}", ("DELETE",), gateway.revoke_key),
     _route("usage", "/v1/usage", "v1/usage", ("GET",), gateway.usage),
+    _route("export_usage", "/v1/usage/export", "v1/usage/export", ("GET",), gateway.export_usage),
 )
 """The routes that serve a method of their own (every one but the preflight)."""
 _PATTERNS = tuple((compile_path(route.path)[0], route.methods) for route in ENDPOINTS)

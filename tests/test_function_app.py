@@ -47,6 +47,7 @@ def test_every_route_is_a_function_with_the_intended_trigger() -> None:
         "list_keys": ("v1/keys", ["GET"]),
         "revoke_key": ("v1/keys/{key_id}", ["DELETE"]),
         "usage": ("v1/usage", ["GET"]),
+        "export_usage": ("v1/usage/export", ["GET"]),
         "preflight": ("{*path}", ["OPTIONS"]),
     }
     assert set(found) == set(expected)

@@ -16,12 +16,14 @@ from bridge.config.kinds import (
     API,
     AZURE_URL,
     CLIENT_AUTH_MODE,
+    DOLLARS,
     GUID,
     HEADER_VALUE,
     HTTPS_URL,
     NUMBER,
     OPENAI_URL,
     ORIGINS,
+    PERCENT,
     POSITIVE,
     TEXT,
     TOKEN_COUNT,
@@ -131,6 +133,8 @@ LONG_CONTEXT_THRESHOLD = Setting(
     "60000",
 )
 TIERS = (BIG_MODEL, MIDDLE_MODEL, SMALL_MODEL, THINK_MODEL, LONG_CONTEXT_MODEL)
+FAMILY_TIERS = {"opus": BIG_MODEL.name, "sonnet": MIDDLE_MODEL.name, "haiku": SMALL_MODEL.name}
+"""The tier that serves each Claude model family (a request whose model name contains the family's)."""
 TIER_FALLBACKS = {
     MIDDLE_MODEL.name: (MIDDLE_MODEL.name, BIG_MODEL.name),
     SMALL_MODEL.name: (SMALL_MODEL.name, MIDDLE_MODEL.name, BIG_MODEL.name),
@@ -241,7 +245,8 @@ ENTRA_ADMIN_ROLE = Setting(
     "ENTRA_ADMIN_ROLE",
     TEXT,
     "Optional: the app role of the people who may list and revoke anyone's personal keys (GET /v1/keys?user=..., "
-    "DELETE /v1/keys/{id}); unset: nobody",
+    "DELETE /v1/keys/{id}), read anyone's usage (GET /v1/usage?user=...) and export a month of everyone's "
+    "(GET /v1/usage/export?month=YYYY-MM); unset: nobody",
     "Bridge.Admin",
 )
 PERSONAL_KEY_DAYS = Setting("PERSONAL_KEY_DAYS", WHOLE, "Days a personal key works before it lapses (default 30)", "30")
@@ -264,9 +269,9 @@ BUDGET_MONTHLY_TOKENS = Setting(
 BUDGET_OVERRIDES = Setting(
     "BUDGET_OVERRIDES",
     TEXT,
-    "Budgets per app role or group, the most generous match wins: role:<app role>=daily:<n>,monthly:<n>; "
-    "group:<group object id>=daily:unlimited (entries separated by ;)",
-    "role:Bridge.Lead=daily:10M,monthly:200M",
+    "Budgets per app role or group, the most generous match wins: role:<app role>=daily:<n>,monthly:<n> (tokens), "
+    "daily_usd:<usd>,monthly_usd:<usd> (dollars); group:<group object id>=daily:unlimited (entries separated by ;)",
+    "role:Bridge.Lead=daily:10M,monthly:200M,daily_usd:50,monthly_usd:800",
 )
 USAGE_TABLE_ENDPOINT = Setting(
     "USAGE_TABLE_ENDPOINT",
@@ -283,6 +288,48 @@ USAGE_CONNECTION_STRING = Setting(
     secret=True,
     deployed=False,
 )
+BUDGET_DAILY_USD = Setting(
+    "BUDGET_DAILY_USD",
+    DOLLARS,
+    "US dollars each user may spend per UTC day, at each deployment's price (PRICES); unset: no limit",
+    "20",
+)
+BUDGET_MONTHLY_USD = Setting(
+    "BUDGET_MONTHLY_USD", DOLLARS, "US dollars each user may spend per calendar month (UTC); unset: no limit", "400"
+)
+BUDGET_WARN_PERCENT = Setting(
+    "BUDGET_WARN_PERCENT",
+    PERCENT,
+    "Past this percentage of a budget, answers carry x-bridge-budget-warning and the log says so once (default 80)",
+    "80",
+)
+PRICES = Setting(
+    "PRICES",
+    TEXT,
+    "Prices per deployment in USD per million tokens, over the kept price table (genai-prices, Azure Global prices): "
+    "<deployment>=input:<usd>,cached:<usd>,output:<usd>, or <deployment>=model:<model>[*<factor>] for a deployment "
+    "named otherwise or a Data Zone uplift (*1.1), or <deployment>=free (entries separated by ;)",
+    "gpt-5=model:gpt-5*1.1;my-ft=input:3,output:12",
+)
+RATE_LIMIT_REQUESTS_PER_MINUTE = Setting(
+    "RATE_LIMIT_REQUESTS_PER_MINUTE",
+    WHOLE,
+    "Requests each user may make per minute, every instance together (429 with retry-after); unset: no limit",
+    "60",
+)
+RATE_LIMIT_TOKENS_PER_MINUTE = Setting(
+    "RATE_LIMIT_TOKENS_PER_MINUTE",
+    TOKEN_COUNT,
+    "Tokens (input, cached included, plus output) each user may use per minute, every instance together; unset: no limit",
+    "400k",
+)
+MODEL_POLICY = Setting(
+    "MODEL_POLICY",
+    TEXT,
+    "Model tiers (opus, sonnet, haiku) per app role or group: role:<app role>=opus,sonnet,haiku;default=sonnet,haiku. "
+    "A request for another tier is served by the most capable one the person may use; unset: every tier for everyone",
+    "role:Bridge.Lead=opus,sonnet,haiku;default=sonnet,haiku",
+)
 GATEWAY_SETTINGS = (
     CLIENT_AUTH,
     ENTRA_TENANT_ID,
@@ -298,6 +345,13 @@ GATEWAY_SETTINGS = (
     BUDGET_OVERRIDES,
     USAGE_TABLE_ENDPOINT,
     USAGE_CONNECTION_STRING,
+    BUDGET_DAILY_USD,
+    BUDGET_MONTHLY_USD,
+    BUDGET_WARN_PERCENT,
+    PRICES,
+    RATE_LIMIT_REQUESTS_PER_MINUTE,
+    RATE_LIMIT_TOKENS_PER_MINUTE,
+    MODEL_POLICY,
 )
 
 SETTINGS: tuple[Setting[Any], ...] = (

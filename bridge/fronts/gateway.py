@@ -4,7 +4,9 @@
     POST    /v1/keys         create_key   201: the new key, shown once
     GET     /v1/keys         list_keys    200: the caller's keys (?user=: anyone's, for ENTRA_ADMIN_ROLE), never a secret
     DELETE  /v1/keys/{id}    revoke_key   200: revoked at once, on every instance
-    GET     /v1/usage        usage        200: today and this month, per model, and the budget left
+    GET     /v1/usage        usage        200: today and this month: tokens, cost, per deployment and agent, budgets
+                                          (?user=: anyone's, for ENTRA_ADMIN_ROLE)
+    GET     /v1/usage/export export_usage 200 text/csv: everyone's usage of ?month=YYYY-MM (ENTRA_ADMIN_ROLE)
 
 They sign in like every route (`serve.answer`).  Errors take the Anthropic
 shape when the client sends `anthropic-version` (the Anthropic SDKs and Claude
@@ -22,7 +24,7 @@ from starlette.responses import Response
 from bridge.fronts.anthropic.routes import FRONT as ANTHROPIC
 from bridge.fronts.openai.routes import FRONT as OPENAI
 from bridge.gateway import endpoints
-from bridge.serving.handler import Front, Served, answer
+from bridge.serving.handler import Front, Served, answer, respond
 from bridge.serving.inbound import read_json, speaks_anthropic
 
 
@@ -55,6 +57,19 @@ async def revoke_key(req: HttpRequest) -> Response:
 
 async def usage(req: HttpRequest) -> Response:
     async def report(served: Served) -> dict[str, Any]:
-        return await endpoints.usage(served.caller, served.bridge.gateway.budget)
+        gateway = served.bridge.gateway
+        return await endpoints.usage(served.caller, gateway.budget, gateway.keys, req.query_params.get("user") or None)
 
     return await answer(req, front_of(req), "usage", report)
+
+
+async def export_usage(req: HttpRequest) -> Response:
+    async def export(served: Served) -> Response:
+        gateway = served.bridge.gateway
+        month = req.query_params.get("month")
+        text = await endpoints.export_usage(served.caller, gateway.budget, gateway.keys, month)
+        disposition = f'attachment; filename="bridge-usage-{month}.csv"'
+        headers = {**served.ids, "content-disposition": disposition, "cache-control": "no-store"}
+        return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+
+    return await respond(req, front_of(req), "export_usage", export)

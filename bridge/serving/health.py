@@ -5,6 +5,7 @@ from starlette.responses import JSONResponse, Response
 
 from bridge.config.load import Settings
 from bridge.errors import BridgeError
+from bridge.gateway.pricing.price import Price
 from bridge.serving.inbound import presented_token
 from bridge.serving.process import current_bridge
 
@@ -35,13 +36,19 @@ async def health(req: HttpRequest) -> Response:
     """200 when configured; 503 listing each configuration problem by setting name, the gateway's too
     ("refusing" when the bridge serves nothing until one is fixed: `Bridge.refusal`).
 
-    Upstream hosts and deployment names are shown only to a caller the bridge lets in (the client
+    Upstream hosts, deployment names and their prices (USD per million input, cached and output
+    tokens, and where each comes from) are shown only to a caller the bridge lets in (the client
     token, an Entra ID token or a personal key; anyone when the bridge requires nothing): the
     Function URL is public.
     """
     bridge = current_bridge()
-    settings, problems = bridge.settings, bridge.problems
-    gateway = bridge.gateway_settings
+    settings, gateway = bridge.settings, bridge.gateway_settings
+    try:
+        await bridge.gateway.authenticator.caller(presented_token(req))
+        signed_in, refused = True, None
+    except BridgeError as error:
+        signed_in, refused = False, error
+    problems = await bridge.all_problems(detailed=signed_in)
     body: dict[str, object] = {
         "status": "refusing" if bridge.lockout else "misconfigured" if problems else "ok",
         "service": SERVICE,
@@ -49,14 +56,19 @@ async def health(req: HttpRequest) -> Response:
         "client_auth": gateway.client_auth,
         "client_token_required": gateway.client_auth == "entra" or settings.auth_token is not None,
     }
-    try:
-        await bridge.gateway.authenticator.caller(presented_token(req))
+    if refused is None:
         body.update(_details(settings))
         body["usage_store"] = "table" if bridge.gateway.shared else "memory"
-    except BridgeError as error:
+        prices = bridge.prices
+        body["prices"] = {tier.deployment: _price(prices.lookup(tier.deployment)) for tier in settings.tiers.values()}
+    else:
         body["details"] = (
-            f"the credential presented is refused: {error.message}"
+            f"the credential presented is refused: {refused.message}"
             if presented_token(req) is not None
             else f"{SIGN_IN[gateway.client_auth]} (x-api-key or Authorization: Bearer) to see upstreams and tiers"
         )
     return JSONResponse(body, status_code=503 if problems else 200)
+
+
+def _price(price: Price | None) -> dict[str, str] | None:
+    return price.describe() if price is not None else None

@@ -20,14 +20,17 @@ Which upstream API serves a deployment:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from bridge.config.load import Settings, load_settings
+from bridge.config.table import BUDGET_DAILY_USD, BUDGET_MONTHLY_USD, BUDGET_OVERRIDES
 from bridge.deadline import Deadline
 from bridge.errors import invalid_request, misconfigured
 from bridge.gateway.build import Gateway, build_gateway
+from bridge.gateway.pricing.book import PriceBook, PriceProblem
 from bridge.gateway.settings import GatewaySettings, load_gateway_settings
 from bridge.model import Api, Request, Target
 from bridge.serving.tiers import resolve
@@ -60,21 +63,58 @@ class Routed:
 @dataclass
 class Bridge:
     """Everything one process keeps between requests: settings, credentials, the pool, what was learned,
-    and the gateway (who calls, their keys and budgets)."""
+    the gateway (who calls, their keys and budgets) and the prices."""
 
     settings: Settings
     gateway_settings: GatewaySettings = field(default_factory=GatewaySettings)
     knowledge: DeploymentKnowledge = field(default_factory=DeploymentKnowledge)
+    _warming: asyncio.Task[tuple[PriceProblem, ...]] | None = field(default=None, repr=False)
 
     @cached_property
     def gateway(self) -> Gateway:
         """Built on first use, inside the serving event loop (its tables and key fetches open lazily too)."""
         return build_gateway(self.gateway_settings, self.settings.auth_token)
 
+    @cached_property
+    def prices(self) -> PriceBook:
+        """Each deployment's price: PRICES over the kept price table (read on first use)."""
+        return PriceBook(self.gateway_settings.prices)
+
     @property
     def problems(self) -> tuple[str, ...]:
-        """Every configuration problem, the gateway's included (GET /health)."""
+        """Every configuration problem read from the settings, the gateway's included (GET /health adds
+        `price_problems`)."""
         return self.settings.problems + self.gateway_settings.problems
+
+    @cached_property
+    def price_problems(self) -> tuple[PriceProblem, ...]:
+        """What is wrong with the tiers' prices (a deployment without one while a dollar budget is set, a PRICES
+        entry naming a model the table lacks), each logged once.  Reads the price table: call it off the event loop
+        (`warm_prices`), or at start-up."""
+        budget = self.gateway_settings.budget
+        dollars = None
+        if budget.daily_usd is not None:
+            dollars = BUDGET_DAILY_USD.name
+        elif budget.monthly_usd is not None:
+            dollars = BUDGET_MONTHLY_USD.name
+        elif budget.dollars_anyone:
+            dollars = f"{BUDGET_OVERRIDES.name} (daily_usd, monthly_usd)"
+        tiers = {name: tier.deployment for name, tier in self.settings.tiers.items()}
+        found = tuple(self.prices.problems(tiers, dollars))
+        for problem in found:
+            log.warning("configuration: %s", problem.detailed)
+        return found
+
+    def warm_prices(self) -> None:
+        """Look up the tiers' prices (and report their problems) in a worker thread, once per process."""
+        if self._warming is None and "price_problems" not in vars(self):
+            self._warming = asyncio.get_running_loop().create_task(asyncio.to_thread(lambda: self.price_problems))
+
+    async def all_problems(self, detailed: bool) -> tuple[str, ...]:
+        """Every configuration problem, the prices' included (the price table read off the event loop); `detailed`
+        names the deployments (for a caller the bridge lets in)."""
+        prices = await asyncio.to_thread(lambda: self.price_problems)
+        return self.problems + tuple(p.detailed if detailed else p.public for p in prices)
 
     @property
     def lockout(self) -> str | None:

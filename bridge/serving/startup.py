@@ -60,14 +60,19 @@ def _local(host: str) -> bool:
 
 
 def startup_lines(
-    settings: Settings, host: str, port: int, api_of: dict[str, Api], gateway: GatewaySettings | None = None
+    settings: Settings,
+    host: str,
+    port: int,
+    api_of: dict[str, Api],
+    gateway: GatewaySettings | None = None,
+    price_problems: tuple[str, ...] = (),
 ) -> list[str]:
     """The start-up text; `api_of` gives the upstream API each tier's deployment is called through; `gateway`
-    (CLIENT_AUTH and the rest) says how clients sign in."""
+    (CLIENT_AUTH and the rest) says how clients sign in; `price_problems` what is wrong with the tiers' prices."""
     gateway = gateway or GatewaySettings()
     entra = gateway.entra if gateway.client_auth == "entra" else None
     lockout = settings.lockout or gateway.lockout
-    problems = settings.problems + gateway.problems
+    problems = settings.problems + gateway.problems + price_problems
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     lines = [f"claude-azure-bridge {VERSION} listening on {url}"]
     for upstream in settings.upstreams:
