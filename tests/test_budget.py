@@ -17,10 +17,11 @@ from bridge.gateway.usage.budget import HOLD_GRACE_SECONDS, Admission, Budget, S
 from bridge.gateway.usage.charge import OUTPUT_HOLD_CAP, allowance, estimated
 from bridge.gateway.usage.ledger import Amount, Hold, Ledger
 from bridge.gateway.usage.limits import BudgetConfig, Override, parse_overrides
-from bridge.gateway.usage.notices import HELD_RETRY_AFTER_SECONDS
+from bridge.gateway.usage.notices import HELD_RETRY_AFTER_SECONDS, budget_headers
 from bridge.gateway.usage.report import report
 from bridge.gateway.usage.store import Counts, DayUsage, MemoryUsageStore, UsageStore
 from bridge.gateway.usage.table_store import TableUsageStore
+from bridge.gateway.usage.window import Window
 from bridge.model import Message, Request, TextDelta, TextPart, ToolCallDelta, ToolCallStart, Usage
 from bridge.upstreams.stream import KEPT_CHARS, Received
 from tests.conftest import UsageStores
@@ -472,3 +473,172 @@ async def test_an_estimate_counts_the_text_kept_and_estimates_the_rest() -> None
     assert big.input > 0 and big.output >= small.output + 1000, "the kept text counted, the rest at 4 characters a token"
     received.feed([Usage(7, 3)])
     assert received.usage == Usage(7, 3)
+
+
+# ----- issue 20: dollars, the standing, warnings, rate limits -----------------------------------------------------
+
+USD = 1_000_000
+"""Micro-dollars in a dollar."""
+
+
+def money_budget(store: UsageStore, clock: Clock, **settings: Any) -> Budget:
+    return Budget(BudgetConfig(**settings), store, clock=clock)
+
+
+async def spend(budget: Budget, caller: Caller, micros: int, tokens: int = 100) -> None:
+    await budget.record(Spending(caller, "gpt-5"), Counts(tokens, 0, 0, 1, micros))
+
+
+async def test_a_dollar_budget_is_spent_held_and_named(make_usage_store: UsageStores) -> None:
+    clock = Clock(datetime(2025, 3, 14, 18, tzinfo=UTC))
+    budget = money_budget(make_usage_store(), clock, daily_usd=20 * USD, monthly_usd=400 * USD)
+    admitted = await admit(budget, ALICE, 1000, micros=15 * USD)
+    assert admitted is not None and admitted.hold is not None and admitted.hold.amount == Amount(1000, 15 * USD)
+    second = await admit(budget, ALICE, 1000, micros=5 * USD)
+    assert second is not None, "admitted while used + held is under the budget: $15 of $20"
+    with pytest.raises(BridgeError) as held:
+        await admit(budget, ALICE, 1000, micros=USD)
+    assert held.value.message.startswith(
+        "Daily dollar budget: $0.00 of $20.00 used today (UTC), and $20.00 more held by your requests still running"
+    )
+    budget.settle_soon(Spending(ALICE, "gpt-5"), second, Counts())
+    budget.settle_soon(Spending(ALICE, "gpt-5"), admitted, Counts(900, 0, 100, 1, 20_130_000))
+    await budget.settle()
+    error = await over(budget, ALICE)
+    assert error.message.startswith(
+        "Daily dollar budget used up: $20.13 of $20.00 today (UTC). It resets at 2025-03-15 00:00 UTC"
+    )
+    assert error.headers["retry-after"] == str(6 * 3600), "seconds until midnight UTC"
+    assert error.headers["x-bridge-budget-remaining-usd-day"] == "0.00"
+    assert error.headers["x-bridge-budget-remaining-usd-month"] == "379.87"
+    assert error.headers["x-bridge-budget-warning"] == "usd-day 100%"
+    clock.now = datetime(2025, 3, 15, tzinfo=UTC)
+    assert await admit(budget, ALICE, micros=USD), "a new day"
+
+
+async def test_the_standing_every_renderer_reads() -> None:
+    clock = Clock(datetime(2025, 3, 14, 12, tzinfo=UTC))
+    budget = money_budget(MemoryUsageStore(), clock, daily=10_000, daily_usd=10 * USD, monthly_usd=100 * USD, warn_percent=50)
+    await spend(budget, ALICE, 6_543_210, tokens=2_000)
+    admitted = await admit(budget, ALICE)
+    assert admitted is not None
+    standing = admitted.standing
+    assert [(b.key, b.used, b.limit) for b in standing.budgets] == [
+        ("usd-month", 6_543_210, 100 * USD),
+        ("usd-day", 6_543_210, 10 * USD),
+        ("tokens-day", 2_000, 10_000),
+    ]
+    assert [b.key for b in standing.warnings] == ["usd-day"] and standing.spent is None
+    assert budget_headers(standing) == {
+        "x-bridge-budget-remaining-usd-month": "93.45",
+        "x-bridge-budget-reset-month": "2025-04-01T00:00:00Z",
+        "x-bridge-budget-remaining-usd-day": "3.45",
+        "x-bridge-budget-reset-day": "2025-03-15T00:00:00Z",
+        "x-bridge-budget-remaining-tokens-day": "8000",
+        "x-bridge-budget-warning": "usd-day 65%",
+    }
+    unlimited = await admit(budget, Caller("nobody", "nobody", "entra", roles=frozenset({"Bridge.Lead"})))
+    assert unlimited is not None and unlimited.hold is None, "a limit applies, nothing to hold"
+
+
+async def test_a_warning_is_logged_once_per_person_and_period_whichever_instance(
+    make_usage_store: UsageStores, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(datetime(2025, 3, 14, 12, tzinfo=UTC))
+    here, there = (money_budget(make_usage_store(), clock, daily_usd=10 * USD) for _ in range(2))
+    with caplog.at_level(logging.WARNING, logger="bridge.gateway.usage"):
+        for budget in (here, there, here, there):
+            admitted = await admit(budget, BOB, micros=USD)
+            budget.settle_soon(Spending(BOB, "gpt-5"), admitted, Counts(10, 0, 1, 1, 2_500_000))
+            await budget.settle()
+        clock.now += timedelta(days=1)
+        await spend(there, BOB, 9 * USD)
+        await admit(here, BOB)
+    lines = [r.getMessage() for r in caplog.records if "budget warning" in r.getMessage()]
+    assert lines == [
+        "budget warning: bob@contoso.example has used 100% of their daily dollar budget ($10.00 of $10.00 for 2025-03-14); "
+        "it resets at 2025-03-15T00:00:00Z",
+        "budget warning: bob@contoso.example has used 90% of their daily dollar budget ($9.00 of $10.00 for 2025-03-15); "
+        "it resets at 2025-03-16T00:00:00Z",
+    ], "crossing 80 % at $10.00 of $10.00 (the fourth request), then again the next day"
+
+
+async def test_dollar_holds_keep_the_bound_on_two_instances(make_usage_store: UsageStores) -> None:
+    """16 requests at once through two instances, each holding $3 of a $10 budget: four are admitted (0, 3, 6, 9)."""
+    clock = Clock(datetime(2025, 3, 14, 12, tzinfo=UTC))
+    here, there = (money_budget(make_usage_store(), clock, daily_usd=10 * USD) for _ in range(2))
+
+    async def admitted(budget: Budget) -> Admission | None:
+        try:
+            return await admit(budget, BOB, 10, micros=3 * USD)
+        except BridgeError as error:
+            assert error.kind == "rate_limit_error" and "x-should-retry" not in error.headers
+            return None
+
+    admissions = await asyncio.gather(*(admitted(budget) for budget in [here, there] * 8))
+    assert sum(a is not None for a in admissions) == 4
+
+
+async def test_the_dollar_hold_of_a_dead_instance_expires(make_usage_store: UsageStores) -> None:
+    clock = Clock(datetime(2025, 3, 14, 12, tzinfo=UTC))
+    dead, alive = (money_budget(make_usage_store(), clock, daily_usd=10 * USD) for _ in range(2))
+    assert await admit(dead, ALICE, 10, lifetime=30, micros=10 * USD)  # the instance dies: nobody settles it
+    await refused_for_holds(alive, ALICE, 10)
+    clock.now += timedelta(seconds=30 + HOLD_GRACE_SECONDS + 60)
+    assert await admit(alive, ALICE, 10, micros=USD)
+
+
+async def test_requests_per_minute_on_two_instances(make_usage_store: UsageStores) -> None:
+    """12 requests at once through two instances against 5 a minute: 5 admitted, the others told when to retry."""
+    clock = Clock(datetime(2025, 3, 14, 12, 0, 20, tzinfo=UTC))
+    here, there = (money_budget(make_usage_store(), clock, requests_per_minute=5) for _ in range(2))
+    refusals: list[BridgeError] = []
+
+    async def admitted(budget: Budget) -> bool:
+        try:
+            await admit(budget, ALICE)
+            return True
+        except BridgeError as error:
+            refusals.append(error)
+            return False
+
+    results = await asyncio.gather(*(admitted(budget) for budget in [here, there] * 6))
+    assert results.count(True) == 5
+    for error in refusals:
+        assert error.kind == "rate_limit_error" and "x-should-retry" not in error.headers
+        assert "Rate limit: 5 requests a minute per person (RATE_LIMIT_REQUESTS_PER_MINUTE)" in error.message
+        assert error.headers["retry-after"] == "52", "40 s to the next minute, where the 5 weigh 4 from 12 s on"
+    clock.now += timedelta(seconds=40)
+    await over_rate(here, ALICE)
+    clock.now += timedelta(seconds=12)
+    assert await admit(there, ALICE), "the last minute's 5 now weigh 4"
+
+
+async def over_rate(budget: Budget, caller: Caller) -> BridgeError:
+    with pytest.raises(BridgeError) as caught:
+        await admit(budget, caller)
+    assert caught.value.kind == "rate_limit_error"
+    return caught.value
+
+
+async def test_tokens_per_minute_count_the_input_then_what_was_used() -> None:
+    clock = Clock(datetime(2025, 3, 14, 12, 0, 0, tzinfo=UTC))
+    budget = money_budget(MemoryUsageStore(), clock, tokens_per_minute=1000)
+    admitted = await budget.admit(ALICE, Amount(400), 60, input_tokens=300)
+    assert admitted is not None and admitted.counted == 300
+    budget.settle_soon(Spending(ALICE, "gpt-5"), admitted, Counts(350, 0, 700, 1))
+    await budget.settle()
+    error = await over_rate(budget, ALICE)
+    assert "1,000 tokens a minute per person (RATE_LIMIT_TOKENS_PER_MINUTE)" in error.message
+    assert error.headers["retry-after"] == "63", "1,050 this minute: 60 s, then 1,050 × (1 - t / 60) < 1,000 from 3 s on"
+
+
+def test_the_window_slides() -> None:
+    window = Window().at(120.0).counting(6, 600)
+    assert window.start == 120 and window.load(150.0) == (6, 600)
+    rolled = window.at(190.0)
+    assert (rolled.start, rolled.previous_requests, rolled.requests) == (180, 6, 0)
+    assert rolled.load(190.0) == pytest.approx((5.0, 500.0)), "the minute before, weighted by what of it is still inside"
+    assert window.at(300.0) == Window(300), "two minutes later, nothing"
+    assert rolled.wait(0, 6, 2, 190.0) == 30, "6 × (1 - t / 60) ≤ 2 from 40 s into the minute"
+    assert window.wait(6, 0, 4, 150.0) == 50, "not before the next minute, then 6 × (1 - t / 60) ≤ 4 from 20 s into it"

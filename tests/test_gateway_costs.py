@@ -143,6 +143,7 @@ def test_an_admin_reads_anyones_usage_by_id_or_name(
         read = answer.json()
         assert read["user"] == {"id": spender.object_id, "name": spender.username}
         assert read["today"]["requests"] == 1 and read["today"]["cost_usd"] == own["today"]["cost_usd"] > 0
+        assert read["budgets"] == own["budgets"] and read["today"]["limit_usd"] == 1, "the limits of their last request"
     unknown = usage_of(bridge_b, entra.token(admin), user="nobody@contoso.example")
     assert unknown.status_code == 404 and "nobody@contoso.example" in unknown.text
 

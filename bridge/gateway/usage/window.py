@@ -63,4 +63,4 @@ class Window:
         else:
             # not before the next minute, when `current` becomes the minute before and weighs less as it passes
             seconds = WINDOW_SECONDS - elapsed + WINDOW_SECONDS * (1 - room / current)
-        return max(1, math.ceil(seconds))
+        return max(1, math.ceil(seconds - 1e-9))
