@@ -737,10 +737,10 @@ def test_cli_discovers_the_bridge_models(latest_cli: Cli, bridge: RunningBridge,
 
 @pytest.fixture(scope="module")
 def entra_bridge(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
-    """A bridge that signs callers in with Entra ID, each with a daily budget of one token (none for Bridge.Lead)."""
-    env = bridge_env(
-        fake_azure, **entra.bridge_settings(), BUDGET_DAILY_TOKENS="1", BUDGET_OVERRIDES="role:Bridge.Lead=daily:unlimited"
-    )
+    """A bridge that signs callers in with Entra ID, each with a daily budget of one token (none for Bridge.Lead; a
+    cent a day for Bridge.Frugal)."""
+    overrides = "role:Bridge.Lead=daily:unlimited;role:Bridge.Frugal=daily:unlimited,daily_usd:0.01"
+    env = bridge_env(fake_azure, **entra.bridge_settings(), BUDGET_DAILY_TOKENS="1", BUDGET_OVERRIDES=overrides)
     running = start_bridge(env, tmp_path_factory.mktemp("entra-bridge") / "b.log")
     yield running
     stop_bridge(running)
@@ -814,3 +814,31 @@ def test_cli_over_budget_shows_the_bridges_message_at_once(
     assert [line["status"] for line in refused] == [429], f"one request, no retries\n{run.report()}"
     assert len(fake_azure.requests) == calls_before, run.report()
     assert took < CLI_TIMEOUT / 4, f"shown at once (took {took:.1f} s)\n{run.report()}"
+
+
+def test_cli_over_a_dollar_budget_shows_which_budget_and_when_it_resets(
+    cli: Cli, entra_bridge: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure, tmp_path: Path
+) -> None:
+    """A cent a day, spent by one answer (10,000 input tokens of gpt-5 at $1.25 per million): the CLI shows the
+    bridge's message naming the daily dollar budget, what was used of it and when it resets, and does not retry."""
+    frugal = new_user("Bridge.Frugal")
+    token = entra.token(frugal)
+    fake_azure.enqueue(Text("That was the cent.", prompt_tokens=10_000), deployment=MAIN_DEPLOYMENT)
+    spent = httpx.post(
+        entra_bridge.url + "/v1/messages",
+        headers={"x-api-key": token},
+        json={"model": "claude-opus-4-8", "max_tokens": 20, "messages": [{"role": "user", "content": "spend it"}]},
+        timeout=30,
+    )
+    assert spent.status_code == 200 and spent.headers["x-bridge-budget-remaining-usd-day"] == "0.01", spent.headers
+    sign_in_with_helper(tmp_path, token)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    run = run_claude(cli, entra_bridge, fake_azure, tmp_path, workdir, "-p", "say hi", ANTHROPIC_AUTH_TOKEN="")
+
+    shown = run.stdout + run.stderr
+    assert run.returncode != 0, run.report()
+    assert "Daily dollar budget used up: $0.01 of $0.01 today (UTC). It resets at " in shown, run.report()
+    assert " 00:00 UTC" in shown, run.report()
+    assert [line["status"] for line in user_lines(run, frugal)] == [429], f"one request, no retries\n{run.report()}"
