@@ -15,7 +15,9 @@ import azure.functions as func
 import azurefunctions.extensions.http.fastapi  # noqa: F401 - the import is the switch: HTTP streaming on
 
 from bridge.routes import ROUTES
+from bridge.telemetry.request_log import quiet_azure_sdk_logs
 
+quiet_azure_sdk_logs()
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for route in ROUTES:

@@ -4,7 +4,7 @@ In process (`in_process`): a long recorded-style Azure stream (`azure_stream`)
 goes through the bridge's own path, as `upstreams/chat/call.py` and
 `fronts/anthropic/stream.py` run it:
 
-    StreamDecoder.feed (SSE data → JSON → ChatStreamTranslator) → StreamWriter.render → bytes
+    StreamDecoder.feed (SSE data → JSON → ChatStreamTranslator) → AnthropicStreamRenderer.render → bytes
 
 timed with `time.process_time()`, in two feeding patterns:
 
@@ -50,20 +50,20 @@ def _reads(body: bytes) -> list[bytes]:
 def translate(pieces: list[bytes]) -> tuple[int, int]:
     """Run the bridge's translation over `pieces` (one read each); returns (bytes out, delta events out)."""
     decoder = StreamDecoder(ChatStreamTranslator(), None)
-    writer = AnthropicStreamRenderer("msg_bench", "claude-opus-4-8")
-    size = len(writer.opening())
+    renderer = AnthropicStreamRenderer("msg_bench", "claude-opus-4-8")
+    size = len(renderer.opening())
     deltas = 0
     for piece in pieces:
         events = decoder.feed(piece)
         if events:
-            out = writer.render(events)
+            out = renderer.render(events)
             size += len(out)
             deltas += out.count(DELTA_EVENT)
         if decoder.finished:
             break
-    out = writer.render(decoder.end())
+    out = renderer.render(decoder.end())
     size += len(out)
-    if not writer.finished:
+    if not renderer.finished:
         raise RuntimeError("the translated stream did not finish")
     return size, deltas
 

@@ -11,9 +11,9 @@ import uvicorn
 from bridge import VERSION
 from bridge.app import create_app
 from bridge.config.table import SETTINGS
-from bridge.model import Target
 from bridge.serving.process import current_bridge
 from bridge.serving.startup import startup_lines
+from bridge.telemetry.request_log import quiet_azure_sdk_logs
 
 LOCAL_HOST = "127.0.0.1"
 FUNCTIONS_PORT = 7071
@@ -26,9 +26,9 @@ def _port(text: str) -> int:
 
 
 def _settings_help() -> str:
-    lines = ["settings (environment variables; the README's Configuration section says more):"]
+    lines = ["settings (environment variables; docs/configuration.md says more):"]
     for setting in SETTINGS:
-        lines += textwrap.wrap(setting.description, 100, initial_indent=f"  {setting.name:<26}", subsequent_indent=" " * 28)
+        lines += textwrap.wrap(setting.described, 100, initial_indent=f"  {setting.name:<26}", subsequent_indent=" " * 28)
     return "\n".join(lines)
 
 
@@ -45,10 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--version", action="version", version=f"claude-azure-bridge {VERSION}")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
-    bridge = current_bridge()
-    apis = {tier.setting: bridge.api(Target(tier.deployment, tier.setting, tier.api)) for tier in bridge.settings.tiers.values()}
-    prices = tuple(problem.detailed for problem in bridge.price_problems)
-    print("\n".join(startup_lines(bridge.settings, args.host, args.port, apis, bridge.gateway_settings, prices)), flush=True)
+    quiet_azure_sdk_logs()
+    print("\n".join(startup_lines(current_bridge(), args.host, args.port)), flush=True)
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level, access_log=False, lifespan="on")
 
 

@@ -31,32 +31,32 @@ FUNCTIONS_PREFIX = "/api/"
 SERVED = ", ".join(f"{method} {route.path}" for route in ENDPOINTS for method in route.methods)
 
 
-def _not_found(request: HttpRequest) -> BridgeError:
-    path = request.url.path
+def _not_found(req: HttpRequest) -> BridgeError:
+    path = req.url.path
     if path.startswith(FUNCTIONS_PREFIX):
         root = path[len(FUNCTIONS_PREFIX) - 1 :]
         return BridgeError(
             "not_found_error",
-            f"No route for {request.method} {path}: the bridge's routes sit at the root of its URL, with no /api prefix "
+            f"No route for {req.method} {path}: the bridge's routes sit at the root of its URL, with no /api prefix "
             f"(use {root}; for Claude Code, ANTHROPIC_BASE_URL is the URL without /api)",
         )
-    return BridgeError("not_found_error", f"No route for {request.method} {path}: the bridge serves {SERVED}")
+    return BridgeError("not_found_error", f"No route for {req.method} {path}: the bridge serves {SERVED}")
 
 
-async def _http_error(request: HttpRequest, exc: Exception) -> Response:
+async def _http_error(req: HttpRequest, exc: Exception) -> Response:
     """Unknown paths and methods answer in the error shape of the client API the path belongs to."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
-    path = request.url.path
+    path = req.url.path
     if status == 405:
-        error = BridgeError("invalid_request_error", f"{request.method} is not allowed on {path}")
+        error = BridgeError("invalid_request_error", f"{req.method} is not allowed on {path}")
     elif status == 404:
-        error = _not_found(request)
+        error = _not_found(req)
     else:
         error = BridgeError("api_error", "Internal error")
     front = OPENAI if path.removeprefix(FUNCTIONS_PREFIX[:-1]).startswith(OPENAI_PATHS) else ANTHROPIC
     response = front.error_response(error, new_request_id())
     response.status_code = status
-    return response if request.method == PREFLIGHT else add_cors_headers(request, response)
+    return response if req.method == PREFLIGHT else add_cors_headers(req, response)
 
 
 @asynccontextmanager

@@ -25,6 +25,14 @@ Stream side (what an upstream yields, in order)::
 
 `ToolCallStart.slot` is the upstream's own index of a call, so parallel calls
 stay apart; fronts assign their own block or choice indexes.
+
+Where a request goes, and the words every layer shares::
+
+    Target(deployment, setting, api)   the deployment, the setting that named it (or PASS_THROUGH), the tier's Api
+    Api          "chat" | "responses"  the upstream API a deployment is called through
+    ClientAuth   "token" | "entra"     how clients sign in (CLIENT_AUTH)
+    Body         a JSON object as an upstream API takes or gives it
+    bounded()    an identifier that fits MAX_IDENTIFIER_LENGTH (else its SHA-256)
 """
 
 from __future__ import annotations
@@ -37,6 +45,10 @@ Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["end_turn", "max_tokens", "tool_use", "stop_sequence", "refusal"]
 ToolChoiceMode = Literal["auto", "required", "none", "tool"]
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+Api = Literal["chat", "responses"]
+"""The upstream API a deployment is called through: chat/completions or Responses."""
+ClientAuth = Literal["token", "entra"]
+"""How clients sign in (CLIENT_AUTH): the shared token, or Entra ID and personal keys."""
 
 
 @dataclass(slots=True)
@@ -160,6 +172,23 @@ class Request:
     """A stable key (the client's session) so the upstream's prompt cache hits across turns."""
 
 
+PASS_THROUGH = "model"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The deployment a request goes to, the setting that named it, and the tier's API (None: automatic)."""
+
+    deployment: str
+    setting: str
+    """The setting to change to pick another deployment (`PASS_THROUGH` for the request's own model name)."""
+    api: Api | None = None
+
+    @property
+    def source(self) -> str:
+        return "the request's model name" if self.setting == PASS_THROUGH else self.setting
+
+
 @dataclass(slots=True)
 class TextDelta:
     text: str
@@ -260,27 +289,6 @@ class Completion:
     content: list[TextPart | ReasoningPart | ToolCall | WebSearchCall | WebSearchResults]
     finish: Finish
     usage: Usage
-
-
-Api = Literal["chat", "responses"]
-ClientAuth = Literal["token", "entra"]
-
-
-PASS_THROUGH = "model"
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """The deployment a request goes to, the setting that named it, and the tier's API (None: automatic)."""
-
-    deployment: str
-    setting: str
-    """The setting to change to pick another deployment (`PASS_THROUGH` for the request's own model name)."""
-    api: Api | None = None
-
-    @property
-    def source(self) -> str:
-        return "the request's model name" if self.setting == PASS_THROUGH else self.setting
 
 
 MAX_IDENTIFIER_LENGTH = 64

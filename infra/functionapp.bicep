@@ -54,7 +54,7 @@ param virtualNetworkSubnetId string = ''
 param allowedIpRanges array = []
 
 // ----- Flex Consumption
-// Sizing, from `python -m bench.sizing` (bench/README.md section 8; figures in README "What it costs"):
+// Sizing, from `python -m bench.sizing` (bench/README.md section 8; figures in docs/deploy.md, "Cost and sizing"):
 // one bridge process holds 500 concurrent streams of the recorded 51 KB Claude Code request (100 deltas
 // 50 ms apart) with about 0.19 MiB and 7 ms of CPU per stream above a 63 MiB idle process; the
 // worker with the HTTP-streaming extension loads in about 1 s and 73 MiB. Its upstream connection pool
@@ -68,7 +68,7 @@ param allowedIpRanges array = []
 //   bridge's) an instance stays under half its core, and well under the pool's 256. The former 16
 //   started (and billed) a second instance, with its cold start, for every 16 streams.
 // - maximumInstanceCount 20: 2,000 streams at once, eight times the busiest moments of 1,000
-//   developers (about 250 streams: README "What it costs"), and a ceiling on what a flood of
+//   developers (about 250 streams: docs/deploy.md, "Cost and sizing"), and a ceiling on what a flood of
 //   requests can cost: 20 instances of 2 GB are about USD 3.70 an hour. The Azure OpenAI quota
 //   (tokens per minute) binds long before.
 

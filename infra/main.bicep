@@ -36,8 +36,8 @@ param principalId string = ''
 param pythonVersion string = '3.11'
 
 // The three defaults below come from measurement (python -m bench.sizing): the reasoning is with the
-// same parameters in functionapp.bicep, and in the README's "What it costs".
-@description('Memory of each instance, in MB.')
+// same parameters in functionapp.bicep, and in docs/deploy.md ("Cost and sizing").
+@description('Memory of each instance, in MB. It sets the CPU too: 512 MB get a quarter of a core, 2048 MB one core, 4096 MB two.')
 @allowed([
   512
   2048
@@ -45,7 +45,7 @@ param pythonVersion string = '3.11'
 ])
 param instanceMemoryMB int = 2048
 
-@description('Maximum number of instances the app scales out to.')
+@description('Maximum number of instances the app scales out to: with 100 requests per instance, 20 hold 2,000 streams at once and cap what a flood of requests can cost (about USD 3.70 an hour).')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 20
@@ -57,27 +57,27 @@ param httpPerInstanceConcurrency int = 100
 
 // ===== Network and security ===================================================
 
-@description('VNET_ENABLED: private networking. A virtual network, the Function App integrated with it, private endpoints and private DNS zones for Azure OpenAI, Key Vault and storage (blob, queue, table), and public network access off for the Azure OpenAI resource this deployment creates, Key Vault and storage. The Function App itself stays reachable (see allowedIpRanges).')
+@description('VNET_ENABLED: private networking. A virtual network, the Function App integrated with it, private endpoints and private DNS zones for Azure OpenAI, Key Vault and storage (blob, queue, table), and public network access off for the Azure OpenAI resource this deployment creates, Key Vault and storage. The Function App itself stays reachable (see ALLOWED_IP_RANGES).')
 param vnetEnabled bool = false
 
-@description('VNET_ADDRESS_PREFIX: address space of the virtual network, a /23 or larger; the bridge uses its first two /24s (app subnet, private endpoints). Only with vnetEnabled.')
+@description('VNET_ADDRESS_PREFIX: address space of the virtual network, a /23 or larger; the bridge uses its first two /24s (app subnet, private endpoints). Only with VNET_ENABLED.')
 param vnetAddressPrefix string = '10.0.0.0/16'
 
 @description('ALLOWED_IP_RANGES: client address ranges allowed to call the Function App and its SCM site (deployments), comma- or space-separated; a bare address means /32 (/128 for IPv6). Empty = every address.')
 param allowedIpRanges string = ''
 
-@description('ALLOWED_ORIGINS: web pages (origins such as https://chat.example.com) whose scripts may call the bridge from a browser, comma-separated, or * for any page. Empty = none. The bridge answers CORS itself (bridge/cors.py); the platform\'s CORS stays off.')
+@description('ALLOWED_ORIGINS: web pages (origins such as https://chat.example.com) whose scripts may call the bridge from a browser, comma-separated, or * for any page. Empty = none. The bridge answers CORS itself (bridge/serving/cors.py); the platform\'s CORS stays off.')
 param allowedOrigins string = ''
 
-@description('KEY_VAULT_PURGE_PROTECTION: true keeps a deleted vault and its secrets recoverable for 7 days and impossible to purge, also by `azd down --purge`. Irreversible for the vault.')
+@description('KEY_VAULT_PURGE_PROTECTION: `true` keeps a deleted vault and its secrets recoverable for 7 days and impossible to purge, also by `azd down --purge`. Irreversible for the vault.')
 param keyVaultPurgeProtection bool = false
 
 // ===== Azure OpenAI ==========================================================
 
-@description('Resource id of an existing Azure OpenAI resource, in any resource group or subscription (/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<name>). Empty = create a new resource with the model deployments below.')
+@description('Resource id of an existing Azure OpenAI resource, in any resource group or subscription (/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<name>). Empty = create a new resource with the deployments BIG_MODEL and SMALL_MODEL.')
 param existingOpenAiResourceId string = ''
 
-@description('Region of a new Azure OpenAI resource; empty = location. Must offer the models and SKU below.')
+@description('Region of a new Azure OpenAI resource; empty = AZURE_LOCATION. Must offer the models and SKU of BIG_MODEL_NAME and SMALL_MODEL_NAME.')
 param openAiLocation string = ''
 
 @description('How the bridge authenticates to Azure OpenAI: entra (managed identity, no key; a new resource gets key auth disabled) or key (key1 of the resource is copied into Key Vault and reaches the app as AZURE_OPENAI_API_KEY).')
@@ -202,7 +202,7 @@ param defaultContextWindow int = 272000
 ])
 param clientAuth string = 'token'
 
-@description('ENTRA_APP_ROLE_REQUIRED: with CLIENT_AUTH=entra, only users and groups assigned the app role Bridge.User get a token for the bridge (whoever runs azd up is assigned); false = every user of the tenant.')
+@description('ENTRA_APP_ROLE_REQUIRED: `true`: with CLIENT_AUTH=entra, only users and groups assigned the app role Bridge.User get a token for the bridge (whoever runs azd up is assigned); false = every user of the tenant.')
 param entraAppRoleRequired bool = false
 
 @description('PERSONAL_KEY_DAYS: days a personal key (for Cursor) works before it lapses.')

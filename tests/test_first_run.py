@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from bridge.config.load import load_settings
+from bridge.serving.process import Bridge
 from bridge.serving.startup import startup_lines
 from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
 from tests.support.fake_azure import FakeAzure
@@ -43,15 +44,14 @@ def test_start_up_says_what_serves_what_and_what_to_paste(bridge: RunningBridge)
 
 
 def test_start_up_warns_when_auth_is_off_and_louder_beyond_localhost() -> None:
-    settings = load_settings({"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com", "BIG_MODEL": "gpt-4.1"})
-    apis = {"BIG_MODEL": "responses"}
-    local = "\n".join(startup_lines(settings, "127.0.0.1", 7071, apis))  # type: ignore[arg-type]
-    wide = "\n".join(startup_lines(settings, "0.0.0.0", 7071, apis))  # type: ignore[arg-type]
+    bridge = Bridge(load_settings({"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com", "BIG_MODEL": "gpt-4.1"}))
+    local = "\n".join(startup_lines(bridge, "127.0.0.1", 7071))
+    wide = "\n".join(startup_lines(bridge, "0.0.0.0", 7071))
     assert "client auth is OFF" in local and "this machine" in local
     assert "client auth is OFF" in wide and "anyone on your network" in wide
     assert "CLAUDE_CODE_AUTO_COMPACT_WINDOW=1047576" in local and "assumes" not in local, "gpt-4.1 holds 1M already"
     unknown = load_settings({"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com", "BIG_MODEL": "my-model"})
-    assert "the input window of my-model" in "\n".join(startup_lines(unknown, "127.0.0.1", 7071, apis))  # type: ignore[arg-type]
+    assert "the input window of my-model" in "\n".join(startup_lines(Bridge(unknown), "127.0.0.1", 7071))
 
 
 def test_every_configuration_problem_is_named_at_start_up(fake_azure: FakeAzure, tmp_path: Path) -> None:

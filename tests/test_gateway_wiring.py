@@ -364,13 +364,13 @@ async def test_settlements_outlive_the_request_and_count_before_the_rows_are_wri
 
 def test_the_start_up_text_says_how_clients_sign_in() -> None:
     from bridge.config.load import load_settings
+    from bridge.serving.process import Bridge
     from bridge.serving.startup import startup_lines
 
     env = {"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com", "BIG_MODEL": "gpt-5", **ENTRA_ENV}
-    text = "\n".join(startup_lines(load_settings(env), "127.0.0.1", 7071, {"BIG_MODEL": "responses"}, load_gateway_settings(env)))
+    text = "\n".join(startup_lines(Bridge(load_settings(env), load_gateway_settings(env)), "127.0.0.1", 7071))
     assert f"client auth: Microsoft Entra ID (tenant {TENANT}" in text and "client auth is OFF" not in text
     assert f'"apiKeyHelper": "az account get-access-token --resource api://{CLIENT_ID} --query accessToken -o tsv"' in text
     broken = {**env, "ENTRA_CLIENT_ID": "not-a-guid"}
-    apis = {"BIG_MODEL": "responses"}
-    refusing = "\n".join(startup_lines(load_settings(broken), "127.0.0.1", 7071, apis, load_gateway_settings(broken)))
+    refusing = "\n".join(startup_lines(Bridge(load_settings(broken), load_gateway_settings(broken)), "127.0.0.1", 7071))
     assert "REFUSING every request until this is fixed: its sign-in cannot work: ENTRA_CLIENT_ID must be a GUID" in refusing

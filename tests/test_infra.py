@@ -971,20 +971,58 @@ def test_settings_and_roles_are_the_same_in_both_modes() -> None:
     assert "vnetEnabled" not in json.dumps(roles_scope)
 
 
-def test_readme_documents_every_azd_setting() -> None:
-    """Every azd environment setting main.parameters.json reads is in the README's options table."""
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("\n### Options\n", 1)[1].split("\n### ", 1)[0]
+def test_the_configuration_page_documents_every_azd_variable() -> None:
+    """Every azd environment setting main.parameters.json reads is in docs/configuration.md's tables."""
+    page = (ROOT / "docs" / "configuration.md").read_text()
     # Set by azd itself, or fed back from the previous provision's outputs.
     managed = {"AZURE_ENV_NAME", "AZURE_PRINCIPAL_ID", "AZURE_RESOURCE_GROUP", "AZURE_KEY_VAULT_NAME"}
     settings = {var for entry in parameters_file().values() for var in re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", entry["value"])}
-    undocumented = sorted(var for var in settings - managed if f"`{var}`" not in table)
-    assert not undocumented, f"README's Deploy to Azure > Options table does not document {undocumented}"
-    security = readme.split("\n### Security and network\n", 1)[1].split("\n### ", 1)[0]
+    undocumented = sorted(var for var in settings - managed if f"| `{var}` |" not in page)
+    assert not undocumented, f"docs/configuration.md does not document the azd variables {undocumented}"
+
+
+def test_the_deploy_page_answers_the_security_questions() -> None:
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    security = deploy.split("\n## Security and network\n", 1)[1].split("\n## ", 1)[0]
     for topic in ("What is public, what is private", "Where secrets live", "Who can publish code", "Logs and audit"):
         assert topic in security, f"the security section answers: {topic}"
     for name in ("VNET_ENABLED", "ALLOWED_IP_RANGES", "KEY_VAULT_PURGE_PROTECTION", "privatelink.vaultcore.azure.net"):
         assert name in security
+
+
+def _deployed_by_default(value: Any) -> str:
+    """What `azd up` hands the app for an azd variable left unset: '' when the setting stays unset (an empty
+    string, or 0 for the numbers functionapp.bicep passes on as unset), else the default as text."""
+    if value in ("", 0, None):
+        return ""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def test_what_azd_up_deploys_is_each_settings_in_azure() -> None:
+    """A setting's row says what `azd up` deploys when that is not the bridge's default (REQUEST_TIMEOUT: 225
+    against 600), and main.bicep's parameter defaults say the same: neither can change without the other."""
+    parameters = {var: name for name, entry in parameters_file().items() for var in re.findall(r"\$\{(\w+)\}", entry["value"])}
+    literal = dict(re.findall(r"^\s+([A-Z][A-Z0-9_]*): '([^'$]*)'$", text("functionapp.bicep"), re.MULTILINE))
+    checked = []
+    for setting in SETTINGS:
+        if setting.name in parameters:
+            deployed = _deployed_by_default(param("main.bicep", parameters[setting.name]).get("default"))
+        elif setting.name in literal:
+            deployed = literal[setting.name]
+        else:
+            assert not setting.in_azure, f"{setting.name}: in_azure, but `azd up` sets no value of its own"
+            continue
+        checked.append(setting.name)
+        if setting.in_azure:
+            assert deployed == setting.in_azure, (
+                f"{setting.name}: `azd up` deploys {deployed!r}, its row says {setting.in_azure!r}"
+            )
+        else:
+            assert deployed in ("", setting.default), (
+                f"{setting.name}: `azd up` deploys {deployed!r}, not the default {setting.default!r}: say so with in_azure "
+                "(and why, in in_azure_note)"
+            )
+    assert {"REQUEST_TIMEOUT", "MAX_STREAM_SECONDS", "HEARTBEAT_SECONDS", "PERSONAL_KEY_DAYS"} <= set(checked)
 
 
 # ----- azure.yaml, hooks, .funcignore -------------------------------------------------------------------------

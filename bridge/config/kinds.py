@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, get_args
 from urllib.parse import urlsplit
 
 from bridge.model import Api, ClientAuth
@@ -22,8 +22,8 @@ T = TypeVar("T")
 C = TypeVar("C", bound=str)
 
 
-API_CHOICES: tuple[Api, ...] = ("chat", "responses")
-CLIENT_AUTH_CHOICES: tuple[ClientAuth, ...] = ("token", "entra")
+API_CHOICES: tuple[Api, ...] = get_args(Api)
+CLIENT_AUTH_CHOICES: tuple[ClientAuth, ...] = get_args(ClientAuth)
 
 
 AZURE_PATH_SUFFIXES = ("/openai/v1", "/openai")
@@ -52,6 +52,15 @@ def unresolved(value: str) -> bool:
     return value.startswith(KEY_VAULT_REFERENCE)
 
 
+def unresolved_problem(name: str) -> str:
+    """The problem of a setting whose Key Vault reference was not resolved (`unresolved`)."""
+    return (
+        f"{name} is a Key Vault reference the platform could not resolve, so it is treated as unset: give the app's "
+        "identity 'Key Vault Secrets User' on the vault (keyVaultReferenceIdentity), check the secret exists and the "
+        "vault is reachable, then restart the app"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Kind(Generic[T]):
     """How a setting's text becomes its value: `parse` raises `ValueError` saying what the value must be.
@@ -66,11 +75,16 @@ def _text(raw: str) -> str:
     return raw
 
 
-def _positive(raw: str) -> float:
+def _float(raw: str) -> float:
+    """`raw` as a float; NaN when it is none (every check below refuses NaN)."""
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError:
-        value = math.nan
+        return math.nan
+
+
+def _positive(raw: str) -> float:
+    value = _float(raw)
     if not 0 < value < math.inf:
         raise ValueError(f"must be a positive number, got {raw!r}")
     return value
@@ -84,10 +98,7 @@ def _whole(raw: str) -> int:
 
 
 def _number(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
+    value = _float(raw)
     if not math.isfinite(value):
         raise ValueError(f"must be a number, got {raw!r}")
     return value
@@ -125,7 +136,8 @@ def _url(suffixes: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address (127.0.0.1, ::1): this machine."""
     if host == "localhost":
         return True
     try:
@@ -138,7 +150,7 @@ def _https_url(raw: str) -> str:
     """A URL the bridge trusts what it reads from (signing keys): https, or http to this machine (a local stand-in)."""
     url = _url(())(raw)
     parts = urlsplit(url)
-    if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
+    if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
         raise ValueError(
             f"must start with https:// (plain http only for a local stand-in on localhost, 127.0.0.1 or ::1), got {raw!r}: "
             "signing keys fetched over plain http let anyone on the path forge every token"

@@ -22,10 +22,6 @@ from bridge.config.table import (
     AUTH_TOKEN,
     BIG_MODEL,
     CUSTOM_HEADERS,
-    DEFAULT_HEARTBEAT_SECONDS,
-    DEFAULT_LONG_CONTEXT_THRESHOLD,
-    DEFAULT_MAX_REQUEST_BYTES,
-    DEFAULT_REQUEST_TIMEOUT,
     ENDPOINT,
     HEARTBEAT_SECONDS,
     LONG_CONTEXT_THRESHOLD,
@@ -40,7 +36,7 @@ from bridge.config.table import (
     TEMPERATURES,
     TIER_APIS,
     TIER_FALLBACKS,
-    TIERS,
+    TIER_SETTINGS,
     TOP_PS,
     Setting,
     _clean,
@@ -53,6 +49,7 @@ RESPONSES_SINCE = "2025-03-01-preview"
 
 
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+UpstreamAuth = Literal["api-key", "entra-id", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +74,13 @@ class UpstreamSetting:
     @property
     def host(self) -> str:
         return urlsplit(self.base_url).netloc
+
+    @property
+    def auth(self) -> UpstreamAuth:
+        """How the bridge signs in to it: its key; else Microsoft Entra ID on Azure, nothing elsewhere."""
+        if self.api_key:
+            return "api-key"
+        return "entra-id" if self.flavor == "azure" else "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,11 +184,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
     tiers = {
         tier.setting: tier
-        for setting, api in zip(TIERS, TIER_APIS, strict=True)
+        for setting, api in zip(TIER_SETTINGS, TIER_APIS, strict=True)
         if (tier := _tier(env, setting, api, problems)) is not None
     }
     dated = [upstream for upstream in upstreams if upstream.flavor == "azure" and not upstream.offers_responses]
-    for api_setting, tier_setting in zip(TIER_APIS, TIERS, strict=True):
+    for api_setting, tier_setting in zip(TIER_APIS, TIER_SETTINGS, strict=True):
         tier = tiers.get(tier_setting.name)
         if tier is not None and tier.api == "responses" and dated:
             problems.append(
@@ -197,7 +201,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"{BIG_MODEL.name} is not set, so opus requests (Claude Code's default model) fail: set it to the deployment "
             "that serves them"
         )
-    timeout = REQUEST_TIMEOUT.value(env, problems) or DEFAULT_REQUEST_TIMEOUT
+    timeout = REQUEST_TIMEOUT.value_or_default(env, problems)
     auth_token = AUTH_TOKEN.value(env, problems)
     lockout = lockout_reason(env, auth_token)
     if lockout is not None and lockout not in problems:
@@ -209,10 +213,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lockout=lockout,
         request_timeout=timeout,
         max_stream_seconds=min(MAX_STREAM_SECONDS.value(env, problems) or timeout, timeout),
-        heartbeat_seconds=HEARTBEAT_SECONDS.value(env, problems) or DEFAULT_HEARTBEAT_SECONDS,
+        heartbeat_seconds=HEARTBEAT_SECONDS.value_or_default(env, problems),
         max_tokens_limit=MAX_TOKENS_LIMIT.value(env, problems),
-        max_request_bytes=MAX_REQUEST_BYTES.value(env, problems) or DEFAULT_MAX_REQUEST_BYTES,
-        long_context_threshold=LONG_CONTEXT_THRESHOLD.value(env, problems) or DEFAULT_LONG_CONTEXT_THRESHOLD,
+        max_request_bytes=MAX_REQUEST_BYTES.value_or_default(env, problems),
+        long_context_threshold=LONG_CONTEXT_THRESHOLD.value_or_default(env, problems),
         custom_headers=_custom_headers(env, problems),
         allowed_origins=ALLOWED_ORIGINS.value(env, problems) or frozenset(),
         problems=tuple(problems),

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bridge.config.kinds import unresolved
-from bridge.config.table import ALLOW_OPEN_ACCESS, AUTH_TOKEN, CLIENT_AUTH, _unresolved_problem
+from bridge.config.kinds import unresolved, unresolved_problem
+from bridge.config.table import ALLOW_OPEN_ACCESS, AUTH_TOKEN, CLIENT_AUTH
 
 MIN_TOKEN_LENGTH = 32
 IN_AZURE = "WEBSITE_SITE_NAME"
@@ -26,7 +26,7 @@ def lockout_reason(env: Mapping[str, str], token: str | None) -> str | None:
         return None
     raw = env.get(AUTH_TOKEN.name, "").strip()
     if unresolved(raw):
-        return _unresolved_problem(AUTH_TOKEN.name)
+        return unresolved_problem(AUTH_TOKEN.name)
     in_azure = bool(env.get(IN_AZURE, "").strip())
     if not in_azure or (token is not None and len(token) >= MIN_TOKEN_LENGTH):
         return None

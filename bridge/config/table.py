@@ -33,16 +33,23 @@ from bridge.config.kinds import (
     T,
     is_placeholder,
     unresolved,
+    unresolved_problem,
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Setting(Generic[T]):
-    """One setting (or a family of them, named with `*`): its name, kind, description and example."""
+    """One setting (or a family of them, named with `*`): its name, kind, description, example and default.
+
+    What it is when unset is written once, here: a `default` (parsed by `kind`), the value of another setting
+    (`default_from`), or words (`unset`).  `python -m bridge --help`, local.settings.sample.json and
+    docs/configuration.md render it from the row (scripts/sync_docs.py).
+    """
 
     name: str
     kind: Kind[T]
     description: str
+    """What it does; the default is not repeated here (it is `default`)."""
     example: str = ""
     secret: bool = False
     deployed: bool = True
@@ -51,10 +58,42 @@ class Setting(Generic[T]):
     """The name local.settings.sample.json shows for a family (`CUSTOM_HEADER_*`); default: the name."""
     alias: str = ""
     """An older name read when this one is unset."""
+    default: str = ""
+    """The value used when the setting is unset, in the setting's own syntax (`600`), parsed by `kind`."""
+    default_from: Setting[T] | None = None
+    """Or: the setting whose value it takes when unset (MIDDLE_MODEL takes BIG_MODEL's)."""
+    unset: str = ""
+    """Or, when no value stands in: what leaving it unset means, in words (`no limit`)."""
+    in_azure: str = ""
+    """What `azd up` deploys when that is not the default, in the setting's own syntax (tests/test_infra.py checks
+    it against infra/main.bicep)."""
+    in_azure_note: str = ""
+    """Why `azd up` deploys `in_azure`, or what it deploys when that is no single value (the resource's endpoint)."""
 
     @property
     def sample_key(self) -> str:
         return self.sample_name or self.name
+
+    @property
+    def default_value(self) -> T:
+        """`default`, parsed (a row without one has no default value: its kind refuses the empty text)."""
+        return self.kind.parse(self.default)
+
+    @property
+    def shown_default(self) -> str:
+        """What the setting is when unset, for people: `600`, `BIG_MODEL's value`, `no limit`; empty when nothing."""
+        if self.default:
+            return self.default
+        if self.default_from is not None:
+            return f"{self.default_from.name}'s value"
+        return self.unset
+
+    @property
+    def described(self) -> str:
+        """The description with what the setting is when unset, as --help and local.settings.sample.json show it."""
+        if not self.shown_default:
+            return self.description
+        return f"{self.description}; {'unset' if self.unset else 'default'}: {self.shown_default}"
 
     def member(self, part: str) -> str:
         """The name of one member of a family: `*_TOP_P`.member("BIG_MODEL") is BIG_MODEL_TOP_P."""
@@ -67,7 +106,7 @@ class Setting(Generic[T]):
         if raw is None:
             return None
         if unresolved(raw):
-            problems.append(_unresolved_problem(name))
+            problems.append(unresolved_problem(name))
             return None
         try:
             return self.kind.parse(raw)
@@ -78,13 +117,10 @@ class Setting(Generic[T]):
             problems.append(f"{name} {said}")
             return None
 
-
-def _unresolved_problem(name: str) -> str:
-    return (
-        f"{name} is a Key Vault reference the platform could not resolve, so it is treated as unset: give the app's "
-        "identity 'Key Vault Secrets User' on the vault (keyVaultReferenceIdentity), check the secret exists and the "
-        "vault is reachable, then restart the app"
-    )
+    def value_or_default(self, env: Mapping[str, str], problems: list[str]) -> T:
+        """The parsed value, or `default` when unset or malformed (a malformed value is a problem, by name)."""
+        value = self.value(env, problems)
+        return self.default_value if value is None else value
 
 
 def _clean(env: Mapping[str, str], name: str) -> str | None:
@@ -92,14 +128,28 @@ def _clean(env: Mapping[str, str], name: str) -> str | None:
     return value if value and not is_placeholder(value) else None
 
 
-ENDPOINT = Setting("AZURE_OPENAI_ENDPOINT", AZURE_URL, "Azure OpenAI resource endpoint", "https://my-resource.openai.azure.com")
-API_KEY = Setting("AZURE_OPENAI_API_KEY", TEXT, "API key of the resource; unset means Microsoft Entra ID", "<key or empty>", True)
+ENDPOINT = Setting(
+    "AZURE_OPENAI_ENDPOINT",
+    AZURE_URL,
+    "Azure OpenAI resource endpoint",
+    "https://my-resource.openai.azure.com",
+    in_azure_note="the endpoint of the resource `azd up` creates, or of AZURE_OPENAI_RESOURCE_ID",
+)
+API_KEY = Setting(
+    "AZURE_OPENAI_API_KEY",
+    TEXT,
+    "API key of the resource",
+    "<key or empty>",
+    True,
+    unset="Microsoft Entra ID, with the managed identity in Azure and `az login` on a laptop",
+    in_azure_note="with AZURE_OPENAI_AUTH=key only: the resource's key, through Key Vault",
+)
 API_VERSION = Setting(
     "AZURE_OPENAI_API_VERSION",
     TEXT,
-    "Unset (or `v1`) uses Azure's v1 API; a dated version such as 2024-10-21 uses the deployments API. "
-    "`AZURE_API_VERSION` is read too",
+    "`v1`, or a dated version such as 2024-10-21, which uses the deployments API. `AZURE_API_VERSION` is read too",
     alias="AZURE_API_VERSION",
+    unset="Azure's v1 API",
 )
 MORE_ENDPOINTS = Setting(
     "AZURE_OPENAI_ENDPOINT_*",
@@ -119,20 +169,45 @@ OPENAI_BASE_URL = Setting(
 OPENAI_API_KEY = Setting(
     "OPENAI_API_KEY", TEXT, "Key for OPENAI_BASE_URL (sent as Authorization: Bearer)", "<key or empty>", True, False
 )
-BIG_MODEL = Setting("BIG_MODEL", TEXT, "Deployment that serves opus requests", "gpt-5")
-MIDDLE_MODEL = Setting("MIDDLE_MODEL", TEXT, "Deployment that serves sonnet requests (default: BIG_MODEL)", "gpt-5")
-SMALL_MODEL = Setting("SMALL_MODEL", TEXT, "Deployment that serves haiku requests (default: MIDDLE_MODEL)", "gpt-5-mini")
-THINK_MODEL = Setting("THINK_MODEL", TEXT, "Optional: deployment for requests that ask for thinking (opus and sonnet requests)")
+BIG_MODEL = Setting(
+    "BIG_MODEL",
+    TEXT,
+    "Deployment that serves opus requests",
+    "gpt-5",
+    in_azure="gpt-5",
+    in_azure_note="the deployment `azd up` makes on a new resource (BIG_MODEL_NAME)",
+)
+MIDDLE_MODEL = Setting("MIDDLE_MODEL", TEXT, "Deployment that serves sonnet requests", "gpt-5", default_from=BIG_MODEL)
+SMALL_MODEL = Setting(
+    "SMALL_MODEL",
+    TEXT,
+    "Deployment that serves haiku requests",
+    "gpt-5-mini",
+    default_from=MIDDLE_MODEL,
+    in_azure="gpt-5-mini",
+    in_azure_note="the second deployment `azd up` makes on a new resource (SMALL_MODEL_NAME)",
+)
+THINK_MODEL = Setting(
+    "THINK_MODEL",
+    TEXT,
+    "Deployment for requests that ask for thinking (opus and sonnet requests)",
+    unset="the tier's own deployment serves them",
+)
 LONG_CONTEXT_MODEL = Setting(
-    "LONG_CONTEXT_MODEL", TEXT, "Optional: deployment for requests longer than LONG_CONTEXT_THRESHOLD tokens", "gpt-4.1"
+    "LONG_CONTEXT_MODEL",
+    TEXT,
+    "Deployment for requests longer than LONG_CONTEXT_THRESHOLD tokens",
+    "gpt-4.1",
+    unset="the tier's own deployment serves them",
 )
 LONG_CONTEXT_THRESHOLD = Setting(
     "LONG_CONTEXT_THRESHOLD",
     WHOLE,
-    "Input tokens (counted as count_tokens does) above which LONG_CONTEXT_MODEL serves (default 60000)",
+    "Input tokens (counted as count_tokens does) above which LONG_CONTEXT_MODEL serves",
     "60000",
+    default="60000",
 )
-TIERS = (BIG_MODEL, MIDDLE_MODEL, SMALL_MODEL, THINK_MODEL, LONG_CONTEXT_MODEL)
+TIER_SETTINGS = (BIG_MODEL, MIDDLE_MODEL, SMALL_MODEL, THINK_MODEL, LONG_CONTEXT_MODEL)
 FAMILY_TIERS = {"opus": BIG_MODEL.name, "sonnet": MIDDLE_MODEL.name, "haiku": SMALL_MODEL.name}
 """The tier that serves each Claude model family (a request whose model name contains the family's)."""
 TIER_FALLBACKS = {
@@ -143,51 +218,73 @@ TIER_APIS = tuple(
     Setting(
         f"{tier.name}_API",
         API,
-        f"`chat` or `responses` for {tier.name}; empty: automatic (Responses on Azure, chat elsewhere)"
-        if tier is BIG_MODEL
-        else f"The same for {tier.name}",
+        f"`chat` or `responses` for {tier.name}" if tier is BIG_MODEL else f"The same for {tier.name}",
+        unset="automatic (Responses on Azure, chat elsewhere)",
     )
-    for tier in TIERS
+    for tier in TIER_SETTINGS
 )
 TEMPERATURES = Setting(
     "*_TEMPERATURE",
     NUMBER,
     "Per-tier override of the client's temperature: BIG_MODEL_TEMPERATURE, SMALL_MODEL_TEMPERATURE, ...",
     sample_name="BIG_MODEL_TEMPERATURE",
+    unset="the client's value",
 )
-TOP_PS = Setting("*_TOP_P", NUMBER, "Per-tier override of top_p: BIG_MODEL_TOP_P, ...", sample_name="BIG_MODEL_TOP_P")
+TOP_PS = Setting(
+    "*_TOP_P",
+    NUMBER,
+    "Per-tier override of top_p: BIG_MODEL_TOP_P, ...",
+    sample_name="BIG_MODEL_TOP_P",
+    unset="the client's value",
+)
 MAX_TOKENS = Setting(
-    "*_MAX_TOKENS", WHOLE, "Per-tier override of max_tokens: BIG_MODEL_MAX_TOKENS, ...", sample_name="BIG_MODEL_MAX_TOKENS"
+    "*_MAX_TOKENS",
+    WHOLE,
+    "Per-tier override of max_tokens: BIG_MODEL_MAX_TOKENS, ...",
+    sample_name="BIG_MODEL_MAX_TOKENS",
+    unset="the client's value",
 )
 AUTH_TOKEN = Setting(
     "ANTHROPIC_AUTH_TOKEN",
     TEXT,
-    "Token clients must present (x-api-key or Authorization: Bearer) with CLIENT_AUTH=token; unset means no client "
-    "auth (refused in Azure, where it must have 32 characters or more, unless ALLOW_OPEN_ACCESS is true)",
+    "Token clients must present (x-api-key or Authorization: Bearer) with CLIENT_AUTH=token; in Azure it must have "
+    "32 characters or more",
     "<long random token>",
     True,
+    unset="no client auth (in Azure, every request is refused unless ALLOW_OPEN_ACCESS is true)",
+    in_azure_note="a random token made once and kept in Key Vault, or yours (`azd env set ANTHROPIC_AUTH_TOKEN`)",
 )
 ALLOW_OPEN_ACCESS = Setting(
     "ALLOW_OPEN_ACCESS",
     TEXT,
     "`true` lets a bridge in Azure serve without a client token (only behind something else that authenticates)",
     deployed=False,
+    unset="a bridge in Azure without a client token serves nothing",
 )
 REQUEST_TIMEOUT = Setting(
-    "REQUEST_TIMEOUT", POSITIVE, "Seconds a request may take end to end, upstream retries included (default 600)", "600"
+    "REQUEST_TIMEOUT",
+    POSITIVE,
+    "Seconds a request may take end to end, upstream retries included",
+    default="600",
+    in_azure="225",
+    in_azure_note="Azure's front end ends every HTTP response about 230 s after the request arrived, so in Azure the "
+    "bridge's own clear error must come first; 600 s suits `python -m bridge` and `func start`, where nothing cuts a "
+    "response (host.json's functionTimeout, 10.5 minutes, sits just above it)",
 )
 HEARTBEAT_SECONDS = Setting(
-    "HEARTBEAT_SECONDS", POSITIVE, "Seconds of upstream silence after which a stream gets a ping (default 10)", "10"
+    "HEARTBEAT_SECONDS", POSITIVE, "Seconds of upstream silence after which a stream gets a ping", default="10"
 )
 MAX_STREAM_SECONDS = Setting(
     "MAX_STREAM_SECONDS",
     POSITIVE,
-    "A stream still running after this many seconds ends with a clear error event (default: REQUEST_TIMEOUT; 220 in Azure)",
-    "220",
+    "A stream still running after this many seconds ends with a clear error event",
+    default_from=REQUEST_TIMEOUT,
+    in_azure="220",
+    in_azure_note="a long stream ends with the bridge's error event before Azure's front end cuts it at about 230 s",
 )
-MAX_TOKENS_LIMIT = Setting("MAX_TOKENS_LIMIT", WHOLE, "Upper bound applied to every request's max_tokens (unset: no cap)")
+MAX_TOKENS_LIMIT = Setting("MAX_TOKENS_LIMIT", WHOLE, "Upper bound applied to every request's max_tokens", unset="no cap")
 MAX_REQUEST_BYTES = Setting(
-    "MAX_REQUEST_BYTES", WHOLE, "Largest request body accepted, in bytes (default 33554432: 32 MiB)", "33554432"
+    "MAX_REQUEST_BYTES", WHOLE, "Largest request body accepted, in bytes (33554432 is 32 MiB)", default="33554432"
 )
 CUSTOM_HEADERS = Setting(
     "CUSTOM_HEADER_*",
@@ -198,21 +295,25 @@ CUSTOM_HEADERS = Setting(
 ALLOWED_ORIGINS = Setting(
     "ALLOWED_ORIGINS",
     ORIGINS,
-    "Web pages whose scripts may call the bridge from a browser (CORS): their origins, comma-separated, or `*` for "
-    "any page; unset: none",
+    "Web pages whose scripts may call the bridge from a browser (CORS): their origins, comma-separated, or `*` for any page",
     "https://chat.example.com,http://localhost:3000",
+    unset="no page",
 )
 
 # ----- the organization gateway: who may call, their keys, their budgets (bridge/gateway) -----
 CLIENT_AUTH = Setting(
     "CLIENT_AUTH",
     CLIENT_AUTH_MODE,
-    "How clients sign in: `token` (the shared ANTHROPIC_AUTH_TOKEN, the default) or `entra` (Microsoft Entra ID "
-    "access tokens, and personal keys made with them)",
-    "token",
+    "How clients sign in: `token` (the shared ANTHROPIC_AUTH_TOKEN) or `entra` (Microsoft Entra ID access tokens, "
+    "and personal keys made with them)",
+    default="token",
 )
 ENTRA_TENANT_ID = Setting(
-    "ENTRA_TENANT_ID", GUID, "With CLIENT_AUTH=entra: the directory (tenant) id whose users may call", "<tenant id>"
+    "ENTRA_TENANT_ID",
+    GUID,
+    "With CLIENT_AUTH=entra: the directory (tenant) id whose users may call",
+    "<tenant id>",
+    in_azure_note="the tenant of the subscription",
 )
 ENTRA_CLIENT_ID = Setting(
     "ENTRA_CLIENT_ID",
@@ -220,51 +321,59 @@ ENTRA_CLIENT_ID = Setting(
     "With CLIENT_AUTH=entra: the application (client) id of the bridge's app registration, the tokens' audience "
     "(api://<client id> is accepted too)",
     "<client id>",
+    in_azure_note="with CLIENT_AUTH=entra: the app registration `azd up` makes",
 )
 ENTRA_AUTHORITY = Setting(
     "ENTRA_AUTHORITY",
     HTTPS_URL,
-    "Entra ID sign-in host, https only (default https://login.microsoftonline.com; another cloud's host, or a local "
-    "stand-in on this machine, which may use http)",
-    "https://login.microsoftonline.com",
+    "Entra ID sign-in host, https only: another cloud's host, or a local stand-in on this machine, which may use http",
+    default="https://login.microsoftonline.com",
+    in_azure_note="the sign-in host of the cloud it is deployed in",
 )
 ENTRA_REQUIRED_ROLE = Setting(
     "ENTRA_REQUIRED_ROLE",
     TEXT,
-    "Optional: an app role of the bridge's app registration every person must have (403 otherwise)",
+    "An app role of the bridge's app registration every person must have (403 otherwise)",
     "Bridge.User",
+    unset="any person of the tenant",
+    in_azure_note="`Bridge.User` with ENTRA_APP_ROLE_REQUIRED=true",
 )
 ENTRA_AUTOMATION_ROLE = Setting(
     "ENTRA_AUTOMATION_ROLE",
     TEXT,
-    "Optional: the app role that lets an application (service principal, managed identity) call with its own token; "
-    "unset: only people (tokens with the delegated scope user_impersonation). An application never gets personal keys",
+    "The app role that lets an application (service principal, managed identity) call with its own token. An "
+    "application never gets personal keys",
     "Bridge.Automation",
+    unset="only people (tokens with the delegated scope user_impersonation)",
+    in_azure_note="`Bridge.Automation` with CLIENT_AUTH=entra",
 )
 ENTRA_ADMIN_ROLE = Setting(
     "ENTRA_ADMIN_ROLE",
     TEXT,
-    "Optional: the app role of the people who may list and revoke anyone's personal keys (GET /v1/keys?user=..., "
-    "DELETE /v1/keys/{id}), read anyone's usage (GET /v1/usage?user=...) and export a month of everyone's "
-    "(GET /v1/usage/export?month=YYYY-MM); unset: nobody",
+    "The app role of the people who may list and revoke anyone's personal keys (GET /v1/keys?user=..., "
+    "DELETE /v1/keys/{id}), read anyone's usage (GET /v1/usage?user=...) and export a month of everyone's for "
+    "chargeback (GET /v1/usage/export?month=YYYY-MM)",
     "Bridge.Admin",
+    unset="nobody",
+    in_azure_note="`Bridge.Admin` with CLIENT_AUTH=entra",
 )
-PERSONAL_KEY_DAYS = Setting("PERSONAL_KEY_DAYS", WHOLE, "Days a personal key works before it lapses (default 30)", "30")
+PERSONAL_KEY_DAYS = Setting("PERSONAL_KEY_DAYS", WHOLE, "Days a personal key works before it lapses", default="30")
 PERSONAL_KEY_SIGNIN_DAYS = Setting(
     "PERSONAL_KEY_SIGNIN_DAYS",
     WHOLE,
-    "A personal key works only while its owner has signed in with Entra ID within this many days (default 7): a "
-    "disabled account's keys stop within that time",
-    "7",
+    "A personal key works only while its owner has signed in with Entra ID within this many days: a disabled "
+    "account's keys stop within that time",
+    default="7",
 )
 BUDGET_DAILY_TOKENS = Setting(
     "BUDGET_DAILY_TOKENS",
     TOKEN_COUNT,
-    "Tokens (input, cached included, plus output) each user may use per UTC day; unset: no limit",
+    "Tokens (input, cached included, plus output) each user may use per UTC day",
     "2M",
+    unset="no limit",
 )
 BUDGET_MONTHLY_TOKENS = Setting(
-    "BUDGET_MONTHLY_TOKENS", TOKEN_COUNT, "Tokens each user may use per calendar month (UTC); unset: no limit", "40M"
+    "BUDGET_MONTHLY_TOKENS", TOKEN_COUNT, "Tokens each user may use per calendar month (UTC)", "40M", unset="no limit"
 )
 BUDGET_OVERRIDES = Setting(
     "BUDGET_OVERRIDES",
@@ -272,13 +381,16 @@ BUDGET_OVERRIDES = Setting(
     "Budgets per app role or group, the most generous match wins: role:<app role>=daily:<n>,monthly:<n> (tokens), "
     "daily_usd:<usd>,monthly_usd:<usd> (dollars); group:<group object id>=daily:unlimited (entries separated by ;)",
     "role:Bridge.Lead=daily:10M,monthly:200M,daily_usd:50,monthly_usd:800",
+    unset="everyone has the daily and monthly budgets",
 )
 USAGE_TABLE_ENDPOINT = Setting(
     "USAGE_TABLE_ENDPOINT",
     URL,
     "Table service of the storage account that keeps personal keys and usage counters for every instance, reached "
-    "with the managed identity (unset, and no USAGE_CONNECTION_STRING: each instance keeps them in memory)",
+    "with the managed identity",
     "https://mystorage.table.core.windows.net",
+    unset="without USAGE_CONNECTION_STRING, each instance keeps them in memory",
+    in_azure_note="the table service of the Function App's own storage account",
 )
 USAGE_CONNECTION_STRING = Setting(
     "USAGE_CONNECTION_STRING",
@@ -287,21 +399,23 @@ USAGE_CONNECTION_STRING = Setting(
     "<connection string>",
     secret=True,
     deployed=False,
+    unset="USAGE_TABLE_ENDPOINT decides",
 )
 BUDGET_DAILY_USD = Setting(
     "BUDGET_DAILY_USD",
     DOLLARS,
-    "US dollars each user may spend per UTC day, at each deployment's price (PRICES); unset: no limit",
+    "US dollars each user may spend per UTC day, at each deployment's price (PRICES)",
     "20",
+    unset="no limit",
 )
 BUDGET_MONTHLY_USD = Setting(
-    "BUDGET_MONTHLY_USD", DOLLARS, "US dollars each user may spend per calendar month (UTC); unset: no limit", "400"
+    "BUDGET_MONTHLY_USD", DOLLARS, "US dollars each user may spend per calendar month (UTC)", "400", unset="no limit"
 )
 BUDGET_WARN_PERCENT = Setting(
     "BUDGET_WARN_PERCENT",
     PERCENT,
-    "Past this percentage of a budget, answers carry x-bridge-budget-warning and the log says so once (default 80)",
-    "80",
+    "Past this percentage of a budget, answers carry x-bridge-budget-warning and the log says so once per person and period",
+    default="80",
 )
 PRICES = Setting(
     "PRICES",
@@ -310,25 +424,29 @@ PRICES = Setting(
     "<deployment>=input:<usd>,cached:<usd>,output:<usd>, or <deployment>=model:<model>[*<factor>] for a deployment "
     "named otherwise or a Data Zone uplift (*1.1), or <deployment>=free (entries separated by ;)",
     "gpt-5=model:gpt-5*1.1;my-ft=input:3,output:12",
+    unset="the table's price of the model each deployment is named after",
 )
 RATE_LIMIT_REQUESTS_PER_MINUTE = Setting(
     "RATE_LIMIT_REQUESTS_PER_MINUTE",
     WHOLE,
-    "Requests each user may make per minute, every instance together (429 with retry-after); unset: no limit",
+    "Requests each user may make per minute, every instance together (429 with retry-after)",
     "60",
+    unset="no limit",
 )
 RATE_LIMIT_TOKENS_PER_MINUTE = Setting(
     "RATE_LIMIT_TOKENS_PER_MINUTE",
     TOKEN_COUNT,
-    "Tokens (input, cached included, plus output) each user may use per minute, every instance together; unset: no limit",
+    "Tokens (input, cached included, plus output) each user may use per minute, every instance together",
     "400k",
+    unset="no limit",
 )
 MODEL_POLICY = Setting(
     "MODEL_POLICY",
     TEXT,
     "Model tiers (opus, sonnet, haiku) per app role or group: role:<app role>=opus,sonnet,haiku;default=sonnet,haiku. "
-    "A request for another tier is served by the most capable one the person may use; unset: every tier for everyone",
+    "A request for another tier is served by the most capable one the person may use",
     "role:Bridge.Lead=opus,sonnet,haiku;default=sonnet,haiku",
+    unset="every tier for everyone",
 )
 GATEWAY_SETTINGS = (
     CLIENT_AUTH,
@@ -361,7 +479,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     MORE_ENDPOINTS,
     OPENAI_BASE_URL,
     OPENAI_API_KEY,
-    *TIERS,
+    *TIER_SETTINGS,
     LONG_CONTEXT_THRESHOLD,
     *TIER_APIS,
     TEMPERATURES,
@@ -378,7 +496,3 @@ SETTINGS: tuple[Setting[Any], ...] = (
     ALLOWED_ORIGINS,
     *GATEWAY_SETTINGS,
 )
-DEFAULT_REQUEST_TIMEOUT = 600.0
-DEFAULT_HEARTBEAT_SECONDS = 10.0
-DEFAULT_LONG_CONTEXT_THRESHOLD = 60000
-DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024

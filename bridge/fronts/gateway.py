@@ -1,18 +1,13 @@
-"""The gateway's own routes: personal keys and usage, answered by the bridge itself in the caller's error shape.
+"""The HTTP handlers of the gateway's own routes (personal keys and usage; `bridge.routes` lists them), answered
+by the bridge itself: what each answers and who may call it is `bridge.gateway.endpoints`.
 
-    method  path             handler      answer (see bridge.gateway.endpoints)
-    POST    /v1/keys         create_key   201: the new key, shown once
-    GET     /v1/keys         list_keys    200: the caller's keys (?user=: anyone's, for ENTRA_ADMIN_ROLE), never a secret
-    DELETE  /v1/keys/{id}    revoke_key   200: revoked at once, on every instance
-    GET     /v1/usage        usage        200: today and this month: tokens, cost, per deployment and agent, budgets
-                                          (?user=: anyone's, for ENTRA_ADMIN_ROLE)
-    GET     /v1/usage/export export_usage 200 text/csv: everyone's usage of ?month=YYYY-MM (ENTRA_ADMIN_ROLE)
-
-They sign in like every route (`serve.answer`).  Errors take the Anthropic
+They sign in like every route (`handler.answer`; the CSV export `handler.respond`).  Errors take the Anthropic
 shape when the client sends `anthropic-version` (the Anthropic SDKs and Claude
-Code always do), else the OpenAI shape (the OpenAI SDKs, Cursor, curl).  The
-key id of a DELETE is read from the last path segment: the Functions host and
-Starlette name route parameters differently.  (No `from __future__ import
+Code always do), else the OpenAI shape (the OpenAI SDKs, Cursor, curl).
+`list_keys` and `usage` pass the `user` query parameter on (an administrator's
+reading), `export_usage` the `month` one.
+The key id of a DELETE is read from the last path segment: the Functions host
+and Starlette name route parameters differently.  (No `from __future__ import
 annotations`: the Functions worker reads the handlers' real parameter types.)
 """
 

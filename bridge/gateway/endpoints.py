@@ -1,19 +1,21 @@
-"""What the gateway's own endpoints answer, as plain functions of the caller and the parsed body.
+"""What the gateway's own endpoints answer, as plain functions of the caller and the parsed body (their routes:
+`bridge.routes`; their HTTP handlers: `bridge.fronts.gateway`).
 
-    route                    function      answer (JSON)                                    who may call
-    POST   /v1/keys          create_key    201: the key's listing fields plus "key", once    a person signed in with Entra
-    GET    /v1/keys          list_keys     200: {"data": [listing fields, ...]}             a person signed in with Entra
-    GET    /v1/keys?user=U   list_keys     200: U's keys, each with its "owner"             ENTRA_ADMIN_ROLE (U: object id
-                                                                                            or user principal name)
-    DELETE /v1/keys/{id}     revoke_key    200: {"id": ..., "revoked": true}                its owner signed in with Entra,
-                                                                                            or ENTRA_ADMIN_ROLE
-    GET    /v1/usage         usage         200: today and this month: tokens, cost, per          anyone who may call the bridge
-                                           deployment and agent, budgets (`usage.report`)
-    GET    /v1/usage?user=U  usage         200: U's usage (404: none recorded)                 ENTRA_ADMIN_ROLE (U: object id
-                                                                                            or user principal name)
-    GET    /v1/usage/export  export_usage  200 text/csv: everyone's month (?month=YYYY-MM)      ENTRA_ADMIN_ROLE
+    function      answer (JSON)                                          who may call
+    ------------  -----------------------------------------------------  ------------------------------------------
+    create_key    201: the key's listing fields plus "key", shown once   a person signed in with Entra
+    list_keys     200: {"data": [listing fields, ...]}, never a secret   a person signed in with Entra
+                  with `user` U: U's keys, each with its "owner"         ENTRA_ADMIN_ROLE (U: object id or user
+                                                                         principal name)
+    revoke_key    200: {"id": ..., "revoked": true}, at once everywhere  its owner signed in with Entra, or
+                                                                         ENTRA_ADMIN_ROLE
+    usage         200: today and this month: tokens, cost, per           anyone who may call the bridge
+                  deployment and agent, budgets (`usage.report`)
+                  with `user` U: U's usage (404: none recorded)          ENTRA_ADMIN_ROLE (U: object id or user
+                                                                         principal name)
+    export_usage  200 text/csv: everyone's usage of a month (YYYY-MM)    ENTRA_ADMIN_ROLE
 
-POST /v1/keys takes an optional JSON object: {"name": "cursor on my laptop", "expires_in_days": 30}.
+create_key takes an optional JSON object: {"name": "cursor on my laptop", "expires_in_days": 30}.
 Every refusal is a `BridgeError` the route renders in the client's error shape.
 """
 

@@ -198,7 +198,7 @@ COUNT_ON_LOOP_BYTES = 8192
 
 
 def locked_out(reason: str) -> BridgeError:
-    """The bridge serves nothing while its configuration makes serving unsafe or sign-in impossible (`Bridge.refusal`)."""
+    """The bridge serves nothing while its configuration makes serving unsafe or sign-in impossible (`Bridge.lockout`)."""
     return BridgeError("api_error", f"The bridge is not serving: {reason}", dict(NO_RETRY), UNAVAILABLE)
 
 

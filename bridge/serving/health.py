@@ -3,11 +3,9 @@
 from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, Response
 
-from bridge.config.load import Settings
 from bridge.errors import BridgeError
-from bridge.gateway.pricing.price import Price
 from bridge.serving.inbound import presented_token
-from bridge.serving.process import current_bridge
+from bridge.serving.process import Picture, current_bridge
 
 SERVICE = "claude-azure-bridge"
 SIGN_IN = {"token": "present the client token", "entra": "sign in with an Entra ID access token or a personal key"}
@@ -17,24 +15,29 @@ async def root(req: HttpRequest) -> Response:  # noqa: ARG001 - the Functions ho
     return JSONResponse({"status": "ok", "service": SERVICE})
 
 
-def _details(settings: Settings) -> dict[str, object]:
+def _details(picture: Picture) -> dict[str, object]:
     return {
         "upstreams": [
             {
-                "setting": upstream.source,
+                "setting": upstream.setting,
                 "host": upstream.host,
-                "api": upstream.api_version if upstream.flavor == "azure" else "openai-compatible",
-                "auth": "api-key" if upstream.api_key else ("entra-id" if upstream.flavor == "azure" else "none"),
+                "api": upstream.api_version or "openai-compatible",
+                "auth": upstream.auth,
             }
-            for upstream in settings.upstreams
+            for upstream in picture.upstreams
         ],
-        "tiers": {name: {"deployment": tier.deployment, "api": tier.api or "auto"} for name, tier in settings.tiers.items()},
+        "tiers": {
+            name: {"deployment": tier.deployment, "api": tier.api_setting or "auto"}
+            for name, tier in picture.tiers.items()
+            if tier.setting == name
+        },
+        "prices": {deployment: price.describe() if price is not None else None for deployment, price in picture.prices.items()},
     }
 
 
 async def health(req: HttpRequest) -> Response:
     """200 when configured; 503 listing each configuration problem by setting name, the gateway's too
-    ("refusing" when the bridge serves nothing until one is fixed: `Bridge.refusal`).
+    ("refusing" when the bridge serves nothing until one is fixed: `Bridge.lockout`).
 
     Upstream hosts, deployment names and their prices (USD per million input, cached and output
     tokens, and where each comes from) are shown only to a caller the bridge lets in (the client
@@ -42,33 +45,28 @@ async def health(req: HttpRequest) -> Response:
     Function URL is public.
     """
     bridge = current_bridge()
-    settings, gateway = bridge.settings, bridge.gateway_settings
+    await bridge.check_prices()
+    picture = bridge.describe()
     try:
         await bridge.gateway.authenticator.caller(presented_token(req))
-        signed_in, refused = True, None
+        refused = None
     except BridgeError as error:
-        signed_in, refused = False, error
-    problems = await bridge.all_problems(detailed=signed_in)
+        refused = error
+    problems = picture.all_problems(detailed=refused is None)
     body: dict[str, object] = {
-        "status": "refusing" if bridge.lockout else "misconfigured" if problems else "ok",
+        "status": "refusing" if picture.lockout else "misconfigured" if problems else "ok",
         "service": SERVICE,
         "problems": list(problems),
-        "client_auth": gateway.client_auth,
-        "client_token_required": gateway.client_auth == "entra" or settings.auth_token is not None,
+        "client_auth": picture.client_auth,
+        "client_token_required": picture.client_token_required,
     }
     if refused is None:
-        body.update(_details(settings))
+        body.update(_details(picture))
         body["usage_store"] = "table" if bridge.gateway.shared else "memory"
-        prices = bridge.prices
-        body["prices"] = {tier.deployment: _price(prices.lookup(tier.deployment)) for tier in settings.tiers.values()}
     else:
         body["details"] = (
             f"the credential presented is refused: {refused.message}"
             if presented_token(req) is not None
-            else f"{SIGN_IN[gateway.client_auth]} (x-api-key or Authorization: Bearer) to see upstreams and tiers"
+            else f"{SIGN_IN[picture.client_auth]} (x-api-key or Authorization: Bearer) to see upstreams and tiers"
         )
     return JSONResponse(body, status_code=503 if problems else 200)
-
-
-def _price(price: Price | None) -> dict[str, str] | None:
-    return price.describe() if price is not None else None

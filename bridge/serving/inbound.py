@@ -37,17 +37,17 @@ def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
 
 
-def speaks_anthropic(request: HttpRequest) -> bool:
+def speaks_anthropic(req: HttpRequest) -> bool:
     """True for an Anthropic client (the Anthropic SDKs and Claude Code always send `anthropic-version`)."""
-    return ANTHROPIC_VERSION_HEADER in request.headers
+    return ANTHROPIC_VERSION_HEADER in req.headers
 
 
-def presented_token(request: HttpRequest) -> str | None:
+def presented_token(req: HttpRequest) -> str | None:
     """The credential the client presents: `x-api-key`, else `Authorization: Bearer` (Claude Code sends either)."""
-    key = request.headers.get("x-api-key")
+    key = req.headers.get("x-api-key")
     if key:
         return key.strip()
-    authorization = request.headers.get("authorization", "")
+    authorization = req.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
@@ -58,13 +58,13 @@ def _too_large(limit: int) -> BridgeError:
     return BridgeError("request_too_large", f"Request body is larger than the bridge accepts ({limit} bytes; MAX_REQUEST_BYTES)")
 
 
-async def read_body(request: HttpRequest, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+async def read_body(req: HttpRequest, limit: int) -> bytes:
+    declared = req.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in req.stream():
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
@@ -72,10 +72,10 @@ async def read_body(request: HttpRequest, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: HttpRequest, limit: int, optional: bool = False) -> Any:
+async def read_json(req: HttpRequest, limit: int, optional: bool = False) -> Any:
     """The JSON body; with `optional`, None for an empty body."""
-    content_type = request.headers.get("content-type", "")
-    raw = await read_body(request, limit)
+    content_type = req.headers.get("content-type", "")
+    raw = await read_body(req, limit)
     if optional and not raw.strip():
         return None
     if content_type and "json" not in content_type.lower():

@@ -69,14 +69,14 @@ async def start_within(starting: Starting, grace: float) -> None:
 
 
 async def stream_body(
-    renderer: StreamRenderer, starting: Starting, deadline: Deadline, heartbeat: float, request: HttpRequest | None = None
+    renderer: StreamRenderer, starting: Starting, deadline: Deadline, heartbeat: float, req: HttpRequest | None = None
 ) -> AsyncGenerator[bytes, None]:
     """The response body of a streaming request; never raises.
 
-    With the client's `request`, its going away ends the stream and closes the upstream at once,
+    With the client's request `req`, its going away ends the stream and closes the upstream at once,
     whatever the server does about disconnects.
     """
-    leaving = asyncio.ensure_future(_disconnected(request)) if request is not None else None
+    leaving = asyncio.ensure_future(_disconnected(req)) if req is not None else None
     yield renderer.opening()
     try:
         waiting: set[asyncio.Future[Any]] = {starting, leaving} if leaving is not None else {starting}
@@ -104,10 +104,10 @@ async def stream_body(
             starting.cancel()
 
 
-async def gather(starting: Starting, deadline: Deadline, client: HttpRequest) -> Completion:
+async def gather(starting: Starting, deadline: Deadline, req: HttpRequest) -> Completion:
     """Gather the events of the exchange `starting` within the deadline; abandoned (closing the
     upstream) as soon as the client goes away."""
-    leaving = asyncio.ensure_future(_disconnected(client))
+    leaving = asyncio.ensure_future(_disconnected(req))
     try:
         await _first(starting, leaving, deadline)
         stream = starting.result()
@@ -136,6 +136,6 @@ async def _first(work: asyncio.Future[Any], leaving: asyncio.Future[None], deadl
     raise deadline.error()
 
 
-async def _disconnected(request: HttpRequest) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
+async def _disconnected(req: HttpRequest) -> None:
+    while (await req.receive())["type"] != "http.disconnect":
         continue

@@ -16,23 +16,31 @@ Which upstream API serves a deployment:
       Azure with an older version                                 chat/completions
 
 (a pool's members should offer the same APIs: the choice is made once per deployment)
+
+`Bridge.describe()` is the one picture of the process (upstreams, what serves each tier and at what price,
+client sign-in, problems, lockout): `serving.startup` prints it as text, `serving.health` shows it as JSON.
+It reads the price table (about 40 ms the first time): the event loop reads it in a worker thread first
+(`check_prices`, `warm_prices`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from bridge.config.load import Settings, load_settings
-from bridge.config.table import BUDGET_DAILY_USD, BUDGET_MONTHLY_USD, BUDGET_OVERRIDES
+from bridge.config.load import Settings, UpstreamAuth, load_settings
+from bridge.config.table import BUDGET_DAILY_USD, BUDGET_MONTHLY_USD, BUDGET_OVERRIDES, TIER_SETTINGS
 from bridge.deadline import Deadline
 from bridge.errors import invalid_request, misconfigured
+from bridge.gateway.auth.entra import EntraConfig
 from bridge.gateway.build import Gateway, build_gateway
 from bridge.gateway.pricing.book import PriceBook, PriceProblem
+from bridge.gateway.pricing.price import Price
 from bridge.gateway.settings import GatewaySettings, load_gateway_settings
-from bridge.model import Api, Request, Target
+from bridge.model import Api, ClientAuth, Request, Target
 from bridge.serving.tiers import resolve
 from bridge.telemetry.request_log import note_deployment
 from bridge.upstreams.credentials import EntraToken
@@ -58,6 +66,58 @@ class Routed:
     request: Request
     client_names: dict[str, str]
     """The client's name of each tool offered under another."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamPicture:
+    """One upstream as start-up and health show it."""
+
+    setting: str
+    """The setting that names it (AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_ENDPOINT_2, OPENAI_BASE_URL)."""
+    host: str
+    api_version: str | None
+    """The Azure API version; None for an OpenAI-compatible server."""
+    auth: UpstreamAuth
+
+
+@dataclass(frozen=True, slots=True)
+class TierPicture:
+    """The deployment that serves a tier setting, and the upstream API it is called through."""
+
+    setting: str
+    """The setting that names the deployment: the tier's own, or the one it falls back to (MIDDLE_MODEL → BIG_MODEL)."""
+    deployment: str
+    api_setting: Api | None
+    """That setting's *_API (None: automatic)."""
+    api: Api
+    """The upstream API chosen (`Bridge.api`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """What the process serves and how, in one picture: `python -m bridge` prints it, `GET /health` shows it."""
+
+    upstreams: tuple[UpstreamPicture, ...]
+    tiers: Mapping[str, TierPicture]
+    """By tier setting (BIG_MODEL, ..., LONG_CONTEXT_MODEL), each one that has a deployment, a fallback's included."""
+    client_auth: ClientAuth
+    client_token: bool
+    """A client token (ANTHROPIC_AUTH_TOKEN) is set."""
+    entra: EntraConfig | None
+    """The Entra ID sign-in, with CLIENT_AUTH=entra."""
+    problems: tuple[str, ...]
+    lockout: str | None
+    prices: Mapping[str, Price | None]
+    """Each tier deployment's price (None: it has none)."""
+    price_problems: tuple[PriceProblem, ...]
+
+    @property
+    def client_token_required(self) -> bool:
+        return self.client_auth == "entra" or self.client_token
+
+    def all_problems(self, detailed: bool) -> tuple[str, ...]:
+        """Every problem, the prices' included; `detailed` names deployments (for a caller the bridge lets in)."""
+        return self.problems + tuple(problem.detailed if detailed else problem.public for problem in self.price_problems)
 
 
 @dataclass
@@ -110,11 +170,9 @@ class Bridge:
         if self._warming is None and "price_problems" not in vars(self):
             self._warming = asyncio.get_running_loop().create_task(asyncio.to_thread(lambda: self.price_problems))
 
-    async def all_problems(self, detailed: bool) -> tuple[str, ...]:
-        """Every configuration problem, the prices' included (the price table read off the event loop); `detailed`
-        names the deployments (for a caller the bridge lets in)."""
-        prices = await asyncio.to_thread(lambda: self.price_problems)
-        return self.problems + tuple(p.detailed if detailed else p.public for p in prices)
+    async def check_prices(self) -> None:
+        """Read the tiers' prices off the event loop (the price table), so that `describe` finds them."""
+        await asyncio.to_thread(lambda: self.price_problems)
 
     @property
     def lockout(self) -> str | None:
@@ -142,6 +200,29 @@ class Bridge:
             seconds,
             f"The response was still streaming after MAX_STREAM_SECONDS ({seconds:g} s), so the bridge ended it "
             "before Azure's front end would cut it (about 230 s). Ask for a shorter answer, or continue from here.",
+        )
+
+    def describe(self) -> Picture:
+        """The process in one picture: its upstreams, what serves each tier, how clients sign in, what is wrong."""
+        upstreams = tuple(
+            UpstreamPicture(
+                upstream.source, upstream.host, upstream.api_version if upstream.flavor == "azure" else None, upstream.auth
+            )
+            for upstream in self.settings.upstreams
+        )
+        tiers = {
+            setting.name: TierPicture(
+                tier.setting, tier.deployment, tier.api, self.api(Target(tier.deployment, tier.setting, tier.api))
+            )
+            for setting in TIER_SETTINGS
+            if (tier := self.settings.tier(setting.name)) is not None
+        }
+        gateway = self.gateway_settings
+        entra = gateway.entra if gateway.client_auth == "entra" else None
+        client_token = self.settings.auth_token is not None
+        prices = {tier.deployment: self.prices.lookup(tier.deployment) for tier in tiers.values()}
+        return Picture(
+            upstreams, tiers, gateway.client_auth, client_token, entra, self.problems, self.lockout, prices, self.price_problems
         )
 
     def api(self, target: Target) -> Api:

@@ -16,13 +16,11 @@ sends by a deployment's name): Claude Code otherwise assumes its own model's win
 
 from __future__ import annotations
 
-import ipaddress
-
 from bridge import VERSION
-from bridge.config.load import Settings
-from bridge.config.table import AUTH_TOKEN, BIG_MODEL, LONG_CONTEXT_MODEL, MIDDLE_MODEL, SMALL_MODEL, THINK_MODEL
-from bridge.gateway.settings import GatewaySettings
-from bridge.model import Api
+from bridge.config.kinds import is_loopback
+from bridge.config.load import UpstreamAuth
+from bridge.config.table import AUTH_TOKEN, BIG_MODEL, FAMILY_TIERS, LONG_CONTEXT_MODEL, THINK_MODEL
+from bridge.serving.process import Bridge
 
 CLAUDE_DEFAULT_WINDOW = 1_000_000
 WINDOWS: tuple[tuple[str, int], ...] = (
@@ -37,13 +35,9 @@ WINDOWS: tuple[tuple[str, int], ...] = (
     ("o3", 200_000),
     ("o4", 200_000),
 )
-TIERS = (
-    ("opus", BIG_MODEL.name),
-    ("sonnet", MIDDLE_MODEL.name),
-    ("haiku", SMALL_MODEL.name),
-    ("thinking", THINK_MODEL.name),
-    ("long prompts", LONG_CONTEXT_MODEL.name),
-)
+UPSTREAM_AUTH: dict[UpstreamAuth, str] = {"api-key": "api key", "entra-id": "Microsoft Entra ID", "none": "no key"}
+TIER_LABELS = (*FAMILY_TIERS.items(), ("thinking", THINK_MODEL.name), ("long prompts", LONG_CONTEXT_MODEL.name))
+"""What each tier serves, as the start-up text names it, in the order it lists them."""
 
 
 def input_window(deployment: str) -> int | None:
@@ -52,39 +46,21 @@ def input_window(deployment: str) -> int | None:
     return next((window for prefix, window in WINDOWS if lowered.startswith(prefix)), None)
 
 
-def _local(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
-def startup_lines(
-    settings: Settings,
-    host: str,
-    port: int,
-    api_of: dict[str, Api],
-    gateway: GatewaySettings | None = None,
-    price_problems: tuple[str, ...] = (),
-) -> list[str]:
-    """The start-up text; `api_of` gives the upstream API each tier's deployment is called through; `gateway`
-    (CLIENT_AUTH and the rest) says how clients sign in; `price_problems` what is wrong with the tiers' prices."""
-    gateway = gateway or GatewaySettings()
-    entra = gateway.entra if gateway.client_auth == "entra" else None
-    lockout = settings.lockout or gateway.lockout
-    problems = settings.problems + gateway.problems + price_problems
+def startup_lines(bridge: Bridge, host: str, port: int) -> list[str]:
+    """The start-up text of `bridge` (`Bridge.describe`) listening on `host`:`port`."""
+    picture = bridge.describe()
+    entra, lockout = picture.entra, picture.lockout
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     lines = [f"claude-azure-bridge {VERSION} listening on {url}"]
-    for upstream in settings.upstreams:
-        auth = "api key" if upstream.api_key else ("Microsoft Entra ID" if upstream.flavor == "azure" else "no key")
-        api = f"API version {upstream.api_version}" if upstream.flavor == "azure" else "OpenAI-compatible"
-        lines.append(f"  upstream  {upstream.source}: {upstream.host} ({api}, {auth})")
-    for family, setting in TIERS:
-        tier = settings.tier(setting)
+    for upstream in picture.upstreams:
+        api = "OpenAI-compatible" if upstream.api_version is None else f"API version {upstream.api_version}"
+        lines.append(f"  upstream  {upstream.setting}: {upstream.host} ({api}, {UPSTREAM_AUTH[upstream.auth]})")
+    for label, setting in TIER_LABELS:
+        tier = picture.tiers.get(setting)
         if tier is not None:
-            through = "chat/completions" if api_of[tier.setting] == "chat" else "the Responses API"
+            through = "chat/completions" if tier.api == "chat" else "the Responses API"
             fallback = f", from {tier.setting}" if tier.setting != setting else ""
-            lines.append(f"  {family:<12} → {tier.deployment} through {through}{fallback}")
+            lines.append(f"  {label:<12} → {tier.deployment} through {through}{fallback}")
     if lockout is not None:
         lines.append(f"  REFUSING every request until this is fixed: {lockout}")
     elif entra is not None:
@@ -92,18 +68,18 @@ def startup_lines(
             f"  client auth: Microsoft Entra ID (tenant {entra.tenant_id}, app registration {entra.client_id}; "
             "clients send an access token or a personal key as x-api-key or Authorization: Bearer)"
         )
-    elif settings.auth_token is None:
-        reach = "anyone on your network" if not _local(host) else "any program on this machine"
+    elif not picture.client_token:
+        reach = "anyone on your network" if not is_loopback(host) else "any program on this machine"
         lines.append(f"  WARNING: client auth is OFF: {reach} can use your Azure OpenAI through it. Set {AUTH_TOKEN.name}.")
     else:
         lines.append(f"  client auth: on (clients present {AUTH_TOKEN.name} as x-api-key or Authorization: Bearer)")
-    lines += [f"  problem: {problem}" for problem in problems if problem != lockout]
+    lines += [f"  problem: {problem}" for problem in picture.all_problems(detailed=True) if problem != lockout]
     lines += ["", "Point Claude Code at it (in the shell you run claude from):", f"  export ANTHROPIC_BASE_URL={url}"]
     if entra is not None:
         lines.append(f'  and in ~/.claude/settings.json: "apiKeyHelper": "{entra.token_command}"')
-    elif settings.auth_token is not None:
+    elif picture.client_token:
         lines.append(f"  export {AUTH_TOKEN.name}=...   # the same token the bridge has (already set if this shell started it)")
-    big = settings.tier(BIG_MODEL.name)
+    big = picture.tiers.get(BIG_MODEL.name)
     window = input_window(big.deployment) if big is not None else None
     if big is not None and window is None:
         lines.append(f"  export CLAUDE_CODE_AUTO_COMPACT_WINDOW=...   # the input window of {big.deployment}, in tokens")

@@ -16,7 +16,7 @@ they may: a family they may not use, a tier's deployment named directly, or a
 deployment no tier names (pass-through) all count as asking for another tier.
 
 A tier's `*_API` setting picks chat/completions or the Responses API;
-unset, the bridge decides (see `pipeline.Bridge.api`).  A tier's
+unset, the bridge decides (see `process.Bridge.api`).  A tier's
 `*_TEMPERATURE`, `*_TOP_P` and `*_MAX_TOKENS` replace the client's values.
 """
 
@@ -26,13 +26,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from bridge.config.load import Settings, Tier
-from bridge.config.table import FAMILY_TIERS
+from bridge.config.table import FAMILY_TIERS, LONG_CONTEXT_MODEL, THINK_MODEL
 from bridge.errors import misconfigured
 from bridge.gateway.policy import FAMILIES as POLICY_TIERS
 from bridge.gateway.policy import most_capable
 from bridge.model import PASS_THROUGH, Request, Target
 
-FAMILIES: tuple[tuple[str, str], ...] = (("opus", "BIG_MODEL"), ("sonnet", "MIDDLE_MODEL"))
+BACKGROUND_FAMILY = "haiku"
+"""Claude Code's background model: its requests go to their tier before anything else is considered."""
 THINKING_EFFORTS = frozenset({"low", "medium", "high", "xhigh"})
 
 
@@ -53,13 +54,13 @@ InputTokens = Callable[[Target], Awaitable[int]]
 
 async def _choose(request: Request, settings: Settings, input_tokens: InputTokens) -> Tier | None:
     lowered = request.model.lower()
-    if "haiku" in lowered:
-        return _tier(settings, "SMALL_MODEL", request.model)
-    long_context = settings.tiers.get("LONG_CONTEXT_MODEL")
+    if BACKGROUND_FAMILY in lowered:
+        return _tier(settings, FAMILY_TIERS[BACKGROUND_FAMILY], request.model)
+    long_context = settings.tiers.get(LONG_CONTEXT_MODEL.name)
     if long_context is not None and await input_tokens(_target(long_context)) > settings.long_context_threshold:
         return long_context
-    think = settings.tiers.get("THINK_MODEL")
-    family = next((setting for name, setting in FAMILIES if name in lowered), None)
+    think = settings.tiers.get(THINK_MODEL.name)
+    family = next((setting for name, setting in FAMILY_TIERS.items() if name in lowered), None)
     if think is not None and family is not None and request.reasoning_effort in THINKING_EFFORTS:
         return think
     if family is not None:
@@ -71,9 +72,9 @@ def families_asked(model: str, settings: Settings) -> frozenset[str]:
     """The tiers a model name asks for: its family (haiku before the others, as routing goes), or the tiers whose
     deployment it names; none for a deployment no tier names."""
     lowered = model.lower()
-    for family in ("haiku", "opus", "sonnet"):
-        if family in lowered:
-            return frozenset({family})
+    family = BACKGROUND_FAMILY if BACKGROUND_FAMILY in lowered else next((f for f in FAMILY_TIERS if f in lowered), None)
+    if family is not None:
+        return frozenset({family})
     named = set()
     for family, setting in FAMILY_TIERS.items():
         tier = settings.tier(setting)

@@ -30,11 +30,14 @@ from bridge.gateway.pricing.price import Cost, usd
 from bridge.model import Usage
 
 log = logging.getLogger(__name__)
-# azure-core logs every identity call's headers at INFO: noise beside the bridge's own line per request.
-logging.getLogger("azure").setLevel(logging.WARNING)
-
 
 MAX_FIELD_CHARS = 200
+
+
+def quiet_azure_sdk_logs() -> None:
+    """The Azure SDKs' loggers at WARNING: azure-core logs every identity call's headers at INFO, noise beside
+    the bridge's own line per request.  Called by each entry point (`python -m bridge`, function_app.py)."""
+    logging.getLogger("azure").setLevel(logging.WARNING)
 
 
 def _capped(value: str | None) -> str | None:

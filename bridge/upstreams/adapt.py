@@ -6,7 +6,7 @@ older API versions do not know `max_completion_tokens`, gpt-5.1 knows no
 `minimal` effort).  Rather than guessing from deployment names, the bridge
 sends the request as the client asked and, when Azure answers 400 for one
 parameter, retries without it (or with the value Azure allows) and remembers
-that for the deployment (`memory.DeploymentMemory`).  The same rules serve
+that for the deployment (`knowledge.DeploymentKnowledge`).  The same rules serve
 chat/completions and Responses bodies; a dotted `param` (`reasoning.summary`)
 names a nested key.
 
@@ -62,7 +62,8 @@ DROPPABLE = frozenset(
 )
 TOKEN_LIMIT_KEYS = ("max_completion_tokens", "max_tokens")
 OUTPUT_TOKENS_KEY = "max_output_tokens"
-EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+EFFORT_LADDER = ("none", "minimal", "low", "medium", "high", "xhigh")
+"""Reasoning efforts from the lowest up: a refused effort steps to its nearest accepted neighbour."""
 EFFORT_PARAMS = ("reasoning_effort", "reasoning.effort")
 _UNRECOGNIZED = re.compile(r"Unrecognized request arguments? supplied: (\w+(?:, \w+)*)")
 _AT_MOST = re.compile(r"at most (\d+) (?:completion|output) tokens")
@@ -105,11 +106,11 @@ def _set(body: dict[str, Any], path: str, value: Any) -> None:
 
 def step_effort(wanted: str, refused: frozenset[str]) -> str | None:
     """The accepted effort nearest `wanted`: the highest one not above it, else the lowest above it."""
-    if wanted not in EFFORTS:
+    if wanted not in EFFORT_LADDER:
         return None if wanted in refused else wanted
-    at = EFFORTS.index(wanted)
-    below = [effort for effort in reversed(EFFORTS[: at + 1]) if effort not in refused]
-    above = [effort for effort in EFFORTS[at + 1 :] if effort not in refused]
+    at = EFFORT_LADDER.index(wanted)
+    below = [effort for effort in reversed(EFFORT_LADDER[: at + 1]) if effort not in refused]
+    above = [effort for effort in EFFORT_LADDER[at + 1 :] if effort not in refused]
     nearest = below or above
     return nearest[0] if nearest else None
 
@@ -154,7 +155,7 @@ def _refused_efforts(current: Adaptation, message: str, value: Any) -> frozenset
     supported = _SUPPORTED.search(message)
     allowed = set(_QUOTED.findall(supported.group(1))) if supported else set()
     if allowed:
-        return current.refused_efforts | frozenset(effort for effort in EFFORTS if effort not in allowed)
+        return current.refused_efforts | frozenset(effort for effort in EFFORT_LADDER if effort not in allowed)
     return current.refused_efforts | ({value} if isinstance(value, str) else set())
 
 
@@ -170,11 +171,11 @@ def _shown(value: Any) -> str:
     return "(unset)" if value is None else repr(value)
 
 
-def learn(current: Adaptation, error: ErrorReport, sent: dict[str, Any]) -> Lesson | None:
-    """The adaptation that fixes Azure's 400 `error` for the body `sent`, or None when none applies."""
-    message = error.message
+def learn(current: Adaptation, report: ErrorReport, sent: dict[str, Any]) -> Lesson | None:
+    """The adaptation that fixes Azure's 400 error `report` for the body `sent`, or None when none applies."""
+    message = report.message
     unrecognized = _UNRECOGNIZED.search(message)
-    if unrecognized and error.param is None:
+    if unrecognized and report.param is None:
         adaptation, changes = current, list[str]()
         for name in unrecognized.group(1).split(", "):
             lesson = _lesson(adaptation, sent, name, "unsupported_parameter", message)
@@ -184,7 +185,7 @@ def learn(current: Adaptation, error: ErrorReport, sent: dict[str, Any]) -> Less
     if _ENCRYPTED_UNSUPPORTED.search(message) and ENCRYPTED_REASONING in (sent.get(INCLUDE) or ()):
         refused = current.refused_includes | {ENCRYPTED_REASONING}
         return Lesson(replace(current, refused_includes=refused), f"{INCLUDE} {ENCRYPTED_REASONING} → (not sent)")
-    return _lesson(current, sent, error.param, error.code, message)
+    return _lesson(current, sent, report.param, report.code, message)
 
 
 def _lesson(current: Adaptation, sent: dict[str, Any], param: str | None, code: str | None, message: str) -> Lesson | None:

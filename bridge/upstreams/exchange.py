@@ -4,7 +4,7 @@
       200 → UpstreamStream, read to its first batch ─────────────────────────────▶ the stream
       an error status, or a failure inside the stream before its first batch
           → the API's recovery step (`recovery.py`) decides:
-              Adapt / SwitchApi (remembered in `memory`) / Resend / RetryElsewhere /
+              Adapt / SwitchApi (remembered in `knowledge`) / Resend / RetryElsewhere /
               SignInAgain → send again (each at most `LIMITS` times a request)
               Fail → the client's error
 
@@ -75,15 +75,15 @@ async def open_stream(
             try:
                 return await _opened(answer, api, request, target, whole, client_names or {})
             except UpstreamError as failure:
-                error = failure.error
+                report = failure.report
         else:
-            error = ErrorReport.from_body(answer.reply.status, await answer.reply.read(), answer.reply.headers)
-        decision = api.recover(FailedAttempt(error, sent, adaptation, target, keyed))
+            report = ErrorReport.from_body(answer.reply.status, await answer.reply.read(), answer.reply.headers)
+        decision = api.recover(FailedAttempt(report, sent, adaptation, target, keyed))
         if isinstance(decision, Fail):
             raise decision.error
         taken[type(decision)] += 1
         if taken[type(decision)] > LIMITS[type(decision)]:
-            raise client_error(error, target, keyed)
+            raise client_error(report, target, keyed)
         match decision:
             case Adapt(adaptation=learned, change=change):
                 log.info("deployment %s refused a parameter; adapted and retrying: %s", target.deployment, change)

@@ -172,25 +172,25 @@ class ErrorReport:
 class UpstreamError(Exception):
     """Raised by a stream translator when the upstream reports a failure inside its stream."""
 
-    def __init__(self, error: ErrorReport) -> None:
-        super().__init__(error.message)
-        self.error = error
+    def __init__(self, report: ErrorReport) -> None:
+        super().__init__(report.message)
+        self.report = report
 
 
 def truncated() -> UpstreamError:
     return UpstreamError(ErrorReport(IN_STREAM, "The upstream stream ended before the response was complete", code=TRUNCATED))
 
 
-def _prompt_too_long(error: ErrorReport) -> BridgeError:
+def _prompt_too_long(report: ErrorReport) -> BridgeError:
     for pattern in _CONTEXT_NUMBERS:
-        numbers = pattern.search(error.message)
+        numbers = pattern.search(report.message)
         if numbers:
             limit, used = numbers.groups()
             return BridgeError("invalid_request_error", f"prompt is too long: {used} tokens > {limit} maximum")
-    return BridgeError("invalid_request_error", f"prompt is too long: {error.message}")
+    return BridgeError("invalid_request_error", f"prompt is too long: {report.message}")
 
 
-def _not_found(error: ErrorReport, target: Target) -> BridgeError:
+def _not_found(report: ErrorReport, target: Target) -> BridgeError:
     fix = (
         "Name an existing deployment, or a Claude model (opus, sonnet, haiku) to use BIG_MODEL, MIDDLE_MODEL or SMALL_MODEL"
         if target.setting == "model"
@@ -198,25 +198,25 @@ def _not_found(error: ErrorReport, target: Target) -> BridgeError:
     )
     return BridgeError(
         "not_found_error",
-        f"Azure OpenAI has no deployment named '{target.deployment}' (from {target.source}). {fix}. Azure said: {error.message}",
+        f"Azure OpenAI has no deployment named '{target.deployment}' (from {target.source}). {fix}. Azure said: {report.message}",
     )
 
 
-def _refused_credentials(error: ErrorReport, keyed: bool) -> BridgeError:
-    said = f"Azure said: {error.message}"
-    if error.code == "PermissionDenied":
+def _refused_credentials(report: ErrorReport, keyed: bool) -> BridgeError:
+    said = f"Azure said: {report.message}"
+    if report.code == "PermissionDenied":
         return misconfigured(
             "The bridge's identity may not call this Azure OpenAI resource: assign it the 'Cognitive Services OpenAI "
             f"User' role on the resource (the principal Azure names below). {said}"
         )
-    if error.code == "AuthenticationTypeDisabled":
+    if report.code == "AuthenticationTypeDisabled":
         return misconfigured(
             "This Azure OpenAI resource does not accept keys: unset AZURE_OPENAI_API_KEY so the bridge signs in with "
             f"Microsoft Entra ID (its identity needs the 'Cognitive Services OpenAI User' role). {said}"
         )
-    if error.status == 401 and keyed:
+    if report.status == 401 and keyed:
         return misconfigured(f"Azure refused the key: check AZURE_OPENAI_API_KEY and that it belongs to the endpoint. {said}")
-    if error.status == 401:
+    if report.status == 401:
         return misconfigured(
             "Azure refused the bridge's Microsoft Entra ID token: check the identity (AZURE_CLIENT_ID for a user-assigned "
             "one), that it belongs to the resource's tenant, and that its token is for https://cognitiveservices.azure.com. "
@@ -230,14 +230,14 @@ def _refused_credentials(error: ErrorReport, keyed: bool) -> BridgeError:
     return misconfigured(f"Azure refused the request with this key (the resource's network rules may block it). {said}")
 
 
-def _image_refused(error: ErrorReport) -> BridgeError:
-    said = f"Azure said: {error.message}"
-    if error.code == "invalid_image":
+def _image_refused(report: ErrorReport) -> BridgeError:
+    said = f"Azure said: {report.message}"
+    if report.code == "invalid_image":
         return BridgeError(
             "invalid_request_error",
             f"image exceeds 20 MB maximum (Azure OpenAI's limit for one image): send a smaller image. {said}",
         )
-    if error.code == "invalid_image_url":
+    if report.code == "invalid_image_url":
         return BridgeError(
             "invalid_request_error",
             "Could not process image: Azure OpenAI could not download it from its URL. Send the image itself "
@@ -256,47 +256,47 @@ def rate_limit_headers(headers: dict[str, str], retry: float | None) -> dict[str
     return {**headers, **NO_RETRY} if retry is not None and retry > CLIENT_WAIT_LIMIT else headers
 
 
-def client_error(error: ErrorReport, target: Target, keyed: bool) -> BridgeError:
-    """The client's error for an upstream error no recovery step could fix."""
-    said = f"Azure said: {error.message}"
-    if error.status == 404 and error.message.strip() == RESOURCE_NOT_FOUND:
+def client_error(report: ErrorReport, target: Target, keyed: bool) -> BridgeError:
+    """The client's error for an upstream error (`report`) no recovery step could fix."""
+    said = f"Azure said: {report.message}"
+    if report.status == 404 and report.message.strip() == RESOURCE_NOT_FOUND:
         return misconfigured(
             "Azure OpenAI has no such path: set AZURE_OPENAI_ENDPOINT (and any AZURE_OPENAI_ENDPOINT_N) to the "
             "resource's base URL, such as https://NAME.openai.azure.com, with no path after it; unset "
             f"AZURE_OPENAI_API_VERSION to use the v1 API. {said}"
         )
-    if error.status == 400 and VERSION_NOT_SUPPORTED in error.message:
+    if report.status == 400 and VERSION_NOT_SUPPORTED in report.message:
         return misconfigured(
             "Azure OpenAI does not offer the API version the bridge is set to: unset AZURE_OPENAI_API_VERSION (and "
             f"any AZURE_OPENAI_API_VERSION_N) to use the v1 API, or set one Azure lists, such as 2024-10-21. {said}"
         )
-    if error.code in NOT_FOUND_CODES or (error.status == 404 and "deployment" in error.message.lower()):
-        return _not_found(error, target)
-    if error.is_content_filter():
-        fired = f" (categories: {', '.join(error.categories)})" if error.categories else ""
+    if report.code in NOT_FOUND_CODES or (report.status == 404 and "deployment" in report.message.lower()):
+        return _not_found(report, target)
+    if report.is_content_filter():
+        fired = f" (categories: {', '.join(report.categories)})" if report.categories else ""
         return BridgeError(
             "invalid_request_error",
             f"Azure OpenAI's content filter blocked this request{fired}. Rephrase the prompt, or ask your Azure "
-            f"administrator about the deployment's content filter. Azure said: {error.message}",
+            f"administrator about the deployment's content filter. Azure said: {report.message}",
         )
-    if error.is_context_overflow():
-        return _prompt_too_long(error)
-    if error.is_image_refusal():
-        return _image_refused(error)
-    if error.status in (401, 403):
-        return _refused_credentials(error, keyed)
-    if error.code == "insufficient_quota":
+    if report.is_context_overflow():
+        return _prompt_too_long(report)
+    if report.is_image_refusal():
+        return _image_refused(report)
+    if report.status in (401, 403):
+        return _refused_credentials(report, keyed)
+    if report.code == "insufficient_quota":
         return BridgeError(
             "rate_limit_error",
             f"Azure OpenAI has no quota left for deployment '{target.deployment}' (from {target.source}): raise its "
             f"quota in the Azure AI Foundry portal, or add another resource (AZURE_OPENAI_ENDPOINT_2). {said}",
             dict(NO_RETRY),
         )
-    retry = error.retry_after
-    headers = dict(error.headers) or ({"retry-after": f"{retry:g}"} if retry is not None else {})
-    if error.in_stream:
-        kind = STREAM_KINDS.get(error.code or "", "api_error")
-        message = error.message if error.code == TRUNCATED else f"The upstream failed mid-response: {error.message}"
+    retry = report.retry_after
+    headers = dict(report.headers) or ({"retry-after": f"{retry:g}"} if retry is not None else {})
+    if report.in_stream:
+        kind = STREAM_KINDS.get(report.code or "", "api_error")
+        message = report.message if report.code == TRUNCATED else f"The upstream failed mid-response: {report.message}"
         return BridgeError(kind, message, rate_limit_headers(headers, retry) if kind == "rate_limit_error" else {})
-    kind = kind_for_upstream_status(error.status)
-    return BridgeError(kind, error.message, rate_limit_headers(headers, retry) if kind == "rate_limit_error" else headers)
+    kind = kind_for_upstream_status(report.status)
+    return BridgeError(kind, report.message, rate_limit_headers(headers, retry) if kind == "rate_limit_error" else headers)

@@ -1,6 +1,6 @@
 """What the bridge has learned about each deployment, per pool: the API it needs, the parameters it refuses.
 
-One memory per process, keyed by the pool (its first endpoint) and the
+One per process, keyed by the pool (its first endpoint) and the
 deployment name.  It is written only by the exchange's recovery steps, from
 Azure's own answers: a deployment that said it needs the other upstream API
 is switched for good; a parameter it refused (`adapt.Adaptation`) is adapted

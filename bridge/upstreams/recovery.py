@@ -15,7 +15,7 @@ and decides:
                      inside a stream) and send to the next one in the pool
     SignInAgain      forget the Entra ID token Azure refused, get a new one and   no (once a request)
                      send again
-    Fail             the client gets the error (`failures.describe`)
+    Fail             the client gets the error (`failures.client_error`)
 
 The shared step, after an API's own cases:
 
@@ -25,7 +25,7 @@ The shared step, after an API's own cases:
       server_error, overloaded, the stream ended early      names one)
     401 to an Entra ID token (not PermissionDenied)       SignInAgain
     400 that `adapt.learn` knows how to fix               Adapt
-    anything else                                         Fail(describe(...))
+    anything else                                         Fail(client_error(...))
 """
 
 from __future__ import annotations
@@ -80,9 +80,9 @@ Recovery = Adapt | SwitchApi | Resend | RetryElsewhere | SignInAgain | Fail
 
 @dataclass(frozen=True, slots=True)
 class FailedAttempt:
-    """Everything a recovery step may look at: the error, the body that caused it, what is known."""
+    """Everything a recovery step may look at: the error (`report`), the body that caused it, what is known."""
 
-    error: ErrorReport
+    report: ErrorReport
     sent: Body
     adaptation: Adaptation
     target: Target
@@ -91,14 +91,14 @@ class FailedAttempt:
 
 
 def shared_step(attempt: FailedAttempt) -> Recovery:
-    error = attempt.error
-    if error.in_stream and (error.code in TRANSIENT_IN_STREAM or error.type == "server_error"):
-        wait = error.retry_after
-        return RetryElsewhere(DEFAULT_REST_SECONDS if wait is None else wait, error.message)
-    if error.status == 401 and not attempt.keyed and error.code != "PermissionDenied":
-        return SignInAgain(error.message)
-    if error.status == 400:
-        lesson = learn(attempt.adaptation, error, attempt.sent)
+    report = attempt.report
+    if report.in_stream and (report.code in TRANSIENT_IN_STREAM or report.type == "server_error"):
+        wait = report.retry_after
+        return RetryElsewhere(DEFAULT_REST_SECONDS if wait is None else wait, report.message)
+    if report.status == 401 and not attempt.keyed and report.code != "PermissionDenied":
+        return SignInAgain(report.message)
+    if report.status == 400:
+        lesson = learn(attempt.adaptation, report, attempt.sent)
         if lesson is not None:
             return Adapt(lesson.adaptation, lesson.change)
-    return Fail(client_error(error, attempt.target, attempt.keyed))
+    return Fail(client_error(report, attempt.target, attempt.keyed))

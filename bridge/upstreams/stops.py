@@ -22,14 +22,13 @@ MAX_SEQUENCES = 16
 MAX_SEQUENCE_CHARS = 256
 
 
-def check_stop_sequences(sequences: list[str]) -> list[str]:
-    """`sequences`, checked against the bridge's limits (a 400 that gives them, before any upstream call)."""
+def check_stop_sequences(sequences: list[str]) -> None:
+    """Raise a 400 that gives the bridge's limits when `sequences` pass them (before any upstream call)."""
     if len(sequences) > MAX_SEQUENCES or any(len(sequence) > MAX_SEQUENCE_CHARS for sequence in sequences):
         raise invalid_request(
             f"stop sequences: the bridge takes at most {MAX_SEQUENCES}, of at most {MAX_SEQUENCE_CHARS} characters "
             f"each (this request has {len(sequences)}, the longest {max(len(sequence) for sequence in sequences)})"
         )
-    return sequences
 
 
 class StopSequences:

@@ -233,7 +233,7 @@ class UpstreamStream:
             try:
                 batch = await self._read()
             except UpstreamError as failure:
-                raise client_error(failure.error, self.target, keyed=False) from None
+                raise client_error(failure.report, self.target, keyed=False) from None
         self.received.feed(batch)
         return restore(batch, self._client_names) if self._client_names else batch
 

@@ -20,29 +20,21 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.config.load import Settings
-from bridge.config.table import BIG_MODEL, MIDDLE_MODEL, SMALL_MODEL
+from bridge.config.table import FAMILY_TIERS
 
-FAMILIES = (
-    ("claude-opus-5-5", "Opus", BIG_MODEL.name),
-    ("claude-sonnet-5-5", "Sonnet", MIDDLE_MODEL.name),
-    ("claude-haiku-5-5", "Haiku", SMALL_MODEL.name),
-)
+LISTED_AS = {"opus": "claude-opus-5-5", "sonnet": "claude-sonnet-5-5", "haiku": "claude-haiku-5-5"}
+"""The Claude id each family's tier is listed under: the family's newest."""
 LISTED_SINCE = "2026-01-01T00:00:00Z"
-
-
-def family_model(family: str) -> str:
-    """The listed id of a tier's family (`sonnet` → claude-sonnet-5-5)."""
-    return next(model_id for model_id, name, _ in FAMILIES if name.lower() == family)
 
 
 def model_list(settings: Settings, tiers: frozenset[str] | None = None) -> dict[str, Any]:
     """The Anthropic `list` of models for `GET /v1/models`: the configured tiers (of `tiers` only, when given)."""
     data = []
-    for model_id, family, setting in FAMILIES:
+    for family, setting in FAMILY_TIERS.items():
         tier = settings.tier(setting)
-        if tier is not None and (tiers is None or family.lower() in tiers):
-            display = f"{family} on {tier.deployment} ({tier.setting}, Azure OpenAI)"
-            data.append({"type": "model", "id": model_id, "display_name": display, "created_at": LISTED_SINCE})
+        if tier is not None and (tiers is None or family in tiers):
+            display = f"{family.capitalize()} on {tier.deployment} ({tier.setting}, Azure OpenAI)"
+            data.append({"type": "model", "id": LISTED_AS[family], "display_name": display, "created_at": LISTED_SINCE})
     return {
         "data": data,
         "has_more": False,

@@ -85,7 +85,7 @@ from bridge.model import (
 BILLING_HEADER_PREFIX = "x-anthropic-billing-header:"
 WEB_SEARCH_TOOL_PREFIX = "web_search_"
 _ROLES: dict[str, Role] = {"user": "user", "assistant": "assistant", "system": "system"}
-EFFORTS: dict[str, ReasoningEffort] = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "xhigh"}
+EFFORT_OF_NAME: dict[str, ReasoningEffort] = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "xhigh"}
 BUDGET_EFFORTS: tuple[tuple[int, ReasoningEffort], ...] = ((4096, "low"), (16384, "medium"))
 ADAPTIVE_EFFORT: ReasoningEffort = "high"
 DISABLED_EFFORT: ReasoningEffort = "minimal"
@@ -316,8 +316,8 @@ def _effort(body: Mapping[str, Any]) -> ReasoningEffort | None:
     if kind == "disabled":
         return DISABLED_EFFORT
     effort = config.get("effort")
-    if isinstance(effort, str) and effort in EFFORTS:
-        return EFFORTS[effort]
+    if isinstance(effort, str) and effort in EFFORT_OF_NAME:
+        return EFFORT_OF_NAME[effort]
     if kind == "adaptive":
         return ADAPTIVE_EFFORT
     budget = thinking.get("budget_tokens")

@@ -1,7 +1,7 @@
 """The Anthropic routes: `POST /v1/messages`, `POST /v1/messages/count_tokens`, and `GET /v1/models` for
-Anthropic clients (the tiers as Claude models, `models.py`).
+Anthropic clients (the tiers as Claude models, `model_names.py`).
 
-`/v1/messages` is `serve` with this front: `parse_request`, `AnthropicStreamRenderer`
+`/v1/messages` is `handler.serve` with this front: `parse_request`, `AnthropicStreamRenderer`
 for streams, `message_body` for whole messages, Anthropic error bodies with a
 `request-id` header.  `count_tokens` is local: no upstream call; it counts
 the request as the deployment that would serve it receives it.
@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from bridge.errors import BridgeError
 from bridge.fronts.anthropic.message import message_body, new_message_id
-from bridge.fronts.anthropic.model_names import family_model, model_list
+from bridge.fronts.anthropic.model_names import LISTED_AS, model_list
 from bridge.fronts.anthropic.request import parse_request
 from bridge.fronts.anthropic.stream import AnthropicStreamRenderer
 from bridge.model import Completion, Request
@@ -51,7 +51,7 @@ class MessagesCall:
     def served_as(self, family: str, deployment: str) -> "MessagesCall":
         """Answered as the listed Claude model of `family` (GET /v1/models), which names the deployment."""
         del deployment
-        return replace(self, request=replace(self.request, model=family_model(family)))
+        return replace(self, request=replace(self.request, model=LISTED_AS[family]))
 
 
 def parse_call(body: Any) -> MessagesCall:

@@ -2,7 +2,7 @@
 
     OpenAI chat                                   internal
     --------------------------------------------  ------------------------------------------------
-    model                                         model, as sent (`models.target` maps aliases)
+    model                                         model, as sent (`model_names.resolve_alias` maps aliases)
     messages[] role system | developer            Message("system"), its text
     role user: string | text, image_url parts     Message("user", TextPart | ImagePart)
       file parts {file_data | file_url}           FilePart (uploaded file ids not carried)

@@ -1,7 +1,7 @@
 """The OpenAI routes: `POST /v1/chat/completions` and `GET /v1/models`.
 
-`/v1/chat/completions` is `serve` with this front: `parse_request` then the
-alias mapping (`models.target`), `OpenAIStreamRenderer` for streams,
+`/v1/chat/completions` is `handler.serve` with this front: `parse_request` then the
+alias mapping (`model_names.resolve_alias`), `OpenAIStreamRenderer` for streams,
 `completion_body` for whole completions, OpenAI error bodies with an
 `x-request-id` header.  Responses name the model the client asked for.
 """

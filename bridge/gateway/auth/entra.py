@@ -53,11 +53,11 @@ from typing import Any
 
 import jwt
 
+from bridge.config.table import ENTRA_AUTHORITY
 from bridge.errors import BridgeError
 from bridge.gateway.auth.caller import Caller
 from bridge.gateway.auth.signing_keys import ALGORITHM, SigningKeys
 
-DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 V1_ISSUER_HOST = "https://sts.windows.net"
 DELEGATED_SCOPE = "user_impersonation"
 """The scope the bridge's app registration exposes (infra/entra-app.bicep): every person's token carries it."""
@@ -73,7 +73,7 @@ class EntraConfig:
     """The directory (tenant) id, a GUID: tokens must carry it as `tid` and in their issuer."""
     client_id: str
     """The application (client) id of the bridge's app registration: the tokens' audience."""
-    authority: str = DEFAULT_AUTHORITY
+    authority: str = ENTRA_AUTHORITY.default_value
     required_role: str | None = None
     """An app role every person must have (403 otherwise); None: any user of the tenant."""
     automation_role: str | None = None

@@ -12,8 +12,8 @@ request reads it from the store.  A key snapshots the owner's identity when it
 is made (object id, name, tenant, app roles, groups), so it must not outlive
 their access:
 
-- it lapses after its lifetime (PERSONAL_KEY_DAYS, DEFAULT_LIFETIME_DAYS unless
-  set; `expires_in_days` shortens it);
+- it lapses after its lifetime (PERSONAL_KEY_DAYS, whose row holds the default;
+  `expires_in_days` shortens it);
 - it works only while its owner keeps signing in with Entra ID: their last
   sign-in (or the key's creation, itself a sign-in) must be less than
   PERSONAL_KEY_SIGNIN_DAYS old.  A disabled account gets no token, so its keys
@@ -36,21 +36,20 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bridge.config.kinds import GUID_PATTERN
+from bridge.config.table import PERSONAL_KEY_DAYS, PERSONAL_KEY_SIGNIN_DAYS
 from bridge.errors import BridgeError, invalid_request
 from bridge.gateway.auth.caller import Caller
-from bridge.gateway.clock import utc_now
+from bridge.gateway.clock import iso_utc, utc_now
 
 KEY_PREFIX = "cab_"
 SECRET_BYTES = 32
 KEY_PATTERN = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
 MAX_KEYS_PER_USER = 20
 MAX_NAME_CHARS = 100
-DEFAULT_LIFETIME_DAYS = 30
-DEFAULT_SIGN_IN_DAYS = 7
 TOUCH_INTERVAL = timedelta(minutes=5)
 SIGN_IN_NOTE_INTERVAL = timedelta(hours=1)
 MAX_REMEMBERED_PEOPLE = 10_000
@@ -65,10 +64,6 @@ def hash_secret(secret: str) -> str:
 def looks_like_key(token: str) -> bool:
     """True when `token` has the form of a personal key (so it is looked up, not parsed as a JWT)."""
     return token.startswith(KEY_PREFIX)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +82,9 @@ class KeyRecord:
         return {
             "id": self.key_id,
             "name": self.name,
-            "created_at": _iso(self.created),
-            "expires_at": _iso(self.expires),
-            "last_used_at": _iso(self.last_used),
+            "created_at": iso_utc(self.created),
+            "expires_at": iso_utc(self.expires) if self.expires is not None else None,
+            "last_used_at": iso_utc(self.last_used) if self.last_used is not None else None,
         }
 
 
@@ -183,8 +178,8 @@ class PersonalKeys:
         self,
         store: KeyStore,
         *,
-        lifetime_days: int | None = DEFAULT_LIFETIME_DAYS,
-        sign_in_days: int = DEFAULT_SIGN_IN_DAYS,
+        lifetime_days: int | None = PERSONAL_KEY_DAYS.default_value,
+        sign_in_days: int = PERSONAL_KEY_SIGNIN_DAYS.default_value,
         admin_role: str | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -301,7 +296,7 @@ class PersonalKeys:
         if record.expires is not None and now >= record.expires:
             raise BridgeError(
                 "authentication_error",
-                f"Personal key {record.key_id} ({record.name}) expired at {_iso(record.expires)}: make a new one with "
+                f"Personal key {record.key_id} ({record.name}) expired at {iso_utc(record.expires)}: make a new one with "
                 "POST /v1/keys",
             )
         await self._require_recent_sign_in(record, now)
@@ -324,6 +319,6 @@ class PersonalKeys:
         raise BridgeError(
             "authentication_error",
             f"Personal key {record.key_id} ({record.name}) is paused: its owner has not signed in with Microsoft Entra ID "
-            f"for {self.sign_in_days} days (PERSONAL_KEY_SIGNIN_DAYS; last at {_iso(latest)}). Sign in once, for example "
+            f"for {self.sign_in_days} days (PERSONAL_KEY_SIGNIN_DAYS; last at {iso_utc(latest)}). Sign in once, for example "
             "GET /v1/usage with an Entra ID token, and it works again",
         )

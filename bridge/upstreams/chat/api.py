@@ -24,13 +24,13 @@ _USE_RESPONSES = re.compile(r"/v1/responses|responses api", re.IGNORECASE)
 
 
 def recover(attempt: FailedAttempt) -> Recovery:
-    error = attempt.error
-    if error.status in (400, 404) and error.code == "OperationNotSupported":
-        return SwitchApi("responses", error.message)
-    if error.status == 400 and _USE_RESPONSES.search(error.message):
-        return SwitchApi("responses", error.message)
+    report = attempt.report
+    if report.status in (400, 404) and report.code == "OperationNotSupported":
+        return SwitchApi("responses", report.message)
+    if report.status == 400 and _USE_RESPONSES.search(report.message):
+        return SwitchApi("responses", report.message)
     loose = loose_format(attempt.sent)
-    if loose is not None and error.refuses_schema("response_format"):
+    if loose is not None and report.refuses_schema("response_format"):
         return Resend(loose, "response_format strict True → False (Azure refused the schema as strict)")
     return shared_step(attempt)
 

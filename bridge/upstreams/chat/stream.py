@@ -13,7 +13,7 @@
                   content_filter                         refusal
     content_filter_results, obfuscation, ...      ignored
 
-    {"error": {...}} (no choices)                 UpstreamFailure (the exchange's recovery step
+    {"error": {...}} (no choices)                 UpstreamError (the exchange's recovery step
                                                   or, once the answer has begun, an error event)
 
 `Finish` is held back until the stream ends (`[DONE]`), because the usage

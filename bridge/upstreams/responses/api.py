@@ -54,22 +54,22 @@ def failing_web_search(target: Target, said: str) -> BridgeError:
 
 
 def recover(attempt: FailedAttempt) -> Recovery:
-    error, sent = attempt.error, attempt.sent
-    if error.status in (400, 404) and (error.code == "OperationNotSupported" or _NO_RESPONSES.search(error.message)):
-        return SwitchApi("chat", error.message)
-    if error.status == 400 or (error.in_stream and error.type == "invalid_request_error"):
-        reasoning_refused = error.code == "invalid_encrypted_content" or (
-            error.param != "include" and _REASONING_REFUSED.search(error.message) is not None
+    report, sent = attempt.report, attempt.sent
+    if report.status in (400, 404) and (report.code == "OperationNotSupported" or _NO_RESPONSES.search(report.message)):
+        return SwitchApi("chat", report.message)
+    if report.status == 400 or (report.in_stream and report.type == "invalid_request_error"):
+        reasoning_refused = report.code == "invalid_encrypted_content" or (
+            report.param != "include" and _REASONING_REFUSED.search(report.message) is not None
         )
         if reasoning_refused and has_reasoning(sent):
             return Resend(without_reasoning(sent), "reasoning items made elsewhere → (not sent)")
         loose = loose_format(sent)
-        if loose is not None and error.refuses_schema("text.format"):
+        if loose is not None and report.refuses_schema("text.format"):
             return Resend(loose, "text.format.strict True → False (Azure refused the schema as strict)")
-        if has_web_search(sent) and "web_search" in error.message:
-            return Fail(no_web_search(attempt.target, error.message))
-    if error.status == 500 and has_web_search(sent):
-        return Fail(failing_web_search(attempt.target, error.message))
+        if has_web_search(sent) and "web_search" in report.message:
+            return Fail(no_web_search(attempt.target, report.message))
+    if report.status == 500 and has_web_search(sent):
+        return Fail(failing_web_search(attempt.target, report.message))
     return shared_step(attempt)
 
 

@@ -20,7 +20,7 @@
     response.completed                               Usage + Finish end_turn | tool_use | refusal
     response.incomplete max_output_tokens            Usage + Finish max_tokens
     response.incomplete content_filter               Usage + Finish refusal
-    error, response.failed with its error            UpstreamFailure (the exchange's recovery step,
+    error, response.failed with its error            UpstreamError (the exchange's recovery step,
                                                      or the client's error event once begun)
     response.failed with `error: null`               waits for the `error` frame that follows (Azure's
                                                      content filter sends the reason only there)
