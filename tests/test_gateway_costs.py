@@ -26,7 +26,7 @@ import openai
 import pytest
 
 from tests.support.azurite import Azurite, requires_azurite
-from tests.support.bridge import RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import RunningBridge, bridge_env, request_lines, running_bridges, start_bridge, stop_bridge
 from tests.support.fake_azure import FakeAzure, Faults, Text
 from tests.support.fake_entra import FakeEntra, User
 
@@ -61,26 +61,8 @@ def bridges(
     fake_azure: FakeAzure, entra: FakeEntra, azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[RunningBridge, RunningBridge]]:
     env = costs_env(fake_azure, entra, USAGE_CONNECTION_STRING=azurite.connection_string)
-    logs = tmp_path_factory.mktemp("costs")
-    first = start_bridge(env, logs / "a.log")
-    try:
-        second = start_bridge(env, logs / "b.log")
-    except BaseException:
-        stop_bridge(first)
-        raise
-    yield first, second
-    stop_bridge(first)
-    stop_bridge(second)
-
-
-@pytest.fixture
-def bridge_a(bridges: tuple[RunningBridge, RunningBridge]) -> RunningBridge:
-    return bridges[0]
-
-
-@pytest.fixture
-def bridge_b(bridges: tuple[RunningBridge, RunningBridge]) -> RunningBridge:
-    return bridges[1]
+    with running_bridges(env, tmp_path_factory.mktemp("costs")) as (first, second):
+        yield first, second
 
 
 def headers_for(token: str) -> dict[str, str]:
@@ -270,15 +252,6 @@ def test_the_cost_is_azures_usage_at_the_tables_prices_to_the_cent(
     assert round(dollars(line["cost_usd"]), 6) == round(expected, 6)
     parts = line["cost_parts_usd"]
     assert (dollars(parts["input"]), dollars(parts["cached"])) == (Decimal("0.25"), Decimal("0.125"))
-
-
-def request_lines(bridge: RunningBridge) -> list[dict[str, Any]]:
-    lines = []
-    for line in bridge.log().splitlines():
-        _, _, text = line.partition("bridge.telemetry.request_log ")
-        if text.startswith("{"):
-            lines.append(json.loads(text))
-    return lines
 
 
 def test_a_spent_dollar_budget_names_itself_its_use_and_its_reset(

@@ -24,7 +24,7 @@ import openai
 import pytest
 
 from tests.support.azurite import Azurite, requires_azurite
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, running_bridges, start_bridge, stop_bridge
 from tests.support.fake_azure import Error, FakeAzure, Faults, Text
 from tests.support.fake_entra import (
     ALICE,
@@ -56,16 +56,8 @@ def bridges(
     fake_azure: FakeAzure, entra: FakeEntra, azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[RunningBridge, RunningBridge]]:
     env = gateway_env(fake_azure, entra, USAGE_CONNECTION_STRING=azurite.connection_string)
-    logs = tmp_path_factory.mktemp("gateway")
-    first = start_bridge(env, logs / "a.log")
-    try:
-        second = start_bridge(env, logs / "b.log")
-    except BaseException:
-        stop_bridge(first)
-        raise
-    yield first, second
-    stop_bridge(first)
-    stop_bridge(second)
+    with running_bridges(env, tmp_path_factory.mktemp("gateway")) as (first, second):
+        yield first, second
 
 
 def gateway_env(fake_azure: FakeAzure, entra: FakeEntra, **more: str) -> dict[str, str]:
@@ -86,16 +78,6 @@ def lone(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pytest.TempP
     running = start_bridge(gateway_env(fake_azure, entra, ENTRA_REQUIRED_ROLE=""), tmp_path_factory.mktemp("lone") / "lone.log")
     yield running
     stop_bridge(running)
-
-
-@pytest.fixture
-def bridge_a(bridges: tuple[RunningBridge, RunningBridge]) -> RunningBridge:
-    return bridges[0]
-
-
-@pytest.fixture
-def bridge_b(bridges: tuple[RunningBridge, RunningBridge]) -> RunningBridge:
-    return bridges[1]
 
 
 def claude(bridge: RunningBridge, credential: str, *, bearer: bool = False) -> anthropic.Anthropic:

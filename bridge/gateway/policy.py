@@ -40,9 +40,7 @@ class PolicyEntry:
     tiers: frozenset[str]
 
     def matches(self, caller: Caller) -> bool:
-        if self.kind == "role":
-            return self.name in caller.roles
-        return self.name.lower() in {group.lower() for group in caller.groups}
+        return caller.belongs(self.kind, self.name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from starlette.responses import Response, StreamingResponse
 from bridge.errors import NO_RETRY, BridgeError, misconfigured
 from bridge.gateway.auth.caller import Caller
 from bridge.gateway.pricing.book import Unresolved
+from bridge.gateway.pricing.price import usd
 from bridge.gateway.usage.budget import Admission, Spending
 from bridge.gateway.usage.charge import allowance, estimated, reported, reported_later
 from bridge.gateway.usage.notices import budget_headers
@@ -174,7 +175,8 @@ class Charge:
                 budget.settle_soon(spending, self.admission, reported_later(received.usage, prices.price(spending.deployment)))
                 return
             counts, cost = reported(received.usage, price)
-            served.record.cost = cost
+            if cost is not None:
+                served.record.cost_usd, served.record.cost_parts_usd = usd(cost.total), cost.parts_usd()
             budget.settle_soon(spending, self.admission, counts)
             return
         served.record.usage_estimated = True

@@ -26,7 +26,6 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from bridge.gateway.pricing.price import Cost, usd
 from bridge.model import Usage
 
 log = logging.getLogger(__name__)
@@ -56,8 +55,10 @@ class RequestLog:
     usage: Usage | None = None
     usage_estimated: bool = False
     """Azure's usage never came (a stream cut short, a call abandoned): the budget was charged an estimate."""
-    cost: Cost | None = None
-    """What the request cost (micro-dollars by kind), when its usage came and its deployment has a price."""
+    cost_usd: float | None = None
+    """What the request cost, when its usage came and its deployment has a price (`bridge.gateway.pricing`)."""
+    cost_parts_usd: dict[str, float] | None = None
+    """The cost by kind: input (not cached), cached, output."""
     agent: str = "main"
     policy_tier: str | None = None
     error_type: str | None = None
@@ -80,9 +81,9 @@ class RequestLog:
             record["input_tokens"] = self.usage.input_tokens
             record["output_tokens"] = self.usage.output_tokens
             record["cache_read_input_tokens"] = self.usage.cached_tokens
-        if self.cost is not None:
-            record["cost_usd"] = usd(self.cost.total)
-            record["cost_parts_usd"] = self.cost.parts_usd()
+        if self.cost_usd is not None:
+            record["cost_usd"] = self.cost_usd
+            record["cost_parts_usd"] = self.cost_parts_usd
         if self.usage_estimated:
             record["usage_estimated"] = True
         if self.agent != "main":

@@ -8,7 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,20 @@ def start_bridge(env: dict[str, str], log_path: Path, interpreter_args: Sequence
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the bridge did not start:\n{log_path.read_text(errors='replace')}") from None
             time.sleep(0.05)
+
+
+@contextmanager
+def running_bridges(env: dict[str, str], folder: Path, count: int = 2) -> Iterator[list[RunningBridge]]:
+    """`count` bridges with one environment (instances of one deployment, sharing its table), logging to
+    a.log, b.log, ... in `folder`; all stopped after the block."""
+    started: list[RunningBridge] = []
+    try:
+        for number in range(count):
+            started.append(start_bridge(env, folder / f"{chr(ord('a') + number)}.log"))
+        yield started
+    finally:
+        for running in started:
+            stop_bridge(running)
 
 
 def stop_bridge(bridge: RunningBridge) -> None:

@@ -56,9 +56,7 @@ class Override:
     """Only the budgets the override sets (tokens, or micro-dollars); None: unlimited."""
 
     def matches(self, caller: Caller) -> bool:
-        if self.kind == "role":
-            return self.name in caller.roles
-        return self.name.lower() in {group.lower() for group in caller.groups}
+        return caller.belongs(self.kind, self.name)
 
 
 @dataclass(frozen=True, slots=True)
