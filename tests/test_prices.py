@@ -18,7 +18,7 @@ from tests.support.paths import ROOT
 
 AZURE_GLOBAL = {
     # model: USD per million input, cached input, output tokens, as Azure's Retail Prices API lists the Global
-    # deployment meters (fetched 2026-08-11; see /work/notes/issue-20.md for the meters)
+    # deployment meters (prices.azure.com/api/retail/prices, fetched 2026-08-11: "GPT 5 Inpt Glbl", "cchd Inpt Glbl", ...)
     "gpt-5": ("1.25", "0.125", "10"),
     "gpt-5-mini": ("0.25", "0.025", "2"),
     "gpt-4.1": ("2", "0.5", "8"),
