@@ -58,7 +58,7 @@ from bridge.http import close_session
 from bridge.model import Usage
 from tests.support.azurite import Azurite, running_azurite
 from tests.support.bridge import CLIENT_TOKEN, RunningBridge
-from tests.support.fake_entra import ALICE, FakeEntra, running_fake_entra
+from tests.support.fake_entra import ALICE, FakeEntra, User, running_fake_entra
 
 ARMS = ("token", "token-again", "entra", "entra-memory", "entra-table", "entra-costs")
 REPLY = "Hello! How can I help you today?"
@@ -73,6 +73,9 @@ COSTS = {
     "MODEL_POLICY": "role:Bridge.Lead=opus,sonnet,haiku;default=sonnet,haiku",
 }
 """Limits nobody reaches here either: every request is priced, held in dollars and counted in its minute."""
+COSTS_PERSON = User(
+    "5b2e7c1a-3d4f-4a6b-9c8d-0e1f2a3b4c5d", "carol@contoso.example", "Carol Example", ("Bridge.User", "Bridge.Lead")
+)
 MICRO_CALLS = 2000
 
 
@@ -99,6 +102,8 @@ def http_arms(rounds: int, warmup: int, entra: FakeEntra, azurite: Azurite) -> d
     token = entra.token(ALICE)
     body = json.dumps(REQUEST).encode()
     credentials = {arm: CLIENT_TOKEN if arm.startswith("token") else token for arm in ARMS}
+    # The two table arms share one Azurite: each has a person of its own, or their ledgers would race each other.
+    credentials["entra-costs"] = entra.token(COSTS_PERSON)
     with _bridges(entra, azurite) as bridges, httpx.Client(timeout=60) as client:
 
         def call(arm: str) -> float:
