@@ -130,8 +130,8 @@ async def _backoff(attempt: int) -> None:
     await asyncio.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2**attempt)))
 
 
-def _rate_refusal(limits: Limits, window: Window, now: datetime) -> BridgeError | None:
-    """Why the last minute's requests or tokens admit nothing more, if they do not."""
+def _rate_limit_error(limits: Limits, window: Window, now: datetime) -> BridgeError | None:
+    """The 429 a request gets when the last minute's requests or tokens reach a rate limit; None while they do not."""
     moment = now.timestamp()
     requests, tokens = window.load(moment)
     rpm, tpm = limits.requests_per_minute, limits.tokens_per_minute
@@ -189,9 +189,9 @@ class Budget:
                         account.known = None  # the holds may have ended on another instance: read before refusing
                         continue
                     raise notices.held(standing, held)
-                refused = _rate_refusal(limits, ledger.window, now)
-                if refused is not None:
-                    raise refused
+                refusal = _rate_limit_error(limits, ledger.window, now)
+                if refusal is not None:
+                    raise refusal
                 hold = Hold.until(allowance, now + timedelta(seconds=lifetime + HOLD_GRACE_SECONDS))
                 admitted = ledger.holding(hold).counting(1, counted).applying(limits)
                 if await self._write(caller, account, self._warning(admitted, limits, now), version, applied, limits):
