@@ -5,7 +5,7 @@
 (`npm ci --prefix tests/azurite`, which scripts/test runs).
 
 Four `python -m bridge` processes in front of one fake Azure, the same small non-streaming request
-to each, interleaved in every round (order rotated and reversed round by round), one keep-alive
+to each, interleaved in every round (each rotation of the order run forward, then reversed), one keep-alive
 `httpx.Client`:
 
     token         CLIENT_AUTH=token, the shared ANTHROPIC_AUTH_TOKEN, no budget   ← the baseline
@@ -123,7 +123,11 @@ def http_arms(rounds: int, warmup: int, entra: FakeEntra, azurite: Azurite) -> d
         cpu_before = {arm: cpu_ns([pid]) for arm, pid in pids.items()}
         azurite_before = cpu_ns([azurite.pid])
         for number in range(rounds):
-            order = ARMS[number % len(ARMS) :] + ARMS[: number % len(ARMS)]
+            # Each rotation forward and then reversed, so each arm follows each other arm equally often (with an even
+            # number of arms, rotating and reversing on the same round would not: a table arm's settlement, written
+            # in the background, would meet the next table arm's admission in Azurite more often one way round).
+            rotation = (number // 2) % len(ARMS)
+            order = ARMS[rotation:] + ARMS[:rotation]
             for arm in order if number % 2 == 0 else tuple(reversed(order)):
                 samples[arm].append(call(arm))
         time.sleep(0.2)  # the last counts, written in the background
@@ -223,7 +227,7 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"  {arm:14} {stats['p50']:8.2f} {stats['p90']:8.2f} {http['cpu_ms_per_request'][arm]:18.3f}")
     for what, added in http["added_p50_ms"].items():
         lines.append(f"  added by {what:22} p50 {added:+.2f} ms, CPU {http['added_cpu_ms'][what]:+.3f} ms")
-    lines.append(f"  Azurite CPU per request (entra-table arm): {http['azurite_cpu_ms_per_request']:.3f} ms")
+    lines.append(f"  Azurite CPU per request (entra-table and entra-costs together): {http['azurite_cpu_ms_per_request']:.3f} ms")
     lines.append("in one process, no HTTP:")
     for step, figures in report["in_process"].items():
         lines.append(
