@@ -15,9 +15,19 @@
     DELETE      /v1/keys/{key_id}           v1/keys/{key_id}                  gateway.revoke_key
     GET         /v1/usage                   v1/usage                          gateway.usage
     GET         /v1/usage/export            v1/usage/export                   gateway.export_usage
+    GET         /.well-known/oauth-         .well-known/oauth-authorization-  login.oauth_discovery
+                authorization-server        server
+    POST        /oauth/device_authorization oauth/device_authorization        login.device_authorization
+    POST        /oauth/token                oauth/token                       login.oauth_token
+    POST        /oauth/revoke               oauth/revoke                      login.oauth_revoke
+    GET         /device                     device                            login.verification_page (HTML)
+    POST        /device                     device                            login.verify_code
+    POST        /device/deny                device/deny                       login.deny_code
+    GET         /oauth/callback             oauth/callback                    login.oauth_callback (HTML)
     OPTIONS     any path                    {*path}                           preflight: CORS (bridge.serving.cors)
 
-Every handler answers through `bridge.serving.cors.with_cors` (CORS headers for the pages ALLOWED_ORIGINS
+The login.* routes are Claude Code's `/login` (bridge.fronts.login), unauthenticated like the OAuth endpoints
+they are.  Every handler answers through `bridge.serving.cors.with_cors` (CORS headers for the pages ALLOWED_ORIGINS
 lists), and `OPTIONS` on any path is the CORS preflight, naming the methods of the routes there.
 
 host.json sets the route prefix to empty, so the templates sit at the root
@@ -32,9 +42,18 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 from starlette.routing import compile_path
 
-from bridge.fronts import gateway
+from bridge.fronts import gateway, login
 from bridge.fronts.anthropic import routes as anthropic
 from bridge.fronts.openai import routes as openai
+from bridge.gateway.login.endpoints import (
+    CALLBACK_PATH,
+    DENY_PATH,
+    DEVICE_AUTHORIZATION_PATH,
+    DISCOVERY_PATH,
+    REVOCATION_PATH,
+    TOKEN_PATH,
+    VERIFICATION_PATH,
+)
 from bridge.serving import health
 from bridge.serving.cors import PREFLIGHT, preflight_response, with_cors
 from bridge.serving.inbound import speaks_anthropic
@@ -73,6 +92,20 @@ ENDPOINTS: tuple[Route, ...] = (
     _route("revoke_key", "/v1/keys/{key_id}", "v1/keys/{key_id}", ("DELETE",), gateway.revoke_key),
     _route("usage", "/v1/usage", "v1/usage", ("GET",), gateway.usage),
     _route("export_usage", "/v1/usage/export", "v1/usage/export", ("GET",), gateway.export_usage),
+    _route("oauth_discovery", DISCOVERY_PATH, DISCOVERY_PATH[1:], ("GET",), login.oauth_discovery),
+    _route(
+        "device_authorization",
+        DEVICE_AUTHORIZATION_PATH,
+        DEVICE_AUTHORIZATION_PATH[1:],
+        ("POST",),
+        login.device_authorization,
+    ),
+    _route("oauth_token", TOKEN_PATH, TOKEN_PATH[1:], ("POST",), login.oauth_token),
+    _route("oauth_revoke", REVOCATION_PATH, REVOCATION_PATH[1:], ("POST",), login.oauth_revoke),
+    _route("verification_page", VERIFICATION_PATH, VERIFICATION_PATH[1:], ("GET",), login.verification_page),
+    _route("verify_code", VERIFICATION_PATH, VERIFICATION_PATH[1:], ("POST",), login.verify_code),
+    _route("deny_code", DENY_PATH, DENY_PATH[1:], ("POST",), login.deny_code),
+    _route("oauth_callback", CALLBACK_PATH, CALLBACK_PATH[1:], ("GET",), login.oauth_callback),
 )
 """The routes that serve a method of their own (every one but the preflight)."""
 _PATTERNS = tuple((compile_path(route.path)[0], route.methods) for route in ENDPOINTS)

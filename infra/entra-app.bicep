@@ -89,3 +89,4 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
 output clientId string = app.appId
 output api object = api
 output appRoleId string = guid(uniqueName, appRole)
+output scopeId string = guid(uniqueName, scopeName)

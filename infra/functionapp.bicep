@@ -225,6 +225,15 @@ param modelPolicy string = ''
 @description('USAGE_TABLE_ENDPOINT: table service that keeps personal keys and usage counters for every instance.')
 param usageTableEndpoint string
 
+@description('Versionless URI of the Key Vault secret that holds LOGIN_SIGNING_KEY (Claude Code\'s /login).')
+param loginSigningKeySecretUri string
+
+@description('LOGIN_TOKEN_MINUTES: minutes a /login access token works before Claude Code refreshes it through Entra ID.')
+param loginTokenMinutes int = 60
+
+@description('LOGIN_BASE_URL: the bridge\'s custom domain as https://<host>, for /login; empty = the host each request came to.')
+param loginBaseUrl string = ''
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -281,6 +290,9 @@ var bridgeSettings = {
   RATE_LIMIT_TOKENS_PER_MINUTE: rateLimitTokensPerMinute
   MODEL_POLICY: modelPolicy
   USAGE_TABLE_ENDPOINT: usageTableEndpoint
+  LOGIN_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${loginSigningKeySecretUri})'
+  LOGIN_TOKEN_MINUTES: string(loginTokenMinutes)
+  LOGIN_BASE_URL: loginBaseUrl
 }
 
 var apiKeySettings = empty(openAiKeySecretUri) ? {} : {

@@ -1,4 +1,4 @@
-// Key Vault (RBAC) holding the bridge's client token. The app reads it as a
+// Key Vault (RBAC) holding the bridge's client token and the key of its /login tokens. The app reads it as a
 // Key Vault reference through its managed identity (Key Vault Secrets User);
 // the deploying user may read and rotate it (Key Vault Secrets Officer).
 // Every access is audited to the Log Analytics workspace (AuditEvent). With
@@ -19,6 +19,16 @@ param identityPrincipalId string
 
 @description('Object id of the deploying user or service principal; gets Key Vault Secrets Officer. Empty = nobody.')
 param principalId string = ''
+
+@description('Name of the secret that holds LOGIN_SIGNING_KEY, the key of the access tokens of Claude Code\'s /login.')
+param loginSigningKeySecretName string = 'login-signing-key'
+
+@secure()
+@description('A new random LOGIN_SIGNING_KEY.')
+param loginSigningKey string
+
+@description('True writes loginSigningKey into its secret. False leaves the secret as it is (a later provision; possibly rotated since).')
+param writeLoginSigningKey bool = true
 
 @description('Name of the secret that holds ANTHROPIC_AUTH_TOKEN.')
 param authTokenSecretName string = 'anthropic-auth-token'
@@ -78,6 +88,18 @@ resource authTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (wr
   }
 }
 
+resource loginSigningKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (writeLoginSigningKey) {
+  parent: vault
+  name: loginSigningKeySecretName
+  properties: {
+    value: loginSigningKey
+    contentType: 'LOGIN_SIGNING_KEY of claude-azure-bridge (signs the access tokens of Claude Code /login)'
+    attributes: {
+      enabled: true
+    }
+  }
+}
+
 resource appSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, identityPrincipalId, keyVaultSecretsUser)
   scope: vault
@@ -120,3 +142,5 @@ output uri string = vault.properties.vaultUri
 output authTokenSecretName string = authTokenSecretName
 // Versionless: the app always resolves the current version, also after a rotation.
 output authTokenSecretUri string = '${vault.properties.vaultUri}secrets/${authTokenSecretName}'
+output loginSigningKeySecretName string = loginSigningKeySecretName
+output loginSigningKeySecretUri string = '${vault.properties.vaultUri}secrets/${loginSigningKeySecretName}'

@@ -242,6 +242,12 @@ param rateLimitTokensPerMinute string = ''
 
 @description('MODEL_POLICY: model tiers per app role or group, e.g. role:Bridge.Lead=opus,sonnet,haiku;default=sonnet,haiku; empty = every tier.')
 param modelPolicy string = ''
+@description('LOGIN_HOST_NAME: the custom domain developers reach the bridge at (bound to the Function App with its own certificate), for Claude Code\'s /login: its redirect URI is registered and LOGIN_BASE_URL set. Empty = the Function App\'s own host name.')
+param loginHostName string = ''
+
+@description('LOGIN_TOKEN_MINUTES: minutes a /login access token works; then Claude Code refreshes it through Entra ID.')
+@minValue(5)
+param loginTokenMinutes int = 60
 
 // ===== Client token ==========================================================
 
@@ -252,6 +258,13 @@ param anthropicAuthToken string = ''
 @secure()
 @description('A new random token on every deployment; written to Key Vault only when the vault does not hold the token yet (see provisionedKeyVaultName).')
 param generatedAuthToken string = newGuid()
+
+@secure()
+@description('A new random LOGIN_SIGNING_KEY on every deployment (three GUIDs: 366 random bits); written to Key Vault only when the vault does not hold one yet (see provisionedLoginSigningKey).')
+param generatedLoginSigningKey string = '${newGuid()}${newGuid()}${newGuid()}'
+
+@description('LOGIN_SIGNING_KEY_SECRET_NAME from the previous provision of this azd environment: when the vault is the same and it names the secret, the vault holds the key already and it is left as it is (also when rotated since).')
+param provisionedLoginSigningKey string = ''
 
 @description('AZURE_KEY_VAULT_NAME from the previous provision of this azd environment (azd removes it on `azd down`). When it names this deployment\'s vault, the vault already holds the token, and the token is left as it is (also when rotated since); otherwise a token is written. Nobody reads the secret back, so this works when the vault is private.')
 param provisionedKeyVaultName string = ''
@@ -277,10 +290,11 @@ var names = {
   privateEndpointSubnet: 'snet-private-endpoints'
 }
 var deploymentContainerName = 'deployment-package'
-// The bridge's tables (bridge/callers/key_table.py, bridge/usage/table_store.py), in the app's storage account.
+// The bridge's tables (personal keys, usage counters, /login's sign-ins: bridge/gateway), in the app's storage account.
 var bridgeTables = [
   'bridgekeys'
   'bridgeusage'
+  'bridgelogin'
 ]
 var useEntra = clientAuth == 'entra'
 var entraAppName = 'claude-azure-bridge-${environmentName}-${resourceToken}'
@@ -290,6 +304,10 @@ var entraAdminRole = 'Bridge.Admin'
 var entraAutomationRole = 'Bridge.Automation'
 var authTokenSecretName = 'anthropic-auth-token'
 var openAiKeySecretName = 'azure-openai-api-key'
+var loginSigningKeySecretName = 'login-signing-key'
+// A generated key is written into a new vault, or one that never held it (a deployment from before /login).
+var writeLoginSigningKey = (provisionedKeyVaultName != names.keyVault) || (provisionedLoginSigningKey != loginSigningKeySecretName)
+var loginBaseUrl = empty(loginHostName) ? '' : 'https://${loginHostName}'
 var authToken = empty(anthropicAuthToken) ? generatedAuthToken : anthropicAuthToken
 // The token the user chose is written on every provision; a generated one only into a vault that has none yet.
 var writeAuthToken = (!empty(anthropicAuthToken)) || (provisionedKeyVaultName != names.keyVault)
@@ -480,6 +498,9 @@ module keyVault 'keyvault.bicep' = {
     authTokenSecretName: authTokenSecretName
     authToken: authToken
     writeAuthToken: writeAuthToken
+    loginSigningKeySecretName: loginSigningKeySecretName
+    loginSigningKey: generatedLoginSigningKey
+    writeLoginSigningKey: writeLoginSigningKey
     privateNetworking: vnetEnabled
     purgeProtection: keyVaultPurgeProtection
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
@@ -590,12 +611,36 @@ module functionApp 'functionapp.bicep' = {
     rateLimitTokensPerMinute: rateLimitTokensPerMinute
     modelPolicy: modelPolicy
     usageTableEndpoint: storage.outputs.tableEndpoint
+    loginSigningKeySecretUri: keyVault.outputs.loginSigningKeySecretUri
+    loginTokenMinutes: loginTokenMinutes
+    loginBaseUrl: loginBaseUrl
   }
   dependsOn: [
     openAiKeySecret
     network
     privateEndpoints
   ]
+}
+
+// CLIENT_AUTH=entra, Claude Code's /login: the redirect URI (the Function App's URL, and LOGIN_HOST_NAME's) and the
+// federated credential of the app's managed identity, on the registration, once the app and its URL exist.
+module entraLogin 'entra-login.bicep' = if (useEntra) {
+  name: 'entra-login'
+  scope: rg
+  params: {
+    uniqueName: entraAppName
+    displayName: entraAppDisplayName
+    clientId: entraApi.outputs.clientId
+    scopeId: entraApp.outputs.scopeId
+    baseUrls: empty(loginHostName) ? [
+      functionApp.outputs.url
+    ] : [
+      functionApp.outputs.url
+      loginBaseUrl
+    ]
+    identityPrincipalId: identity.outputs.principalId
+    issuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+  }
 }
 
 // ===== Private networking (VNET_ENABLED) =======================================
@@ -645,6 +690,7 @@ output AZURE_FUNCTION_URL string = functionApp.outputs.url
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
 output ANTHROPIC_AUTH_TOKEN_SECRET_NAME string = keyVault.outputs.authTokenSecretName
+output LOGIN_SIGNING_KEY_SECRET_NAME string = keyVault.outputs.loginSigningKeySecretName
 output AZURE_OPENAI_ENDPOINT string = openAiRoles.outputs.endpoint
 output AZURE_OPENAI_NAME string = openAiName
 output AZURE_APPLICATION_INSIGHTS_NAME string = monitoring.outputs.appInsightsName

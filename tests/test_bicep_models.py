@@ -24,7 +24,7 @@ from tests.support.bicep import BICEP_FILES, INFRA
 from tests.support.bicep_model_check import Finding, Report, check_project
 
 SOURCES = {str(path.relative_to(INFRA)): path.read_text() for path in BICEP_FILES}
-GRAPH_EXTENSION_FILES = {"entra-app.bicep", "entra-api.bicep"}
+GRAPH_EXTENSION_FILES = {"entra-app.bicep", "entra-api.bicep", "entra-login.bicep"}
 
 
 @cache

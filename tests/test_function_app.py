@@ -48,6 +48,14 @@ def test_every_route_is_a_function_with_the_intended_trigger() -> None:
         "revoke_key": ("v1/keys/{key_id}", ["DELETE"]),
         "usage": ("v1/usage", ["GET"]),
         "export_usage": ("v1/usage/export", ["GET"]),
+        "oauth_discovery": (".well-known/oauth-authorization-server", ["GET"]),
+        "device_authorization": ("oauth/device_authorization", ["POST"]),
+        "oauth_token": ("oauth/token", ["POST"]),
+        "oauth_revoke": ("oauth/revoke", ["POST"]),
+        "verification_page": ("device", ["GET"]),
+        "verify_code": ("device", ["POST"]),
+        "deny_code": ("device/deny", ["POST"]),
+        "oauth_callback": ("oauth/callback", ["GET"]),
         "preflight": ("{*path}", ["OPTIONS"]),
     }
     assert set(found) == set(expected)

@@ -70,7 +70,14 @@ KNOWN_ROLES = {
 }
 # Well-known application ids (identical in every tenant).
 AZURE_CLI_APP_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
-KNOWN_APPS = {AZURE_CLI_APP_ID}
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+KNOWN_APPS = {AZURE_CLI_APP_ID, GRAPH_APP_ID}
+# Microsoft Graph's delegated OpenID Connect permissions (identical in every tenant): openid, profile, offline_access.
+GRAPH_OPENID_SCOPES = {
+    "37f7f235-527c-4136-accd-4a02d197296e",
+    "14dad69e-099b-42c9-810b-d002981feec1",
+    "7427e0e9-2fba-42fe-b0c0-848c9e6a8182",
+}
 
 # Oldest API version accepted for each resource type the deployment needs.
 MIN_API_VERSIONS = {
@@ -103,6 +110,7 @@ MIN_API_VERSIONS = {
     "Microsoft.Graph/applications": "v1.0",
     "Microsoft.Graph/servicePrincipals": "v1.0",
     "Microsoft.Graph/appRoleAssignedTo": "v1.0",
+    "Microsoft.Graph/applications/federatedIdentityCredentials": "v1.0",
 }
 
 # Azure Monitor has published no stable diagnosticSettings version since 2016-09-01 (which lacks
@@ -195,6 +203,7 @@ def test_bicep_files_exist() -> None:
         "private-endpoint.bicep",
         "entra-app.bicep",
         "entra-api.bicep",
+        "entra-login.bicep",
     ):
         assert expected in names, f"infra/{expected} is missing"
 
@@ -537,7 +546,7 @@ def test_key_vault_uses_rbac_and_holds_the_token() -> None:
     assert props["enableRbacAuthorization"] is True
     assert "accessPolicies" not in props
     assert props["sku"]["name"] == "standard"
-    secret = one("keyvault.bicep", "Microsoft.KeyVault/vaults/secrets")
+    secret = unwrap(resources("keyvault.bicep")["authTokenSecret"]["config"])
     assert secret["parent"] == "vault"
     assert secret["name"] == "authTokenSecretName"
     assert secret["properties"]["value"] == "authToken"
@@ -583,7 +592,7 @@ def test_token_is_generated_once_and_stays_stable() -> None:
     assert kv_params["writeAuthToken"] == "writeAuthToken"
     # The deploying user may read the secret (the printed command) and rotate it.
     assert kv_params["principalId"] == "principalId"
-    secret = next(r for r in resources("keyvault.bicep").values() if r["type"] == "Microsoft.KeyVault/vaults/secrets")
+    secret = resources("keyvault.bicep")["authTokenSecret"]
     assert secret["config"]["condition"] == "writeAuthToken"
 
     write = variable("main.bicep", "writeAuthToken")
@@ -625,7 +634,9 @@ def test_role_definition_ids() -> None:
         for guid in re.findall(r"'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'", source):
             if path.name == "workbook.bicep":
                 continue  # workbook parameter ids
-            assert guid in KNOWN_ROLES | KNOWN_APPS, f"{path.name}: {guid} is not a role definition or app id the tests know"
+            assert guid in KNOWN_ROLES | KNOWN_APPS | GRAPH_OPENID_SCOPES, (
+                f"{path.name}: {guid} is not a role definition or app id the tests know"
+            )
 
 
 def test_role_assignments_are_idempotent_and_typed() -> None:
@@ -975,7 +986,13 @@ def test_the_configuration_page_documents_every_azd_variable() -> None:
     """Every azd environment setting main.parameters.json reads is in docs/configuration.md's tables."""
     page = (ROOT / "docs" / "configuration.md").read_text()
     # Set by azd itself, or fed back from the previous provision's outputs.
-    managed = {"AZURE_ENV_NAME", "AZURE_PRINCIPAL_ID", "AZURE_RESOURCE_GROUP", "AZURE_KEY_VAULT_NAME"}
+    managed = {
+        "AZURE_ENV_NAME",
+        "AZURE_PRINCIPAL_ID",
+        "AZURE_RESOURCE_GROUP",
+        "AZURE_KEY_VAULT_NAME",
+        "LOGIN_SIGNING_KEY_SECRET_NAME",
+    }
     settings = {var for entry in parameters_file().values() for var in re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", entry["value"])}
     undocumented = sorted(var for var in settings - managed if f"| `{var}` |" not in page)
     assert not undocumented, f"docs/configuration.md does not document the azd variables {undocumented}"
@@ -1190,7 +1207,7 @@ def test_funcignore_keeps_the_package_small() -> None:
 # ----- the gateway: sign-in with Entra ID (CLIENT_AUTH), the usage table, budgets, in both sign-in modes -----
 
 TOKEN_MODE, ENTRA_MODE = "token", "entra"
-GRAPH_FILES = ("entra-app.bicep", "entra-api.bicep")
+GRAPH_FILES = ("entra-app.bicep", "entra-api.bicep", "entra-login.bicep")
 
 
 def graph_resource(name: str, type_: str) -> dict[str, Any]:
@@ -1322,9 +1339,11 @@ def test_the_registration_exists_only_in_entra_mode(mode: str) -> None:
 
 def test_the_usage_table_in_the_apps_storage_account_with_table_data_access() -> None:
     from bridge.gateway.auth.key_table import KEYS_TABLE
+    from bridge.gateway.login.rows import LOGIN_TABLE
     from bridge.gateway.usage.table_store import USAGE_TABLE
 
-    assert variable("main.bicep", "bridgeTables") == [KEYS_TABLE, USAGE_TABLE], "the tables the bridge reads and writes"
+    tables = [KEYS_TABLE, USAGE_TABLE, LOGIN_TABLE]
+    assert variable("main.bicep", "bridgeTables") == tables, "the tables the bridge reads and writes"
     assert main_params("storage")["tableNames"] == "bridgeTables"
     tables = resources_of_type("storage.bicep", "Microsoft.Storage/storageAccounts/tableServices/tables")
     assert len(tables) == 1 and tables[0]["config"]["loop_type"]["detail"] == {"item_name": "table", "array_name": "tableNames"}
@@ -1375,6 +1394,81 @@ def test_gateway_settings_reach_the_app() -> None:
             assert evaluate(given[role], {"useEntra": use_entra}) == (role if use_entra else "")
     roles = main_params("entraApp")
     assert (roles["adminRole"], roles["automationRole"]) == ("entraAdminRole", "entraAutomationRole")
+
+
+def test_login_settings_reach_the_app() -> None:
+    settings = app_settings()
+    assert settings["LOGIN_SIGNING_KEY"] == "@Microsoft.KeyVault(SecretUri=${loginSigningKeySecretUri})"
+    assert settings["LOGIN_TOKEN_MINUTES"] == {
+        "function": {"type": "string", "parameters": {"value_to_convert": "loginTokenMinutes"}}
+    }
+    assert settings["LOGIN_BASE_URL"] == "loginBaseUrl"
+    given = main_params("functionApp")
+    assert dotted(given["loginSigningKeySecretUri"]) == "keyVault.outputs.loginSigningKeySecretUri"
+    assert given["loginTokenMinutes"] == "loginTokenMinutes" and given["loginBaseUrl"] == "loginBaseUrl"
+    for host, url in (("", ""), ("gw.corp.example.com", "https://gw.corp.example.com")):
+        assert evaluate(variable("main.bicep", "loginBaseUrl"), {"loginHostName": host}) == url
+    assert parameters_file()["loginHostName"]["value"] == "${LOGIN_HOST_NAME}"
+    assert parameters_file()["loginTokenMinutes"]["value"] == "${LOGIN_TOKEN_MINUTES}"
+    assert param("main.bicep", "loginTokenMinutes")["default"] == 60
+
+
+def test_the_login_signing_key_is_generated_once_and_stays_stable() -> None:
+    generated = param("main.bicep", "generatedLoginSigningKey")
+    assert decorator(generated, "secure")
+    assert generated["default"] == "${newGuid()}${newGuid()}${newGuid()}", "three GUIDs: 366 random bits"
+    assert parameters_file()["provisionedLoginSigningKey"]["value"] == "${LOGIN_SIGNING_KEY_SECRET_NAME}"
+    assert "LOGIN_SIGNING_KEY_SECRET_NAME" in bicep("main.bicep")["outputs"], "azd feeds it back on the next provision"
+    kv = unwrap(module("main.bicep", "keyVault")["config"])["params"]
+    assert kv["loginSigningKey"] == "generatedLoginSigningKey" and kv["writeLoginSigningKey"] == "writeLoginSigningKey"
+    secret = resources("keyvault.bicep")["loginSigningKeySecret"]
+    assert secret["config"]["condition"] == "writeLoginSigningKey"
+    assert unwrap(secret["config"])["properties"]["value"] == "loginSigningKey"
+    write = variable("main.bicep", "writeLoginSigningKey")
+    vault, name = "kv-abc123", variable("main.bicep", "loginSigningKeySecretName")
+
+    def written(provisioned_vault: str, provisioned_key: str) -> bool:
+        bindings = {
+            "provisionedKeyVaultName": provisioned_vault,
+            "provisionedLoginSigningKey": provisioned_key,
+            "names.keyVault": vault,
+            "loginSigningKeySecretName": name,
+        }
+        return bool(evaluate(write, bindings))
+
+    assert written("", ""), "first provision"
+    assert written(vault, ""), "a deployment from before /login gets its key once"
+    assert not written(vault, name), "later provisions keep the key, rotated or not"
+    assert written("kv-other", name), "a new vault gets a key"
+
+
+@pytest.mark.parametrize("mode", [TOKEN_MODE, ENTRA_MODE])
+def test_login_registers_its_redirect_uri_and_trusts_the_apps_identity(mode: str) -> None:
+    login = module("main.bicep", "entraLogin")
+    assert login["config"]["condition"] == "useEntra", "only the Entra mode has a registration"
+    assert evaluate(variable("main.bicep", "useEntra"), {"clientAuth": mode}) is (mode == ENTRA_MODE)
+    given = main_params("entraLogin")
+    assert given["uniqueName"] == "entraAppName", "the same registration, upserted"
+    assert dotted(given["identityPrincipalId"]) == "identity.outputs.principalId"
+    assert dotted(given["clientId"]) == "entraApi.outputs.clientId", "after entra-api.bicep: one PATCH at a time"
+    assert dotted(given["scopeId"]) == "entraApp.outputs.scopeId"
+    assert "loginEndpoint" in json.dumps(given["issuer"]) and "/v2.0" in json.dumps(given["issuer"])
+    for host, expected in (("", ["URL"]), ("gw.corp.example.com", ["URL", "https://gw.corp.example.com"])):
+        bindings = {"loginHostName": host, "functionApp.outputs.url": "URL", "loginBaseUrl": f"https://{host}"}
+        assert evaluate(given["baseUrls"], bindings) == expected
+    app = unwrap(graph_resource("entra-login.bicep", "Microsoft.Graph/applications")["config"])
+    assert app["uniqueName"] == "uniqueName"
+    assert "/oauth/callback" in json.dumps(app["web"]["redirectUris"])
+    graph, own = app["requiredResourceAccess"]
+    assert graph["resourceAppId"] == "graphAppId" and variable("entra-login.bicep", "graphAppId") == GRAPH_APP_ID
+    assert set(variable("entra-login.bicep", "openIdScopes")) == GRAPH_OPENID_SCOPES
+    assert own["resourceAppId"] == "clientId" and own["resourceAccess"] == [{"id": "scopeId", "type": "Scope"}]
+    federation = unwrap(
+        graph_resource("entra-login.bicep", "Microsoft.Graph/applications/federatedIdentityCredentials")["config"]
+    )
+    assert federation["audiences"] == ["api://AzureADTokenExchange"]
+    assert (federation["issuer"], federation["subject"]) == ("issuer", "identityPrincipalId")
+    assert "app.uniqueName" in json.dumps(federation["name"]) or "uniqueName" in json.dumps(federation["name"])
 
 
 def test_the_workbook_shows_usage_per_user_and_model() -> None:

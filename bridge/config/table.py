@@ -448,6 +448,50 @@ MODEL_POLICY = Setting(
     "role:Bridge.Lead=opus,sonnet,haiku;default=sonnet,haiku",
     unset="every tier for everyone",
 )
+ENTRA_CLIENT_SECRET = Setting(
+    "ENTRA_CLIENT_SECRET",
+    TEXT,
+    "A client secret of the bridge's app registration, with which Claude Code's /login redeems a person's sign-in at "
+    "Entra ID (local runs, a stand-in)",
+    "<client secret>",
+    secret=True,
+    deployed=False,
+    unset="the managed identity's token, through the federated credential `azd up` adds to the registration",
+)
+LOGIN_SIGNING_KEY = Setting(
+    "LOGIN_SIGNING_KEY",
+    TEXT,
+    "Key (32 characters or more) that signs the access tokens of Claude Code's /login (HS256)",
+    "<long random key>",
+    secret=True,
+    unset="a random key per process; where instances share tables, /login is then off",
+    in_azure_note="a random key made once and kept in Key Vault (`login-signing-key`)",
+)
+LOGIN_SIGNING_KEY_PREVIOUS = Setting(
+    "LOGIN_SIGNING_KEY_PREVIOUS",
+    TEXT,
+    "During a rotation of LOGIN_SIGNING_KEY: the key before, still accepted (never used to sign) until the tokens it "
+    "signed have expired (LOGIN_TOKEN_MINUTES)",
+    "<the previous key>",
+    secret=True,
+    deployed=False,
+)
+LOGIN_TOKEN_MINUTES = Setting(
+    "LOGIN_TOKEN_MINUTES",
+    WHOLE,
+    "Minutes a /login access token works; then Claude Code refreshes it through Entra ID, so a disabled account or a "
+    "removed app role stops within this time",
+    default="60",
+)
+LOGIN_BASE_URL = Setting(
+    "LOGIN_BASE_URL",
+    URL,
+    "The bridge's URL as Claude Code and browsers reach it (its custom domain): /login's endpoints, verification page "
+    "and Entra ID redirect URI are built on it",
+    "https://claude-gateway.corp.example.com",
+    unset="the scheme and host each request came to",
+    in_azure_note="https://LOGIN_HOST_NAME when that is set",
+)
 GATEWAY_SETTINGS = (
     CLIENT_AUTH,
     ENTRA_TENANT_ID,
@@ -470,6 +514,11 @@ GATEWAY_SETTINGS = (
     RATE_LIMIT_REQUESTS_PER_MINUTE,
     RATE_LIMIT_TOKENS_PER_MINUTE,
     MODEL_POLICY,
+    ENTRA_CLIENT_SECRET,
+    LOGIN_SIGNING_KEY,
+    LOGIN_SIGNING_KEY_PREVIOUS,
+    LOGIN_TOKEN_MINUTES,
+    LOGIN_BASE_URL,
 )
 
 SETTINGS: tuple[Setting[Any], ...] = (

@@ -4,12 +4,15 @@
     key store      TableKeyStore  (table bridgekeys)   MemoryKeyStore
     usage store    TableUsageStore (table bridgeusage) MemoryUsageStore
     verifier       EntraVerifier when CLIENT_AUTH=entra
+    login          LoginService (table bridgelogin,     LoginService (MemoryRows)
+                   TableRows) when CLIENT_AUTH=entra
 
 Nothing here does I/O: tables are created and Entra's keys fetched on first use.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +20,10 @@ from bridge.gateway.auth.authenticate import Authenticator
 from bridge.gateway.auth.entra import EntraVerifier
 from bridge.gateway.auth.key_table import KEYS_TABLE, TableKeyStore
 from bridge.gateway.auth.keys import KeyStore, MemoryKeyStore, PersonalKeys
+from bridge.gateway.login.entra_client import EntraClient
+from bridge.gateway.login.rows import LOGIN_TABLE, MemoryRows, Rows, TableRows
+from bridge.gateway.login.service import LoginService
+from bridge.gateway.login.tokens import LoginTokens
 from bridge.gateway.settings import GatewaySettings
 from bridge.gateway.tables import TableService
 from bridge.gateway.usage.budget import Budget
@@ -32,6 +39,7 @@ class Gateway:
     budget: Budget
     tables: TableService | None
     verifier: EntraVerifier | None
+    login: LoginService | None = None
 
     @property
     def shared(self) -> bool:
@@ -43,6 +51,9 @@ class Gateway:
         await self.budget.settle()
         await self.keys.store.aclose()
         await self.budget.store.aclose()
+        if self.login is not None:
+            await self.login.rows.aclose()
+            await self.login.entra.aclose()
         if self.tables is not None:
             await self.tables.aclose()
 
@@ -68,7 +79,27 @@ def build_gateway(
         admin_role=settings.admin_role,
     )
     verifier = EntraVerifier(settings.entra) if settings.entra is not None else None
+    login = _login(settings, verifier, keys, tables)
     authenticator = Authenticator(
-        settings.client_auth, shared_token=shared_token, verifier=verifier, keys=keys, lockout=settings.lockout
+        settings.client_auth, shared_token=shared_token, verifier=verifier, keys=keys, lockout=settings.lockout, login=login
     )
-    return Gateway(settings, authenticator, keys, Budget(settings.budget, usage_store), tables, verifier)
+    return Gateway(settings, authenticator, keys, Budget(settings.budget, usage_store), tables, verifier, login)
+
+
+def _login(
+    settings: GatewaySettings, verifier: EntraVerifier | None, keys: PersonalKeys, tables: TableService | None
+) -> LoginService | None:
+    """Claude Code's /login, with CLIENT_AUTH=entra; where instances share tables, only with LOGIN_SIGNING_KEY."""
+    login = settings.login
+    if verifier is None or settings.entra is None or not settings.login_offered:
+        return None
+    tokens = LoginTokens(
+        login.signing_key or secrets.token_urlsafe(32),
+        audience=settings.entra.client_id,
+        tenant_id=settings.entra.tenant_id,
+        lifetime_seconds=login.token_minutes * 60,
+        previous_keys=login.previous_keys,
+    )
+    rows: Rows = TableRows(tables.table(LOGIN_TABLE)) if tables is not None else MemoryRows()
+    entra = EntraClient(settings.entra, client_secret=login.client_secret)
+    return LoginService(rows, tokens, entra, verifier, keys.note_sign_in)

@@ -28,8 +28,13 @@ from bridge.config.table import (
     ENTRA_AUTHORITY,
     ENTRA_AUTOMATION_ROLE,
     ENTRA_CLIENT_ID,
+    ENTRA_CLIENT_SECRET,
     ENTRA_REQUIRED_ROLE,
     ENTRA_TENANT_ID,
+    LOGIN_BASE_URL,
+    LOGIN_SIGNING_KEY,
+    LOGIN_SIGNING_KEY_PREVIOUS,
+    LOGIN_TOKEN_MINUTES,
     MODEL_POLICY,
     PERSONAL_KEY_DAYS,
     PERSONAL_KEY_SIGNIN_DAYS,
@@ -38,12 +43,28 @@ from bridge.config.table import (
     RATE_LIMIT_TOKENS_PER_MINUTE,
     USAGE_CONNECTION_STRING,
     USAGE_TABLE_ENDPOINT,
+    Setting,
 )
 from bridge.gateway.auth.entra import EntraConfig
+from bridge.gateway.login.tokens import MIN_KEY_CHARS
 from bridge.gateway.policy import ModelPolicy, parse_policy
 from bridge.gateway.pricing.rules import PriceRule, parse_prices
 from bridge.gateway.usage.limits import BudgetConfig, parse_overrides
 from bridge.model import ClientAuth
+
+
+@dataclass(frozen=True, slots=True)
+class LoginSettings:
+    """Claude Code's /login (with CLIENT_AUTH=entra): how its tokens are signed, how long they last, where it is."""
+
+    signing_key: str | None = None
+    """LOGIN_SIGNING_KEY; None: a random key per process, and no /login where instances share tables (one
+    instance would refuse the tokens of another)."""
+    previous_keys: tuple[str, ...] = ()
+    token_minutes: int = LOGIN_TOKEN_MINUTES.default_value
+    base_url: str | None = None
+    client_secret: str | None = None
+    """ENTRA_CLIENT_SECRET; None: the managed identity's federated credential."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +81,21 @@ class GatewaySettings:
     policy: ModelPolicy = field(default_factory=ModelPolicy)
     table_endpoint: str | None = None
     connection_string: str | None = None
+    login: LoginSettings = field(default_factory=LoginSettings)
     problems: tuple[str, ...] = ()
     lockout: str | None = None
     """Set when sign-in is misconfigured: every request is refused with it (500, not retried)."""
+
+    @property
+    def shared(self) -> bool:
+        """Keys, counters and sign-ins are in tables every instance sees."""
+        return self.table_endpoint is not None or self.connection_string is not None
+
+    @property
+    def login_offered(self) -> bool:
+        """Claude Code's /login: with CLIENT_AUTH=entra, and LOGIN_SIGNING_KEY where instances share tables (one
+        instance would refuse another's tokens signed with a key of its own)."""
+        return self.entra is not None and (self.login.signing_key is not None or not self.shared)
 
 
 def _entra(env: Mapping[str, str], problems: list[str]) -> EntraConfig | None:
@@ -81,6 +114,26 @@ def _entra(env: Mapping[str, str], problems: list[str]) -> EntraConfig | None:
         return None
     return EntraConfig(
         tenant, client, authority, ENTRA_REQUIRED_ROLE.value(env, problems), ENTRA_AUTOMATION_ROLE.value(env, problems)
+    )
+
+
+def _signing_key(env: Mapping[str, str], setting: Setting[str], problems: list[str]) -> str | None:
+    key = setting.value(env, problems)
+    if key is not None and len(key) < MIN_KEY_CHARS:
+        problems.append(f"{setting.name} must have {MIN_KEY_CHARS} characters or more (it is not shown: it is secret)")
+        return None
+    return key
+
+
+def _login(env: Mapping[str, str], problems: list[str]) -> LoginSettings:
+    key = _signing_key(env, LOGIN_SIGNING_KEY, problems)
+    previous = _signing_key(env, LOGIN_SIGNING_KEY_PREVIOUS, problems)
+    return LoginSettings(
+        signing_key=key,
+        previous_keys=(previous,) if previous is not None else (),
+        token_minutes=LOGIN_TOKEN_MINUTES.value_or_default(env, problems),
+        base_url=LOGIN_BASE_URL.value(env, problems),
+        client_secret=ENTRA_CLIENT_SECRET.value(env, problems),
     )
 
 
@@ -116,6 +169,7 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
             f"Set {USAGE_TABLE_ENDPOINT.name} or {USAGE_CONNECTION_STRING.name}, not both: {USAGE_TABLE_ENDPOINT.name} is used"
         )
         connection_string = None
+    login = _login(env, problems) if entra is not None else LoginSettings()
     return GatewaySettings(
         client_auth=client_auth or CLIENT_AUTH.default_value,
         entra=entra,
@@ -127,6 +181,7 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         policy=policy,
         table_endpoint=endpoint,
         connection_string=connection_string,
+        login=login,
         problems=tuple(problems),
         lockout=lockout,
     )

@@ -110,6 +110,8 @@ class Picture:
     prices: Mapping[str, Price | None]
     """Each tier deployment's price (None: it has none)."""
     price_problems: tuple[PriceProblem, ...]
+    login: bool = False
+    """Claude Code's /login is offered (`GatewaySettings.login_offered`)."""
 
     @property
     def client_token_required(self) -> bool:
@@ -221,8 +223,18 @@ class Bridge:
         entra = gateway.entra if gateway.client_auth == "entra" else None
         client_token = self.settings.auth_token is not None
         prices = {tier.deployment: self.prices.lookup(tier.deployment) for tier in tiers.values()}
+        login = entra is not None and gateway.login_offered
         return Picture(
-            upstreams, tiers, gateway.client_auth, client_token, entra, self.problems, self.lockout, prices, self.price_problems
+            upstreams,
+            tiers,
+            gateway.client_auth,
+            client_token,
+            entra,
+            self.problems,
+            self.lockout,
+            prices,
+            self.price_problems,
+            login,
         )
 
     def api(self, target: Target) -> Api:

@@ -77,6 +77,8 @@ def startup_lines(bridge: Bridge, host: str, port: int) -> list[str]:
     lines += ["", "Point Claude Code at it (in the shell you run claude from):", f"  export ANTHROPIC_BASE_URL={url}"]
     if entra is not None:
         lines.append(f'  and in ~/.claude/settings.json: "apiKeyHelper": "{entra.token_command}"')
+        if picture.login:
+            lines.append(f"  or, without either: run /login in Claude Code, gateway URL {url} (docs/gateway.md)")
     elif picture.client_token:
         lines.append(f"  export {AUTH_TOKEN.name}=...   # the same token the bridge has (already set if this shell started it)")
     big = picture.tiers.get(BIG_MODEL.name)

@@ -101,6 +101,7 @@ NO_MODEL: dict[str, str] = {
     "Microsoft.Graph/applications": GRAPH_EXTENSION,
     "Microsoft.Graph/servicePrincipals": GRAPH_EXTENSION,
     "Microsoft.Graph/appRoleAssignedTo": GRAPH_EXTENSION,
+    "Microsoft.Graph/applications/federatedIdentityCredentials": GRAPH_EXTENSION,
 }
 
 # (type, the Bicep's API version) -> the version checked instead, where no release of the package

@@ -19,6 +19,25 @@ Microsoft Graph instead of a `groups` claim).  `down` makes both endpoints
 answer 503; `hang_seconds` makes them wait that long first.  Keys are RSA keys
 generated here with `cryptography`; `rotate()` publishes a new key and retires
 the old one, as Entra's key rollover does.
+
+It also signs people in to a confidential client, as the v2.0 endpoints do for
+the bridge's `/login` (and as the capture's IdP did, it approves at once):
+
+    GET  /{tenant}/oauth2/v2.0/authorize   client_id, response_type=code, redirect_uri (must be one of
+                                           `redirect_uris`, else a 400 page and no redirect: AADSTS50011),
+                                           state, nonce, code_challenge (S256) → 302 redirect_uri?code&state
+                                           for `signing_in`, or ?error=access_denied with `deny_next`
+    POST /{tenant}/oauth2/v2.0/token       authorization_code (single use, the same redirect_uri, the PKCE
+                                           verifier) or refresh_token; the client authenticates with
+                                           `client_secret` (client_secret_post) or a `client_assertion` that
+                                           `trusts_assertion` accepts (a managed identity's token through a
+                                           federated credential).  Answers a v2.0 access token for the
+                                           client's own API (its current roles: `set_roles`), an ID token
+                                           with the nonce, and a new refresh token; `refuse(user)` makes a
+                                           disabled account (400 invalid_grant, AADSTS50057)
+
+Not covered: consent, conditional access and MFA prompts, `prompt`/`login_hint`, token lifetimes other than
+one hour, refresh tokens that expire, the error codes beyond those above.
 """
 
 from __future__ import annotations
@@ -31,17 +50,18 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bridge.gateway.auth.entra import EntraConfig
@@ -137,10 +157,22 @@ class FakeEntra:
         self.down = False
         self.hang_seconds = 0.0
         self.url: str | None = None
+        self.redirect_uris: set[str] = set()
+        self.client_secret = "fake-entra-secret-" + secrets.token_hex(8)
+        self.trusts_assertion: Callable[[str], bool] = lambda _assertion: False
+        self.signing_in: User = ALICE
+        self.deny_next = False
+        self.roles: dict[str, tuple[str, ...]] = {}
+        self.refused: set[str] = set()
+        self.token_requests: list[dict[str, str]] = []
+        self._codes: dict[str, dict[str, Any]] = {}
+        self._refresh_tokens: dict[str, User] = {}
         self.app = Starlette(
             routes=[
                 Route("/{tenant}/v2.0/.well-known/openid-configuration", self._configuration, methods=["GET"]),
                 Route("/{tenant}/discovery/v2.0/keys", self._keys, methods=["GET"]),
+                Route("/{tenant}/oauth2/v2.0/authorize", self._authorize, methods=["GET"]),
+                Route("/{tenant}/oauth2/v2.0/token", self._token, methods=["POST"]),
             ]
         )
 
@@ -165,6 +197,22 @@ class FakeEntra:
             "ENTRA_CLIENT_ID": self.client_id,
             "ENTRA_AUTHORITY": self.authority,
         }
+
+    def login_settings(self) -> dict[str, str]:
+        """The settings of a bridge that offers /login against this stand-in (its client secret, a signing key)."""
+        return {**self.bridge_settings(), "ENTRA_CLIENT_SECRET": self.client_secret, "LOGIN_SIGNING_KEY": "k" * 40}
+
+    def set_roles(self, user: User, roles: tuple[str, ...]) -> None:
+        """The app roles `user` holds from now on (tokens issued later carry them)."""
+        self.roles[user.object_id] = roles
+
+    def refuse(self, user: User) -> None:
+        """`user`'s account is disabled: Entra refuses every refresh and sign-in."""
+        self.refused.add(user.object_id)
+
+    def _current(self, user: User) -> User:
+        roles = self.roles.get(user.object_id)
+        return user if roles is None else User(user.object_id, user.username, user.name, roles, user.groups)
 
     def issuer(self, tenant: str | None = None) -> str:
         return f"{self.authority}/{tenant or self.tenant}/v2.0"
@@ -269,6 +317,109 @@ class FakeEntra:
         if self.down:
             return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
         return JSONResponse({"keys": [key.jwk() for key in self.published]})
+
+    async def _authorize(self, request: Request) -> Response:
+        query = request.query_params
+        if query.get("client_id") != self.client_id:
+            return HTMLResponse("AADSTS700016: application not found in the directory", 400)
+        redirect_uri = query.get("redirect_uri", "")
+        if redirect_uri not in self.redirect_uris:
+            return HTMLResponse("AADSTS50011: the redirect URI does not match the ones registered", 400)
+        back: dict[str, str] = {"state": query.get("state", "")}
+        if self.deny_next:
+            self.deny_next = False
+            back |= {"error": "access_denied", "error_description": "AADSTS65004: the user declined"}
+        elif query.get("response_type") != "code" or query.get("code_challenge_method") != "S256":
+            back |= {"error": "invalid_request", "error_description": "AADSTS900144: PKCE with S256 is required"}
+        else:
+            code = secrets.token_urlsafe(32)
+            self._codes[code] = {
+                "redirect_uri": redirect_uri,
+                "challenge": query.get("code_challenge", ""),
+                "nonce": query.get("nonce"),
+                "user": self.signing_in,
+            }
+            back["code"] = code
+        return RedirectResponse(f"{redirect_uri}?{urlencode(back)}", status_code=302)
+
+    def _client_authenticated(self, form: Mapping[str, str]) -> bool:
+        if form.get("client_id") != self.client_id:
+            return False
+        if "client_secret" in form:
+            return hmac.compare_digest(form["client_secret"], self.client_secret)
+        assertion = form.get("client_assertion")
+        kind = form.get("client_assertion_type")
+        return (
+            assertion is not None
+            and kind == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            and (self.trusts_assertion(assertion))
+        )
+
+    @staticmethod
+    def _error(error: str, description: str, status: int = 400) -> Response:
+        code = int(description.split(":")[0].removeprefix("AADSTS")) if description.startswith("AADSTS") else 0
+        return JSONResponse({"error": error, "error_description": description, "error_codes": [code]}, status)
+
+    async def _token(self, request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode()))
+        self.token_requests.append(form)
+        if self.down:
+            return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
+        if not self._client_authenticated(form):
+            return self._error("invalid_client", "AADSTS7000215: Invalid client secret provided.", 401)
+        grant = form.get("grant_type")
+        nonce: str | None = None
+        if grant == "authorization_code":
+            issued = self._codes.pop(form.get("code", ""), None)
+            if issued is None:
+                return self._error("invalid_grant", "AADSTS70008: The provided authorization code has expired or was used.")
+            if form.get("redirect_uri") != issued["redirect_uri"]:
+                return self._error("invalid_grant", "AADSTS50148: The redirect_uri does not match the one of the code.")
+            verifier = form.get("code_verifier", "")
+            if b64(hashlib.sha256(verifier.encode()).digest()) != issued["challenge"]:
+                return self._error("invalid_grant", "AADSTS501481: The Code_Verifier does not match the code_challenge.")
+            user: User = issued["user"]
+            nonce = issued["nonce"]
+        elif grant == "refresh_token":
+            found = self._refresh_tokens.pop(form.get("refresh_token", ""), None)
+            if found is None:
+                return self._error("invalid_grant", "AADSTS9002313: Invalid request. The refresh token is malformed.")
+            user = found
+        else:
+            return self._error("unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.")
+        if user.object_id in self.refused:
+            return self._error("invalid_grant", "AADSTS50057: The user account is disabled.")
+        user = self._current(user)
+        refresh = secrets.token_urlsafe(48)
+        self._refresh_tokens[refresh] = user
+        now = int(time.time())
+        id_claims = {
+            "aud": self.client_id,
+            "iss": self.issuer(),
+            "iat": now,
+            "nbf": now,
+            "exp": now + LIFETIME_SECONDS,
+            "oid": user.object_id,
+            "sub": secrets.token_urlsafe(16),
+            "tid": self.tenant,
+            "preferred_username": user.username,
+            "name": user.name,
+            "ver": "2.0",
+            **({"nonce": nonce} if nonce is not None else {}),
+        }
+        key = self.signing_key
+        id_token = jwt.encode(id_claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+        return JSONResponse(
+            {
+                "token_type": "Bearer",
+                "scope": form.get("scope", ""),
+                "expires_in": LIFETIME_SECONDS,
+                "ext_expires_in": LIFETIME_SECONDS,
+                "access_token": self.token(user),
+                "refresh_token": refresh,
+                "id_token": id_token,
+            }
+        )
 
 
 @contextmanager

@@ -5,7 +5,9 @@
     token        ANTHROPIC_AUTH_TOKEN   the shared token ("token"); anything else: 401
     entra        cab_...                the key's owner ("key"), looked up in the key store on every request; the
                                         owner's roles as the key remembers them must include ENTRA_REQUIRED_ROLE
-    entra        a JWT                  the signed-in person ("entra"), checked by `EntraVerifier`, their sign-in
+    entra        a JWT the bridge       the person signed in with Claude Code's /login ("login"), checked by the
+                 issued (/login)        `BearerIssuer` (bridge.gateway.login): signature, expiry, session not revoked
+    entra        another JWT            the signed-in person ("entra"), checked by `EntraVerifier`, their sign-in
                                         noted for their keys (`PersonalKeys.note_sign_in`); or an application
                                         with ENTRA_AUTOMATION_ROLE ("app")
     entra        nothing                401 that says how to sign in
@@ -17,12 +19,21 @@ in by name) the tenant knows.
 from __future__ import annotations
 
 import hmac
+from typing import Protocol
 
 from bridge.errors import BridgeError, misconfigured
 from bridge.gateway.auth.caller import Caller, anonymous_caller, shared_token_caller
 from bridge.gateway.auth.entra import EntraVerifier
 from bridge.gateway.auth.keys import PersonalKeys, looks_like_key
 from bridge.model import ClientAuth
+
+
+class BearerIssuer(Protocol):
+    """The bridge's own sign-in (/login): which bearers it issued, and who each one is."""
+
+    def issued_here(self, token: str) -> bool: ...
+
+    async def caller(self, token: str) -> Caller: ...
 
 
 class Authenticator:
@@ -34,6 +45,7 @@ class Authenticator:
         verifier: EntraVerifier | None = None,
         keys: PersonalKeys | None = None,
         lockout: str | None = None,
+        login: BearerIssuer | None = None,
     ) -> None:
         if mode == "entra" and lockout is None and (verifier is None or keys is None):
             raise ValueError("CLIENT_AUTH=entra needs an EntraVerifier and PersonalKeys")
@@ -43,6 +55,7 @@ class Authenticator:
         self.shared_token = shared_token
         self.verifier = verifier
         self.keys = keys
+        self.login = login
 
     async def caller(self, presented: str | None) -> Caller:
         """Who presents `presented` (the x-api-key or bearer value, stripped; None when absent), or a 401/403."""
@@ -60,6 +73,8 @@ class Authenticator:
             owner = await self.keys.resolve(presented)
             self.verifier.require_role(owner)
             return owner
+        if self.login is not None and self.login.issued_here(presented):
+            return await self.login.caller(presented)
         caller = await self.verifier.verify(presented)
         if caller.method == "entra":
             await self.keys.note_sign_in(caller)

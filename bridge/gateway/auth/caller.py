@@ -7,16 +7,20 @@ How the caller proved who they are (`method`):
     app      the service           an application's own token (client credentials), let in by the app role
              principal's oid       ENTRA_AUTOMATION_ROLE; never a person, never a personal key
     key      the key owner's oid   a personal key (`cab_...`), made by its owner while signed in with Entra
+    login    Entra object id       the bridge's own access token from Claude Code's /login (a device sign-in
+                                   through Entra, refreshed through Entra: `bridge.gateway.login`)
     token    "shared-token"        the one shared ANTHROPIC_AUTH_TOKEN (everyone who has it is one caller)
     open     "anonymous"           no client authentication configured
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-AuthMethod = Literal["entra", "app", "key", "token", "open"]
+AuthMethod = Literal["entra", "app", "key", "login", "token", "open"]
 
 SHARED_TOKEN_USER = "shared-token"
 ANONYMOUS_USER = "anonymous"
@@ -48,8 +52,8 @@ class Caller:
 
     @property
     def signed_in(self) -> bool:
-        """True for a person known to Entra ID (directly or through their personal key)."""
-        return self.method in ("entra", "key")
+        """True for a person known to Entra ID (directly, through their personal key, or through /login)."""
+        return self.method in ("entra", "key", "login")
 
     def log_fields(self) -> dict[str, str]:
         """The fields a request's log line gets: who, and through which key (never a secret)."""
@@ -67,3 +71,33 @@ def shared_token_caller() -> Caller:
 
 def anonymous_caller() -> Caller:
     return Caller(ANONYMOUS_USER, "anonymous", "open")
+
+
+def caller_fields(person: Caller) -> dict[str, Any]:
+    """What a table row keeps of a person (a personal key's owner, a /login session's): roles and groups as JSON lists."""
+    return {
+        "OwnerId": person.user_id,
+        "OwnerName": person.name,
+        "TenantId": person.tenant_id,
+        "Roles": json.dumps(sorted(person.roles)),
+        "Groups": json.dumps(sorted(person.groups)),
+        "GroupsOverage": person.groups_overage,
+    }
+
+
+def _strings(raw: object) -> frozenset[str]:
+    values = json.loads(raw) if isinstance(raw, str) else []
+    return frozenset(v for v in values if isinstance(v, str)) if isinstance(values, list) else frozenset()
+
+
+def caller_of(row: Mapping[str, Any], method: AuthMethod) -> Caller:
+    """The person a row keeps (`caller_fields`), as a caller who proved themselves by `method`."""
+    return Caller(
+        str(row["OwnerId"]),
+        str(row.get("OwnerName", "")),
+        method,
+        str(row.get("TenantId", "")),
+        _strings(row.get("Roles")),
+        _strings(row.get("Groups")),
+        groups_overage=row.get("GroupsOverage") is True,
+    )

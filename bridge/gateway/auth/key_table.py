@@ -44,7 +44,7 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from bridge.errors import BridgeError
-from bridge.gateway.auth.caller import Caller
+from bridge.gateway.auth.caller import caller_fields, caller_of
 from bridge.gateway.auth.keys import KeyRecord
 from bridge.gateway.tables import Table
 
@@ -69,12 +69,7 @@ def _entity(record: KeyRecord) -> dict[str, Any]:
         "RowKey": ROW,
         "KeyId": record.key_id,
         "Name": record.name,
-        "OwnerId": record.owner.user_id,
-        "OwnerName": record.owner.name,
-        "TenantId": record.owner.tenant_id,
-        "Roles": json.dumps(sorted(record.owner.roles)),
-        "Groups": json.dumps(sorted(record.owner.groups)),
-        "GroupsOverage": record.owner.groups_overage,
+        **caller_fields(record.owner),
         "Created": record.created,
     }
     if record.expires is not None:
@@ -84,25 +79,12 @@ def _entity(record: KeyRecord) -> dict[str, Any]:
     return entity
 
 
-def _strings(raw: object) -> frozenset[str]:
-    values = json.loads(raw) if isinstance(raw, str) else []
-    return frozenset(v for v in values if isinstance(v, str)) if isinstance(values, list) else frozenset()
-
-
 def _datetime(raw: object) -> datetime | None:
     return raw if isinstance(raw, datetime) else None
 
 
 def _record(entity: dict[str, Any]) -> KeyRecord:
-    owner = Caller(
-        str(entity["OwnerId"]),
-        str(entity.get("OwnerName", "")),
-        "entra",
-        str(entity.get("TenantId", "")),
-        _strings(entity.get("Roles")),
-        _strings(entity.get("Groups")),
-        groups_overage=entity.get("GroupsOverage") is True,
-    )
+    owner = caller_of(entity, "entra")
     created = _datetime(entity.get("Created"))
     assert created is not None, "a key entity always has Created"
     return KeyRecord(
