@@ -4,7 +4,7 @@
 `python -m bench.gateway [--rounds N] [--output PATH]` from the repository root; needs Azurite
 (`npm ci --prefix tests/azurite`, which scripts/test runs).
 
-Four `python -m bridge` processes in front of one fake Azure, the same small non-streaming request
+Six `python -m bridge` processes in front of one fake Azure, the same small non-streaming request
 to each, interleaved in every round (each rotation of the order run forward, then reversed), one keep-alive
 `httpx.Client`:
 
@@ -42,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import RESULTS_DIR, cpu_ns, environment, percentiles, running_bridge, running_upstream
+from bench.common import RESULTS_DIR, bridge_process, cpu_ns, environment, percentiles, running_upstream
 from bridge.gateway.auth.caller import Caller
 from bridge.gateway.auth.entra import EntraVerifier
 from bridge.gateway.pricing.price import Price
@@ -58,7 +58,8 @@ from bridge.http import close_session
 from bridge.model import Usage
 from tests.support.azurite import Azurite, running_azurite
 from tests.support.bridge import CLIENT_TOKEN, RunningBridge
-from tests.support.fake_entra import ALICE, FakeEntra, User, running_fake_entra
+from tests.support.fake_entra import ALICE, FakeEntra, User
+from tests.support.serving import running
 
 ARMS = ("token", "token-again", "entra", "entra-memory", "entra-table", "entra-costs")
 REPLY = "Hello! How can I help you today?"
@@ -95,7 +96,7 @@ def _arm_settings(arm: str, entra: FakeEntra, azurite: Azurite) -> dict[str, str
 @contextmanager
 def _bridges(entra: FakeEntra, azurite: Azurite) -> Iterator[dict[str, RunningBridge]]:
     with running_upstream("--text", REPLY) as upstream, ExitStack() as stack:
-        yield {arm: stack.enter_context(running_bridge(upstream, **_arm_settings(arm, entra, azurite))) for arm in ARMS}
+        yield {arm: stack.enter_context(bridge_process(upstream, **_arm_settings(arm, entra, azurite))) for arm in ARMS}
 
 
 def http_arms(rounds: int, warmup: int, entra: FakeEntra, azurite: Azurite) -> dict[str, Any]:
@@ -119,7 +120,7 @@ def http_arms(rounds: int, warmup: int, entra: FakeEntra, azurite: Azurite) -> d
             for arm in ARMS:
                 call(arm)
         samples: dict[str, list[float]] = {arm: [] for arm in ARMS}
-        pids = {arm: bridges[arm].process.pid for arm in ARMS}
+        pids = {arm: bridges[arm].pid for arm in ARMS}
         cpu_before = {arm: cpu_ns([pid]) for arm, pid in pids.items()}
         azurite_before = cpu_ns([azurite.pid])
         for number in range(rounds):
@@ -210,7 +211,7 @@ def run(rounds: int, warmup: int, calls: int) -> dict[str, Any]:
     entra = FakeEntra()
     with (
         tempfile.TemporaryDirectory(prefix="bench-azurite-") as folder,
-        running_fake_entra(entra),
+        running(entra),
         running_azurite(Path(folder)) as azurite,
     ):
         report = {"http": http_arms(rounds, warmup, entra, azurite)}

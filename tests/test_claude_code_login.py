@@ -34,10 +34,14 @@ CLI = ROOT / "tests" / "cli" / "node_modules" / f"claude-code-{VERSION}" / "bin"
 REPLY = "The bridge answered through Entra"
 PROMPT = "say the magic words"
 
-pytestmark = pytest.mark.skipif(
-    not os.access(CLI, os.X_OK),
-    reason=f"Claude Code {VERSION} not installed at {CLI.relative_to(ROOT)}: run `npm ci --prefix tests/cli` (scripts/test does)",
-)
+pytestmark = [
+    pytest.mark.process,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.access(CLI, os.X_OK),
+        reason=f"Claude Code {VERSION} not installed at {CLI.relative_to(ROOT)}: run `npm ci --prefix tests/cli` (scripts/test does)",
+    ),
+]
 
 
 def cli_home(tmp_path: Path, gateway: str) -> tuple[Path, Path]:

@@ -26,11 +26,11 @@ import openai
 import pytest
 
 from tests.support.azurite import Azurite, requires_azurite
-from tests.support.bridge import RunningBridge, bridge_env, request_lines, running_bridges, start_bridge, stop_bridge
+from tests.support.bridge import RunningBridge, bridge_env, request_lines, running_bridge
 from tests.support.fake_azure import FakeAzure, Faults, Text
 from tests.support.fake_entra import FakeEntra, User
 
-pytestmark = requires_azurite
+pytestmark = [requires_azurite, pytest.mark.process]
 
 MEMBER, LEAD, ADMIN = "Bridge.User", "Bridge.Lead", "Bridge.Admin"
 TIERS = {"BIG_MODEL": "gpt-5", "MIDDLE_MODEL": "gpt-5-mini", "SMALL_MODEL": "gpt-4o"}
@@ -61,7 +61,8 @@ def bridges(
     fake_azure: FakeAzure, entra: FakeEntra, azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[RunningBridge, RunningBridge]]:
     env = costs_env(fake_azure, entra, USAGE_CONNECTION_STRING=azurite.connection_string)
-    with running_bridges(env, tmp_path_factory.mktemp("costs")) as (first, second):
+    logs = tmp_path_factory.mktemp("costs")
+    with running_bridge(env, logs / "a.log") as first, running_bridge(env, logs / "b.log") as second:
         yield first, second
 
 
@@ -403,8 +404,7 @@ def test_a_deployment_without_a_price_under_a_dollar_budget(
     """SMALL_MODEL is a deployment the table does not know: start-up and /health name it; its requests are refused to
     everyone with a dollar budget (never priced at $0), and served to whoever has none."""
     env = costs_env(fake_azure, entra, SMALL_MODEL="my-small", MODEL_POLICY="", PRICES="")
-    running = start_bridge(env, tmp_path_factory.mktemp("unpriced") / "bridge.log")
-    try:
+    with running_bridge(env, tmp_path_factory.mktemp("unpriced") / "bridge.log") as running:
         startup = running.log()
         assert "problem: SMALL_MODEL deployment 'my-small' has no price while BUDGET_DAILY_USD is set" in startup
         public = httpx.get(running.url + "/health", timeout=10)
@@ -420,5 +420,3 @@ def test_a_deployment_without_a_price_under_a_dollar_budget(
         assert refused.status_code == 500 and refused.headers["x-should-retry"] == "false"
         assert "'my-small' has no price" in refused.text and "PRICES" in refused.text
         assert fake_azure.requests == []
-    finally:
-        stop_bridge(running)

@@ -25,7 +25,8 @@ from bridge.gateway.usage.report import report
 from bridge.gateway.usage.store import Agent, Counts, MemoryUsageStore
 from bridge.gateway.usage.table_store import TableUsageStore
 from tests.support.azurite import Azurite, requires_azurite
-from tests.support.fake_entra import ALICE, BOB, CLIENT_ID, TENANT, FakeEntra, new_user, running_fake_entra
+from tests.support.fake_entra import ALICE, BOB, CLIENT_ID, TENANT, FakeEntra, new_user
+from tests.support.serving import running
 
 pytestmark = pytest.mark.anyio
 
@@ -153,7 +154,7 @@ async def test_a_misconfigured_bridge_refuses_everyone() -> None:
 @pytest.fixture(scope="module")
 def served_entra() -> Iterator[FakeEntra]:
     entra = FakeEntra()
-    with running_fake_entra(entra):
+    with running(entra):
         yield entra
 
 

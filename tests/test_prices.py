@@ -190,6 +190,7 @@ async def test_the_table_is_read_in_a_worker_thread_and_kept() -> None:
     assert await book.price("not-a-model") is None and book.known("not-a-model") is None
 
 
+@pytest.mark.process
 def test_the_price_table_stays_off_the_function_apps_import() -> None:
     """genai-prices costs about 40 ms and 6 MB to import: the worker's import of the app must not pay it."""
     probe = "import sys, function_app; import bridge.serving.handler; print('genai_prices' in sys.modules)"

@@ -30,10 +30,12 @@ import httpx
 import pyte
 import pytest
 
-from tests.support.bridge import RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import RunningBridge, bridge_env, running_bridge
 from tests.support.fake_azure import FakeAzure, Text
 from tests.support.fake_entra import FakeEntra, User
 from tests.support.paths import ROOT
+
+pytestmark = pytest.mark.process
 
 SCRIPT = ROOT / "scripts" / "claude-statusline"
 CLI = ROOT / "tests" / "cli" / "node_modules" / "claude-code-2.1.332" / "bin" / "claude.exe"
@@ -89,9 +91,8 @@ def bridge(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pytest.Tem
         "MIDDLE_MODEL": "gpt-5-mini",
         "MIDDLE_MODEL_API": "chat",
     }
-    running = start_bridge(bridge_env(fake_azure, **settings), tmp_path_factory.mktemp("statusline") / "bridge.log")
-    yield running
-    stop_bridge(running)
+    with running_bridge(bridge_env(fake_azure, **settings), tmp_path_factory.mktemp("statusline") / "bridge.log") as running:
+        yield running
 
 
 def person() -> User:

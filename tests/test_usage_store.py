@@ -13,8 +13,8 @@ from bridge.gateway.usage.limits import Limits
 from bridge.gateway.usage.store import Counts, DayUsage, LedgerConflict
 from bridge.gateway.usage.table_store import TableUsageStore, row_key
 from bridge.gateway.usage.window import Window
-from tests.conftest import UsageStores
 from tests.support.azurite import Azurite, FreshTable, requires_azurite
+from tests.support.stores import UsageStores
 
 pytestmark = pytest.mark.anyio
 
