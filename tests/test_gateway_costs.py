@@ -118,7 +118,7 @@ def test_an_admin_reads_anyones_usage_by_id_or_name(
 ) -> None:
     spender, admin = person(), person(ADMIN)
     fake_azure.enqueue(Text("Counted."))
-    claude(bridge_a, entra.token(spender)).messages.create(**{**MESSAGE, "model": "claude-sonnet-4-5"})
+    claude(bridge_a, entra.token(spender)).messages.create(**{**MESSAGE, "model": "claude-sonnet-4-6"})
     own = wait_for_requests(bridge_b, entra.token(spender), 1)
     for who in (spender.object_id, spender.username):
         answer = usage_of(bridge_b, entra.token(admin), user=who)
@@ -262,7 +262,7 @@ def test_a_spent_dollar_budget_names_itself_its_use_and_its_reset(
     spends it; the next request, on the other instance, is refused until midnight UTC."""
     token = entra.token(person())
     fake_azure.enqueue(Text("Spent.", prompt_tokens=10_000, reasoning_tokens=599_999))
-    first = httpx.post(bridge_a.url + "/v1/messages", json={**MESSAGE, "model": "claude-sonnet-4-5"}, headers=headers_for(token))
+    first = httpx.post(bridge_a.url + "/v1/messages", json={**MESSAGE, "model": "claude-sonnet-4-6"}, headers=headers_for(token))
     assert first.status_code == 200, first.text
     assert first.headers["x-bridge-budget-remaining-usd-day"] == "1.00"
     assert first.headers["x-bridge-budget-remaining-usd-month"] == "20.00"
@@ -303,7 +303,7 @@ def test_past_the_warning_threshold_answers_warn_and_the_log_says_so_once(
     user = person()
     token = entra.token(user)
     fake_azure.enqueue(Text("Most of it.", prompt_tokens=4_000, reasoning_tokens=424_997))
-    sonnet = {**MESSAGE, "model": "claude-sonnet-4-5"}
+    sonnet = {**MESSAGE, "model": "claude-sonnet-4-6"}
     first = httpx.post(bridge_a.url + "/v1/messages", json=sonnet, headers=headers_for(token), timeout=10)
     assert first.status_code == 200 and "x-bridge-budget-warning" not in first.headers
     wait_for_requests(bridge_b, token, 1)

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.process
 
 SCRIPT = ROOT / "scripts" / "claude-statusline"
 CLI = ROOT / "tests" / "cli" / "node_modules" / "claude-code-2.1.332" / "bin" / "claude.exe"
-SONNET = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+SONNET = {"model": "claude-sonnet-4-6", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
 STATUS_INPUT: dict[str, Any] = {
     # What Claude Code 2.1.332 wrote on the status line's stdin after the first prompt of a session (captured with the
     # CLI of tests/cli in a pseudo-terminal, as `test_claude_code_draws_the_line_through_a_persons_day` runs it).
