@@ -99,10 +99,15 @@ class Setting(Generic[T]):
         """The name of one member of a family: `*_TOP_P`.member("BIG_MODEL") is BIG_MODEL_TOP_P."""
         return self.name.replace("*", part)
 
+    def raw(self, env: Mapping[str, str], name: str = "") -> str | None:
+        """The text set for this setting (or the family member `name`), stripped; None when unset or a placeholder."""
+        name = name or self.name
+        return _clean(env, name) or (_clean(env, self.alias) if self.alias and name == self.name else None)
+
     def value(self, env: Mapping[str, str], problems: list[str], name: str = "") -> T | None:
         """The parsed value of this setting (or of the family member `name`); None when unset or malformed."""
         name = name or self.name
-        raw = _clean(env, name) or (_clean(env, self.alias) if self.alias and name == self.name else None)
+        raw = self.raw(env, name)
         if raw is None:
             return None
         if unresolved(raw):
