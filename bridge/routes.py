@@ -14,6 +14,7 @@
     GET         /v1/keys                    v1/keys                           gateway.list_keys
     DELETE      /v1/keys/{key_id}           v1/keys/{key_id}                  gateway.revoke_key
     GET         /v1/usage                   v1/usage                          gateway.usage
+    GET         /v1/usage/export            v1/usage/export                   gateway.export_usage
     GET         /.well-known/oauth-         .well-known/oauth-authorization-  login.oauth_discovery
                 authorization-server        server
     POST        /oauth/device_authorization oauth/device_authorization        login.device_authorization
@@ -90,6 +91,7 @@ ENDPOINTS: tuple[Route, ...] = (
     _route("list_keys", "/v1/keys", "v1/keys", ("GET",), gateway.list_keys),
     _route("revoke_key", "/v1/keys/{key_id}", "v1/keys/{key_id}", ("DELETE",), gateway.revoke_key),
     _route("usage", "/v1/usage", "v1/usage", ("GET",), gateway.usage),
+    _route("export_usage", "/v1/usage/export", "v1/usage/export", ("GET",), gateway.export_usage),
     _route("oauth_discovery", DISCOVERY_PATH, DISCOVERY_PATH[1:], ("GET",), login.oauth_discovery),
     _route(
         "device_authorization",

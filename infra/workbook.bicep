@@ -121,7 +121,7 @@ var timeToFirstToken = '''
 
 var errorsByKind = '''
 | where status >= 400 or isnotempty(error_type)
-| extend kind = iff(refused == "budget", "budget", error_type)
+| extend kind = iff(isnotempty(refused), refused, error_type)
 | summarize errors = count() by day = bin(TimeGenerated, 1d), kind
 | order by day asc
 '''
@@ -214,7 +214,7 @@ var views = [
   }
   {
     name: 'errors by kind'
-    title: 'Errors per day by kind (budget: refused by the person\'s budget)'
+    title: 'Errors per day by kind (budget, rate_limit: refused by the person\'s budget or rate limit)'
     query: concat(bridgeRequests, errorsByKind)
     visualization: 'barchart'
   }

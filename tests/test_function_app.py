@@ -46,6 +46,7 @@ def test_every_route_is_a_function_with_the_intended_trigger() -> None:
         "list_keys": ("v1/keys", ["GET"]),
         "revoke_key": ("v1/keys/{key_id}", ["DELETE"]),
         "usage": ("v1/usage", ["GET"]),
+        "export_usage": ("v1/usage/export", ["GET"]),
         "oauth_discovery": (".well-known/oauth-authorization-server", ["GET"]),
         "device_authorization": ("oauth/device_authorization", ["POST"]),
         "oauth_token": ("oauth/token", ["POST"]),

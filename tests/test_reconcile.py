@@ -17,7 +17,12 @@ import pytest
 from aiohttp.test_utils import TestServer
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
+from bridge.gateway.tables import TableService
+from bridge.gateway.usage.store import Counts
+from bridge.gateway.usage.table_store import USAGE_TABLE, TableUsageStore
 from bridge.http import close_session
+from bridge.reconcile import job
+from bridge.reconcile.charged import usage_charged
 from bridge.reconcile.comparison import Charged, ChargedOn, Reconciliation, compare
 from bridge.reconcile.cost_management import AzureCost, CostQueryError, read_page
 from bridge.reconcile.job import EVENT_NAME, RECONCILED_PARTITION, ReconcileError, reconcile, settled_day
@@ -26,6 +31,7 @@ from bridge.telemetry.pipeline import assemble
 from tests.support.azurite import Azurite, FreshTable, requires_azurite
 from tests.support.fake_cost_management import TOKEN, Billed, FakeCostManagement
 from tests.support.paths import ROOT
+from tests.support.stores import UsageStores
 
 pytestmark = pytest.mark.anyio
 
@@ -177,6 +183,48 @@ async def test_a_gap_is_told_kept_and_exported(
     attributes = dict(event.log_record.attributes or {})
     assert event.log_record.event_name == EVENT_NAME and attributes["microsoft.custom_event.name"] == EVENT_NAME
     assert attributes["day"] == "2026-12-04" and attributes["gap_percent"] == -20.0 and attributes["currency"] == "USD"
+
+
+def priced(usd: float, requests: int = 1, unpriced: int = 0) -> Counts:
+    return Counts(1000 * requests, 200 * requests, 100 * requests, requests, round(usd * 1_000_000), unpriced)
+
+
+async def test_the_bridge_charged_what_the_usage_table_holds_for_the_day(make_usage_store: UsageStores) -> None:
+    """Every person's rows of the day (deployments and agents alike), and not the month's other days."""
+    store = make_usage_store()
+    await store.add("oid-a", "ada@contoso.com", "", DAY, "gpt-5", "main", priced(1.25, 3))
+    await store.add("oid-a", "ada@contoso.com", "", DAY, "gpt-5", "subagent", priced(0.5, 2))
+    await store.add("oid-b", "bob@contoso.com", "", DAY, "gpt-4o", "main", priced(2.0, 4, unpriced=1))
+    await store.add("oid-b", "bob@contoso.com", "", date(2026, 12, 5), "gpt-5", "main", priced(9.0, 9))
+    await store.add("oid-c", "cy@contoso.com", "", date(2026, 11, 4), "gpt-5", "main", priced(7.0, 7))
+    charged = await usage_charged(store)(DAY)
+    assert (charged.usd, charged.requests, charged.unpriced) == (pytest.approx(3.75), 9, 1)
+    assert (await usage_charged(store)(date(2026, 12, 3))).requests == 0
+
+
+@requires_azurite
+async def test_a_run_reads_the_usage_table_and_keeps_its_row_there(
+    cost_management: tuple[FakeCostManagement, str], azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m bridge reconcile` and the timer: the gateway's own table, the bridge's identity (here a token
+    the stand-in accepts), Cost Management."""
+    fake, url = cost_management
+    fake.billed.append(Billed(AOAI, DAY, 4.0))
+    store = TableUsageStore(TableService(connection_string=azurite.connection_string).table(USAGE_TABLE))
+    try:
+        await store.add("oid-run", "run@contoso.com", "", DAY, "gpt-5", "main", priced(4.2, 6))
+    finally:
+        await store.aclose()
+    monkeypatch.setattr(job, "management_token", lambda _url: token)
+    settings = env(url, USAGE_CONNECTION_STRING=azurite.connection_string)
+    result = await job.run(DAY, settings)
+    assert result.bridge_usd == pytest.approx(4.2) and result.azure_usd == 4.0 and result.gap_percent == 5.0
+    table = TableService(connection_string=azurite.connection_string).table(USAGE_TABLE)
+    try:
+        kept = await (await table.client()).get_entity(RECONCILED_PARTITION, "reconciled|2026-12-04")
+    finally:
+        await table.aclose()
+    assert kept["bridge_usd"] == pytest.approx(4.2) and kept["requests"] == 6
 
 
 def test_the_comparison() -> None:

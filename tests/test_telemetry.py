@@ -359,3 +359,20 @@ def test_a_priced_request_exports_its_cost(exported: Exported) -> None:
     (cost,) = metric(exported, conventions.COST, **{"gen_ai.response.model": "gpt-5", "bridge.client": "claude-code"})
     assert cost.sum == 0.00325 and cost.count == 1
     assert_nothing_personal_in_metrics(exported)
+
+
+async def test_the_gateways_cost_reaches_the_span_the_event_and_the_metric(
+    bridge: Bridge, exported: Exported, fake_azure: FakeAzure
+) -> None:
+    """A request to a priced deployment (gpt-5, genai-prices' table) once its price is known: the cost issue 20's
+    gateway puts on the record is what telemetry exports."""
+    assert await process.current_bridge().prices.price("gpt-5") is not None
+    fake_azure.enqueue(Text(ANSWER, cached_tokens=3))
+    response = await bridge.messages(stream=True)
+    assert response.status_code == 200, response.text
+    cost = event(exported)["cost_usd"]
+    assert isinstance(cost, float) and 0 < cost < 0.01
+    assert dict(request_span(exported).attributes or {})["bridge.cost.usd"] == cost
+    (point,) = metric(exported, conventions.COST, **{"gen_ai.response.model": "gpt-5"})
+    assert point.sum == cost
+    assert_nothing_personal_in_metrics(exported)

@@ -5,7 +5,7 @@
                                 the day); `python -m bridge reconcile --day YYYY-MM-DD` any day
     Azure's cost                Cost Management (`bridge.reconcile.cost_management`) for RECONCILE_RESOURCE_IDS,
                                 signed in with the bridge's identity (Cost Management Reader, infra/cost-reader.bicep)
-    the bridge's cost           what the gateway's usage table charged that day (`ChargedOn`)
+    the bridge's cost           what the gateway's usage table charged that day (`bridge.reconcile.charged`)
     the comparison              `bridge.reconcile.comparison`: the gap, over RECONCILE_GAP_PERCENT or not
     kept                        a row of the usage table (`RECONCILED_PARTITION`, RowKey "reconciled|<day>",
                                 outside every user's partition and every month's RowKey range); without a
@@ -30,7 +30,7 @@ from azure.core.exceptions import AzureError
 from bridge.config.table import AZURE_MANAGEMENT_URL, RECONCILE_GAP_PERCENT, RECONCILE_RESOURCE_IDS
 from bridge.gateway.tables import Table
 from bridge.gateway.usage.periods import utc_day
-from bridge.reconcile.comparison import Charged, ChargedOn, Reconciliation, compare
+from bridge.reconcile.comparison import ChargedOn, Reconciliation, compare
 from bridge.reconcile.cost_management import CostManagement, CostQueryError, Token, resource_group_of
 from bridge.telemetry import setup
 
@@ -121,16 +121,6 @@ async def reconcile(
     return result
 
 
-def usage_charged(store: object) -> ChargedOn:
-    """What the gateway's usage table charged on a day (its rows in dollars arrive with issue 20)."""
-    del store
-
-    async def charged_on(day: date) -> Charged:
-        raise ReconcileError(f"the bridge keeps no costs in dollars yet: {day} cannot be reconciled before issue 20")
-
-    return charged_on
-
-
 def management_token(management_url: str) -> Token:
     """A token for Resource Manager from the bridge's own identity, fetched once per run (one run a day)."""
     fetched: list[str] = []
@@ -156,6 +146,7 @@ async def run(day: date, env: Mapping[str, str] | None = None) -> Reconciliation
     from bridge.gateway.build import build_gateway
     from bridge.gateway.settings import load_gateway_settings
     from bridge.gateway.usage.table_store import USAGE_TABLE
+    from bridge.reconcile.charged import usage_charged
 
     env = os.environ if env is None else env
     gateway = build_gateway(load_gateway_settings(env), None)

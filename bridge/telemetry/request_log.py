@@ -13,15 +13,17 @@ event telemetry exports (`bridge.telemetry.export`):
                              Code, whether its main conversation or a subagent did (main, subagent)
     stream, attempts         whether the client streams; how many upstream HTTP attempts it took
     status, error_type       the HTTP status; the error kind the client got (none when it succeeded)
-    refused                  "budget" when the caller's budget refused it
+    refused                  "budget" when the caller's budget refused it, "rate_limit" their rate limit
     latency_ms, ttft_ms      the whole request; until the first events came from upstream
     finish_reason            why the answer ended (end_turn, max_tokens, tool_use, stop_sequence, refusal)
     input_tokens, output_tokens, cache_read_input_tokens, reasoning_tokens
                              Azure's usage, once known, as Anthropic counts it: input not read from the
                              prompt cache, input read from it, output (reasoning included), reasoning
     usage_estimated          true when Azure's usage never came and the budget was charged an estimate
-    cost_usd                 what the request cost in US dollars, when its usage came and its deployment has
-                             a price
+    cost_usd, cost_parts_usd what the request cost in US dollars, when its usage came and its deployment has
+                             a price, and that cost by kind (input not cached, cached, output: the log line
+                             only, an object the event leaves out)
+    policy_tier              the tier MODEL_POLICY served the request with, when the caller asked for another
     user_id, user_name, auth, key_id, roles, groups
                              who called (`Caller.log_fields`): the Entra object id (or "shared-token" /
                              "anonymous"), the user principal name, how they signed in, the personal key, their
@@ -111,7 +113,11 @@ class RequestLog:
     usage_estimated: bool = False
     """Azure's usage never came (a stream cut short, a call abandoned): the budget was charged an estimate."""
     cost_usd: float | None = None
-    """What the request cost, when its usage came and its deployment has a price."""
+    """What the request cost, when its usage came and its deployment has a price (`bridge.gateway.pricing`)."""
+    cost_parts_usd: dict[str, float] | None = None
+    """The cost by kind: input (not cached), cached, output."""
+    policy_tier: str | None = None
+    """The tier MODEL_POLICY served the request with, when the caller asked for another."""
     finish_reason: str | None = None
     error_type: str | None = None
     refused: str | None = None
@@ -158,6 +164,9 @@ class RequestLog:
             record["reasoning_tokens"] = self.usage.reasoning_tokens
         if self.cost_usd is not None:
             record["cost_usd"] = self.cost_usd
+            record["cost_parts_usd"] = self.cost_parts_usd
+        if self.policy_tier is not None:
+            record["policy_tier"] = self.policy_tier
         if self.usage_estimated:
             record["usage_estimated"] = True
         record.update(

@@ -6,7 +6,7 @@ alias mapping (`model_names.resolve_alias`), `OpenAIStreamRenderer` for streams,
 `x-request-id` header.  Responses name the model the client asked for.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.requests import Request as HttpRequest
@@ -44,6 +44,11 @@ class ChatCall:
     def body(self, completion: Completion) -> dict[str, Any]:
         return completion_body(completion, self.completion_id, self.model, self.created)
 
+    def served_as(self, family: str, deployment: str) -> "ChatCall":
+        """Answered under the name of the deployment that served (as GET /v1/models lists it)."""
+        del family
+        return replace(self, model=deployment)
+
 
 def parse_call(body: Any) -> ChatCall:
     chat = parse_request(body)
@@ -59,6 +64,6 @@ async def chat_completions(req: HttpRequest) -> Response:
 
 async def models(req: HttpRequest) -> Response:
     async def listed(served: Served) -> dict[str, Any]:
-        return model_list(served.bridge.settings)
+        return model_list(served.bridge.settings, served.bridge.gateway_settings.policy.tiers(served.caller))
 
     return await answer(req, FRONT, "models", listed)
