@@ -227,6 +227,11 @@ async def _logged(
         record.emit(200)
 
 
+async def respond(req: HttpRequest, front: Front, route: str, handling: Handling) -> Response:
+    """The handler of a route the bridge answers itself with a response of its own making (its status and headers)."""
+    return await _handle(req, front, route, handling)
+
+
 async def answer(
     req: HttpRequest, front: Front, route: str, compute: Callable[[Served], Awaitable[dict[str, Any]]], status: int = 200
 ) -> Response:

@@ -43,6 +43,13 @@ class Caller:
     groups_overage: bool = False
     """The token listed none of the person's groups, for they are in too many (an overage): `groups` is unknown."""
 
+    def belongs(self, kind: str, name: str) -> bool:
+        """Whether the caller has the app role `name` (`kind` "role") or is in the group whose object id is `name`
+        ("group"): how budget overrides and the model policy match people."""
+        if kind == "role":
+            return name in self.roles
+        return name.lower() in {group.lower() for group in self.groups}
+
     @property
     def signed_in(self) -> bool:
         """True for a person known to Entra ID (directly, through their personal key, or through /login)."""
