@@ -62,6 +62,11 @@ class Call(Protocol):
 
     def body(self, completion: Completion) -> dict[str, Any]: ...
 
+    def answered_here(self) -> Completion | None:
+        """The answer the bridge gives itself, with no upstream call (Claude Code's start-up quota probe); None
+        for every other call."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Front:
@@ -185,6 +190,9 @@ async def serve(req: HttpRequest, front: Front, route: str) -> Response:
         call = front.parse(await read_json(req, bridge.settings.max_request_bytes))
         request = cache_key_of(req.headers, call.request)
         record.model, record.stream = call.model, request.stream
+        local = call.answered_here()
+        if local is not None:
+            return json_response(call.body(local), headers=ids)
         routed = await bridge.route(request)
         charge = await served.admit(routed, _declared_length(req))
         headers = {**ids, **served_by(routed)}

@@ -44,6 +44,9 @@ class ChatCall:
     def body(self, completion: Completion) -> dict[str, Any]:
         return completion_body(completion, self.completion_id, self.model, self.created)
 
+    def answered_here(self) -> Completion | None:
+        return None
+
 
 def parse_call(body: Any) -> ChatCall:
     chat = parse_request(body)
