@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.bridge import RunningBridge, request_lines
+from tests.support.azurite import Azurite, requires_azurite
+from tests.support.bridge import RunningBridge, bridge_env, request_lines, start_bridge, stop_bridge
 from tests.support.fake_azure import FakeAzure, RecordedRequest, Text
-from tests.support.fake_entra import FakeEntra, new_user
+from tests.support.fake_entra import FakeEntra, User, new_user
 from tests.support.paths import ROOT
-from tests.support.terminal import ENTER, UP, Terminal
+from tests.support.terminal import DOWN, ENTER, UP, Terminal, flat
 from tests.test_login import login_bridge as login_bridge  # the fixture: the bridge of the HTTP tests
 
 VERSION = "2.1.332"
@@ -120,3 +122,98 @@ def test_cli_signs_in_with_login_and_its_bearer_works(
     finally:
         terminal.close()
         fake_azure.respond_with(None)
+
+
+MARKER, CHANGED_MARKER = "BRIDGE_MANAGED_MARKER", "BRIDGE_MANAGED_CHANGE"
+
+
+def managed(*variables: str) -> str:
+    """MANAGED_SETTINGS pushing `variables` (and a deny rule) to every Bridge.User."""
+    settings = {"env": dict.fromkeys(variables, "from-the-bridge"), "permissions": {"deny": ["Bash(rm -rf:*)"]}}
+    return json.dumps([{"for": "role:Bridge.User", "settings": settings}])
+
+
+def login_env(home: Path, tmp_path: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+        "TERM": "xterm-256color",
+        "IS_SANDBOX": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "BROWSER": str(browser_script(tmp_path)),
+        "LOGIN_BROWSER_LOG": str(tmp_path / "browser.log"),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+
+
+def sign_in(terminal: Terminal, person: User) -> None:
+    """/login from the start screen to "Connected to Cloud gateway" (the screens of the test above)."""
+    terminal.wait_for("auto mode on", "for shortcuts", "/effort")
+    terminal.send("/login", pause=1.5)
+    terminal.send(ENTER)
+    terminal.wait_for("Enter to connect")
+    terminal.send(ENTER)
+    terminal.wait_for("Trust gateway 127.0.0.1?")
+    terminal.send(UP)
+    terminal.send(ENTER)
+    terminal.wait_for(f"Signed in to Cloud gateway as {person.username}", timeout=90)
+    terminal.send(UP)
+    terminal.send(ENTER)
+    terminal.wait_for("Connected to Cloud gateway")
+    terminal.send(ENTER)
+
+
+def approve_managed_settings(terminal: Terminal, variable: str) -> None:
+    """The approval dialog names what is pushed, and is approved.  The first ever: "No, exit Claude Code", the
+    default, then "Yes, I trust these settings" (one key down); after an earlier approval the choices are
+    numbered and "Yes" comes first."""
+    terminal.wait_for("Managed settings require approval", timeout=60)
+    terminal.wait_for(variable)
+    if terminal.wait_for("Enter to select", "Enter to confirm") == "Enter to select":
+        terminal.send(DOWN)
+    else:
+        (number, *_) = re.findall(r"(\d)\.yes,itrust", flat(terminal.screen()))[::-1]
+        terminal.send(number)
+    terminal.send(ENTER)
+
+
+@requires_azurite
+def test_cli_gets_its_groups_settings_and_a_change_reaches_it(
+    fake_azure: FakeAzure, entra: FakeEntra, azurite: Azurite, tmp_path: Path
+) -> None:
+    """Signed in with /login, the CLI fetches /managed/settings, names the pushed variable in its approval dialog and
+    restarts with it; the bridge restarted with changed settings (an app setting change restarts the app) and the
+    CLI started again, its fetch (If-None-Match: the old checksum) gets the new settings, named in a new dialog."""
+    person = new_user("Bridge.User")
+    entra.signing_in = person
+    env = bridge_env(
+        fake_azure, **entra.login_settings(), ENTRA_REQUIRED_ROLE="Bridge.User",
+        USAGE_CONNECTION_STRING=azurite.connection_string, MANAGED_SETTINGS=managed(MARKER),
+    )  # fmt: skip
+    bridge = start_bridge(env, tmp_path / "bridge.log")
+    entra.redirect_uris.add(bridge.url + "/oauth/callback")
+    home, work = cli_home(tmp_path, bridge.url)
+    terminal = Terminal([str(CLI)], cwd=work, env=login_env(home, tmp_path))
+    try:
+        sign_in(terminal, person)
+        approve_managed_settings(terminal, MARKER)
+        terminal.wait_for("Restarting Claude Code", "Cloud gateway", timeout=60)
+        fetched = [line for line in request_lines(bridge) if line["route"] == "managed_settings"]
+        assert fetched and fetched[0]["status"] == 200 and fetched[0]["auth"] == "login", fetched
+        terminal.close()
+        stop_bridge(bridge)
+        port = int(bridge.url.rsplit(":", 1)[1])
+        bridge = start_bridge({**env, "MANAGED_SETTINGS": managed(MARKER, CHANGED_MARKER)}, tmp_path / "bridge2.log", port=port)
+        terminal = Terminal([str(CLI)], cwd=work, env=login_env(home, tmp_path))
+        approve_managed_settings(terminal, CHANGED_MARKER)
+        terminal.wait_for("auto mode on", "for shortcuts", "/effort", timeout=60)
+        fetched = [line for line in request_lines(bridge) if line["route"] == "managed_settings"]
+        assert fetched and fetched[0]["status"] == 200, fetched
+    finally:
+        terminal.close()
+        stop_bridge(bridge)

@@ -50,12 +50,15 @@ class RunningBridge:
         return self.log_path.read_text(errors="replace")
 
 
-def start_bridge(env: dict[str, str], log_path: Path, interpreter_args: Sequence[str] = ()) -> RunningBridge:
+def start_bridge(
+    env: dict[str, str], log_path: Path, interpreter_args: Sequence[str] = (), port: int | None = None
+) -> RunningBridge:
     """Start `python -m bridge` exactly as the README says, and wait until `HEAD /` answers.
 
-    `interpreter_args` go before `-m bridge` (the bench profiles it under `-m cProfile -o FILE`).
+    `interpreter_args` go before `-m bridge` (the bench profiles it under `-m cProfile -o FILE`); `port`: a
+    restarted bridge's own (its clients keep its URL), else a free one.
     """
-    port = free_port()
+    port = port or free_port()
     log_file = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, *interpreter_args, "-m", "bridge", "--host", "127.0.0.1", "--port", str(port)],
