@@ -15,44 +15,33 @@ fake Azure, and `/logout`, after which the bearer the CLI held is refused.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
-import pytest
 
 from tests.support.azurite import Azurite, requires_azurite
 from tests.support.bridge import RunningBridge, bridge_env, request_lines, start_bridge, stop_bridge
+from tests.support.claude_code import CLI, READY, interactive_env, onboarded_home, requires_cli
 from tests.support.fake_azure import FakeAzure, RecordedRequest, Text
 from tests.support.fake_entra import FakeEntra, User, new_user
 from tests.support.paths import ROOT
 from tests.support.terminal import DOWN, ENTER, UP, Terminal, flat
 from tests.test_login import login_bridge as login_bridge  # the fixture: the bridge of the HTTP tests
 
-VERSION = "2.1.332"
-CLI = ROOT / "tests" / "cli" / "node_modules" / f"claude-code-{VERSION}" / "bin" / "claude.exe"
 REPLY = "The bridge answered through Entra"
+POINTER = "\N{HEAVY RIGHT-POINTING ANGLE QUOTATION MARK ORNAMENT}"
+"""What marks the chosen line of Claude Code's menus."""
 PROMPT = "say the magic words"
 
-pytestmark = pytest.mark.skipif(
-    not os.access(CLI, os.X_OK),
-    reason=f"Claude Code {VERSION} not installed at {CLI.relative_to(ROOT)}: run `npm ci --prefix tests/cli` (scripts/test does)",
-)
+pytestmark = requires_cli
 
 
-def cli_home(tmp_path: Path, gateway: str) -> tuple[Path, Path]:
-    """A HOME whose Claude Code has finished onboarding, trusts the work directory and points /login at `gateway`."""
-    home, work = tmp_path / "home", tmp_path / "work"
-    config = home / ".claude"
-    config.mkdir(parents=True)
-    work.mkdir()
-    settings = {"forceLoginMethod": "gateway", "forceLoginGatewayUrl": gateway}
-    (config / "settings.json").write_text(json.dumps(settings))
-    state = {"hasCompletedOnboarding": True, "projects": {str(work): {"hasTrustDialogAccepted": True}}}
-    (config / ".claude.json").write_text(json.dumps(state))
-    return home, work
+def cli_home(tmp_path: Path, gateway: str, **more: Any) -> tuple[Path, Path]:
+    """An onboarded HOME whose user settings point /login at `gateway` (`more`: other user settings)."""
+    return onboarded_home(tmp_path, forceLoginMethod="gateway", forceLoginGatewayUrl=gateway, **more)
 
 
 def browser_script(tmp_path: Path) -> Path:
@@ -73,21 +62,7 @@ def test_cli_signs_in_with_login_and_its_bearer_works(
 
     fake_azure.respond_with(answer)
     home, work = cli_home(tmp_path, login_bridge.url)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
-        "TERM": "xterm-256color",
-        "IS_SANDBOX": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_ERROR_REPORTING": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "BROWSER": str(browser_script(tmp_path)),
-        "LOGIN_BROWSER_LOG": str(tmp_path / "browser.log"),
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
+    env = login_env(home, tmp_path)
     terminal = Terminal([str(CLI)], cwd=work, env=env)
     try:
         terminal.wait_for("auto mode on", "for shortcuts", "/effort")
@@ -134,26 +109,13 @@ def managed(*variables: str) -> str:
 
 
 def login_env(home: Path, tmp_path: Path) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
-        "TERM": "xterm-256color",
-        "IS_SANDBOX": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_ERROR_REPORTING": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "BROWSER": str(browser_script(tmp_path)),
-        "LOGIN_BROWSER_LOG": str(tmp_path / "browser.log"),
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
+    """The CLI's environment, its BROWSER the script that confirms the code and signs in at the Entra stand-in."""
+    return interactive_env(home, BROWSER=str(browser_script(tmp_path)), LOGIN_BROWSER_LOG=str(tmp_path / "browser.log"))
 
 
 def sign_in(terminal: Terminal, person: User) -> None:
     """/login from the start screen to "Connected to Cloud gateway" (the screens of the test above)."""
-    terminal.wait_for("auto mode on", "for shortcuts", "/effort")
+    terminal.wait_for(*READY)
     terminal.send("/login", pause=1.5)
     terminal.send(ENTER)
     terminal.wait_for("Enter to connect")
@@ -170,12 +132,20 @@ def sign_in(terminal: Terminal, person: User) -> None:
 
 def approve_managed_settings(terminal: Terminal, variable: str) -> None:
     """The approval dialog names what is pushed, and is approved.  The first ever: "No, exit Claude Code", the
-    default, then "Yes, I trust these settings" (one key down); after an earlier approval the choices are
-    numbered and "Yes" comes first."""
+    default, then "Yes, I trust these settings" (down, until the screen shows it chosen: the dialog may draw
+    itself anew after the first key); after an earlier approval the choices are numbered and "Yes" comes first."""
     terminal.wait_for("Managed settings require approval", timeout=60)
     terminal.wait_for(variable)
     if terminal.wait_for("Enter to select", "Enter to confirm") == "Enter to select":
-        terminal.send(DOWN)
+
+        def chosen() -> bool:
+            screen = flat(terminal.screen())
+            return screen.rfind(POINTER + "yes,itrust") > screen.rfind(POINTER + "no,exit")
+
+        for _ in range(5):
+            terminal.send(DOWN, pause=1.0)
+            if chosen():
+                break
     else:
         (number, *_) = re.findall(r"(\d)\.yes,itrust", flat(terminal.screen()))[::-1]
         terminal.send(number)
@@ -211,7 +181,7 @@ def test_cli_gets_its_groups_settings_and_a_change_reaches_it(
         bridge = start_bridge({**env, "MANAGED_SETTINGS": managed(MARKER, CHANGED_MARKER)}, tmp_path / "bridge2.log", port=port)
         terminal = Terminal([str(CLI)], cwd=work, env=login_env(home, tmp_path))
         approve_managed_settings(terminal, CHANGED_MARKER)
-        terminal.wait_for("auto mode on", "for shortcuts", "/effort", timeout=60)
+        terminal.wait_for(*READY, timeout=60)
         fetched = [line for line in request_lines(bridge) if line["route"] == "managed_settings"]
         assert fetched and fetched[0]["status"] == 200, fetched
     finally:
