@@ -15,7 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import CLIENT_TOKEN, QUICK_RETRIES, RunningBridge, bridge_env, running_bridge
 from tests.support.fake_azure import DEFAULT_API_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,20 +89,23 @@ def write_report(report: dict[str, Any], output: str | Path) -> None:
 
 
 def upstream_env(upstream: Upstream, **overrides: str) -> dict[str, str]:
-    """The bridge's environment for `upstream`: the tests' `bridge_env` (tiers, client token, key)."""
+    """The bridge's environment for `upstream`: the tests' `bridge_env` (tiers, client token, key), with the
+    bridge's own retry timing."""
     fake = SimpleNamespace(url=upstream.url, api_key=upstream.api_key)
-    return bridge_env(fake, **overrides)  # type: ignore[arg-type]
+    env = bridge_env(fake, **overrides)  # type: ignore[arg-type]
+    return {name: value for name, value in env.items() if name not in QUICK_RETRIES or name in overrides}
 
 
 @contextmanager
-def running_bridge(upstream: Upstream, interpreter_args: Sequence[str] = (), **overrides: str) -> Iterator[RunningBridge]:
+def bridge_process(upstream: Upstream, interpreter_args: Sequence[str] = (), **overrides: str) -> Iterator[RunningBridge]:
     """`python -m bridge` in front of `upstream`, started exactly as the tests start it (after `interpreter_args`)."""
-    with tempfile.TemporaryDirectory(prefix="bench-bridge-") as folder:
-        bridge = start_bridge(upstream_env(upstream, **overrides), Path(folder) / "bridge.log", interpreter_args)
-        try:
-            yield bridge
-        finally:
-            stop_bridge(bridge)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-bridge-") as folder,
+        running_bridge(
+            upstream_env(upstream, **overrides), Path(folder) / "bridge.log", interpreter_args=interpreter_args
+        ) as bridge,
+    ):
+        yield bridge
 
 
 def cpu_seconds(pid: int) -> float:

@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import RESULTS_DIR, cpu_ns, environment, percentiles, running_bridge, running_upstream
+from bench.common import RESULTS_DIR, bridge_process, cpu_ns, environment, percentiles, running_upstream
 from bridge.gateway.auth.caller import Caller
 from bridge.gateway.auth.entra import EntraVerifier
 from bridge.gateway.tables import TableService
@@ -48,7 +48,8 @@ from bridge.gateway.usage.table_store import TableUsageStore
 from bridge.http import close_session
 from tests.support.azurite import Azurite, running_azurite
 from tests.support.bridge import CLIENT_TOKEN, RunningBridge
-from tests.support.fake_entra import ALICE, FakeEntra, running_fake_entra
+from tests.support.fake_entra import ALICE, FakeEntra
+from tests.support.serving import running
 
 ARMS = ("token", "token-again", "entra", "entra-memory", "entra-table")
 REPLY = "Hello! How can I help you today?"
@@ -72,7 +73,7 @@ def _arm_settings(arm: str, entra: FakeEntra, azurite: Azurite) -> dict[str, str
 @contextmanager
 def _bridges(entra: FakeEntra, azurite: Azurite) -> Iterator[dict[str, RunningBridge]]:
     with running_upstream("--text", REPLY) as upstream, ExitStack() as stack:
-        yield {arm: stack.enter_context(running_bridge(upstream, **_arm_settings(arm, entra, azurite))) for arm in ARMS}
+        yield {arm: stack.enter_context(bridge_process(upstream, **_arm_settings(arm, entra, azurite))) for arm in ARMS}
 
 
 def http_arms(rounds: int, warmup: int, entra: FakeEntra, azurite: Azurite) -> dict[str, Any]:
@@ -94,7 +95,7 @@ def http_arms(rounds: int, warmup: int, entra: FakeEntra, azurite: Azurite) -> d
             for arm in ARMS:
                 call(arm)
         samples: dict[str, list[float]] = {arm: [] for arm in ARMS}
-        pids = {arm: bridges[arm].process.pid for arm in ARMS}
+        pids = {arm: bridges[arm].pid for arm in ARMS}
         cpu_before = {arm: cpu_ns([pid]) for arm, pid in pids.items()}
         azurite_before = cpu_ns([azurite.pid])
         for number in range(rounds):
@@ -170,7 +171,7 @@ def run(rounds: int, warmup: int, calls: int) -> dict[str, Any]:
     entra = FakeEntra()
     with (
         tempfile.TemporaryDirectory(prefix="bench-azurite-") as folder,
-        running_fake_entra(entra),
+        running(entra),
         running_azurite(Path(folder)) as azurite,
     ):
         report = {"http": http_arms(rounds, warmup, entra, azurite)}

@@ -44,7 +44,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import ROOT, cpu_ns, encode, running_bridge, running_upstream
+from bench.common import ROOT, bridge_process, cpu_ns, encode, running_upstream
 from bench.per_request import RESPONSES_TIERS, TIERS, Proxy, call, cases, expected_answer, upstream_reply
 
 SAMPLES_PER_SECOND = 1000
@@ -196,13 +196,13 @@ def main(argv: list[str] | None = None) -> None:
         output.unlink(missing_ok=True)
         launcher = ("-m", "bench.profiled", "--output", str(output)) if args.sampler == "cprofile" else ()
         tiers = TIERS if args.api == "chat" else RESPONSES_TIERS
-        with running_upstream("--text", "warming up") as upstream, running_bridge(upstream, launcher, **tiers) as bridge:
+        with running_upstream("--text", "warming up") as upstream, bridge_process(upstream, launcher, **tiers) as bridge:
             upstream.answer_with(**spec)
-            proxy = Proxy("bridge", "bridge", bridge.url, [bridge.process.pid], strict=True)
+            proxy = Proxy("bridge", "bridge", bridge.url, [bridge.pid], strict=True)
             with httpx.Client(timeout=300) as client:
                 for _ in range(args.warmup):
                     call(client, proxy, content, case.streams, expected)
-                with _sampling(args.sampler, bridge.process.pid, output):
+                with _sampling(args.sampler, bridge.pid, output):
                     before = cpu_ns(proxy.pids)
                     for _ in range(args.requests):
                         call(client, proxy, content, case.streams, expected)

@@ -23,13 +23,13 @@ from typing import Any
 import httpx
 
 from bench.common import (
+    bridge_process,
     client_headers,
     connections_to,
     cpu_seconds,
     encode,
     memory_kib,
     percentiles,
-    running_bridge,
     running_upstream,
     traffic_body,
     upstream_env,
@@ -61,12 +61,12 @@ def _direct_bodies(anthropic_body: dict[str, Any], env: dict[str, str]) -> tuple
 def run(rounds: int, warmup: int) -> dict[str, Any]:
     body = traffic_body()
     anthropic_bytes = encode(body)
-    with running_upstream("--text", SHORT_REPLY) as upstream, running_bridge(upstream) as bridge:
+    with running_upstream("--text", SHORT_REPLY) as upstream, bridge_process(upstream) as bridge:
         direct_plain, direct_stream, deployment = _direct_bodies(body, upstream_env(upstream))
         chat_url = upstream.url + "/openai/v1/chat/completions"
         chat_headers = {"api-key": upstream.api_key, "Content-Type": "application/json"}
         bridge_headers = {**client_headers(), "Content-Type": "application/json"}
-        pid = bridge.process.pid
+        pid = bridge.pid
         idle = memory_kib(pid)
 
         with httpx.Client(timeout=60) as client:

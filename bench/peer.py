@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import Upstream
-from tests.support.bridge import CLIENT_TOKEN, free_port
+from tests.support.bridge import CLIENT_TOKEN
+from tests.support.serving import free_port
 
 API_VERSION = "2024-10-21"
 STARTUP_SECONDS = 60.0

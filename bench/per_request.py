@@ -45,6 +45,7 @@ import httpx
 
 from bench.azure_stream import WORDS, build_stream
 from bench.common import (
+    bridge_process,
     client_headers,
     cpu_ns,
     cpu_seconds,
@@ -52,7 +53,6 @@ from bench.common import (
     percentiles,
     pin,
     process_tree,
-    running_bridge,
     running_upstream,
     traffic_body,
 )
@@ -336,11 +336,11 @@ def run(rounds: Sequence[int], peer_command: str | None = None, peer_name: str =
     }
     with _pinned_self(other_cores), ExitStack() as stack:
         upstream = stack.enter_context(running_upstream("--text", "warming up"))
-        chat = stack.enter_context(running_bridge(upstream, **TIERS))
-        responses = stack.enter_context(running_bridge(upstream, **RESPONSES_TIERS))
+        chat = stack.enter_context(bridge_process(upstream, **TIERS))
+        responses = stack.enter_context(bridge_process(upstream, **RESPONSES_TIERS))
         by_api: dict[str, list[Proxy]] = {
-            "chat": [Proxy("bridge_chat", "bridge (chat)", chat.url, [chat.process.pid], strict=True)],
-            "responses": [Proxy("bridge_responses", "bridge (responses)", responses.url, [responses.process.pid], strict=True)],
+            "chat": [Proxy("bridge_chat", "bridge (chat)", chat.url, [chat.pid], strict=True)],
+            "responses": [Proxy("bridge_responses", "bridge (responses)", responses.url, [responses.pid], strict=True)],
         }
         if peer_command is not None:
             peer = stack.enter_context(running_peer(peer_command, upstream, DEPLOYMENT))

@@ -1,4 +1,4 @@
-"""Run the benchmark: `python -m bench.run [--quick]` from the repository root.
+"""Run the benchmark: `python -m bench.run [--quick | --smoke]` from the repository root.
 
 Prints a table and writes bench/results/latest.json.  See bench/README.md for
 what each figure means.  Exit status 0 even when a target is missed: targets
@@ -49,6 +49,18 @@ QUICK = Plan(
     coldstart_repeats=3,
     per_request_rounds=(10, 6, 2, 2),
 )
+SMOKE = Plan(
+    rounds=3,
+    warmup=1,
+    chunks=500,
+    translate_repeats=1,
+    http_chunks=500,
+    http_repeats=1,
+    coldstart_repeats=1,
+    per_request_rounds=(2, 2, 1, 1),
+)
+"""Every section once, as little as each can do: that the benchmark runs (the tests), not what it measures."""
+PLANS = {"full": FULL, "quick": QUICK, "smoke": SMOKE}
 
 
 def _ok(flag: bool) -> str:
@@ -119,7 +131,9 @@ def render(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description="Measure the bridge against its speed targets.")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and chunks (< 30 s; a smoke test)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="fewer rounds and chunks (< 30 s)")
+    size.add_argument("--smoke", action="store_true", help="every section once, as little as it can: the figures mean nothing")
     parser.add_argument("--output", default=str(RESULTS_DIR / "latest.json"), help="where to write the JSON report")
     parser.add_argument(
         "--peer-command",
@@ -135,9 +149,10 @@ def main(argv: list[str] | None = None) -> None:
             f"python -m bench.run: the benchmark replays recorded Claude Code requests from {TRAFFIC_DIR}, the team's "
             "shared traffic corpus beside the checkout (not part of this repository); put it there to run the bench\n",
         )
-    plan = QUICK if args.quick else FULL
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    plan = PLANS[mode]
     started = time.perf_counter()
-    report: dict[str, Any] = {"mode": "quick" if args.quick else "full", "plan": asdict(plan), "environment": environment()}
+    report: dict[str, Any] = {"mode": mode, "plan": asdict(plan), "environment": environment()}
     if not args.only_per_request:
         report["latency"] = latency.run(plan.rounds, plan.warmup)
         report["translation"] = throughput.in_process(plan.chunks, plan.translate_repeats)

@@ -32,13 +32,23 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 
-from bench.common import RESULTS_DIR, ROOT, cpu_ns, environment, memory_kib, percentiles, serving_child, write_report
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from bench.common import (
+    RESULTS_DIR,
+    ROOT,
+    Upstream,
+    bridge_process,
+    cpu_ns,
+    environment,
+    memory_kib,
+    percentiles,
+    serving_child,
+    write_report,
+)
+from tests.support.bridge import CLIENT_TOKEN
 
 REQUEST = ROOT.parent / "shared" / "claude-code-traffic" / "2.1.332" / "agent-05.json"
 LEVELS = (1, 16, 64, 256, 500)
@@ -124,41 +134,36 @@ def request_body() -> tuple[bytes, dict[str, str]]:
 def concurrent_streams(levels: tuple[int, ...], chunks: int, interval: float) -> dict[str, Any]:
     body, headers = request_body()
     paced = serving_child("bench.paced_upstream", str(chunks), str(interval))
-    with paced as (upstream, _), tempfile.TemporaryDirectory(prefix="bench-sizing-") as folder:
-        fake = SimpleNamespace(url=upstream, api_key="bench-key")
-        bridge: RunningBridge = start_bridge(bridge_env(fake), Path(folder) / "bridge.log")  # type: ignore[arg-type]
-        try:
-            pid = bridge.process.pid
-            asyncio.run(_level(bridge.url, 3, body, headers))  # warm: connections, first-request work
-            idle_kib = memory_kib(pid)["VmRSS"]
-            results = []
-            for n in levels:
-                cpu_before = cpu_ns([pid])
-                started = time.perf_counter()
-                with PeakRss(pid) as peak:
-                    streams = asyncio.run(_level(bridge.url, n, body, headers))
-                wall = time.perf_counter() - started
-                cpu_ms = (cpu_ns([pid]) - cpu_before) / 1e6
-                completed = sum(1 for s in streams if s["status"] == 200 and s["complete"])
-                added_mib = (peak.peak_kib - idle_kib) / 1024
-                results.append(
-                    {
-                        "streams": n,
-                        "completed": completed,
-                        "wall_s": wall,
-                        "ttfb_s": percentiles([s["ttfb_s"] for s in streams]),
-                        "total_s": percentiles([s["total_s"] for s in streams]),
-                        "peak_rss_mib": peak.peak_kib / 1024,
-                        "added_rss_mib": added_mib,
-                        "mib_per_stream": added_mib / n,
-                        "cpu_ms": cpu_ms,
-                        "cpu_ms_per_stream": cpu_ms / n,
-                        "cpu_cores_busy": cpu_ms / 1000 / wall,
-                    }
-                )
-                time.sleep(1)
-        finally:
-            stop_bridge(bridge)
+    with paced as (url, process), bridge_process(Upstream(url, "bench-key", process)) as bridge:
+        pid = bridge.pid
+        asyncio.run(_level(bridge.url, 3, body, headers))  # warm: connections, first-request work
+        idle_kib = memory_kib(pid)["VmRSS"]
+        results = []
+        for n in levels:
+            cpu_before = cpu_ns([pid])
+            started = time.perf_counter()
+            with PeakRss(pid) as peak:
+                streams = asyncio.run(_level(bridge.url, n, body, headers))
+            wall = time.perf_counter() - started
+            cpu_ms = (cpu_ns([pid]) - cpu_before) / 1e6
+            completed = sum(1 for s in streams if s["status"] == 200 and s["complete"])
+            added_mib = (peak.peak_kib - idle_kib) / 1024
+            results.append(
+                {
+                    "streams": n,
+                    "completed": completed,
+                    "wall_s": wall,
+                    "ttfb_s": percentiles([s["ttfb_s"] for s in streams]),
+                    "total_s": percentiles([s["total_s"] for s in streams]),
+                    "peak_rss_mib": peak.peak_kib / 1024,
+                    "added_rss_mib": added_mib,
+                    "mib_per_stream": added_mib / n,
+                    "cpu_ms": cpu_ms,
+                    "cpu_ms_per_stream": cpu_ms / n,
+                    "cpu_cores_busy": cpu_ms / 1000 / wall,
+                }
+            )
+            time.sleep(1)
     return {
         "request": {"file": str(REQUEST.relative_to(ROOT.parent)), "bytes": len(body)},
         "upstream": {"chunks": chunks, "interval_s": interval, "answer_s": chunks * interval},

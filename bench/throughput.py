@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from bench.azure_stream import BuiltStream, build_stream
-from bench.common import client_headers, cpu_seconds, running_bridge, running_upstream
+from bench.common import bridge_process, client_headers, cpu_seconds, running_upstream
 from bridge.fronts.anthropic.stream import AnthropicStreamRenderer
 from bridge.upstreams.chat.stream import ChatStreamTranslator
 from bridge.upstreams.stream import StreamDecoder
@@ -120,11 +120,11 @@ def over_http(chunks: int, repeats: int) -> dict[str, Any]:
     }
     content = json.dumps(request).encode()
     runs = []
-    with running_upstream("--stream-chunks", str(chunks)) as upstream, running_bridge(upstream) as bridge:
+    with running_upstream("--stream-chunks", str(chunks)) as upstream, bridge_process(upstream) as bridge:
         headers = {**client_headers(), "Content-Type": "application/json"}
         with httpx.Client(timeout=120) as client:
             for number in range(repeats + 1):  # the first run warms up
-                bridge_cpu, upstream_cpu = cpu_seconds(bridge.process.pid), cpu_seconds(upstream.pid)
+                bridge_cpu, upstream_cpu = cpu_seconds(bridge.pid), cpu_seconds(upstream.pid)
                 client_cpu = time.process_time()
                 start = time.perf_counter()
                 with client.stream("POST", bridge.url + "/v1/messages", content=content, headers=headers) as response:
@@ -132,7 +132,7 @@ def over_http(chunks: int, repeats: int) -> dict[str, Any]:
                         raise RuntimeError(f"bridge answered {response.status_code}: {response.read()[:300]!r}")
                     raw = b"".join(response.iter_raw())
                 wall = time.perf_counter() - start
-                bridge_cpu = cpu_seconds(bridge.process.pid) - bridge_cpu
+                bridge_cpu = cpu_seconds(bridge.pid) - bridge_cpu
                 upstream_cpu = cpu_seconds(upstream.pid) - upstream_cpu
                 client_cpu = time.process_time() - client_cpu
                 if not raw.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n'):

@@ -11,11 +11,11 @@ reply from then on (`reply_from`), and is acknowledged with a line `ok`:
                                       or Responses object for a request that does not stream)
     {"stream_chunks": 2000}           the recorded-style chat SSE stream of `bench.azure_stream`
 
-It serves `tests.support.fake_azure.FakeAzure` like `running_fake_azure` does, with one
+It serves `tests.support.fake_azure.FakeAzure` like `tests.support.serving.running` does, with one
 difference: the listening socket is created with `proto=IPPROTO_TCP`.
 asyncio only sets TCP_NODELAY on accepted connections whose socket says
 `proto == IPPROTO_TCP`; a `socket.socket(AF_INET, SOCK_STREAM)` says 0, so
-behind `running_fake_azure` every keep-alive response after the first waits
+behind a plain socket every keep-alive response after the first waits
 ~40 ms on Nagle + delayed ACK (headers and body go out as two writes).  A real
 Azure front door does not do that, and it would swamp the figures.
 """

@@ -1,18 +1,90 @@
-"""Shared fixtures: a fake Azure OpenAI resource, and the bridge served by `python -m bridge` in front of it."""
+"""Shared fixtures (a fake Azure OpenAI resource, the bridge in front of it, Azurite, a fake Entra ID) and the markers.
+
+Markers (registered in pyproject.toml, `--strict-markers`):
+
+    process   the test starts a process: `python -m bridge`, Azurite, the Claude Code CLI, the benchmarks, a fresh
+              interpreter for the Functions worker's gates.  Set here from the fixtures a test uses
+              (`PROCESS_FIXTURES`), else by the module; a test that starts a process without it fails (an audit hook
+              watches `subprocess.Popen`), so the fast loop below never needs Node, Azurite or a free CPU.
+    slow      takes seconds by nature: the waits Azure names, heartbeats, streams held open or pushed back (test_resilience,
+              test_misbehaving_upstreams, test_catalog, the pool's bursts), fuzzing over HTTP, inputs of megabytes,
+              azure-identity's own retries, loading Azure's resource models (test_bicep_models).
+
+The fast inner loop, everything that needs no process (translation, settings, recovery, tools, the fake Azure,
+bridges served in the test process; about 45 s on 2 shared cores, docs/contributing.md has the figures):
+
+    HYPOTHESIS_PROFILE=dev .venv/bin/python -m pytest -n auto -m "not process and not slow" -q
+
+(`dev` runs a quarter of each property test's examples: `tests.support.strategies.examples`).  The whole suite
+with the gates is `scripts/test`, which runs pytest on every core (pytest-xdist).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+import gc
+import inspect
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import aiohttp
 import anthropic
+import hypothesis
 import pytest
 
-from bridge.gateway.usage.store import MemoryUsageStore, UsageStore
+from bridge.gateway.usage.store import MemoryUsageStore
 from bridge.gateway.usage.table_store import TableUsageStore
-from tests.support.azurite import Azurite, FreshTable, requires_azurite, running_azurite
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
-from tests.support.fake_azure import FakeAzure, running_fake_azure
-from tests.support.fake_entra import FakeEntra, running_fake_entra
+from bridge.http import close_session
+from tests.support.azurite import Azurite, running_azurite
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, running_bridge
+from tests.support.fake_azure import FakeAzure
+from tests.support.fake_entra import FakeEntra
+from tests.support.serving import running
+from tests.support.stores import STORES, UsageStores, shared_stores
+from tests.support.strategies import DEV_PROFILE
+
+hypothesis.settings.register_profile(DEV_PROFILE, max_examples=25)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+PROCESS_FIXTURES = frozenset({"azurite"})
+"""Fixtures that start a process: a test that uses one (directly or through another fixture) is marked `process`."""
+
+
+class _ProcessGuard:
+    """Fails a test that starts a process without the `process` marker (`sys.addaudithook`: every `subprocess.Popen`)."""
+
+    unmarked: str | None = None
+    """The test being run, while it is not marked `process`."""
+    INCIDENTAL = frozenset({"uname"})
+    """A library's own one-off probe: `platform.uname()` runs `uname -p` once (azure-core's user agent asks)."""
+
+    @classmethod
+    def hook(cls, event: str, args: tuple[object, ...]) -> None:
+        if event == "subprocess.Popen" and cls.unmarked is not None and Path(str(args[0])).name not in cls.INCIDENTAL:
+            raise RuntimeError(
+                f"{cls.unmarked} starts a process ({args[0]!r}) but is not marked `process`: mark it, or add the "
+                "fixture that starts it to PROCESS_FIXTURES in tests/conftest.py"
+            )
+
+
+sys.addaudithook(_ProcessGuard.hook)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & PROCESS_FIXTURES:
+            item.add_marker(pytest.mark.process)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> object:
+    _ProcessGuard.unmarked = None if item.get_closest_marker("process") is not None else item.nodeid
+    try:
+        return (yield)
+    finally:
+        _ProcessGuard.unmarked = None
 
 
 @pytest.fixture(scope="session")
@@ -20,18 +92,44 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_http_session_left_open() -> Iterator[None]:
+    """At the end, no aiohttp session may be left open: `bridge.http` keeps one per event loop, closed when its server
+    shuts down or by `closed_http_session`; one left open lives on with its loop, and aiohttp says "Unclosed client
+    session" after the summary, blaming no test.  (Every loop has ended by now.)"""
+    yield
+    gc.collect()
+    left = [found for found in gc.get_objects() if isinstance(found, aiohttp.ClientSession) and not found.closed]
+    assert not left, f"{len(left)} aiohttp sessions were left open: close each where its event loop ends"
+
+
+@pytest.fixture
+async def closed_http_session() -> AsyncIterator[None]:
+    """An async test's event loop ends with its outgoing HTTP session closed (`bridge.http` keeps one per loop, and
+    closes it when a server shuts down: a test is no server)."""
+    yield
+    await close_session()
+
+
+@pytest.fixture(autouse=True)
+def _close_http_sessions(request: pytest.FixtureRequest) -> None:
+    """Every async test gets `closed_http_session` (first in, so last out: after the test's own fixtures)."""
+    if request.node.get_closest_marker("anyio") is not None and inspect.iscoroutinefunction(request.function):
+        request.getfixturevalue("closed_http_session")
+
+
 @pytest.fixture(scope="module")
 def entra() -> Iterator[FakeEntra]:
     """A local OpenID provider standing in for Microsoft Entra ID (one per test module)."""
     served = FakeEntra()
-    with running_fake_entra(served):
+    with running(served):
         yield served
 
 
 @pytest.fixture(scope="session")
 def fake_azure() -> Iterator[FakeAzure]:
     fake = FakeAzure()
-    with running_fake_azure(fake):
+    with running(fake):
         yield fake
 
 
@@ -39,23 +137,15 @@ def fake_azure() -> Iterator[FakeAzure]:
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     """Azurite's Table service for the whole run (tests that need it are marked `requires_azurite`); each test
     uses tables or users of its own."""
-    with running_azurite(tmp_path_factory.mktemp("azurite")) as running:
-        yield running
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as served:
+        yield served
 
 
-UsageStores = Callable[[], UsageStore]
-
-
-@pytest.fixture(params=["memory", pytest.param("table", marks=requires_azurite)])
+@pytest.fixture(params=STORES)
 async def make_usage_store(request: pytest.FixtureRequest) -> AsyncIterator[UsageStores]:
-    """Makes usage stores that count in one place, as instances do: one in memory, or one table of its own seen
-    through separate clients."""
-    if request.param == "memory":
-        shared = MemoryUsageStore()
-        yield lambda: shared
-        return
-    async with FreshTable(request.getfixturevalue("azurite"), "usage") as table:
-        yield lambda: TableUsageStore(table.open())
+    """Makes usage stores that count in one place, as instances do (`tests.support.stores`)."""
+    async with shared_stores(request, MemoryUsageStore, TableUsageStore, "usage") as make:
+        yield make
 
 
 @pytest.fixture(autouse=True)
@@ -67,16 +157,19 @@ def _fresh_fake(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(scope="session")
 def bridge(fake_azure: FakeAzure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
-    running = start_bridge(bridge_env(fake_azure), tmp_path_factory.mktemp("bridge") / "bridge.log")
-    yield running
-    stop_bridge(running)
+    """The bridge most tests share, in front of the session's fake Azure (served in the test process)."""
+    log_path = tmp_path_factory.mktemp("bridge") / "bridge.log"
+    with running_bridge(bridge_env(fake_azure), log_path, in_process=True) as running_one:
+        yield running_one
 
 
 @pytest.fixture
-def client(bridge: RunningBridge) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0)
+def client(bridge: RunningBridge) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0) as sdk:
+        yield sdk
 
 
 @pytest.fixture
-def async_client(bridge: RunningBridge) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0)
+async def async_client(bridge: RunningBridge) -> AsyncIterator[anthropic.AsyncAnthropic]:
+    async with anthropic.AsyncAnthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0) as sdk:
+        yield sdk

@@ -1,18 +1,20 @@
-"""Which upstream API serves a deployment, end to end: anthropic SDK → `python -m bridge` → fake Azure.
+"""Which upstream API serves a deployment, end to end: anthropic SDK → the bridge → fake Azure.
 
-`pipeline.Bridge.api`: a tier's `*_API` setting, else Responses on Azure's v1 API or a dated
+`bridge.serving.process.Bridge.api`: a tier's `*_API` setting, else Responses on Azure's v1 API or a dated
 version from 2025-03-01-preview, chat/completions on older versions and OpenAI-compatible
 upstreams; a deployment that answers it needs the other API is switched, and remembered.
-Then the routing tiers (`routing.py`): THINK_MODEL, SMALL_MODEL, LONG_CONTEXT_MODEL and the
+Then the routing tiers (`bridge.serving.tiers`): THINK_MODEL, SMALL_MODEL, LONG_CONTEXT_MODEL and the
 per-tier overrides, as the upstream sees them.
 
-Each test starts its own bridge (learned APIs live in the bridge process) and uses its own
-deployment names on the shared fake.
+Each test starts its own bridge (learned APIs live in the bridge's process state; served in the test
+process) and uses its own deployment names on the shared fake.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import anthropic
 import httpx
 import pytest
 
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, running_bridge
 from tests.support.fake_azure import Deployment, FakeAzure, RecordedRequest
 
 OPUS = "claude-opus-4-8"
@@ -42,16 +44,14 @@ Start = Callable[..., RunningBridge]
 @pytest.fixture
 def start(fake_azure: FakeAzure, tmp_path: Path) -> Iterator[Start]:
     """`start(**overrides)`: a bridge of its own in front of the fake (`bridge_env` plus the overrides), stopped afterwards."""
-    started: list[RunningBridge] = []
+    numbers = itertools.count()
+    with ExitStack() as started:
 
-    def run(**overrides: str) -> RunningBridge:
-        running = start_bridge(bridge_env(fake_azure, **overrides), tmp_path / f"b{len(started)}.log")
-        started.append(running)
-        return running
+        def run(**overrides: str) -> RunningBridge:
+            log_path = tmp_path / f"b{next(numbers)}.log"
+            return started.enter_context(running_bridge(bridge_env(fake_azure, **overrides), log_path, in_process=True))
 
-    yield run
-    for running in started:
-        stop_bridge(running)
+        yield run
 
 
 def deploy(fake: FakeAzure, name: str, **profile: Any) -> str:
@@ -62,12 +62,12 @@ def deploy(fake: FakeAzure, name: str, **profile: Any) -> str:
 
 def ask(bridge: RunningBridge, *, stream: bool = False, model: str = OPUS, prompt: str = "Say hello.", **extra: Any) -> Any:
     """One message through the bridge with the anthropic SDK; the final `Message`."""
-    client = anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0)
     kwargs: dict[str, Any] = {"model": model, "max_tokens": 1024, "messages": [{"role": "user", "content": prompt}], **extra}
-    if stream:
-        with client.messages.stream(**kwargs) as events:
-            return events.get_final_message()
-    return client.messages.create(**kwargs)
+    with anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0) as client:
+        if stream:
+            with client.messages.stream(**kwargs) as events:
+                return events.get_final_message()
+        return client.messages.create(**kwargs)
 
 
 def text_of(message: Any) -> str:

@@ -8,16 +8,10 @@ import socket
 import httpx
 import pytest
 
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge
+from tests.support.bridge import CLIENT_TOKEN, HEADERS, RunningBridge, post
+from tests.support.fake_azure import FakeAzure
 
-AUTH = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
 GOOD = {"model": "claude-opus-4-8", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
-
-
-def post(
-    bridge: RunningBridge, content: bytes, headers: dict[str, str] | None = None, path: str = "/v1/messages"
-) -> httpx.Response:
-    return httpx.post(bridge.url + path, content=content, headers={**AUTH, **(headers or {})}, timeout=30)
 
 
 def assert_error(response: httpx.Response, status: int, kind: str, *fragments: str) -> None:
@@ -67,7 +61,7 @@ def test_invalid_bodies_name_the_field(bridge: RunningBridge, body: object, frag
     ],
 )
 def test_unreadable_bodies(bridge: RunningBridge, content: bytes, headers: dict[str, str], fragment: str) -> None:
-    assert_error(post(bridge, content, headers), 400, "invalid_request_error", fragment)
+    assert_error(post(bridge, content, headers=headers), 400, "invalid_request_error", fragment)
 
 
 def test_oversized_body_is_refused_without_reading_it(bridge: RunningBridge) -> None:
@@ -109,7 +103,7 @@ def test_unknown_fields_and_blocks_are_accepted(bridge: RunningBridge) -> None:
 
 def test_unknown_routes_and_methods(bridge: RunningBridge) -> None:
     assert_error(httpx.get(bridge.url + "/v1/nothing"), 404, "not_found_error", "/v1/nothing")
-    assert_error(httpx.get(bridge.url + "/v1/messages", headers=AUTH), 405, "invalid_request_error", "GET")
+    assert_error(httpx.get(bridge.url + "/v1/messages", headers=HEADERS), 405, "invalid_request_error", "GET")
 
 
 def test_health_and_root(bridge: RunningBridge) -> None:
@@ -129,3 +123,19 @@ def test_thousands_of_tools_get_a_clear_400(bridge: RunningBridge) -> None:
 def test_thousands_of_messages_are_served(bridge: RunningBridge) -> None:
     turns = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i}"} for i in range(3001)]
     assert post(bridge, json.dumps({**GOOD, "messages": turns}).encode()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"model": "claude-opus-4-8", "max_tokens": 50, "temperature": NaN, "messages": [{"role": "user", "content": "hi"}]}',
+        b'{"model": "claude-opus-4-8", "max_tokens": 50, "top_p": Infinity, "messages": [{"role": "user", "content": "hi"}]}',
+        b'{"model": "claude-opus-4-8", "max_tokens": 50, "messages": [{"role": "user", "content": "\\ud800"}]}',
+    ],
+    ids=["nan", "infinity", "lone-surrogate"],
+)
+def test_invalid_numbers_and_text_are_refused_before_azure(raw: bytes, fake_azure: FakeAzure, bridge: RunningBridge) -> None:
+    response = post(bridge, raw)
+    assert response.status_code == 400, response.text
+    assert response.headers["x-should-retry"] == "false"
+    assert fake_azure.requests == []

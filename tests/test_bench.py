@@ -1,4 +1,8 @@
-"""The benchmark still runs (its figures are read by people, never asserted: these machines are noisy)."""
+"""The benchmark still runs (its figures are read by people, never asserted: these machines are noisy).
+
+Each bench runs as small as it can (`--smoke`, one round, one repeat): these tests check that every section runs
+and reports, not what it measures.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,14 @@ from tests.support.paths import ROOT
 
 TRAFFIC = ROOT.parent / "shared" / "claude-code-traffic" / "2.1.197" / "hello-02.json"
 
+pytestmark = [pytest.mark.process, pytest.mark.slow]
+
 
 @pytest.mark.skipif(not TRAFFIC.exists(), reason="../shared/claude-code-traffic not present (a user's clone): the bench needs it")
-def test_quick_bench_runs_and_reports_every_figure(tmp_path: Path) -> None:
+def test_the_bench_runs_and_reports_every_figure(tmp_path: Path) -> None:
     output = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--output", str(output)],
+        [sys.executable, "-m", "bench.run", "--smoke", "--output", str(output)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -37,7 +43,7 @@ def test_quick_bench_runs_and_reports_every_figure(tmp_path: Path) -> None:
 @requires_azurite
 def test_gateway_bench_runs_and_reports_every_arm(tmp_path: Path) -> None:
     output = tmp_path / "gateway.json"
-    command = [sys.executable, "-m", "bench.gateway", "--rounds", "3", "--warmup", "1", "--calls", "20", "--output", str(output)]
+    command = [sys.executable, "-m", "bench.gateway", "--rounds", "1", "--warmup", "0", "--calls", "5", "--output", str(output)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(output.read_text())
@@ -49,7 +55,8 @@ def test_gateway_bench_runs_and_reports_every_arm(tmp_path: Path) -> None:
 @pytest.mark.skipif(not TRAFFIC.exists(), reason="../shared/claude-code-traffic not present (a user's clone): the bench needs it")
 def test_sizing_bench_runs_and_reports_streams_and_cold_start(tmp_path: Path) -> None:
     output = tmp_path / "sizing.json"
-    command = [sys.executable, "-m", "bench.sizing", "--quick", "--output", str(output)]
+    smoke = ["--levels", "1,8", "--chunks", "10", "--interval", "0.01", "--repeats", "1"]
+    command = [sys.executable, "-m", "bench.sizing", *smoke, "--output", str(output)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(output.read_text())

@@ -23,6 +23,8 @@ from tests.support.azure_models import MODELS, NEAREST_OLDER, NO_MODEL, Object, 
 from tests.support.bicep import BICEP_FILES, INFRA
 from tests.support.bicep_model_check import Finding, Report, check_project
 
+pytestmark = pytest.mark.slow  # loads Azure's resource models (the azure-mgmt-* packages): seconds of imports
+
 SOURCES = {str(path.relative_to(INFRA)): path.read_text() for path in BICEP_FILES}
 GRAPH_EXTENSION_FILES = {"entra-app.bicep", "entra-api.bicep", "entra-login.bicep"}
 

@@ -20,8 +20,8 @@ from bridge.gateway.usage.store import DayUsage, MemoryUsageStore, Tokens, Usage
 from bridge.gateway.usage.table_store import TableUsageStore
 from bridge.model import Message, Request, TextDelta, TextPart, ToolCallDelta, ToolCallStart, Usage
 from bridge.upstreams.stream import KEPT_CHARS, Received
-from tests.conftest import UsageStores
 from tests.support.azurite import Azurite, FreshTable, requires_azurite
+from tests.support.stores import UsageStores
 
 pytestmark = pytest.mark.anyio
 

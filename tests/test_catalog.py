@@ -1,7 +1,9 @@
 """Every catalogued Azure behaviour (`tests.support.fake_azure.catalog.ROWS`), driven through the bridge as a user hits it.
 
-One case per catalog row (`test_catalog_row[<key>]`): a `python -m bridge` in
-front of the fake Azure, called with the anthropic SDK (or the openai SDK, or
+One case per catalog row (`test_catalog_row[<key>]`): a bridge in
+front of the fake Azure (served in the test process; `python -m bridge` for the
+rows that sign in with a managed identity, which reaches it through the
+process environment), called with the anthropic SDK (or the openai SDK, or
 Cursor's raw body, where the row concerns the OpenAI front), and the outcome
 the user sees asserted: the answer after the bridge adapted (and, where it
 learns, that the next request needs no retry: the fake's request log), the
@@ -21,6 +23,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,7 @@ import openai
 import pytest
 
 from tests.support.anthropic_grammar import accumulate, check_grammar, parse_sse
-from tests.support.bridge import CHAT_TIERS, CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import CHAT_TIERS, CLIENT_TOKEN, PROCESS_ONLY, RunningBridge, bridge_env, running_bridge
 from tests.support.fake_azure import (
     DEFAULT_DEPLOYMENTS,
     Deployment,
@@ -45,12 +48,14 @@ from tests.support.fake_azure import (
     Text,
     ToolCalls,
     like,
-    running_fake_azure,
 )
 from tests.support.fake_azure.catalog import ROWS, ROWS_BY_KEY, Row
 from tests.support.fake_azure.limits import prompt_tokens
-from tests.support.fake_identity import FakeIdentity, running_fake_identity
+from tests.support.fake_identity import FakeIdentity
 from tests.support.paths import ROOT
+from tests.support.serving import running
+
+pytestmark = pytest.mark.slow  # every behaviour through bridges of a dozen settings, with the waits Azure names
 
 DOC = ROOT / "docs" / "azure-behaviours.md"
 ANSWER = "Hello from fake Azure."
@@ -143,6 +148,8 @@ BRIDGES: dict[str, dict[str, str]] = {
 """Settings of each bridge, over `bridge_env` (the fake, its key, the client token, BIG/MIDDLE/SMALL_MODEL);
 `{url}`, `{localhost}` (the fake by another host name), `{key}`, `{home}`, `{identity}` and `{secret}` are filled in.
 `pool-spent` ends with both endpoints resting for a day, so it serves that case alone."""
+PROCESS_ROWS = frozenset({"transport.entra_token_invalid", "transport.permission_denied"})
+"""The rows served by the `entra` bridge: `python -m bridge`, its managed identity set in its environment."""
 
 
 @dataclass
@@ -150,6 +157,7 @@ class World:
     fake: FakeAzure
     tmp: Path
     identity: FakeIdentity
+    bridges: ExitStack
     running: dict[str, RunningBridge] = field(default_factory=dict)
 
     def bridge(self, name: str) -> RunningBridge:
@@ -165,7 +173,9 @@ class World:
                 "secret": self.identity.secret,
             }
             settings = {setting: value.format(**values) for setting, value in BRIDGES[name].items()}
-            self.running[name] = start_bridge(bridge_env(self.fake, **{**AUTOMATIC, **settings}), self.tmp / f"{name}.log")
+            in_process = not PROCESS_ONLY & settings.keys()
+            env = bridge_env(self.fake, **{**AUTOMATIC, **settings})
+            self.running[name] = self.bridges.enter_context(running_bridge(env, self.tmp / f"{name}.log", in_process=in_process))
         return self.running[name]
 
 
@@ -173,13 +183,8 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     fake = FakeAzure(DEPLOYMENTS)
     identity = FakeIdentity(fake)
-    with running_fake_azure(fake), running_fake_identity(identity):
-        w = World(fake, tmp_path_factory.mktemp("catalog"), identity)
-        try:
-            yield w
-        finally:
-            for running in w.running.values():
-                stop_bridge(running)
+    with running(fake), running(identity), ExitStack() as bridges:
+        yield World(fake, tmp_path_factory.mktemp("catalog"), identity, bridges)
 
 
 # --- clients and what they see ---------------------------------------------------------------------------------
@@ -210,11 +215,11 @@ def ask(
         "messages": messages or [{"role": "user", "content": prompt}],
         **extra,
     }
-    client = anthropic_client(bridge)
-    if stream:
-        with client.messages.stream(**kwargs) as events:
-            return events.get_final_message()
-    return client.messages.create(**kwargs)
+    with anthropic_client(bridge) as client:
+        if stream:
+            with client.messages.stream(**kwargs) as events:
+                return events.get_final_message()
+        return client.messages.create(**kwargs)
 
 
 def streamed_events(bridge: RunningBridge, model: str, prompt: str = "Say hello.", **extra: Any) -> list[Any]:
@@ -586,9 +591,8 @@ def _(w: World) -> None:
     }
     for bridge in ("responses", "chat"):
         name = deploy(w, reasoning(f"cat-strict-tool-{bridge}"))
-        answer = openai_client(w.bridge(bridge)).chat.completions.create(
-            model=name, messages=[{"role": "user", "content": "hi"}], tools=[tool]
-        )
+        with openai_client(w.bridge(bridge)) as client:
+            answer = client.chat.completions.create(model=name, messages=[{"role": "user", "content": "hi"}], tools=[tool])
         assert answer_of(answer) == ANSWER
         [sent] = bodies(w, name)
         assert sent["tools"][0].get("strict", sent["tools"][0].get("function", {}).get("strict")) in (False, None)
@@ -605,9 +609,10 @@ def _(w: World) -> None:
     ):
         name = deploy(w, reasoning(f"cat-loose-schema-{bridge}"))
         w.fake.enqueue(Text('{"city": "Oslo"}'), deployment=name)
-        answer = openai_client(w.bridge(bridge)).chat.completions.create(
-            model=name, messages=[{"role": "user", "content": "Where?"}], response_format=response_format
-        )
+        with openai_client(w.bridge(bridge)) as client:
+            answer = client.chat.completions.create(
+                model=name, messages=[{"role": "user", "content": "Where?"}], response_format=response_format
+            )
         assert json.loads(answer_of(answer)) == {"city": "Oslo"}
         assert [strict_of(body) for body in bodies(w, name)] == [True, False], report(w)
 
@@ -931,8 +936,8 @@ def _too_long(w: World, name: str, limit: int) -> None:
     message = error.response.json()["error"]["message"]
     assert re.fullmatch(rf"prompt is too long: \d+ tokens > {limit} maximum", message), message
     not_to_retry(error)
-    with pytest.raises(openai.BadRequestError) as caught:
-        openai_client(w.bridge("chat")).chat.completions.create(model=name, messages=[{"role": "user", "content": long_prompt}])
+    with openai_client(w.bridge("chat")) as client, pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=name, messages=[{"role": "user", "content": long_prompt}])
     assert caught.value.response.json()["error"]["message"].startswith("prompt is too long")
 
 
@@ -1177,7 +1182,10 @@ def _(w: World) -> None:
 # --- the parametrized case, and the index's own checks -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("entry", ROWS, ids=[entry.key for entry in ROWS])
+@pytest.mark.parametrize(
+    "entry",
+    [pytest.param(entry, id=entry.key, marks=[pytest.mark.process] if entry.key in PROCESS_ROWS else []) for entry in ROWS],
+)
 def test_catalog_row(world: World, entry: Row) -> None:
     scenario = SCENARIOS.get(entry.key)
     assert scenario is not None, f"no case drives catalog row {entry.key} through the bridge"

@@ -12,7 +12,8 @@ then one streamed `POST /v1/messages?beta=true` per turn for its default model (
 `ToolSearch` and, with CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY=1, asks `GET /v1/models?limit=1000`.
 
 The shared bridge serves every tier through chat/completions; `responses_bridge` serves every tier
-through the Responses API.  Multi-turn runs are answered by a `ScriptedModel` (it reads each request
+through the Responses API (both in the test process); the bridge that signs callers in with Entra ID
+(`entra_bridge`) is a `python -m bridge` process.  Multi-turn runs are answered by a `ScriptedModel` (it reads each request
 and answers the agent and turn it belongs to), since the order of a subagent's and background
 requests is not fixed.
 """
@@ -37,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from tests.support.bridge import CLIENT_TOKEN, TIERS, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import CLIENT_TOKEN, TIERS, RunningBridge, bridge_env, request_lines, running_bridge
 from tests.support.fake_azure import (
     DEFAULT_DEPLOYMENTS,
     Agent,
@@ -54,10 +55,12 @@ from tests.support.fake_azure import (
     verify_encrypted,
 )
 from tests.support.fake_azure.responses_streams import render_responses
-from tests.support.fake_azure.runner import serving
 from tests.support.fake_azure.streams import render
 from tests.support.fake_entra import FakeEntra, User, new_user
 from tests.support.paths import ROOT
+from tests.support.serving import serving
+
+pytestmark = pytest.mark.process
 
 CLI_DIR = ROOT / "tests" / "cli"
 CLI_TIMEOUT = 60  # seconds: a hang (say, the CLI trying to reach api.anthropic.com) fails instead of stalling the suite
@@ -349,11 +352,9 @@ def test_cli_streams_plain_text_as_stream_json(cli: Cli, bridge: RunningBridge, 
 @pytest.fixture(scope="module")
 def responses_bridge(fake_azure: FakeAzure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
     """A bridge of its own whose tiers (gpt-5 for the CLI's opus, gpt-4o for haiku) are served through the Responses API."""
-    running = start_bridge(
-        bridge_env(fake_azure, **ALL_TIERS_ON_RESPONSES), tmp_path_factory.mktemp("responses-bridge") / "b.log"
-    )
-    yield running
-    stop_bridge(running)
+    log_path = tmp_path_factory.mktemp("responses-bridge") / "b.log"
+    with running_bridge(bridge_env(fake_azure, **ALL_TIERS_ON_RESPONSES), log_path, in_process=True) as served:
+        yield served
 
 
 def test_cli_tool_loop_on_a_responses_tier(
@@ -741,9 +742,8 @@ def entra_bridge(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pyte
     env = bridge_env(
         fake_azure, **entra.bridge_settings(), BUDGET_DAILY_TOKENS="1", BUDGET_OVERRIDES="role:Bridge.Lead=daily:unlimited"
     )
-    running = start_bridge(env, tmp_path_factory.mktemp("entra-bridge") / "b.log")
-    yield running
-    stop_bridge(running)
+    with running_bridge(env, tmp_path_factory.mktemp("entra-bridge") / "b.log") as served:
+        yield served
 
 
 def sign_in_with_helper(tmp_path: Path, token: str) -> None:
@@ -759,12 +759,9 @@ def sign_in_with_helper(tmp_path: Path, token: str) -> None:
 
 def user_lines(run: CliRun, user: User) -> list[dict[str, Any]]:
     """The bridge's log lines of this run for `user`'s requests to /v1/messages."""
-    lines = [
-        json.loads(line.partition("bridge.telemetry.request_log ")[2])
-        for line in run.bridge_log.splitlines()
-        if "bridge.telemetry.request_log {" in line
+    return [
+        line for line in request_lines(run.bridge_log) if line.get("user_id") == user.object_id and line["route"] == "messages"
     ]
-    return [line for line in lines if line.get("user_id") == user.object_id and line["route"] == "messages"]
 
 
 def test_cli_signs_in_through_an_api_key_helper(

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.azurite import Azurite, requires_azurite
-from tests.support.bridge import RunningBridge, bridge_env, request_lines, start_bridge, stop_bridge
+from tests.support.bridge import RunningBridge, bridge_env, request_lines, running_bridge
 from tests.support.claude_code import CLI, READY, interactive_env, onboarded_home, requires_cli
 from tests.support.fake_azure import FakeAzure, RecordedRequest, Text
 from tests.support.fake_entra import FakeEntra, User, new_user
@@ -36,7 +37,7 @@ POINTER = "\N{HEAVY RIGHT-POINTING ANGLE QUOTATION MARK ORNAMENT}"
 """What marks the chosen line of Claude Code's menus."""
 PROMPT = "say the magic words"
 
-pytestmark = requires_cli
+pytestmark = [pytest.mark.process, pytest.mark.slow, requires_cli]
 
 
 def cli_home(tmp_path: Path, gateway: str, **more: Any) -> tuple[Path, Path]:
@@ -165,25 +166,25 @@ def test_cli_gets_its_groups_settings_and_a_change_reaches_it(
         fake_azure, **entra.login_settings(), ENTRA_REQUIRED_ROLE="Bridge.User",
         USAGE_CONNECTION_STRING=azurite.connection_string, MANAGED_SETTINGS=managed(MARKER),
     )  # fmt: skip
-    bridge = start_bridge(env, tmp_path / "bridge.log")
-    entra.redirect_uris.add(bridge.url + "/oauth/callback")
-    home, work = cli_home(tmp_path, bridge.url)
-    terminal = Terminal([str(CLI)], cwd=work, env=login_env(home, tmp_path))
-    try:
-        sign_in(terminal, person)
-        approve_managed_settings(terminal, MARKER)
-        terminal.wait_for("Restarting Claude Code", "Cloud gateway", timeout=60)
-        fetched = [line for line in request_lines(bridge) if line["route"] == "managed_settings"]
-        assert fetched and fetched[0]["status"] == 200 and fetched[0]["auth"] == "login", fetched
-        terminal.close()
-        stop_bridge(bridge)
-        port = int(bridge.url.rsplit(":", 1)[1])
-        bridge = start_bridge({**env, "MANAGED_SETTINGS": managed(MARKER, CHANGED_MARKER)}, tmp_path / "bridge2.log", port=port)
+    with running_bridge(env, tmp_path / "bridge.log") as bridge:
+        entra.redirect_uris.add(bridge.url + "/oauth/callback")
+        home, work = cli_home(tmp_path, bridge.url)
         terminal = Terminal([str(CLI)], cwd=work, env=login_env(home, tmp_path))
-        approve_managed_settings(terminal, CHANGED_MARKER)
-        terminal.wait_for(*READY, timeout=60)
-        fetched = [line for line in request_lines(bridge) if line["route"] == "managed_settings"]
-        assert fetched and fetched[0]["status"] == 200, fetched
-    finally:
-        terminal.close()
-        stop_bridge(bridge)
+        try:
+            sign_in(terminal, person)
+            approve_managed_settings(terminal, MARKER)
+            terminal.wait_for("Restarting Claude Code", "Cloud gateway", timeout=60)
+            fetched = [line for line in request_lines(bridge) if line["route"] == "managed_settings"]
+            assert fetched and fetched[0]["status"] == 200 and fetched[0]["auth"] == "login", fetched
+        finally:
+            terminal.close()
+    changed = {**env, "MANAGED_SETTINGS": managed(MARKER, CHANGED_MARKER)}
+    with running_bridge(changed, tmp_path / "bridge2.log", port=int(bridge.url.rsplit(":", 1)[1])) as bridge:
+        terminal = Terminal([str(CLI)], cwd=work, env=login_env(home, tmp_path))
+        try:
+            approve_managed_settings(terminal, CHANGED_MARKER)
+            terminal.wait_for(*READY, timeout=60)
+            fetched = [line for line in request_lines(bridge) if line["route"] == "managed_settings"]
+            assert fetched and fetched[0]["status"] == 200, fetched
+        finally:
+            terminal.close()

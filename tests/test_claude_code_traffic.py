@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,8 +11,9 @@ import pytest
 from tests.support.anthropic_grammar import check_grammar, parse_sse
 from tests.support.bridge import CLIENT_TOKEN, RunningBridge
 from tests.support.fake_azure import Deployment, FakeAzure, ToolCalls
+from tests.support.paths import ROOT
 
-TRAFFIC = Path(__file__).resolve().parents[2] / "shared" / "claude-code-traffic" / "2.1.197"
+TRAFFIC = ROOT.parent / "shared" / "claude-code-traffic" / "2.1.197"
 CAPTURES = sorted(path.name for path in TRAFFIC.glob("*.json")) if TRAFFIC.is_dir() else []
 pytestmark = pytest.mark.skipif(
     not CAPTURES, reason="../shared/claude-code-traffic not present (a user's clone): captured-traffic tests skipped"

@@ -11,7 +11,6 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, ClassVar
 
 import anthropic
@@ -19,18 +18,17 @@ import httpx
 import openai
 import pytest
 
-import bridge.serving.process
 from bridge.config.load import load_settings
 from bridge.routes import ROUTES
 from bridge.serving.cors import EXPOSED_HEADERS
-from bridge.serving.process import Bridge
+from bridge.serving.process import Bridge, use_bridge
 from tests.support.bicep import app_settings, one, param, parameters_file, unwrap
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, running_bridge
 from tests.support.direct_requests import make_request
 from tests.support.fake_azure import FakeAzure, Text
+from tests.support.paths import ROOT
 from tests.test_infra import main_params
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGE = "https://chat.example.com"
 LOCAL_PAGE = "http://localhost:3000"
 BROWSER_SETS_ITSELF = {"host", "content-length", "accept-encoding", "connection", "user-agent"}
@@ -57,17 +55,18 @@ class _Capture(BaseHTTPRequestHandler):
 def sdk_header_names(sdk: str) -> list[str]:
     """The request headers the SDK sends for one call, as a browser lists them in Access-Control-Request-Headers."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     _Capture.seen.clear()
     try:
         with pytest.raises((anthropic.BadRequestError, openai.BadRequestError)):
             if sdk == "anthropic":
-                anthropic.Anthropic(api_key="k", base_url=url, max_retries=0).messages.create(**MESSAGE)  # type: ignore[call-overload]
+                with anthropic.Anthropic(api_key="k", base_url=url, max_retries=0) as claude:
+                    claude.messages.create(**MESSAGE)  # type: ignore[call-overload]
             else:
-                chat = openai.OpenAI(api_key="k", base_url=url + "/v1", max_retries=0).chat.completions
-                chat.create(model="gpt-5", messages=[{"role": "user", "content": "hi"}])
+                with openai.OpenAI(api_key="k", base_url=url + "/v1", max_retries=0) as cursor:
+                    cursor.chat.completions.create(model="gpt-5", messages=[{"role": "user", "content": "hi"}])
     finally:
         server.shutdown()
         server.server_close()
@@ -80,16 +79,15 @@ def sdk_header_names(sdk: str) -> list[str]:
 @pytest.fixture(scope="module")
 def listed(fake_azure: FakeAzure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
     env = bridge_env(fake_azure, ALLOWED_ORIGINS=f"{PAGE}, {LOCAL_PAGE}/")
-    running = start_bridge(env, tmp_path_factory.mktemp("cors") / "bridge.log")
-    yield running
-    stop_bridge(running)
+    with running_bridge(env, tmp_path_factory.mktemp("cors") / "bridge.log", in_process=True) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def anyone(fake_azure: FakeAzure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
-    running = start_bridge(bridge_env(fake_azure, ALLOWED_ORIGINS="*"), tmp_path_factory.mktemp("cors") / "bridge.log")
-    yield running
-    stop_bridge(running)
+    env = bridge_env(fake_azure, ALLOWED_ORIGINS="*")
+    with running_bridge(env, tmp_path_factory.mktemp("cors") / "bridge.log", in_process=True) as running:
+        yield running
 
 
 def preflight(url: str, path: str, origin: str, method: str, headers: list[str]) -> httpx.Response:
@@ -195,23 +193,25 @@ def test_a_wildcard_allows_any_page_but_never_credentials(anyone: RunningBridge)
 
 
 @pytest.mark.anyio
-async def test_the_function_app_answers_cors_like_python_m_bridge(fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_function_app_answers_cors_like_python_m_bridge(fake_azure: FakeAzure) -> None:
     """The worker calls the handlers function_app registers for the routes (test_worker_indexing checks the names and
     bindings); they answer CORS themselves, the platform's being off."""
-    monkeypatch.setattr(bridge.serving.process, "_bridge", Bridge(load_settings(bridge_env(fake_azure, ALLOWED_ORIGINS=PAGE))))
-    handlers = {route.name: route.handler for route in ROUTES}
-    asked = {"origin": PAGE, "access-control-request-method": "POST", "access-control-request-headers": "x-api-key"}
-    answered = await handlers["preflight"](make_request("OPTIONS", "/v1/messages", headers=asked))
-    assert answered.status_code == 204
-    assert cors_headers(answered)["access-control-allow-origin"] == PAGE
-    assert "x-api-key" in cors_headers(answered)["access-control-allow-headers"]
-    fake_azure.enqueue(Text("From the Function App.", pieces=3))
-    body = json.dumps({**MESSAGE, "stream": True}).encode()
-    response = await handlers["messages"](make_request("POST", "/v1/messages", body, {"x-api-key": CLIENT_TOKEN, "origin": PAGE}))
-    assert response.headers["access-control-allow-origin"] == PAGE
-    assert set(EXPOSED_HEADERS) == {h.strip() for h in response.headers["access-control-expose-headers"].split(",")}
-    other = await handlers["health"](make_request("GET", "/health", headers={"origin": "https://evil.example"}))
-    assert not cors_headers(other)
+    with use_bridge(Bridge(load_settings(bridge_env(fake_azure, ALLOWED_ORIGINS=PAGE)))):
+        handlers = {route.name: route.handler for route in ROUTES}
+        asked = {"origin": PAGE, "access-control-request-method": "POST", "access-control-request-headers": "x-api-key"}
+        answered = await handlers["preflight"](make_request("OPTIONS", "/v1/messages", headers=asked))
+        assert answered.status_code == 204
+        assert cors_headers(answered)["access-control-allow-origin"] == PAGE
+        assert "x-api-key" in cors_headers(answered)["access-control-allow-headers"]
+        fake_azure.enqueue(Text("From the Function App.", pieces=3))
+        body = json.dumps({**MESSAGE, "stream": True}).encode()
+        response = await handlers["messages"](
+            make_request("POST", "/v1/messages", body, {"x-api-key": CLIENT_TOKEN, "origin": PAGE})
+        )
+        assert response.headers["access-control-allow-origin"] == PAGE
+        assert set(EXPOSED_HEADERS) == {h.strip() for h in response.headers["access-control-expose-headers"].split(",")}
+        other = await handlers["health"](make_request("GET", "/health", headers={"origin": "https://evil.example"}))
+        assert not cors_headers(other)
 
 
 def test_the_deployment_passes_the_setting_and_keeps_the_platforms_cors_off() -> None:

@@ -21,8 +21,8 @@ from tests.support.fake_entra import (
     b64,
     forged,
     new_signing_key,
-    running_fake_entra,
 )
+from tests.support.serving import running
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +38,7 @@ class Clock:
 @pytest.fixture(scope="module")
 def served_entra() -> Iterator[FakeEntra]:
     entra = FakeEntra()
-    with running_fake_entra(entra):
+    with running(entra):
         yield entra
 
 

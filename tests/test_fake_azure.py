@@ -29,13 +29,13 @@ from tests.support.fake_azure import (
     load_transcript,
     recorded_reply,
     require_recorded_dir,
-    running_fake_azure,
     sse_data,
 )
 from tests.support.fake_azure import images as image_rules
 from tests.support.fake_azure.catalog import ROWS, ROWS_BY_KEY
 from tests.support.fake_azure.limits import prompt_tokens
 from tests.support.fake_azure.replay import SHARED_DIR
+from tests.support.serving import running
 
 DATED = "/openai/deployments/{}/chat/completions?api-version=2024-10-21"
 V1 = "/openai/v1/chat/completions"
@@ -73,7 +73,7 @@ def covers(*keys: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[FakeAzure, str]]:
     fake = FakeAzure([*FakeAzure().deployments.values(), *PROFILES])
-    with running_fake_azure(fake) as url:
+    with running(fake) as url:
         yield fake, url
 
 
@@ -1461,7 +1461,7 @@ def test_identity_without_the_data_role(fake: FakeAzure, client: httpx.Client, s
 @covers("transport.key_auth_disabled")
 def test_key_sent_to_a_resource_without_keys() -> None:
     keyless = FakeAzure(api_key=None, bearer_tokens=[TOKEN])
-    with running_fake_azure(keyless) as url:
+    with running(keyless) as url:
         body = {"model": "gpt-4o", "messages": USER}
         refused(
             httpx.post(url + V1, json=body, headers={"api-key": "any"}),

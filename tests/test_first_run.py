@@ -15,7 +15,7 @@ import pytest
 from bridge.config.load import load_settings
 from bridge.serving.process import Bridge
 from bridge.serving.startup import startup_lines
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, running_bridge
 from tests.support.fake_azure import FakeAzure
 from tests.support.paths import ROOT
 
@@ -30,17 +30,19 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 # --- start-up --------------------------------------------------------------------------------------------------
 
 
-def test_start_up_says_what_serves_what_and_what_to_paste(bridge: RunningBridge) -> None:
-    text = bridge.log()
-    assert f"listening on {bridge.url}" in text
-    assert "AZURE_OPENAI_ENDPOINT: 127.0.0.1" in text and "api key" in text
-    assert "opus         → gpt-5 through chat/completions" in text
-    assert "haiku        → gpt-4o through chat/completions" in text
-    assert "client auth: on" in text
-    assert f"export ANTHROPIC_BASE_URL={bridge.url}" in text
-    assert "export CLAUDE_CODE_AUTO_COMPACT_WINDOW=272000" in text and "1,000,000" in text
-    assert f"curl {bridge.url}/health" in text
-    assert CLIENT_TOKEN not in text, "the token is never printed"
+@pytest.mark.process
+def test_start_up_says_what_serves_what_and_what_to_paste(fake_azure: FakeAzure, tmp_path: Path) -> None:
+    with running_bridge(bridge_env(fake_azure), tmp_path / "bridge.log") as bridge:
+        text = bridge.log()
+        assert f"listening on {bridge.url}" in text
+        assert "AZURE_OPENAI_ENDPOINT: 127.0.0.1" in text and "api key" in text
+        assert "opus         → gpt-5 through chat/completions" in text
+        assert "haiku        → gpt-4o through chat/completions" in text
+        assert "client auth: on" in text
+        assert f"export ANTHROPIC_BASE_URL={bridge.url}" in text
+        assert "export CLAUDE_CODE_AUTO_COMPACT_WINDOW=272000" in text and "1,000,000" in text
+        assert f"curl {bridge.url}/health" in text
+        assert CLIENT_TOKEN not in text, "the token is never printed"
 
 
 def test_start_up_warns_when_auth_is_off_and_louder_beyond_localhost() -> None:
@@ -54,14 +56,12 @@ def test_start_up_warns_when_auth_is_off_and_louder_beyond_localhost() -> None:
     assert "the input window of my-model" in "\n".join(startup_lines(Bridge(unknown), "127.0.0.1", 7071))
 
 
+@pytest.mark.process
 def test_every_configuration_problem_is_named_at_start_up(fake_azure: FakeAzure, tmp_path: Path) -> None:
     env = bridge_env(fake_azure, BIG_MODEL="", MIDDLE_MODEL="gpt-5", REQUEST_TIMEOUT="soon")
-    running = start_bridge(env, tmp_path / "bridge.log")
-    try:
+    with running_bridge(env, tmp_path / "bridge.log") as running:
         text = running.log()
         assert "problem: BIG_MODEL is not set" in text and "problem: REQUEST_TIMEOUT must be a positive number" in text
-    finally:
-        stop_bridge(running)
 
 
 # --- health ----------------------------------------------------------------------------------------------------
@@ -69,9 +69,8 @@ def test_every_configuration_problem_is_named_at_start_up(fake_azure: FakeAzure,
 
 @pytest.fixture
 def middle_only(fake_azure: FakeAzure, tmp_path: Path) -> Iterator[RunningBridge]:
-    running = start_bridge(bridge_env(fake_azure, BIG_MODEL="", SMALL_MODEL=""), tmp_path / "bridge.log")
-    yield running
-    stop_bridge(running)
+    with running_bridge(bridge_env(fake_azure, BIG_MODEL="", SMALL_MODEL=""), tmp_path / "bridge.log", in_process=True) as served:
+        yield served
 
 
 def test_health_reports_a_tier_that_would_fail(middle_only: RunningBridge) -> None:
@@ -92,6 +91,7 @@ def test_health_tells_a_wrong_token_from_a_missing_one(bridge: RunningBridge) ->
 # --- the command line ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_help_lists_the_settings() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
@@ -99,12 +99,14 @@ def test_help_lists_the_settings() -> None:
         assert name in result.stdout
 
 
+@pytest.mark.process
 def test_version() -> None:
     result = run_cli("--version")
     assert result.returncode == 0 and result.stdout.strip() == "claude-azure-bridge 0.1.0"
     assert 'version = "0.1.0"' in (ROOT / "pyproject.toml").read_text(), "the package and pyproject agree"
 
 
+@pytest.mark.process
 def test_a_bad_port_is_one_line_not_a_traceback() -> None:
     result = run_cli("--port", "99999")
     assert result.returncode == 2
@@ -143,13 +145,13 @@ def test_the_404_lists_the_routes_readably(bridge: RunningBridge) -> None:
 
 @pytest.mark.usefixtures("fake_azure")
 def test_every_answer_names_the_deployment_and_api(bridge: RunningBridge) -> None:
-    client = anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0)
-    whole = client.messages.with_raw_response.create(**BODY)  # type: ignore[arg-type]
-    assert (whole.headers["x-bridge-deployment"], whole.headers["x-bridge-api"]) == ("gpt-5", "chat")
-    with client.messages.with_streaming_response.create(**BODY, stream=True) as streamed:  # type: ignore[arg-type]
-        assert streamed.headers["x-bridge-deployment"] == "gpt-5"
-    haiku = client.messages.with_raw_response.create(**{**BODY, "model": "claude-haiku-4-5"})  # type: ignore[arg-type]
-    assert haiku.headers["x-bridge-deployment"] == "gpt-4o"
+    with anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0) as client:
+        whole = client.messages.with_raw_response.create(**BODY)  # type: ignore[arg-type]
+        assert (whole.headers["x-bridge-deployment"], whole.headers["x-bridge-api"]) == ("gpt-5", "chat")
+        with client.messages.with_streaming_response.create(**BODY, stream=True) as streamed:  # type: ignore[arg-type]
+            assert streamed.headers["x-bridge-deployment"] == "gpt-5"
+        haiku = client.messages.with_raw_response.create(**{**BODY, "model": "claude-haiku-4-5"})  # type: ignore[arg-type]
+        assert haiku.headers["x-bridge-deployment"] == "gpt-4o"
 
 
 # --- the adaptation log ----------------------------------------------------------------------------------------
@@ -157,10 +159,7 @@ def test_every_answer_names_the_deployment_and_api(bridge: RunningBridge) -> Non
 
 def test_the_adaptation_log_names_the_parameter_and_both_values(fake_azure: FakeAzure, tmp_path: Path) -> None:
     """gpt-5 refuses `temperature` (the fake answers as Azure does); the log says what the bridge changed."""
-    running = start_bridge(bridge_env(fake_azure), tmp_path / "bridge.log")
-    try:
-        response = httpx.post(running.url + "/v1/messages", json={**BODY, "temperature": 0.5}, headers=HEADERS)
+    with running_bridge(bridge_env(fake_azure), tmp_path / "bridge.log", in_process=True) as bridge:
+        response = httpx.post(bridge.url + "/v1/messages", json={**BODY, "temperature": 0.5}, headers=HEADERS)
         assert response.status_code == 200, response.text
-        assert "deployment gpt-5 refused a parameter; adapted and retrying: temperature 0.5 → (not sent)" in running.log()
-    finally:
-        stop_bridge(running)
+        assert "deployment gpt-5 refused a parameter; adapted and retrying: temperature 0.5 → (not sent)" in bridge.log()

@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 from starlette.responses import StreamingResponse
 
-import bridge.serving.process
 import function_app
 from bridge.config.load import load_settings
 from bridge.config.table import SETTINGS
 from bridge.routes import ROUTES
-from bridge.serving.process import Bridge
+from bridge.serving.process import Bridge, use_bridge
 from tests.support.anthropic_grammar import check_grammar, parse_sse
 from tests.support.bridge import CLIENT_TOKEN, bridge_env
 from tests.support.direct_requests import make_request
@@ -85,6 +84,7 @@ def test_host_json_and_sample_settings() -> None:
     assert load_settings(values).custom_headers == {}, "placeholders count as unset"
 
 
+@pytest.mark.process  # a fresh interpreter
 def test_app_indexes_with_no_configuration_at_all() -> None:
     env = {"PATH": "/usr/bin:/bin"}
     code = "import function_app; print(len(function_app.app.get_functions()))"
@@ -94,35 +94,35 @@ def test_app_indexes_with_no_configuration_at_all() -> None:
 
 
 @pytest.mark.anyio
-async def test_messages_handler_called_directly_streams(fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bridge.serving.process, "_bridge", Bridge(load_settings(bridge_env(fake_azure))))
-    fake_azure.enqueue(Text("Streaming from a direct call.", pieces=5))
-    body = {"model": "claude-opus-4-8", "max_tokens": 100, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    request = make_request("POST", "/v1/messages?beta=true", json.dumps(body).encode(), {"x-api-key": CLIENT_TOKEN})
-    handler = next(f for f in INDEXED if f.get_function_name() == "messages").get_user_function()
-    response = await handler(request)
-    assert isinstance(response, StreamingResponse)
-    chunks = [chunk async for chunk in response.body_iterator]
-    assert len(chunks) > 1, "the body arrives in pieces"
-    events = parse_sse(b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks))
-    check_grammar(events)
-    text = "".join(d["delta"]["text"] for e, d in events if e == "content_block_delta")
-    assert text == "Streaming from a direct call."
+async def test_messages_handler_called_directly_streams(fake_azure: FakeAzure) -> None:
+    with use_bridge(Bridge(load_settings(bridge_env(fake_azure)))):
+        fake_azure.enqueue(Text("Streaming from a direct call.", pieces=5))
+        body = {"model": "claude-opus-4-8", "max_tokens": 100, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        request = make_request("POST", "/v1/messages?beta=true", json.dumps(body).encode(), {"x-api-key": CLIENT_TOKEN})
+        handler = next(f for f in INDEXED if f.get_function_name() == "messages").get_user_function()
+        response = await handler(request)
+        assert isinstance(response, StreamingResponse)
+        chunks = [chunk async for chunk in response.body_iterator]
+        assert len(chunks) > 1, "the body arrives in pieces"
+        events = parse_sse(b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks))
+        check_grammar(events)
+        text = "".join(d["delta"]["text"] for e, d in events if e == "content_block_delta")
+        assert text == "Streaming from a direct call."
 
 
 @pytest.mark.anyio
-async def test_missing_configuration_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bridge.serving.process, "_bridge", Bridge(load_settings({})))
-    body = {"model": "claude-opus-4-8", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
-    messages = {r.name: r.handler for r in ROUTES}
-    response = await messages["messages"](make_request("POST", "/v1/messages", json.dumps(body).encode()))
-    assert response.status_code == 500
-    assert response.headers["x-should-retry"] == "false"
-    error = json.loads(response.body)["error"]
-    assert "BIG_MODEL" in error["message"]
-    health = await messages["health"](make_request("GET", "/health"))
-    assert health.status_code == 503
-    problems = json.loads(health.body)["problems"]
-    assert any("AZURE_OPENAI_ENDPOINT" in p for p in problems) and any("BIG_MODEL" in p for p in problems)
-    root = await messages["root"](make_request("HEAD", "/"))
-    assert root.status_code == 200
+async def test_missing_configuration_names_the_setting() -> None:
+    with use_bridge(Bridge(load_settings({}))):
+        body = {"model": "claude-opus-4-8", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+        messages = {r.name: r.handler for r in ROUTES}
+        response = await messages["messages"](make_request("POST", "/v1/messages", json.dumps(body).encode()))
+        assert response.status_code == 500
+        assert response.headers["x-should-retry"] == "false"
+        error = json.loads(response.body)["error"]
+        assert "BIG_MODEL" in error["message"]
+        health = await messages["health"](make_request("GET", "/health"))
+        assert health.status_code == 503
+        problems = json.loads(health.body)["problems"]
+        assert any("AZURE_OPENAI_ENDPOINT" in p for p in problems) and any("BIG_MODEL" in p for p in problems)
+        root = await messages["root"](make_request("HEAD", "/"))
+        assert root.status_code == 200

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,13 +22,17 @@ from hypothesis import strategies as st
 
 from tests.support.anthropic_grammar import check_grammar, parse_sse
 from tests.support.bridge import CLIENT_TOKEN, RunningBridge
+from tests.support.paths import ROOT
+from tests.support.strategies import examples
+
+pytestmark = pytest.mark.slow  # fuzzing over HTTP
 
 HEADERS = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
 PATHS = ["/v1/messages", "/v1/messages/count_tokens"]
-TRAFFIC = Path(__file__).resolve().parents[2] / "shared" / "claude-code-traffic" / "2.1.197"
+TRAFFIC = ROOT.parent / "shared" / "claude-code-traffic" / "2.1.197"
 MISSING = "../shared/claude-code-traffic not present (a user's clone): fuzzing of captured requests skipped"
 FUZZ = settings(
-    max_examples=150,
+    max_examples=examples(150),
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,

@@ -144,6 +144,7 @@ def test_the_contract_says_what_these_tests_hold_the_bridge_to() -> None:
     assert "Don't reject what you don't recognize." in contract
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("cli", cli_params([LATEST]) if LATEST in VERSIONS else [])
 def test_the_cli_in_gateway_mode_works_through_the_bridge(
     cli: Cli, bridge: RunningBridge, fake_azure: FakeAzure, tmp_path: Path

@@ -5,8 +5,8 @@ Both bridges run with ENTRA_REQUIRED_ROLE=Bridge.User and a daily budget of one 
 role Bridge.Lead, raised to 1,000 for the group BUDGET_GROUP and cut to nothing for NO_BUDGET_GROUP
 (BUDGET_OVERRIDES); Bridge.Admin administers keys (ENTRA_ADMIN_ROLE) and Bridge.Automation lets an
 application in (ENTRA_AUTOMATION_ROLE).  A test that spends a budget signs in as a user of its own
-(`new_user`), so no test sees another's usage.  A third bridge (`lone`) keeps its counters in the process.
-The anthropic and openai SDKs are the clients, and httpx where a client must misbehave.
+(`new_user`), so no test sees another's usage.  A third bridge (`lone`, served in the test process) keeps its
+counters in memory.  The anthropic and openai SDKs are the clients, and httpx where a client must misbehave.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import openai
 import pytest
 
 from tests.support.azurite import Azurite, requires_azurite
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, request_lines, running_bridge
 from tests.support.fake_azure import Error, FakeAzure, Faults, Text
 from tests.support.fake_entra import (
     ALICE,
@@ -39,7 +39,7 @@ from tests.support.fake_entra import (
     new_user,
 )
 
-pytestmark = requires_azurite
+pytestmark = [requires_azurite, pytest.mark.process]
 
 LEAD, MEMBER, ADMIN, AUTOMATION = "Bridge.Lead", "Bridge.User", "Bridge.Admin", "Bridge.Automation"
 BUDGET_GROUP = "2b8c6a4e-0d1f-4e3a-9b5c-7d6e8f9a0b1c"
@@ -57,15 +57,8 @@ def bridges(
 ) -> Iterator[tuple[RunningBridge, RunningBridge]]:
     env = gateway_env(fake_azure, entra, USAGE_CONNECTION_STRING=azurite.connection_string)
     logs = tmp_path_factory.mktemp("gateway")
-    first = start_bridge(env, logs / "a.log")
-    try:
-        second = start_bridge(env, logs / "b.log")
-    except BaseException:
-        stop_bridge(first)
-        raise
-    yield first, second
-    stop_bridge(first)
-    stop_bridge(second)
+    with running_bridge(env, logs / "a.log") as first, running_bridge(env, logs / "b.log") as second:
+        yield first, second
 
 
 def gateway_env(fake_azure: FakeAzure, entra: FakeEntra, **more: str) -> dict[str, str]:
@@ -83,9 +76,10 @@ def gateway_env(fake_azure: FakeAzure, entra: FakeEntra, **more: str) -> dict[st
 @pytest.fixture(scope="module")
 def lone(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
     """A bridge without a table (its keys and counters live in the process) and without ENTRA_REQUIRED_ROLE."""
-    running = start_bridge(gateway_env(fake_azure, entra, ENTRA_REQUIRED_ROLE=""), tmp_path_factory.mktemp("lone") / "lone.log")
-    yield running
-    stop_bridge(running)
+    with running_bridge(
+        gateway_env(fake_azure, entra, ENTRA_REQUIRED_ROLE=""), tmp_path_factory.mktemp("lone") / "lone.log", in_process=True
+    ) as served:
+        yield served
 
 
 @pytest.fixture
@@ -98,26 +92,32 @@ def bridge_b(bridges: tuple[RunningBridge, RunningBridge]) -> RunningBridge:
     return bridges[1]
 
 
+OPENED: list[anthropic.Anthropic | openai.OpenAI] = []
+"""The SDK clients this test made: closed when it ends."""
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while OPENED:
+        OPENED.pop().close()
+
+
 def claude(bridge: RunningBridge, credential: str, *, bearer: bool = False) -> anthropic.Anthropic:
     """The Anthropic SDK: the credential as x-api-key (as with ANTHROPIC_API_KEY), or as Bearer (ANTHROPIC_AUTH_TOKEN)."""
     if bearer:
-        return anthropic.Anthropic(base_url=bridge.url, auth_token=credential, max_retries=0)
-    return anthropic.Anthropic(base_url=bridge.url, api_key=credential, max_retries=0)
+        made = anthropic.Anthropic(base_url=bridge.url, auth_token=credential, max_retries=0)
+    else:
+        made = anthropic.Anthropic(base_url=bridge.url, api_key=credential, max_retries=0)
+    OPENED.append(made)
+    return made
 
 
 def cursor(bridge: RunningBridge, credential: str) -> openai.OpenAI:
     """The OpenAI SDK, as Cursor calls: Authorization: Bearer."""
-    return openai.OpenAI(base_url=bridge.url + "/v1", api_key=credential, max_retries=0)
-
-
-def log_lines(bridge: RunningBridge) -> list[dict[str, Any]]:
-    """The bridge's JSON log lines (one per request)."""
-    lines = []
-    for line in bridge.log().splitlines():
-        _, _, text = line.partition("bridge.telemetry.request_log ")
-        if text.startswith("{"):
-            lines.append(json.loads(text))
-    return lines
+    made = openai.OpenAI(base_url=bridge.url + "/v1", api_key=credential, max_retries=0)
+    OPENED.append(made)
+    return made
 
 
 def usage_of(bridge: RunningBridge, token: str) -> dict[str, Any]:
@@ -150,7 +150,7 @@ def test_both_users_sign_in_on_both_fronts_with_both_header_forms(
     assert chat.choices[0].message.content == "Hello Bob."
     bearer = claude(bridge_a, entra.v1_token(ALICE), bearer=True).messages.create(**MESSAGE)
     assert bearer.content[0].text == "Hello again.", "a v1.0 token (default app registration), as Bearer"  # type: ignore[union-attr]
-    lines = [line for line in log_lines(bridge_a) if line["route"] in ("messages", "chat_completions")][-3:]
+    lines = [line for line in request_lines(bridge_a) if line["route"] in ("messages", "chat_completions")][-3:]
     assert [(line["user_id"], line["user_name"], line["auth"]) for line in lines] == [
         (ALICE.object_id, ALICE.username, "entra"),
         (BOB.object_id, BOB.username, "entra"),
@@ -250,7 +250,7 @@ def test_personal_keys_made_listed_used_and_revoked_through_both_fronts(
     owner = new_user(MEMBER, LEAD)
     token = entra.token(owner)
     key = claude(bridge_a, token).post("/v1/keys", body={"name": "cursor on my laptop"}, cast_to=dict[str, Any])
-    assert [line["status"] for line in log_lines(bridge_a) if line["route"] == "create_key"][-1] == 201
+    assert [line["status"] for line in request_lines(bridge_a) if line["route"] == "create_key"][-1] == 201
     assert key["key"].startswith("cab_") and key["name"] == "cursor on my laptop" and key["id"].startswith("key_")
 
     listed = cursor(bridge_b, token).get("/keys", cast_to=dict[str, Any])
@@ -262,7 +262,7 @@ def test_personal_keys_made_listed_used_and_revoked_through_both_fronts(
     assert reply.content[0].text == "By key, Anthropic."  # type: ignore[union-attr]
     chat = cursor(bridge_a, key["key"]).chat.completions.create(**CHAT)
     assert chat.choices[0].message.content == "By key, OpenAI."
-    used = [line for line in log_lines(bridge_a) if line.get("key_id") == key["id"]]
+    used = [line for line in request_lines(bridge_a) if line.get("key_id") == key["id"]]
     assert used and used[-1]["user_id"] == owner.object_id and used[-1]["auth"] == "key"
 
     with pytest.raises(openai.PermissionDeniedError) as by_key:
@@ -393,7 +393,7 @@ def test_an_application_with_the_automation_role_calls_but_never_gets_a_key(
     fake_azure.enqueue(Text("Hello, pipeline."))
     reply = claude(bridge_a, token).messages.create(**MESSAGE)
     assert reply.content[0].text == "Hello, pipeline."  # type: ignore[union-attr]
-    line = [line for line in log_lines(bridge_a) if line["route"] == "messages"][-1]
+    line = [line for line in request_lines(bridge_a) if line["route"] == "messages"][-1]
     assert (line["user_id"], line["auth"]) == (pipeline.object_id, "app")
     answer = httpx.post(bridge_a.url + "/v1/keys", json={"name": "ci"}, headers=headers_for(token), timeout=10)
     assert answer.status_code == 403 and "an application cannot have personal keys" in answer.text
@@ -419,7 +419,7 @@ def test_a_stream_cut_before_azures_usage_is_charged(
     today = wait_for_requests(bridge_b, token, 1)["today"]
     assert today["requests"] == 1, "the cut stream is counted"
     assert today["input_tokens"] > 0 and today["output_tokens"] >= len(text) // 8, today
-    line = [line for line in log_lines(bridge_a) if line["route"] == "messages"][-1]
+    line = [line for line in request_lines(bridge_a) if line["route"] == "messages"][-1]
     assert line["usage_estimated"] is True
 
 
@@ -496,7 +496,7 @@ def test_a_groups_overage_cannot_escape_a_group_budget(bridge_a: RunningBridge, 
         claude(bridge_a, entra.overage_token(person(MEMBER))).messages.create(**MESSAGE)
     assert "0 of 0 tokens today" in refused.value.response.text
     assert fake_azure.requests == []
-    line = [line for line in log_lines(bridge_a) if line["route"] == "messages"][-1]
+    line = [line for line in request_lines(bridge_a) if line["route"] == "messages"][-1]
     assert line["groups"] == "overage"
 
 

@@ -23,7 +23,8 @@ from bridge.gateway.usage.limits import BudgetConfig, Override
 from bridge.gateway.usage.store import MemoryUsageStore, Tokens
 from bridge.gateway.usage.table_store import TableUsageStore
 from tests.support.azurite import Azurite, requires_azurite
-from tests.support.fake_entra import ALICE, BOB, CLIENT_ID, TENANT, FakeEntra, new_user, running_fake_entra
+from tests.support.fake_entra import ALICE, BOB, CLIENT_ID, TENANT, FakeEntra, new_user
+from tests.support.serving import running
 
 pytestmark = pytest.mark.anyio
 
@@ -151,7 +152,7 @@ async def test_a_misconfigured_bridge_refuses_everyone() -> None:
 @pytest.fixture(scope="module")
 def served_entra() -> Iterator[FakeEntra]:
     entra = FakeEntra()
-    with running_fake_entra(entra):
+    with running(entra):
         yield entra
 
 

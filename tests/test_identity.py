@@ -15,18 +15,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.anthropic_grammar import check_grammar, parse_sse
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, free_port, start_bridge, stop_bridge
+from tests.support.bridge import CLIENT_TOKEN, HEADERS, MESSAGE, RunningBridge, bridge_env, post, running_bridge
 from tests.support.fake_azure import Error, FakeAzure
-from tests.support.fake_identity import API_VERSION, FakeIdentity, running_fake_identity
+from tests.support.fake_identity import API_VERSION, FakeIdentity
+from tests.support.serving import free_port, running
 
-HEADERS = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
-BODY: dict[str, Any] = {"model": "claude-opus-4-8", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+pytestmark = pytest.mark.process
 STATUS = {"authentication_error": 401, "permission_error": 403, "api_error": 500}
 RESOURCE = "https://cognitiveservices.azure.com"
 PERMISSION_DENIED = {
@@ -47,16 +46,11 @@ def entra_env(fake: FakeAzure, home: Path, identity_env: dict[str, str], **overr
 
 @contextmanager
 def entra_bridge(fake: FakeAzure, tmp_path: Path, identity: FakeIdentity, **overrides: str) -> Iterator[RunningBridge]:
-    with running_fake_identity(identity):
-        running = start_bridge(entra_env(fake, tmp_path, identity.env(), **overrides), tmp_path / "bridge.log")
-        try:
-            yield running
-        finally:
-            stop_bridge(running)
-
-
-def post(bridge: RunningBridge, *, stream: bool = False) -> httpx.Response:
-    return httpx.post(bridge.url + "/v1/messages", json={**BODY, "stream": stream}, headers=HEADERS, timeout=30)
+    with (
+        running(identity),
+        running_bridge(entra_env(fake, tmp_path, identity.env(), **overrides), tmp_path / "bridge.log") as bridge,
+    ):
+        yield bridge
 
 
 def assert_error(response: httpx.Response, status: int, kind: str, *fragments: str) -> str:
@@ -115,7 +109,7 @@ def test_the_token_is_fetched_once_for_many_requests(fake_azure: FakeAzure, tmp_
     async def burst(url: str, count: int) -> list[httpx.Response]:
         async with httpx.AsyncClient(timeout=30) as http:
             return list(
-                await asyncio.gather(*[http.post(url + "/v1/messages", json=BODY, headers=HEADERS) for _ in range(count)])
+                await asyncio.gather(*[http.post(url + "/v1/messages", json=MESSAGE, headers=HEADERS) for _ in range(count)])
             )
 
     with entra_bridge(fake_azure, tmp_path, identity) as bridge:
@@ -125,6 +119,7 @@ def test_the_token_is_fetched_once_for_many_requests(fake_azure: FakeAzure, tmp_
         assert {sent.headers.get("authorization") for sent in fake_azure.requests} == {f"Bearer {identity.issued[0]}"}
 
 
+@pytest.mark.slow
 def test_an_expired_token_is_replaced(fake_azure: FakeAzure, tmp_path: Path) -> None:
     identity = FakeIdentity(fake_azure, lifetime=2)
     with entra_bridge(fake_azure, tmp_path, identity) as bridge:
@@ -163,22 +158,19 @@ def test_a_token_azure_refuses_is_forgotten_and_replaced_at_once(fake_azure: Fak
 def test_no_credential_at_all_is_the_bridges_configuration(fake_azure: FakeAzure, tmp_path: Path) -> None:
     """No key, no managed identity, no `az login`: a 500 not to retry, naming what to set (not a 401 blaming the client)."""
     env = entra_env(fake_azure, tmp_path, {"PATH": "/usr/bin:/bin", "AZURE_CLIENT_ID": ""})
-    bridge = start_bridge(env, tmp_path / "bridge.log")
-    try:
+    with running_bridge(env, tmp_path / "bridge.log") as bridge:
         response = post(bridge)
         assert_error(response, 500, "api_error", "AZURE_OPENAI_API_KEY", "az login", "managed identity")
         assert response.headers["x-should-retry"] == "false"
         assert fake_azure.requests == []
-    finally:
-        stop_bridge(bridge)
 
 
+@pytest.mark.slow
 def test_identity_endpoint_down_is_a_passing_outage(fake_azure: FakeAzure, tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}/msi/token"
     secret = "identity-header-never-shown-0123456789"
     env = entra_env(fake_azure, tmp_path, {"IDENTITY_ENDPOINT": dead, "IDENTITY_HEADER": secret})
-    bridge = start_bridge(env, tmp_path / "bridge.log")
-    try:
+    with running_bridge(env, tmp_path / "bridge.log") as bridge:
         started = time.monotonic()
         response = post(bridge)
         elapsed = time.monotonic() - started
@@ -188,18 +180,15 @@ def test_identity_endpoint_down_is_a_passing_outage(fake_azure: FakeAzure, tmp_p
         assert elapsed < 15, f"the client waited {elapsed:.1f}s for the verdict"
         assert fake_azure.requests == [], "nothing may be sent to Azure without a credential"
         assert_never_shown([secret], bridge, response)
-    finally:
-        stop_bridge(bridge)
 
 
 def test_identity_endpoint_refusing_is_the_bridges_configuration(fake_azure: FakeAzure, tmp_path: Path) -> None:
     """The endpoint answers, but refuses the request (wrong IDENTITY_HEADER): a 500 not to retry, nothing sent to Azure."""
     identity = FakeIdentity(fake_azure)
-    with running_fake_identity(identity):
+    with running(identity):
         wrong = "identity-header-wrong-0123456789abcdef"
         env = entra_env(fake_azure, tmp_path, {"IDENTITY_ENDPOINT": identity.endpoint, "IDENTITY_HEADER": wrong})
-        bridge = start_bridge(env, tmp_path / "bridge.log")
-        try:
+        with running_bridge(env, tmp_path / "bridge.log") as bridge:
             response = post(bridge)
             assert_error(response, 500, "api_error", "Entra ID")
             assert response.headers["x-should-retry"] == "false"
@@ -207,8 +196,6 @@ def test_identity_endpoint_refusing_is_the_bridges_configuration(fake_azure: Fak
             assert_stream_refused(streamed, "api_error")
             assert identity.issued == [] and fake_azure.requests == []
             assert_never_shown([wrong, identity.secret], bridge, response, streamed)
-        finally:
-            stop_bridge(bridge)
 
 
 def test_a_hanging_identity_endpoint_respects_the_request_timeout(fake_azure: FakeAzure, tmp_path: Path) -> None:
@@ -216,7 +203,7 @@ def test_a_hanging_identity_endpoint_respects_the_request_timeout(fake_azure: Fa
     with entra_bridge(fake_azure, tmp_path, identity, REQUEST_TIMEOUT="1") as bridge:
         started = time.monotonic()
         try:
-            response = httpx.post(bridge.url + "/v1/messages", json=BODY, headers=HEADERS, timeout=4)
+            response = httpx.post(bridge.url + "/v1/messages", json=MESSAGE, headers=HEADERS, timeout=4)
         except httpx.ReadTimeout:
             pytest.fail("no answer 4 s into a request with REQUEST_TIMEOUT=1")
         elapsed = time.monotonic() - started
@@ -250,8 +237,9 @@ def test_401_with_entra_blames_the_token_not_a_key(fake_azure: FakeAzure, tmp_pa
 
 def test_401_with_a_key_names_the_key_setting(fake_azure: FakeAzure, tmp_path: Path) -> None:
     wrong_key = "wrong-azure-key-" + "7f" * 16
-    running = start_bridge(bridge_env(fake_azure, AZURE_OPENAI_API_KEY=wrong_key, REQUEST_TIMEOUT="10"), tmp_path / "bridge.log")
-    try:
+    with running_bridge(
+        bridge_env(fake_azure, AZURE_OPENAI_API_KEY=wrong_key, REQUEST_TIMEOUT="10"), tmp_path / "bridge.log"
+    ) as running:
         responses = [post(running), post(running, stream=True)]
         for response in responses:
             assert_error(response, 500, "api_error", "AZURE_OPENAI_API_KEY")
@@ -259,8 +247,6 @@ def test_401_with_a_key_names_the_key_setting(fake_azure: FakeAzure, tmp_path: P
         assert fake_azure.requests[0].headers["api-key"] == wrong_key
         assert len(fake_azure.requests) == 2, "a 401 is not retried"
         assert_never_shown([wrong_key, CLIENT_TOKEN], running, *responses)
-    finally:
-        stop_bridge(running)
 
 
 def test_the_right_key_never_shows_either(fake_azure: FakeAzure, tmp_path: Path) -> None:
@@ -269,18 +255,16 @@ def test_the_right_key_never_shows_either(fake_azure: FakeAzure, tmp_path: Path)
         Error(500, {"error": {"message": "boom"}}),
         Error(500, {"error": {"message": "boom"}}),
     )
-    running = start_bridge(bridge_env(fake_azure, REQUEST_TIMEOUT="10"), tmp_path / "bridge.log")
-    try:
+    with running_bridge(bridge_env(fake_azure, REQUEST_TIMEOUT="10"), tmp_path / "bridge.log") as running:
         failed = post(running)
         assert failed.status_code >= 500
         fine = post(running, stream=True)
         health = httpx.get(running.url + "/health")
         assert_never_shown([fake_azure.api_key or "", CLIENT_TOKEN], running, failed, fine, health)
         assert json.loads(health.text)["status"] == "ok"
-    finally:
-        stop_bridge(running)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", [503, 429])
 def test_identity_endpoint_failing_for_a_while_is_a_passing_outage(fake_azure: FakeAzure, tmp_path: Path, status: int) -> None:
     """The endpoint is up but answers 5xx / 429 (beyond azure-identity's own retries): a retryable 503, not a 401

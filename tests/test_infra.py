@@ -1102,6 +1102,7 @@ def run_posix_hook(**outputs: str) -> str:
     return result.stdout
 
 
+@pytest.mark.process  # the hook runs in sh
 @pytest.mark.parametrize(
     "outputs",
     [{}, {"AZURE_VNET_NAME": "vnet-test", "AZURE_FUNCTION_ALLOWED_IP_RANGES": "203.0.113.0/24,198.51.100.7/32"}],
@@ -1120,6 +1121,7 @@ def test_posix_hook_prints_the_client_settings(outputs: dict[str, str]) -> None:
     assert "Key Vault Secrets Officer" in out, "who may read the token"
 
 
+@pytest.mark.process  # the hook runs in sh
 def test_posix_hook_in_the_default_mode() -> None:
     out = run_posix_hook()
     assert "Reachable:    from any address, with the token" in out
@@ -1128,6 +1130,7 @@ def test_posix_hook_in_the_default_mode() -> None:
     assert "private endpoint" not in out
 
 
+@pytest.mark.process  # the hook runs in sh
 def test_posix_hook_in_private_mode_with_allowed_ranges() -> None:
     out = run_posix_hook(AZURE_VNET_NAME="vnet-test", AZURE_FUNCTION_ALLOWED_IP_RANGES="203.0.113.0/24,198.51.100.7/32")
     assert "Network:      private: Azure OpenAI, Key Vault and storage are reached through private endpoints in vnet-test" in out
@@ -1463,6 +1466,7 @@ def test_the_workbook_shows_usage_per_user_and_model() -> None:
     assert "by user_name, user_id, model" in per_user and "sum(input_tokens)" in per_user
 
 
+@pytest.mark.process  # the hook runs in sh
 def test_posix_hook_in_entra_mode_prints_the_api_key_helper_and_personal_keys() -> None:
     client = "11111111-2222-3333-4444-555555555555"
     out = run_posix_hook(CLIENT_AUTH="entra", ENTRA_CLIENT_ID=client, ENTRA_TENANT_ID="72f988bf-86f1-41af-91ab-2d7cd011db47")
@@ -1477,6 +1481,7 @@ def test_posix_hook_in_entra_mode_prints_the_api_key_helper_and_personal_keys() 
     assert "az login --tenant 72f988bf-86f1-41af-91ab-2d7cd011db47" in out
 
 
+@pytest.mark.process  # the hook runs in sh
 def test_posix_hook_in_token_mode_ignores_entra_outputs_left_empty() -> None:
     out = run_posix_hook(CLIENT_AUTH="token", ENTRA_CLIENT_ID="")
     assert '"apiKeyHelper": "az keyvault secret show --vault-name kv-test' in out

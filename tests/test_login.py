@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.bridge import RunningBridge, bridge_env, request_lines, start_bridge, stop_bridge
+from tests.support.bridge import RunningBridge, bridge_env, request_lines, running_bridge
 from tests.support.fake_azure import FakeAzure, Text
 from tests.support.fake_entra import FakeEntra, User, new_user
 from tests.support.login_browser import approve
@@ -32,10 +32,9 @@ CLI_HEADERS = {"User-Agent": "claude-code/2.1.332"}
 @pytest.fixture(scope="module")
 def login_bridge(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
     env = bridge_env(fake_azure, **entra.login_settings(), ENTRA_REQUIRED_ROLE="Bridge.User")
-    running = start_bridge(env, tmp_path_factory.mktemp("login-bridge") / "bridge.log")
-    entra.redirect_uris.add(running.url + "/oauth/callback")
-    yield running
-    stop_bridge(running)
+    with running_bridge(env, tmp_path_factory.mktemp("login-bridge") / "bridge.log", in_process=True) as running:
+        entra.redirect_uris.add(running.url + "/oauth/callback")
+        yield running
 
 
 def an_address() -> str:

@@ -25,10 +25,11 @@ from bridge.gateway.login.entra_client import EntraClient
 from bridge.gateway.login.rows import MemoryRows, Rows, TableRows
 from bridge.gateway.login.service import LoginService, OAuthError, PageError
 from bridge.gateway.login.tokens import ISSUER, LoginTokens, key_id
-from tests.support.azurite import FreshTable, requires_azurite
+from tests.support.azurite import FreshTable
 from tests.support.bridge import RunningBridge
 from tests.support.fake_entra import OTHER_TENANT, FakeEntra, User, b64, forged, new_user
 from tests.support.login_browser import HIDDEN_CODE, approve
+from tests.support.stores import STORES
 from tests.test_login import an_address, ask, poll, sign_in, start
 from tests.test_login import login_bridge as login_bridge  # the fixture: one bridge for both modules' tests
 
@@ -296,7 +297,7 @@ def idp(entra: FakeEntra) -> FakeEntra:
     return entra
 
 
-@pytest.fixture(params=["memory", pytest.param("table", marks=requires_azurite)])
+@pytest.fixture(params=STORES)
 async def make_rows(request: pytest.FixtureRequest) -> AsyncIterator[RowsMaker]:
     if request.param == "memory":
         shared = MemoryRows()

@@ -16,7 +16,8 @@ from bridge.gateway.login.rows import MemoryRows
 from bridge.gateway.login.service import PageError
 from tests.support.fake_azure import FakeAzure
 from tests.support.fake_entra import FakeEntra, new_user
-from tests.support.fake_identity import FakeIdentity, running_fake_identity
+from tests.support.fake_identity import FakeIdentity
+from tests.support.serving import running
 from tests.test_login_attacks import BASE, Clock, approved, service
 
 pytestmark = pytest.mark.anyio
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def identity(fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIdentity]:
     served = FakeIdentity(fake_azure)
-    with running_fake_identity(served):
+    with running(served):
         for name, value in served.env().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("AZURE_CLIENT_ID", "00000000-0000-0000-0000-00000000c11d")

@@ -16,19 +16,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, request_lines, start_bridge, stop_bridge
+from tests.support.bridge import CLIENT_TOKEN, HEADERS, RunningBridge, bridge_env, post, request_lines, running_bridge
 from tests.support.fake_azure import Error, FakeAzure, Faults, Text, ToolCalls
 
-HEADERS = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
 FIELDS = {"request_id", "route", "model", "deployment", "stream", "attempts", "status", "error_type", "latency_ms"}
 USAGE_FIELDS = {"input_tokens", "output_tokens", "cache_read_input_tokens"}
 
 
 @pytest.fixture(scope="module")
 def logged(fake_azure: FakeAzure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
-    running = start_bridge(bridge_env(fake_azure, REQUEST_TIMEOUT="10"), tmp_path_factory.mktemp("logs") / "bridge.log")
-    yield running
-    stop_bridge(running)
+    with running_bridge(
+        bridge_env(fake_azure, REQUEST_TIMEOUT="10"), tmp_path_factory.mktemp("logs") / "bridge.log", in_process=True
+    ) as running:
+        yield running
 
 
 def line_of(bridge: RunningBridge, response: httpx.Response) -> dict[str, Any]:
@@ -50,10 +50,6 @@ def line_of(bridge: RunningBridge, response: httpx.Response) -> dict[str, Any]:
 
 def message(prompt: str, **extra: Any) -> dict[str, Any]:
     return {"model": "claude-opus-4-8", "max_tokens": 100, "messages": [{"role": "user", "content": prompt}], **extra}
-
-
-def post(bridge: RunningBridge, body: Any, path: str = "/v1/messages", headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.post(bridge.url + path, json=body, headers=headers or HEADERS, timeout=30)
 
 
 def test_a_message_logs_one_line_with_usage(logged: RunningBridge, fake_azure: FakeAzure) -> None:
@@ -101,7 +97,7 @@ def test_failures_log_their_error_type(logged: RunningBridge, fake_azure: FakeAz
     line = line_of(logged, invalid)
     assert line["error_type"] == "invalid_request_error" and line["attempts"] == 0
 
-    unauthenticated = post(logged, message("hi"), headers={"content-type": "application/json"})
+    unauthenticated = post(logged, message("hi"), token=None)
     assert unauthenticated.status_code == 401
     assert line_of(logged, unauthenticated)["error_type"] == "authentication_error"
 
@@ -115,7 +111,7 @@ def test_a_broken_stream_is_logged_as_failed(logged: RunningBridge, fake_azure: 
 
 
 def test_count_tokens_logs_its_route(logged: RunningBridge, fake_azure: FakeAzure) -> None:
-    response = post(logged, message("count me"), "/v1/messages/count_tokens")
+    response = post(logged, message("count me"), path="/v1/messages/count_tokens")
     assert response.status_code == 200
     line = line_of(logged, response)
     assert line["route"] == "count_tokens" and line["model"] == "claude-opus-4-8" and line["attempts"] == 0
@@ -139,7 +135,7 @@ def test_no_prompt_answer_or_credential_in_the_log(logged: RunningBridge, fake_a
             {**body, "messages": [{"role": "user", "content": [{"type": "text", "text": canary, "bogus": 1}]}], "max_tokens": -1},
         )
     )
-    responses.append(post(logged, body, "/v1/messages/count_tokens"))
+    responses.append(post(logged, body, path="/v1/messages/count_tokens"))
     assert [r.status_code for r in responses] == [200, 200, 400, 200], [r.text[:200] for r in responses]
     assert answer in responses[0].text
     for response in responses:
@@ -164,7 +160,7 @@ def test_request_id_header_on_every_answer(logged: RunningBridge) -> None:
         post(logged, message("hi")),
         post(logged, message("hi", stream=True)),
         post(logged, {"nope": True}),
-        post(logged, message("hi"), "/v1/messages/count_tokens"),
+        post(logged, message("hi"), path="/v1/messages/count_tokens"),
         httpx.post(logged.url + "/v1/messages", content=b"{not json", headers=HEADERS),
     ]
     for response in answers:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from bridge.gateway.auth.caller import Caller
 from bridge.gateway.managed_settings import canonical_json, checksum, js_number, merged, parse_managed_settings, unchanged
 from tests.support.bicep import INFRA, app_settings, text
-from tests.support.bridge import RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import RunningBridge, bridge_env, running_bridge
 from tests.support.fake_azure import FakeAzure
 from tests.support.fake_entra import ALICE, BOB, FakeEntra, User
 from tests.support.gateway_protocol import captured_json, recorded
@@ -145,9 +145,8 @@ def test_if_none_match_names_the_checksum_quoted_bare_weak_or_listed() -> None:
 @pytest.fixture(scope="module")
 def managed_bridge(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
     env = bridge_env(fake_azure, **entra.bridge_settings(), MANAGED_SETTINGS=json.dumps(POLICY))
-    running = start_bridge(env, tmp_path_factory.mktemp("managed") / "bridge.log")
-    yield running
-    stop_bridge(running)
+    with running_bridge(env, tmp_path_factory.mktemp("managed") / "bridge.log", in_process=True) as running:
+        yield running
 
 
 def fetch(bridge: RunningBridge, token: str, **headers: str) -> httpx.Response:
@@ -207,15 +206,12 @@ def test_a_malformed_setting_is_a_500_not_retried_and_named_at_health(
     fake_azure: FakeAzure, entra: FakeEntra, tmp_path: Path
 ) -> None:
     env = bridge_env(fake_azure, **entra.bridge_settings(), MANAGED_SETTINGS='[{"for": "team:x", "settings": {}}]')
-    running = start_bridge(env, tmp_path / "bridge.log")
-    try:
+    with running_bridge(env, tmp_path / "bridge.log", in_process=True) as running:
         answer = fetch(running, entra.token(ALICE))
         assert answer.status_code == 500 and answer.headers["x-should-retry"] == "false"
         assert "MANAGED_SETTINGS" in answer.json()["error"]["message"]
         health = httpx.get(running.url + "/health").json()
         assert any("MANAGED_SETTINGS" in problem for problem in health["problems"])
-    finally:
-        stop_bridge(running)
 
 
 def test_the_deployment_serves_its_own_file_which_parses() -> None:

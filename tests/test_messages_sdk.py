@@ -360,8 +360,8 @@ def test_client_token_is_required(bridge: RunningBridge) -> None:
         assert response.json()["error"]["type"] == "authentication_error"
         assert response.headers["x-should-retry"] == "false", "Claude Code would retry ten times before saying so"
         assert CLIENT_TOKEN not in response.text
-    bearer = anthropic.Anthropic(base_url=bridge.url, auth_token=CLIENT_TOKEN, max_retries=0)
-    assert bearer.messages.create(model="claude-opus-4-8", max_tokens=5, messages=[{"role": "user", "content": "x"}]).content
+    with anthropic.Anthropic(base_url=bridge.url, auth_token=CLIENT_TOKEN, max_retries=0) as bearer:
+        assert bearer.messages.create(model="claude-opus-4-8", max_tokens=5, messages=[{"role": "user", "content": "x"}]).content
 
 
 def test_count_tokens(client: anthropic.Anthropic, fake_azure: FakeAzure) -> None:

@@ -28,9 +28,10 @@ from bridge.fronts.openai.reasoning import OPEN, strip_thinking
 from bridge.fronts.openai.stream import OpenAIStreamRenderer
 from tests.support.anthropic_grammar import render as render_stream
 from tests.support.anthropic_grammar import sse_events, upstream_stream
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
-from tests.support.fake_azure import DEFAULT_DEPLOYMENTS, Deployment, FakeAzure, RawSSE, running_fake_azure
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, running_bridge
+from tests.support.fake_azure import DEFAULT_DEPLOYMENTS, Deployment, FakeAzure, RawSSE
 from tests.support.fake_azure.replay import SHARED_DIR
+from tests.support.serving import running
 
 CORPUS = SHARED_DIR / "wire-corpus" / "cursor-azure-responses"
 SCENARIOS = (
@@ -81,21 +82,23 @@ def scenario(name: str) -> tuple[dict[str, Any], bytes]:
 @pytest.fixture(scope="module")
 def cursor_fake() -> Iterator[FakeAzure]:
     fake = FakeAzure([*DEFAULT_DEPLOYMENTS, Deployment("gpt-5.1-codex", reasoning=True, max_output_tokens=128000)])
-    with running_fake_azure(fake):
+    with running(fake):
         yield fake
 
 
 @pytest.fixture(scope="module")
 def responses_bridge(cursor_fake: FakeAzure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
-    running = start_bridge(bridge_env(cursor_fake, BIG_MODEL_API="responses"), tmp_path_factory.mktemp("cursor") / "bridge.log")
-    yield running
-    stop_bridge(running)
+    with running_bridge(
+        bridge_env(cursor_fake, BIG_MODEL_API="responses"), tmp_path_factory.mktemp("cursor") / "bridge.log", in_process=True
+    ) as bridge:
+        yield bridge
 
 
 @pytest.fixture
-def cursor(responses_bridge: RunningBridge, cursor_fake: FakeAzure) -> openai.OpenAI:
+def cursor(responses_bridge: RunningBridge, cursor_fake: FakeAzure) -> Iterator[openai.OpenAI]:
     cursor_fake.reset()
-    return openai.OpenAI(base_url=responses_bridge.url + "/v1", api_key=CLIENT_TOKEN, max_retries=0)
+    with openai.OpenAI(base_url=responses_bridge.url + "/v1", api_key=CLIENT_TOKEN, max_retries=0) as sdk:
+        yield sdk
 
 
 def replay(client: openai.OpenAI, request: dict[str, Any]) -> tuple[list[Any], Any]:

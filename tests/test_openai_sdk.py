@@ -44,8 +44,9 @@ USER: list[Any] = [{"role": "user", "content": "hi"}]
 
 
 @pytest.fixture
-def oai(bridge: RunningBridge) -> openai.OpenAI:
-    return openai.OpenAI(base_url=bridge.url + "/v1", api_key=CLIENT_TOKEN, max_retries=0)
+def oai(bridge: RunningBridge) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=bridge.url + "/v1", api_key=CLIENT_TOKEN, max_retries=0) as sdk:
+        yield sdk
 
 
 def last_body(fake: FakeAzure) -> dict[str, Any]:
@@ -268,10 +269,11 @@ def test_length_finish(oai: openai.OpenAI, fake_azure: FakeAzure) -> None:
 
 @pytest.mark.usefixtures("fake_azure")
 def test_errors_in_the_openai_shape(bridge: RunningBridge, oai: openai.OpenAI) -> None:
-    with pytest.raises(openai.AuthenticationError) as auth:
-        openai.OpenAI(base_url=bridge.url + "/v1", api_key="wrong", max_retries=0).chat.completions.create(
-            model="gpt-high", messages=USER
-        )
+    with (
+        openai.OpenAI(base_url=bridge.url + "/v1", api_key="wrong", max_retries=0) as wrong,
+        pytest.raises(openai.AuthenticationError) as auth,
+    ):
+        wrong.chat.completions.create(model="gpt-high", messages=USER)
     assert auth.value.body["type"] == "authentication_error" and auth.value.body["code"] == "invalid_api_key"  # type: ignore[index]
     assert "Invalid client token" in auth.value.body["message"]  # type: ignore[index]
     with pytest.raises(openai.BadRequestError) as bad:

@@ -24,6 +24,7 @@ from bridge.gateway.auth.keys import (
 )
 from bridge.gateway.tables import TableService
 from tests.support.azurite import Azurite, FreshTable, requires_azurite
+from tests.support.stores import STORES, shared_stores
 
 pytestmark = pytest.mark.anyio
 
@@ -49,15 +50,11 @@ class Clock:
 StoreMaker = Callable[[], KeyStore]
 
 
-@pytest.fixture(params=["memory", pytest.param("table", marks=requires_azurite)])
+@pytest.fixture(params=STORES)
 async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreMaker]:
     """Makes stores that share one place: the same dict in memory, or the same table (as two instances would)."""
-    if request.param == "memory":
-        shared = MemoryKeyStore()
-        yield lambda: shared
-        return
-    async with FreshTable(request.getfixturevalue("azurite"), "keys") as table:
-        yield lambda: TableKeyStore(table.open())
+    async with shared_stores(request, MemoryKeyStore, TableKeyStore, "keys") as make:
+        yield make
 
 
 @pytest.fixture

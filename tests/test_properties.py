@@ -20,7 +20,7 @@ from tests.support.anthropic_grammar import upstream_stream as stream_of
 from tests.support.bridge import CLIENT_TOKEN, RunningBridge
 from tests.support.fake_azure import Deployment
 from tests.support.fake_azure.rules import validate_chat_request
-from tests.support.strategies import messages_request, upstream_stream
+from tests.support.strategies import examples, messages_request, upstream_stream
 
 ANY_OUTPUT = Deployment("any", max_output_tokens=1_000_000)
 NO_REASONING = Adaptation(dropped=frozenset({"reasoning_effort"}))
@@ -28,7 +28,7 @@ NO_REASONING = Adaptation(dropped=frozenset({"reasoning_effort"}))
 
 
 @given(messages_request())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_every_valid_request_becomes_a_body_azure_accepts(body: dict[str, Any]) -> None:
     request = replace(parse_request(body), web_search=None)
     chat = NO_REASONING.apply(build_body(request, "any", True))
@@ -42,7 +42,7 @@ async def _render(chunks: list[dict[str, Any]], split: int) -> bytes:
 
 
 @given(upstream_stream(), st.integers(1, 300))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_every_stream_obeys_the_grammar_and_keeps_the_content(
     stream: tuple[list[dict[str, Any]], dict[str, Any]], split: int
 ) -> None:
@@ -58,7 +58,7 @@ def test_every_stream_obeys_the_grammar_and_keeps_the_content(
 
 
 @given(messages_request(), st.booleans())
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_random_valid_requests_never_get_a_5xx(bridge: RunningBridge, body: dict[str, Any], stream: bool) -> None:
     body = {**body, "stream": stream}
     response = httpx.post(bridge.url + "/v1/messages", headers={"x-api-key": CLIENT_TOKEN}, json=body, timeout=30)

@@ -180,6 +180,7 @@ def packages_distributions() -> dict[str, list[str]]:
     return dict(importlib.metadata.packages_distributions())
 
 
+@pytest.mark.slow
 def test_every_package_the_app_imports_is_a_direct_dependency() -> None:
     direct = {canonicalize_name(r.name) for r in ranges("requirements.in")}
     missing: dict[str, set[str]] = {}

@@ -1,6 +1,6 @@
 """Azure connectivity and resilience: retries, backoff, broken connections, heartbeats, client disconnects.
 
-Every test starts its own bridge (`python -m bridge`, about 0.5 s) with a short
+Every test starts its own bridge (served in the test process) with a short
 REQUEST_TIMEOUT, so a hang fails fast instead of stalling the suite.  Where the
 fake cannot misbehave the way a test needs (a reset before any response byte,
 a slow or stalled body), `FaultyProxy` sits between the bridge and the fake: a
@@ -10,12 +10,11 @@ when the bridge closed its side (that is how "the upstream was cancelled" is see
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,12 @@ import httpx
 import pytest
 
 from tests.support.anthropic_grammar import check_grammar, parse_sse
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, free_port, start_bridge, stop_bridge, wait_for
+from tests.support.bridge import HEADERS, MESSAGE, RunningBridge, bridge_env, post, request_lines, running_bridge, wait_for
 from tests.support.fake_azure import Error, FakeAzure, Faults, Text
+from tests.support.serving import free_port
 
-HEADERS = {"x-api-key": CLIENT_TOKEN, "content-type": "application/json"}
-BODY: dict[str, Any] = {"model": "claude-opus-4-8", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+pytestmark = pytest.mark.slow  # real waits by nature: retry-after, heartbeats, throttled and stalled streams
+
 RATE_LIMIT_BODY = {
     "error": {"code": "429", "message": "Requests to the ChatCompletions_Create Operation have exceeded token rate limit."}
 }
@@ -40,28 +40,9 @@ UNAVAILABLE_BODY = {
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-@contextmanager
-def own_bridge(fake: FakeAzure, log_path: Path, **overrides: str) -> Iterator[RunningBridge]:
+def own_bridge(fake: FakeAzure, log_path: Path, **overrides: str) -> AbstractContextManager[RunningBridge]:
     """A bridge of this test's own (short REQUEST_TIMEOUT unless overridden), stopped afterwards."""
-    running = start_bridge(bridge_env(fake, **{"REQUEST_TIMEOUT": "5", **overrides}), log_path)
-    try:
-        yield running
-    finally:
-        stop_bridge(running)
-
-
-def post(bridge: RunningBridge, *, stream: bool = False, timeout: float = 20, **extra: Any) -> httpx.Response:
-    return httpx.post(bridge.url + "/v1/messages", json={**BODY, "stream": stream, **extra}, headers=HEADERS, timeout=timeout)
-
-
-def request_lines(bridge: RunningBridge) -> list[dict[str, Any]]:
-    """The `bridge.telemetry.request_log` JSON lines written so far."""
-    lines = []
-    for line in bridge.log().splitlines():
-        _, marker, rest = line.partition("bridge.telemetry.request_log ")
-        if marker and rest.startswith("{"):
-            lines.append(json.loads(rest))
-    return lines
+    return running_bridge(bridge_env(fake, **{"REQUEST_TIMEOUT": "5", **overrides}), log_path, in_process=True)
 
 
 def log_line(bridge: RunningBridge, request_id: str, wait: float = 3.0) -> dict[str, Any]:
@@ -377,7 +358,7 @@ def test_slow_first_byte_gets_pings_before_the_text(fake_azure: FakeAzure, tmp_p
         raw: list[str] = []
         started = time.monotonic()
         with httpx.stream(
-            "POST", bridge.url + "/v1/messages", json={**BODY, "stream": True}, headers=HEADERS, timeout=20
+            "POST", bridge.url + "/v1/messages", json={**MESSAGE, "stream": True}, headers=HEADERS, timeout=20
         ) as response:
             assert response.status_code == 200
             for line in response.iter_lines():
@@ -399,7 +380,7 @@ def _read_first_event_then_leave(bridge: RunningBridge) -> float:
     """Stream a request, read its first event, close the connection; returns when it was closed."""
     with (
         httpx.Client(timeout=10) as http,
-        http.stream("POST", bridge.url + "/v1/messages", json={**BODY, "stream": True}, headers=HEADERS) as response,
+        http.stream("POST", bridge.url + "/v1/messages", json={**MESSAGE, "stream": True}, headers=HEADERS) as response,
     ):
         assert response.status_code == 200
         for line in response.iter_lines():
@@ -467,7 +448,7 @@ def test_max_stream_seconds_ends_a_long_stream_with_a_clear_error(
     fake_azure.enqueue(LONG)
     with own_bridge(fake_azure, tmp_path / "b.log", AZURE_OPENAI_ENDPOINT=proxy.url, MAX_STREAM_SECONDS="1") as bridge:
         started = time.monotonic()
-        response = httpx.post(bridge.url + "/v1/messages", json={**BODY, "stream": True}, headers=HEADERS, timeout=30)
+        response = httpx.post(bridge.url + "/v1/messages", json={**MESSAGE, "stream": True}, headers=HEADERS, timeout=30)
         events = parse_sse(response.content)
     assert time.monotonic() - started < 10
     check_grammar(events, allow_error=True)

@@ -28,6 +28,7 @@ from bridge.serving.process import Bridge
 from bridge.upstreams.exchange import open_stream
 from bridge.upstreams.responses.signature import PREFIX, decode, encode
 from tests.support.anthropic_grammar import accumulate, check_grammar, parse_sse, render
+from tests.support.bridge import QUICK_RETRIES
 from tests.support.fake_azure import (
     MISSING_REASON,
     Deployment,
@@ -72,7 +73,9 @@ def claude_code_body(messages: list[dict[str, Any]], **extra: Any) -> dict[str, 
 
 
 async def _turn(fake: FakeAzure, body: dict[str, Any], deployment: str, session: str | None) -> list[tuple[str, dict[str, Any]]]:
-    bridge = Bridge(load_settings({"AZURE_OPENAI_ENDPOINT": str(fake.url), "AZURE_OPENAI_API_KEY": fake.api_key}))
+    bridge = Bridge(
+        load_settings({"AZURE_OPENAI_ENDPOINT": str(fake.url), "AZURE_OPENAI_API_KEY": fake.api_key, **QUICK_RETRIES})
+    )
     request = cache_key_of({SESSION_HEADER: session} if session else {}, parse_request(body))
     assert bridge.pool is not None
     target = Target(deployment, "BIG_MODEL")
@@ -260,17 +263,21 @@ def test_non_streaming_message_keeps_thinking_signature_and_search_blocks(fake_a
     )
 
     async def gather() -> dict[str, Any]:
-        bridge = Bridge(load_settings({"AZURE_OPENAI_ENDPOINT": str(fake_azure.url), "AZURE_OPENAI_API_KEY": fake_azure.api_key}))
+        env = {"AZURE_OPENAI_ENDPOINT": str(fake_azure.url), "AZURE_OPENAI_API_KEY": fake_azure.api_key, **QUICK_RETRIES}
+        bridge = Bridge(load_settings(env))
         request = parse_request(
             claude_code_body(
                 [{"role": "user", "content": "a"}], stream=False, tools=[{"type": "web_search_20250305", "name": "web_search"}]
             )
         )
         assert bridge.pool is not None
-        stream = await open_stream(
-            request, Target("gpt-5", "BIG_MODEL"), "responses", bridge.pool, bridge.knowledge, bridge.deadline()
-        )
-        return message_body(await collect(stream), "msg_x", request.model)
+        try:
+            stream = await open_stream(
+                request, Target("gpt-5", "BIG_MODEL"), "responses", bridge.pool, bridge.knowledge, bridge.deadline()
+            )
+            return message_body(await collect(stream), "msg_x", request.model)
+        finally:
+            await close_session()
 
     body = asyncio.run(gather())
     thinking, use, result, text = body["content"]

@@ -24,7 +24,7 @@ from bridge.upstreams.responses.signature import decode, encode
 from tests.support.anthropic_grammar import accumulate, check_grammar, parse_sse, render, upstream_stream
 from tests.support.fake_azure import Deployment, Vault
 from tests.support.fake_azure.responses_rules import validate_responses_request
-from tests.support.strategies import JSON_VALUE, NAME, messages_request
+from tests.support.strategies import JSON_VALUE, NAME, examples, messages_request
 
 ANY_REASONING = Deployment(
     "any", reasoning=True, max_output_tokens=1_000_000, efforts=("none", "minimal", "low", "medium", "high", "xhigh")
@@ -35,7 +35,7 @@ STOPS = {"completed": None, "max_output_tokens": "max_tokens", "content_filter":
 
 
 @given(messages_request())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_every_valid_request_becomes_a_responses_body_azure_accepts(body: dict[str, Any]) -> None:
     request = parse_request(body)
     responses = NO_SAMPLING.apply(build_body(request, "any", True))
@@ -60,7 +60,7 @@ def reasoned_request(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @given(reasoned_request())
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_reasoning_goes_back_only_where_azure_takes_it(body: dict[str, Any]) -> None:
     """Never a reasoning item without the model's output after it, never one item twice, whatever the history."""
     responses = NO_SAMPLING.apply(build_body(parse_request(body), "any", True))
@@ -187,7 +187,7 @@ async def _render(events: list[dict[str, Any]], split: int, framed: bool) -> byt
 
 
 @given(responses_stream(), st.integers(1, 300), st.booleans())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_every_responses_stream_obeys_the_grammar_and_keeps_the_content(
     stream: tuple[list[dict[str, Any]], dict[str, Any]], split: int, framed: bool
 ) -> None:

@@ -15,13 +15,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, running_bridge
 from tests.support.fake_azure import FakeAzure
 from tests.support.fake_entra import FakeEntra
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "scripts" / "smoke"
 CHECKS = ("health", "messages", "stream", "models")
+
+pytestmark = pytest.mark.process  # scripts/smoke, and the azd hook, run in processes of their own
 
 
 def smoke(url: str, env: dict[str, str] | None = None, path: str = "/usr/bin:/bin") -> subprocess.CompletedProcess[str]:
@@ -58,7 +60,7 @@ class _Nothing(BaseHTTPRequestHandler):
 @pytest.fixture
 def nothing_indexed() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Nothing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
@@ -103,11 +105,8 @@ def test_a_wrong_token_points_at_the_token(bridge: RunningBridge) -> None:
 
 def test_a_misconfigured_bridge_names_the_setting(fake_azure: FakeAzure, tmp_path: Path) -> None:
     env = {k: v for k, v in bridge_env(fake_azure).items() if not k.endswith("_MODEL")}
-    running = start_bridge(env, tmp_path / "bridge.log")
-    try:
+    with running_bridge(env, tmp_path / "bridge.log", in_process=True) as running:
         result = smoke(running.url, {"ANTHROPIC_AUTH_TOKEN": CLIENT_TOKEN})
-    finally:
-        stop_bridge(running)
     assert result.returncode == 1
     found = lines(result)
     assert found["health"].startswith("FAIL") and "BIG_MODEL" in found["health"], found["health"]
@@ -122,12 +121,9 @@ def test_with_entra_the_token_comes_from_az(fake_azure: FakeAzure, entra: FakeEn
     expected = f"account get-access-token --resource api://{entra.client_id} --query accessToken -o tsv"
     az.write_text(f'#!/bin/sh\n[ "$*" = "{expected}" ] || {{ echo "unexpected: $*" >&2; exit 2; }}\necho {token}\n')
     az.chmod(0o755)
-    running = start_bridge(bridge_env(fake_azure, **entra.bridge_settings()), tmp_path / "bridge.log")
-    try:
+    with running_bridge(bridge_env(fake_azure, **entra.bridge_settings()), tmp_path / "bridge.log", in_process=True) as running:
         result = smoke(running.url, {"ENTRA_CLIENT_ID": entra.client_id}, path=f"{az.parent}:/usr/bin:/bin")
         without_az = smoke(running.url, {"ENTRA_CLIENT_ID": entra.client_id, "ENTRA_TENANT_ID": entra.tenant})
-    finally:
-        stop_bridge(running)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"(token: az {expected})" in result.stdout.splitlines()[0]
     assert without_az.returncode == 1

@@ -19,7 +19,7 @@ import pytest
 from bridge.model import Message, Request, TextPart, Tool, ToolCallPart, ToolChoice, ToolReference, ToolResultPart
 from bridge.upstreams.tool_order import result_text
 from bridge.upstreams.tools import PLACEHOLDER, for_upstream, offered, safe_name
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, start_bridge, stop_bridge
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, running_bridge
 from tests.support.fake_azure import FakeAzure, ResponsesToolCalls, ToolCalls
 
 SCHEMA = {"type": "object", "properties": {"title": {"type": "string"}}}
@@ -84,9 +84,20 @@ def test_deferred_tools_are_offered_once_found_and_the_placeholder_never() -> No
 def tier(request: pytest.FixtureRequest, fake_azure: FakeAzure, tmp_path: Path) -> Iterator[tuple[str, RunningBridge]]:
     api = request.param
     tiers = {f"{name}_API": api for name in ("BIG_MODEL", "MIDDLE_MODEL", "SMALL_MODEL")}
-    running = start_bridge(bridge_env(fake_azure, **tiers), tmp_path / "bridge.log")
-    yield api, running
-    stop_bridge(running)
+    with running_bridge(bridge_env(fake_azure, **tiers), tmp_path / "bridge.log", in_process=True) as bridge:
+        yield api, bridge
+
+
+@pytest.fixture
+def claude(tier: tuple[str, RunningBridge]) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(base_url=tier[1].url, api_key=CLIENT_TOKEN, max_retries=0) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+def cursor(tier: tuple[str, RunningBridge]) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=tier[1].url + "/v1", api_key=CLIENT_TOKEN, max_retries=0) as sdk:
+        yield sdk
 
 
 def call_reply(api: str, name: str, arguments: dict[str, Any]) -> ToolCalls | ResponsesToolCalls:
@@ -97,9 +108,10 @@ def upstream_tool_names(body: dict[str, Any]) -> list[str]:
     return [t["function"]["name"] if "function" in t else t["name"] for t in body.get("tools") or ()]
 
 
-def test_a_dotted_mcp_tool_round_trips_on_the_anthropic_front(tier: tuple[str, RunningBridge], fake_azure: FakeAzure) -> None:
-    api, bridge = tier
-    client = anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0)
+def test_a_dotted_mcp_tool_round_trips_on_the_anthropic_front(
+    tier: tuple[str, RunningBridge], claude: anthropic.Anthropic, fake_azure: FakeAzure
+) -> None:
+    api, client = tier[0], claude
     fake_azure.enqueue(call_reply(api, safe_name(MCP), {"title": "bug"}))
     with client.messages.stream(model="claude-opus-4-8", max_tokens=500, messages=USER, tools=[tool(MCP)]) as stream:
         message = stream.get_final_message()
@@ -116,9 +128,10 @@ def test_a_dotted_mcp_tool_round_trips_on_the_anthropic_front(tier: tuple[str, R
     assert MCP not in json.dumps(fake_azure.requests[-1].body)
 
 
-def test_a_dotted_tool_round_trips_on_the_openai_front(tier: tuple[str, RunningBridge], fake_azure: FakeAzure) -> None:
-    api, bridge = tier
-    client = openai.OpenAI(base_url=bridge.url + "/v1", api_key=CLIENT_TOKEN, max_retries=0)
+def test_a_dotted_tool_round_trips_on_the_openai_front(
+    tier: tuple[str, RunningBridge], cursor: openai.OpenAI, fake_azure: FakeAzure
+) -> None:
+    api, client = tier[0], cursor
     fake_azure.enqueue(call_reply(api, safe_name(MCP), {"title": "bug"}))
     function = {"name": MCP, "description": "file an issue", "parameters": SCHEMA}
     completion = client.chat.completions.create(
@@ -128,9 +141,10 @@ def test_a_dotted_tool_round_trips_on_the_openai_front(tier: tuple[str, RunningB
     assert call.function.name == MCP and json.loads(call.function.arguments) == {"title": "bug"}
 
 
-def test_tool_search_offers_found_tools_and_never_the_placeholder(tier: tuple[str, RunningBridge], fake_azure: FakeAzure) -> None:
-    api, bridge = tier
-    client = anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0)
+def test_tool_search_offers_found_tools_and_never_the_placeholder(
+    tier: tuple[str, RunningBridge], claude: anthropic.Anthropic, fake_azure: FakeAzure
+) -> None:
+    api, client = tier[0], claude
     tools = [
         tool("ToolSearch"),
         tool("WebFetch", defer_loading=True),

@@ -23,7 +23,7 @@ def test_the_wait_azure_asks_for_and_the_backoff_without_one() -> None:
     wait = requested_wait(httpx.Headers({"retry-after": future}))
     assert wait is not None and 3 <= wait <= 6
     assert requested_wait(httpx.Headers({"x-ratelimit-reset-tokens": "30"})) is None
-    assert all(0 <= backoff(4) <= 4 for _ in range(50))
+    assert all(0 <= backoff(4, 0.5) <= 4 for _ in range(50))
 
 
 def upstream_error(status: int, payload: bytes, headers: dict[str, str], target: Target, keyed: bool) -> Any:

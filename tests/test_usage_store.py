@@ -11,8 +11,8 @@ import pytest
 from bridge.gateway.usage.ledger import Ledger
 from bridge.gateway.usage.store import DayUsage, LedgerConflict, Tokens
 from bridge.gateway.usage.table_store import TableUsageStore, row_key
-from tests.conftest import UsageStores
 from tests.support.azurite import Azurite, FreshTable, requires_azurite
+from tests.support.stores import UsageStores
 
 pytestmark = pytest.mark.anyio
 

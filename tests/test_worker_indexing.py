@@ -16,7 +16,6 @@ import re
 import subprocess
 import sys
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,9 +24,11 @@ from starlette.routing import Match, Route
 from bridge.app import create_app
 from bridge.routes import ROUTES
 from tests.support.bicep import app_settings
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 GATES = ROOT / "tests" / "support" / "worker_gates.py"
+
+pytestmark = pytest.mark.process  # the worker's gates run in a fresh interpreter
 STREAMING_EXTENSION = "azurefunctions.extensions.http.fastapi"
 ENVIRONMENTS = ("local.settings.sample.json", "infra/functionapp.bicep")
 SEGMENT = re.compile(r"\{(\*?)(\w+)(?::[^}?]*(?:\([^)]*\))?)*(\?)?\}")

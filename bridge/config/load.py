@@ -33,6 +33,7 @@ from bridge.config.table import (
     OPENAI_API_KEY,
     OPENAI_BASE_URL,
     REQUEST_TIMEOUT,
+    RETRY_BACKOFF_SECONDS,
     TEMPERATURES,
     TIER_APIS,
     TIER_FALLBACKS,
@@ -104,6 +105,8 @@ class Settings:
     request_timeout: float
     max_stream_seconds: float
     heartbeat_seconds: float
+    retry_backoff_seconds: float
+    """The first retry delay when the upstream names no wait (the pool's backoff doubles it)."""
     max_tokens_limit: int | None
     max_request_bytes: int
     long_context_threshold: int
@@ -214,6 +217,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         request_timeout=timeout,
         max_stream_seconds=min(MAX_STREAM_SECONDS.value(env, problems) or timeout, timeout),
         heartbeat_seconds=HEARTBEAT_SECONDS.value_or_default(env, problems),
+        retry_backoff_seconds=RETRY_BACKOFF_SECONDS.value_or_default(env, problems),
         max_tokens_limit=MAX_TOKENS_LIMIT.value(env, problems),
         max_request_bytes=MAX_REQUEST_BYTES.value_or_default(env, problems),
         long_context_threshold=LONG_CONTEXT_THRESHOLD.value_or_default(env, problems),

@@ -272,6 +272,14 @@ REQUEST_TIMEOUT = Setting(
 HEARTBEAT_SECONDS = Setting(
     "HEARTBEAT_SECONDS", POSITIVE, "Seconds of upstream silence after which a stream gets a ping", default="10"
 )
+RETRY_BACKOFF_SECONDS = Setting(
+    "RETRY_BACKOFF_SECONDS",
+    POSITIVE,
+    "Seconds before the first retry when the upstream names no wait; each retry doubles it (full jitter, at most 8 s), "
+    "and a stream that fails before its first event rests its endpoint for two of them",
+    default="0.5",
+    deployed=False,
+)
 MAX_STREAM_SECONDS = Setting(
     "MAX_STREAM_SECONDS",
     POSITIVE,
@@ -491,6 +499,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     ALLOW_OPEN_ACCESS,
     REQUEST_TIMEOUT,
     HEARTBEAT_SECONDS,
+    RETRY_BACKOFF_SECONDS,
     MAX_STREAM_SECONDS,
     MAX_TOKENS_LIMIT,
     MAX_REQUEST_BYTES,

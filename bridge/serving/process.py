@@ -24,7 +24,9 @@ problems, lockout): `serving.startup` prints it as text, `serving.health` shows 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -140,7 +142,8 @@ class Bridge:
             return None
         entra = EntraToken()
         headers = self.settings.custom_headers
-        return Pool([Endpoint.from_setting(upstream, headers, entra) for upstream in self.settings.upstreams])
+        endpoints = [Endpoint.from_setting(upstream, headers, entra) for upstream in self.settings.upstreams]
+        return Pool(endpoints, self.settings.retry_backoff_seconds)
 
     def deadline(self) -> Deadline:
         """The deadline of a whole request (REQUEST_TIMEOUT)."""
@@ -223,19 +226,43 @@ class Bridge:
 
 
 _bridge: Bridge | None = None
+_in_use: ContextVar[Bridge | None] = ContextVar("bridge_in_use", default=None)
 
 
 def current_bridge() -> Bridge:
-    """The process-wide bridge, built from the environment on first use (its problems logged once)."""
+    """The bridge serving this context (`use_bridge`), else the process-wide one, built from the environment on first
+    use (its problems logged once)."""
     global _bridge
+    in_use = _in_use.get()
+    if in_use is not None:
+        return in_use
     if _bridge is None:
         _bridge = Bridge(load_settings(), load_gateway_settings())
-        for problem in _bridge.problems:
-            log.warning("configuration: %s", problem)
+        _report_problems(_bridge)
     return _bridge
 
 
+@contextmanager
+def use_bridge(bridge: Bridge) -> Iterator[Bridge]:
+    """Serve with `bridge` in this context (this thread, or this task and the tasks it starts) for the block, instead
+    of the process-wide one: how tests run bridges of different settings side by side in one process.  Its problems
+    are logged on entry, as `current_bridge` logs the process-wide one's."""
+    token = _in_use.set(bridge)
+    try:
+        _report_problems(bridge)
+        yield bridge
+    finally:
+        _in_use.reset(token)
+
+
+def _report_problems(bridge: Bridge) -> None:
+    for problem in bridge.problems:
+        log.warning("configuration: %s", problem)
+
+
 async def close_bridge() -> None:
-    """At shutdown: the gateway, if it was built, writes its pending counts and closes its tables."""
-    if _bridge is not None and "gateway" in vars(_bridge):
-        await _bridge.gateway.aclose()
+    """At shutdown: the gateway of the bridge serving this context, if it was built, writes its pending counts and
+    closes its tables."""
+    bridge = _in_use.get() or _bridge
+    if bridge is not None and "gateway" in vars(bridge):
+        await bridge.gateway.aclose()

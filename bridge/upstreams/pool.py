@@ -8,7 +8,8 @@ resources and regions.  A member that answers 429, 5xx (408, 500, 502,
 503, 504) or cannot be reached is set aside until the wait it asked for has
 passed (its `retry-after` headers or, as Azure's 429s sometimes come without
 them, the wait its message names: "Please retry after 30 seconds"), else a
-short backoff, and the request moves on to the next member at once.  A
+short backoff (RETRY_BACKOFF_SECONDS, doubling), and the request moves on to
+the next member at once.  A
 refusal's body is read at once, so its connection goes back to the pool.  A
 member that is resting gets no request at all.  When every member
 is resting, the pool waits for the first one to come back only when that is
@@ -73,11 +74,13 @@ class _Member:
 
 
 class Pool:
-    def __init__(self, endpoints: list[Endpoint]) -> None:
+    def __init__(self, endpoints: list[Endpoint], backoff_seconds: float) -> None:
+        """`backoff_seconds`: the first retry delay when an upstream names no wait (RETRY_BACKOFF_SECONDS)."""
         if not endpoints:
             raise ValueError("a pool needs at least one endpoint")
         self._members = [_Member(endpoint) for endpoint in endpoints]
         self._turn = 0
+        self._backoff_seconds = backoff_seconds
 
     @property
     def name(self) -> str:
@@ -87,8 +90,11 @@ class Pool:
     def endpoints(self) -> list[Endpoint]:
         return [member.endpoint for member in self._members]
 
-    def rest(self, endpoint: Endpoint, seconds: float) -> None:
-        """Set `endpoint` aside for `seconds` (it reported a rate limit or a failure inside a 200 stream)."""
+    def rest(self, endpoint: Endpoint, seconds: float | None) -> None:
+        """Set `endpoint` aside for `seconds` (it reported a rate limit or a failure inside a 200 stream); None when it
+        named no wait: two backoff steps (1 s with the default RETRY_BACKOFF_SECONDS)."""
+        if seconds is None:
+            seconds = 2 * self._backoff_seconds
         for member in self._members:
             if member.endpoint is endpoint:
                 member.rest(seconds)
@@ -135,14 +141,14 @@ class Pool:
             except TRANSPORT_ERRORS as exc:
                 unreachable = f"Could not reach the upstream at {endpoint.host} ({type(exc).__name__})"
                 log.warning("%s: %s", endpoint.name, unreachable)
-                member.rest(backoff(tries[ready[0]]))
+                member.rest(backoff(tries[ready[0]], self._backoff_seconds))
                 continue
             if answer.reply.status not in RETRY_STATUSES:
                 if last is not None:
                     last.reply.close()
                 return answer
             log.warning("%s answered %s for %s", endpoint.name, answer.reply.status, deployment)
-            member.rest(answer.wait if answer.wait is not None else backoff(tries[ready[0]]))
+            member.rest(answer.wait if answer.wait is not None else backoff(tries[ready[0]], self._backoff_seconds))
             if last is not None:
                 last.reply.close()
             last = answer

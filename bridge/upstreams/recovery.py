@@ -22,7 +22,7 @@ The shared step, after an API's own cases:
     upstream error                                        decision
     ----------------------------------------------------  -------------------------------------
     in a stream, before any event: rate_limit_exceeded,   RetryElsewhere (Azure's wait when it
-      server_error, overloaded, the stream ended early      names one)
+      server_error, overloaded, the stream ended early      names one, else the pool's own rest)
     401 to an Entra ID token (not PermissionDenied)       SignInAgain
     400 that `adapt.learn` knows how to fix               Adapt
     anything else                                         Fail(client_error(...))
@@ -38,7 +38,6 @@ from bridge.upstreams.adapt import Adaptation, learn
 from bridge.upstreams.failures import TRUNCATED, ErrorReport, client_error
 
 TRANSIENT_IN_STREAM = frozenset({"rate_limit_exceeded", "server_error", "server_is_overloaded", TRUNCATED})
-DEFAULT_REST_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +60,8 @@ class Resend:
 
 @dataclass(frozen=True, slots=True)
 class RetryElsewhere:
-    rest_seconds: float
+    rest_seconds: float | None
+    """The wait Azure named; None: the pool rests the endpoint for its own short while (`Pool.rest`)."""
     reason: str
 
 
@@ -93,8 +93,7 @@ class FailedAttempt:
 def shared_step(attempt: FailedAttempt) -> Recovery:
     report = attempt.report
     if report.in_stream and (report.code in TRANSIENT_IN_STREAM or report.type == "server_error"):
-        wait = report.retry_after
-        return RetryElsewhere(DEFAULT_REST_SECONDS if wait is None else wait, report.message)
+        return RetryElsewhere(report.retry_after, report.message)
     if report.status == 401 and not attempt.keyed and report.code != "PermissionDenied":
         return SignInAgain(report.message)
     if report.status == 400:

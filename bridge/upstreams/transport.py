@@ -27,7 +27,6 @@ from bridge.deadline import Deadline
 from bridge.http import proxy_for, session
 from bridge.telemetry.request_log import note_attempt
 
-BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
 TRANSPORT_ERRORS = (aiohttp.ClientError, ConnectionError, asyncio.IncompleteReadError)
 """What reading or sending raises when the connection cannot be made or breaks."""
@@ -83,9 +82,10 @@ def requested_wait(headers: Mapping[str, str]) -> float | None:
     return None
 
 
-def backoff(attempt: int) -> float:
-    """Seconds to wait before retry number `attempt` (1-based) when the upstream named no wait: full jitter."""
-    return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)))
+def backoff(attempt: int, first: float) -> float:
+    """Seconds to wait before retry number `attempt` (1-based) when the upstream named no wait: up to `first`
+    (RETRY_BACKOFF_SECONDS) before the first, doubling, with full jitter."""
+    return random.uniform(0, min(BACKOFF_CAP_SECONDS, first * 2 ** (attempt - 1)))
 
 
 async def post(url: str, headers: dict[str, str], content: bytes, deadline: Deadline) -> Reply:

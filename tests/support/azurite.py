@@ -23,6 +23,7 @@ import pytest
 
 from bridge.gateway.tables import Table, TableService
 from tests.support.paths import ROOT
+from tests.support.serving import free_port
 
 AZURITE_TABLE = ROOT / "tests" / "azurite" / "node_modules" / ".bin" / "azurite-table"
 ACCOUNT = "devstoreaccount1"
@@ -53,12 +54,6 @@ class Azurite:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _answers(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -70,7 +65,7 @@ def _answers(port: int) -> bool:
 @contextmanager
 def running_azurite(workspace: Path) -> Iterator[Azurite]:
     """Azurite's Table service for the block, run in `workspace` (it holds the log; data stays in memory)."""
-    port = _free_port()
+    port = free_port()
     log_path = workspace / "azurite.log"
     command = [
         str(AZURITE_TABLE),

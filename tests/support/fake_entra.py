@@ -50,8 +50,7 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -65,7 +64,6 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from bridge.gateway.auth.entra import EntraConfig
-from tests.support.fake_azure.runner import serving
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OTHER_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
@@ -178,7 +176,7 @@ class FakeEntra:
 
     @property
     def authority(self) -> str:
-        assert self.url is not None, "serve it with running_fake_entra"
+        assert self.url is not None, "serve it with tests.support.serving.running"
         return self.url
 
     @property
@@ -420,14 +418,3 @@ class FakeEntra:
                 "id_token": id_token,
             }
         )
-
-
-@contextmanager
-def running_fake_entra(entra: FakeEntra) -> Iterator[str]:
-    """Serve `entra` on a free 127.0.0.1 port for the block; yields its authority URL."""
-    with serving(entra.app, "fake-entra") as url:
-        entra.url = url
-        try:
-            yield url
-        finally:
-            entra.url = None

@@ -22,8 +22,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -32,7 +31,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.fake_azure import FakeAzure
-from tests.support.fake_azure.runner import serving
 
 API_VERSION = "2019-08-01"
 TOKEN_PATH = "/msi/token"
@@ -72,7 +70,7 @@ class FakeIdentity:
 
     @property
     def endpoint(self) -> str:
-        assert self.url is not None, "serve it with running_fake_identity"
+        assert self.url is not None, "serve it with tests.support.serving.running"
         return self.url + TOKEN_PATH
 
     def env(self) -> dict[str, str]:
@@ -108,14 +106,3 @@ class FakeIdentity:
                 "client_id": CLIENT_ID,
             }
         )
-
-
-@contextmanager
-def running_fake_identity(identity: FakeIdentity) -> Iterator[str]:
-    """Serve `identity` on a free 127.0.0.1 port for the block; yields its token endpoint URL."""
-    with serving(identity.app, "fake-identity") as url:
-        identity.url = url
-        try:
-            yield identity.endpoint
-        finally:
-            identity.url = None

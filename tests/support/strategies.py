@@ -1,11 +1,25 @@
-"""Hypothesis strategies: valid Anthropic Messages requests, and Azure chat/completions streams."""
+"""Hypothesis strategies: valid Anthropic Messages requests, and Azure chat/completions streams; how many examples."""
 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from hypothesis import strategies as st
+
+DEV_PROFILE = "dev"
+"""The fast loop's profile (HYPOTHESIS_PROFILE=dev, registered in tests/conftest.py): a quarter of the examples."""
+
+
+def examples(count: int) -> int:
+    """How many examples a property test runs: `count`, or a quarter of it (at least 10) in the `dev` profile.
+
+    A test's own `@settings(max_examples=...)` wins over any profile, so the count goes through here; scripts/test
+    and CI never set the profile, so what they run is `count`.
+    """
+    return max(count // 4, 10) if os.environ.get("HYPOTHESIS_PROFILE") == DEV_PROFILE else count
+
 
 NAME = st.from_regex(r"[a-zA-Z0-9_-]{1,64}", fullmatch=True)
 TEXT = st.text(min_size=1, max_size=40)

@@ -2,8 +2,8 @@
 
 `FakeAzure` (the app, its request log and reply script), the `Deployment`
 profile (`like(model)` for a known model), the reply types (chat/completions
-and Responses, faults included), `running_fake_azure` (serve it on a free
-port), `ScriptedModel` (answers from what a request holds, for clients whose
+and Responses, faults included; serve it with `tests.support.serving.running`),
+`ScriptedModel` (answers from what a request holds, for clients whose
 request order is not fixed) and `catalog.ROWS`, the index of the real
 behaviours it reproduces.
 """
@@ -12,7 +12,6 @@ from .deployment import Deployment, like
 from .encrypted import Vault, issue_encrypted, verify_encrypted
 from .replay import MISSING_REASON, load_transcript, recorded_dir, recorded_reply, require_recorded_dir
 from .responses_streams import ResponsesFailure, ResponsesReply, ResponsesText, ResponsesToolCalls, Search
-from .runner import running_fake_azure
 from .scripted_model import Agent, Conversation, ScriptedModel, Served, Step
 from .server import DEFAULT_API_KEY, DEFAULT_DEPLOYMENTS, FakeAzure, RecordedRequest, Responder
 from .streams import Error, Faults, RawSSE, Reply, Text, ToolCalls, sse_data
@@ -48,7 +47,6 @@ __all__ = [
     "recorded_dir",
     "recorded_reply",
     "require_recorded_dir",
-    "running_fake_azure",
     "sse_data",
     "verify_encrypted",
 ]

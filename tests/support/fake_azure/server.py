@@ -131,7 +131,7 @@ class _Scripted:
 
 
 class FakeAzure:
-    """A scripted Azure OpenAI resource; serve `app` (see `runner.running_fake_azure`)."""
+    """A scripted Azure OpenAI resource; serve `app` (see `tests.support.serving.running`)."""
 
     def __init__(
         self,
@@ -153,7 +153,7 @@ class FakeAzure:
         self.issued_reasoning: list[str] = []
         """Ids of the reasoning items the Responses replies carried, in order."""
         self.url: str | None = None
-        """Base URL while served by `running_fake_azure`."""
+        """Base URL while served by `tests.support.serving.running`."""
         self._queue: list[_Scripted] = []
         self._responder: Responder | None = None
         self._lock = threading.Lock()
