@@ -66,19 +66,7 @@ def test_cli_signs_in_with_login_and_its_bearer_works(
     env = login_env(home, tmp_path)
     terminal = Terminal([str(CLI)], cwd=work, env=env)
     try:
-        terminal.wait_for("auto mode on", "for shortcuts", "/effort")
-        terminal.send("/login", pause=1.5)
-        terminal.send(ENTER)
-        terminal.wait_for("Enter to connect")
-        terminal.send(ENTER)
-        terminal.wait_for("Trust gateway 127.0.0.1?")
-        terminal.send(UP)
-        terminal.send(ENTER)
-        terminal.wait_for(f"Signed in to Cloud gateway as {person.username}", timeout=90)
-        terminal.send(UP)
-        terminal.send(ENTER)
-        terminal.wait_for("Connected to Cloud gateway")
-        terminal.send(ENTER)
+        sign_in(terminal, person)
         terminal.wait_for("Login successful")
         credentials = json.loads((home / ".claude" / ".credentials.json").read_text())["enterpriseGateway"]
         assert credentials["url"] == login_bridge.url and credentials["email"] == person.username
@@ -115,7 +103,8 @@ def login_env(home: Path, tmp_path: Path) -> dict[str, str]:
 
 
 def sign_in(terminal: Terminal, person: User) -> None:
-    """/login from the start screen to "Connected to Cloud gateway" (the screens of the test above)."""
+    """/login from the start screen to "Connected to Cloud gateway", Enter pressed (the screens of the module's
+    docstring)."""
     terminal.wait_for(*READY)
     terminal.send("/login", pause=1.5)
     terminal.send(ENTER)
