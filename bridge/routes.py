@@ -18,6 +18,7 @@
     POST        /v1/metrics                 v1/metrics                        gateway_protocol.otlp_metrics
     POST        /v1/logs                    v1/logs                           gateway_protocol.otlp_logs
     POST        /v1/traces                  v1/traces                         gateway_protocol.otlp_traces
+    GET         /v1/usage/export            v1/usage/export                   gateway.export_usage
     GET         /.well-known/oauth-         .well-known/oauth-authorization-  login.oauth_discovery
                 authorization-server        server
     POST        /oauth/device_authorization oauth/device_authorization        login.device_authorization
@@ -100,6 +101,7 @@ ENDPOINTS: tuple[Route, ...] = (
     _route("otlp_metrics", "/v1/metrics", "v1/metrics", ("POST",), gateway_protocol.otlp_metrics),
     _route("otlp_logs", "/v1/logs", "v1/logs", ("POST",), gateway_protocol.otlp_logs),
     _route("otlp_traces", "/v1/traces", "v1/traces", ("POST",), gateway_protocol.otlp_traces),
+    _route("export_usage", "/v1/usage/export", "v1/usage/export", ("GET",), gateway.export_usage),
     _route("oauth_discovery", DISCOVERY_PATH, DISCOVERY_PATH[1:], ("GET",), login.oauth_discovery),
     _route(
         "device_authorization",

@@ -201,6 +201,27 @@ param budgetMonthlyTokens string = ''
 @description('BUDGET_OVERRIDES: budgets per app role or group.')
 param budgetOverrides string = ''
 
+@description('BUDGET_DAILY_USD: US dollars per user per UTC day; empty = no limit.')
+param budgetDailyUsd string = ''
+
+@description('BUDGET_MONTHLY_USD: US dollars per user per calendar month; empty = no limit.')
+param budgetMonthlyUsd string = ''
+
+@description('BUDGET_WARN_PERCENT: the warning threshold of a budget; empty = 80.')
+param budgetWarnPercent string = ''
+
+@description('PRICES: prices per deployment over the kept price table.')
+param prices string = ''
+
+@description('RATE_LIMIT_REQUESTS_PER_MINUTE: requests per user per minute; empty = no limit.')
+param rateLimitRequestsPerMinute string = ''
+
+@description('RATE_LIMIT_TOKENS_PER_MINUTE: tokens per user per minute; empty = no limit.')
+param rateLimitTokensPerMinute string = ''
+
+@description('MODEL_POLICY: model tiers per app role or group; empty = every tier.')
+param modelPolicy string = ''
+
 @description('USAGE_TABLE_ENDPOINT: table service that keeps personal keys and usage counters for every instance.')
 param usageTableEndpoint string
 
@@ -264,6 +285,13 @@ var bridgeSettings = {
   BUDGET_DAILY_TOKENS: budgetDailyTokens
   BUDGET_MONTHLY_TOKENS: budgetMonthlyTokens
   BUDGET_OVERRIDES: budgetOverrides
+  BUDGET_DAILY_USD: budgetDailyUsd
+  BUDGET_MONTHLY_USD: budgetMonthlyUsd
+  BUDGET_WARN_PERCENT: budgetWarnPercent
+  PRICES: prices
+  RATE_LIMIT_REQUESTS_PER_MINUTE: rateLimitRequestsPerMinute
+  RATE_LIMIT_TOKENS_PER_MINUTE: rateLimitTokensPerMinute
+  MODEL_POLICY: modelPolicy
   USAGE_TABLE_ENDPOINT: usageTableEndpoint
   LOGIN_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${loginSigningKeySecretUri})'
   LOGIN_TOKEN_MINUTES: string(loginTokenMinutes)

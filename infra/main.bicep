@@ -219,9 +219,29 @@ param budgetDailyTokens string = ''
 @description('BUDGET_MONTHLY_TOKENS: tokens per user per calendar month, e.g. 40M; empty = no limit.')
 param budgetMonthlyTokens string = ''
 
-@description('BUDGET_OVERRIDES: budgets per app role or group, e.g. role:Bridge.Lead=daily:10M,monthly:200M;group:<object id>=daily:unlimited.')
+@description('BUDGET_OVERRIDES: budgets per app role or group, e.g. role:Bridge.Lead=daily:10M,monthly:200M,daily_usd:50,monthly_usd:800;group:<object id>=daily:unlimited.')
 param budgetOverrides string = ''
 
+@description('BUDGET_DAILY_USD: US dollars per user per UTC day at each deployment\'s price, e.g. 20; empty = no limit.')
+param budgetDailyUsd string = ''
+
+@description('BUDGET_MONTHLY_USD: US dollars per user per calendar month, e.g. 400; empty = no limit.')
+param budgetMonthlyUsd string = ''
+
+@description('BUDGET_WARN_PERCENT: past this percentage of a budget, answers carry x-bridge-budget-warning; empty = 80.')
+param budgetWarnPercent string = ''
+
+@description('PRICES: prices per deployment in USD per million tokens over the kept price table, e.g. gpt-5=model:gpt-5*1.1 for a Data Zone deployment; empty = the table\'s Global prices.')
+param prices string = ''
+
+@description('RATE_LIMIT_REQUESTS_PER_MINUTE: requests per user per minute, every instance together; empty = no limit.')
+param rateLimitRequestsPerMinute string = ''
+
+@description('RATE_LIMIT_TOKENS_PER_MINUTE: tokens per user per minute, e.g. 400k; empty = no limit.')
+param rateLimitTokensPerMinute string = ''
+
+@description('MODEL_POLICY: model tiers per app role or group, e.g. role:Bridge.Lead=opus,sonnet,haiku;default=sonnet,haiku; empty = every tier.')
+param modelPolicy string = ''
 @description('LOGIN_HOST_NAME: the custom domain developers reach the bridge at (bound to the Function App with its own certificate), for Claude Code\'s /login: its redirect URI is registered and LOGIN_BASE_URL set. Empty = the Function App\'s own host name.')
 param loginHostName string = ''
 
@@ -586,6 +606,13 @@ module functionApp 'functionapp.bicep' = {
     budgetDailyTokens: budgetDailyTokens
     budgetMonthlyTokens: budgetMonthlyTokens
     budgetOverrides: budgetOverrides
+    budgetDailyUsd: budgetDailyUsd
+    budgetMonthlyUsd: budgetMonthlyUsd
+    budgetWarnPercent: budgetWarnPercent
+    prices: prices
+    rateLimitRequestsPerMinute: rateLimitRequestsPerMinute
+    rateLimitTokensPerMinute: rateLimitTokensPerMinute
+    modelPolicy: modelPolicy
     usageTableEndpoint: storage.outputs.tableEndpoint
     loginSigningKeySecretUri: keyVault.outputs.loginSigningKeySecretUri
     loginTokenMinutes: loginTokenMinutes

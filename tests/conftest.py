@@ -164,6 +164,18 @@ def bridge(fake_azure: FakeAzure, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.fixture
+def bridge_a(bridges: tuple[RunningBridge, RunningBridge]) -> RunningBridge:
+    """The first of a module's two instances (its own `bridges` fixture starts them)."""
+    return bridges[0]
+
+
+@pytest.fixture
+def bridge_b(bridges: tuple[RunningBridge, RunningBridge]) -> RunningBridge:
+    """The second of a module's two instances."""
+    return bridges[1]
+
+
+@pytest.fixture
 def client(bridge: RunningBridge) -> Iterator[anthropic.Anthropic]:
     with anthropic.Anthropic(base_url=bridge.url, api_key=CLIENT_TOKEN, max_retries=0) as sdk:
         yield sdk

@@ -47,9 +47,15 @@ def test_gateway_bench_runs_and_reports_every_arm(tmp_path: Path) -> None:
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(output.read_text())
-    assert set(report["http"]["ms"]) == {"token", "token-again", "entra", "entra-memory", "entra-table"}
-    assert set(report["http"]["added_p50_ms"]) == {"noise_floor", "token_validation", "budget_check_memory", "budget_check_table"}
-    assert {"verify", "admit_memory", "admit_table", "admit_and_settle_table"} <= set(report["in_process"])
+    assert set(report["http"]["ms"]) == {"token", "token-again", "entra", "entra-memory", "entra-table", "entra-costs"}
+    assert set(report["http"]["added_p50_ms"]) == {
+        "noise_floor",
+        "token_validation",
+        "budget_check_memory",
+        "budget_check_table",
+        "dollars_rates_policy",
+    }
+    assert {"verify", "price", "admit_memory", "admit_table", "admit_and_settle_table"} <= set(report["in_process"])
 
 
 @pytest.mark.skipif(not TRAFFIC.exists(), reason="../shared/claude-code-traffic not present (a user's clone): the bench needs it")

@@ -738,10 +738,10 @@ def test_cli_discovers_the_bridge_models(latest_cli: Cli, bridge: RunningBridge,
 
 @pytest.fixture(scope="module")
 def entra_bridge(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
-    """A bridge that signs callers in with Entra ID, each with a daily budget of one token (none for Bridge.Lead)."""
-    env = bridge_env(
-        fake_azure, **entra.bridge_settings(), BUDGET_DAILY_TOKENS="1", BUDGET_OVERRIDES="role:Bridge.Lead=daily:unlimited"
-    )
+    """A bridge that signs callers in with Entra ID, each with a daily budget of one token (none for Bridge.Lead; a
+    cent a day for Bridge.Frugal)."""
+    overrides = "role:Bridge.Lead=daily:unlimited;role:Bridge.Frugal=daily:unlimited,daily_usd:0.01"
+    env = bridge_env(fake_azure, **entra.bridge_settings(), BUDGET_DAILY_TOKENS="1", BUDGET_OVERRIDES=overrides)
     with running_bridge(env, tmp_path_factory.mktemp("entra-bridge") / "b.log") as served:
         yield served
 
@@ -811,3 +811,65 @@ def test_cli_over_budget_shows_the_bridges_message_at_once(
     assert [line["status"] for line in refused] == [429], f"one request, no retries\n{run.report()}"
     assert len(fake_azure.requests) == calls_before, run.report()
     assert took < CLI_TIMEOUT / 4, f"shown at once (took {took:.1f} s)\n{run.report()}"
+
+
+def test_cli_over_a_dollar_budget_shows_which_budget_and_when_it_resets(
+    cli: Cli, entra_bridge: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure, tmp_path: Path
+) -> None:
+    """A cent a day, spent by one answer (10,000 input tokens of gpt-5 at $1.25 per million): the CLI shows the
+    bridge's message naming the daily dollar budget, what was used of it and when it resets, and does not retry."""
+    frugal = new_user("Bridge.Frugal")
+    token = entra.token(frugal)
+    fake_azure.enqueue(Text("That was the cent.", prompt_tokens=10_000), deployment=MAIN_DEPLOYMENT)
+    spent = httpx.post(
+        entra_bridge.url + "/v1/messages",
+        headers={"x-api-key": token},
+        json={"model": "claude-opus-4-8", "max_tokens": 20, "messages": [{"role": "user", "content": "spend it"}]},
+        timeout=30,
+    )
+    assert spent.status_code == 200 and spent.headers["x-bridge-budget-remaining-usd-day"] == "0.01", spent.headers
+    sign_in_with_helper(tmp_path, token)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    run = run_claude(cli, entra_bridge, fake_azure, tmp_path, workdir, "-p", "say hi", ANTHROPIC_AUTH_TOKEN="")
+
+    shown = run.stdout + run.stderr
+    assert run.returncode != 0, run.report()
+    assert "Daily dollar budget used up: $0.01 of $0.01 today (UTC). It resets at " in shown, run.report()
+    assert " 00:00 UTC" in shown, run.report()
+    assert [line["status"] for line in user_lines(run, frugal)] == [429], f"one request, no retries\n{run.report()}"
+
+
+def test_cli_model_discovery_with_an_api_key_helper_and_the_documented_workaround(
+    latest_cli: Cli, entra_bridge: RunningBridge, entra: FakeEntra, fake_azure: FakeAzure, tmp_path: Path
+) -> None:
+    """anthropics/claude-code#56675 (2.1.129 to at least 2.1.223, #84683): with sign-in only from an apiKeyHelper,
+    Claude Code never asked GET /v1/models.  2.1.332 asks with the helper's token.  The workaround docs/gateway.md
+    gives for the older versions, starting Claude Code with ANTHROPIC_AUTH_TOKEN from the same command as well, must
+    not break 2.1.332: discovery then goes with that token, and the messages still with the helper's (x-api-key, which
+    the bridge reads first), so requests keep working after the token given at start has expired."""
+    helper_user, start_user = new_user("Bridge.Lead"), new_user("Bridge.Lead")
+    sign_in_with_helper(tmp_path, entra.token(helper_user))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    discovery = {"CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1"}
+
+    def who_asked(run: CliRun) -> list[tuple[str, str]]:
+        marker = "bridge.telemetry.request_log "
+        lines = [json.loads(line.partition(marker)[2]) for line in run.bridge_log.splitlines() if marker + "{" in line]
+        return [(line["route"], line["user_id"]) for line in lines if line["route"] in ("models", "messages")]
+
+    fake_azure.enqueue(Text("hi"), deployment=MAIN_DEPLOYMENT)
+    alone = run_claude(
+        latest_cli, entra_bridge, fake_azure, tmp_path, workdir, "-p", "say hi", ANTHROPIC_AUTH_TOKEN="", **discovery
+    )
+    assert alone.returncode == 0 and who_asked(alone) == [("models", helper_user.object_id), ("messages", helper_user.object_id)]
+
+    fake_azure.enqueue(Text("hi"), deployment=MAIN_DEPLOYMENT)
+    start_token = entra.token(start_user)
+    both = run_claude(
+        latest_cli, entra_bridge, fake_azure, tmp_path, workdir, "-p", "say hi", ANTHROPIC_AUTH_TOKEN=start_token, **discovery
+    )
+    assert both.returncode == 0, both.report()
+    assert who_asked(both) == [("models", start_user.object_id), ("messages", helper_user.object_id)], both.report()

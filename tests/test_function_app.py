@@ -50,6 +50,7 @@ def test_every_route_is_a_function_with_the_intended_trigger() -> None:
         "otlp_metrics": ("v1/metrics", ["POST"]),
         "otlp_logs": ("v1/logs", ["POST"]),
         "otlp_traces": ("v1/traces", ["POST"]),
+        "export_usage": ("v1/usage/export", ["GET"]),
         "oauth_discovery": (".well-known/oauth-authorization-server", ["GET"]),
         "device_authorization": ("oauth/device_authorization", ["POST"]),
         "oauth_token": ("oauth/token", ["POST"]),

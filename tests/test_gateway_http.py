@@ -82,16 +82,6 @@ def lone(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pytest.TempP
         yield served
 
 
-@pytest.fixture
-def bridge_a(bridges: tuple[RunningBridge, RunningBridge]) -> RunningBridge:
-    return bridges[0]
-
-
-@pytest.fixture
-def bridge_b(bridges: tuple[RunningBridge, RunningBridge]) -> RunningBridge:
-    return bridges[1]
-
-
 OPENED: list[anthropic.Anthropic | openai.OpenAI] = []
 """The SDK clients this test made: closed when it ends."""
 

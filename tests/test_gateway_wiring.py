@@ -18,9 +18,11 @@ from bridge.gateway.auth.keys import MemoryKeyStore, PersonalKeys
 from bridge.gateway.build import Gateway, build_gateway
 from bridge.gateway.endpoints import KEY_NOTE, create_key, list_keys, revoke_key, usage
 from bridge.gateway.settings import GatewaySettings, load_gateway_settings
-from bridge.gateway.usage.budget import Budget
+from bridge.gateway.usage.budget import Budget, Spending
+from bridge.gateway.usage.ledger import Amount
 from bridge.gateway.usage.limits import BudgetConfig, Override
-from bridge.gateway.usage.store import MemoryUsageStore, Tokens
+from bridge.gateway.usage.report import report
+from bridge.gateway.usage.store import Agent, Counts, MemoryUsageStore
 from bridge.gateway.usage.table_store import TableUsageStore
 from tests.support.azurite import Azurite, requires_azurite
 from tests.support.fake_entra import ALICE, BOB, CLIENT_ID, TENANT, FakeEntra, new_user
@@ -263,15 +265,15 @@ async def test_only_an_administrator_lists_another_persons_keys(served_entra: Fa
 async def test_the_usage_endpoint_counts_keys_as_their_owner(served_entra: FakeEntra, gateway: Gateway) -> None:
     alice = await gateway.authenticator.caller(served_entra.token(ALICE))
     by_key = await gateway.authenticator.caller((await create_key(alice, {}, gateway.keys))["key"])
-    await gateway.budget.record(alice, "gpt-5", 300, 100)
-    await gateway.budget.record(by_key, "gpt-5-mini", 500, 100)
-    report = await usage(by_key, gateway.budget)
-    assert report["today"]["total_tokens"] == 1000 and report["today"]["remaining"] == 0
-    assert set(report["today"]["models"]) == {"gpt-5", "gpt-5-mini"}
+    await gateway.budget.record(Spending(alice, "gpt-5"), Counts(300, 0, 100, 1))
+    await gateway.budget.record(Spending(by_key, "gpt-5-mini"), Counts(500, 0, 100, 1))
+    answer = await usage(by_key, gateway.budget, gateway.keys)
+    assert answer["today"]["total_tokens"] == 1000 and answer["today"]["remaining"] == 0
+    assert set(answer["today"]["models"]) == {"gpt-5", "gpt-5-mini"}
     with pytest.raises(BridgeError) as caught:
-        await gateway.budget.admit(alice, 0, 60)
+        await gateway.budget.admit(alice, Amount(), 60)
     assert caught.value.kind == "rate_limit_error"
-    await gateway.budget.admit(await gateway.authenticator.caller(served_entra.token(BOB)), 0, 60)
+    await gateway.budget.admit(await gateway.authenticator.caller(served_entra.token(BOB)), Amount(), 60)
 
 
 async def test_a_required_role_added_later_applies_to_existing_keys(served_entra: FakeEntra) -> None:
@@ -300,9 +302,9 @@ async def test_two_instances_share_keys_and_budgets_through_the_table(served_ent
         alice = await here.authenticator.caller(served_entra.token(new_user()))
         made = await create_key(alice, {"name": "cursor"}, here.keys)
         by_key = await there.authenticator.caller(made["key"])
-        await there.budget.record(by_key, "gpt-5", 900, 100)
+        await there.budget.record(Spending(by_key, "gpt-5"), Counts(900, 0, 100, 1))
         with pytest.raises(BridgeError) as caught:
-            await here.budget.admit(alice, 0, 60)
+            await here.budget.admit(alice, Amount(), 60)
         assert "1,000 of 1,000 tokens today" in caught.value.message
         await revoke_key(alice, made["id"], here.keys)
         with pytest.raises(BridgeError) as caught:
@@ -333,9 +335,9 @@ class SlowStore(MemoryUsageStore):
         super().__init__()
         self.release = asyncio.Event()
 
-    async def add(self, user_id: str, user_name: str, day: date, model: str, tokens: Tokens) -> None:
+    async def add(self, user_id: str, user_name: str, roles: str, day: date, model: str, agent: Agent, counts: Counts) -> None:
         await self.release.wait()
-        await super().add(user_id, user_name, day, model, tokens)
+        await super().add(user_id, user_name, roles, day, model, agent, counts)
 
 
 async def test_settlements_outlive_the_request_and_count_before_the_rows_are_written() -> None:
@@ -344,21 +346,21 @@ async def test_settlements_outlive_the_request_and_count_before_the_rows_are_wri
     caller = Caller("u1", "someone", "entra")
 
     async def request() -> None:
-        budget.settle_soon(caller, "gpt-5", None, Tokens(12, 3, 1))
+        budget.settle_soon(Spending(caller, "gpt-5"), None, Counts(12, 0, 3, 1))
         await asyncio.sleep(3600)  # the client goes away: this task is cancelled
 
     served = asyncio.ensure_future(request())
     await asyncio.sleep(0)
     served.cancel()
     with pytest.raises(BridgeError) as over:
-        await budget.admit(caller, 0, 60)
+        await budget.admit(caller, Amount(), 60)
     assert over.value.kind == "rate_limit_error" and "15 of 10 tokens today" in over.value.message, "the ledger has it"
-    reporting = asyncio.ensure_future(budget.report(caller))
+    reporting = asyncio.ensure_future(report(budget, caller.user_id, caller.name))
     await asyncio.sleep(0.01)
     assert not reporting.done(), "the usage report waits for the caller's rows still being written"
     store.release.set()
     assert (await reporting)["today"]["total_tokens"] == 15
-    await budget.admit(Caller("u2", "someone else", "entra"), 0, 60)
+    await budget.admit(Caller("u2", "someone else", "entra"), Amount(), 60)
 
 
 def test_the_start_up_text_says_how_clients_sign_in() -> None:

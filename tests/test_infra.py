@@ -1228,6 +1228,13 @@ def test_sign_in_options_are_azd_settings_with_the_shared_token_as_default() -> 
         "budgetDailyTokens": ("BUDGET_DAILY_TOKENS", ""),
         "budgetMonthlyTokens": ("BUDGET_MONTHLY_TOKENS", ""),
         "budgetOverrides": ("BUDGET_OVERRIDES", ""),
+        "budgetDailyUsd": ("BUDGET_DAILY_USD", ""),
+        "budgetMonthlyUsd": ("BUDGET_MONTHLY_USD", ""),
+        "budgetWarnPercent": ("BUDGET_WARN_PERCENT", ""),
+        "prices": ("PRICES", ""),
+        "rateLimitRequestsPerMinute": ("RATE_LIMIT_REQUESTS_PER_MINUTE", ""),
+        "rateLimitTokensPerMinute": ("RATE_LIMIT_TOKENS_PER_MINUTE", ""),
+        "modelPolicy": ("MODEL_POLICY", ""),
     }.items():
         assert given[name]["value"] == f"${{{setting}}}", f"main.parameters.json: {name} comes from {setting}"
         assert param("main.bicep", name)["default"] == default, f"{name} defaults to {default!r}"
@@ -1367,12 +1374,21 @@ def test_gateway_settings_reach_the_app() -> None:
         "BUDGET_DAILY_TOKENS": "budgetDailyTokens",
         "BUDGET_MONTHLY_TOKENS": "budgetMonthlyTokens",
         "BUDGET_OVERRIDES": "budgetOverrides",
+        "BUDGET_DAILY_USD": "budgetDailyUsd",
+        "BUDGET_MONTHLY_USD": "budgetMonthlyUsd",
+        "BUDGET_WARN_PERCENT": "budgetWarnPercent",
+        "PRICES": "prices",
+        "RATE_LIMIT_REQUESTS_PER_MINUTE": "rateLimitRequestsPerMinute",
+        "RATE_LIMIT_TOKENS_PER_MINUTE": "rateLimitTokensPerMinute",
+        "MODEL_POLICY": "modelPolicy",
     }.items():
         assert settings[name] == value, name
     for name, parameter in (("PERSONAL_KEY_DAYS", "personalKeyDays"), ("PERSONAL_KEY_SIGNIN_DAYS", "personalKeySignInDays")):
         assert settings[name] == {"function": {"type": "string", "parameters": {"value_to_convert": parameter}}}
     given = main_params("functionApp")
     for name in ("personalKeyDays", "personalKeySignInDays", "budgetDailyTokens", "budgetMonthlyTokens", "budgetOverrides"):
+        assert given[name] == name
+    for name in ("budgetDailyUsd", "prices", "rateLimitRequestsPerMinute", "modelPolicy"):
         assert given[name] == name
     assert (settings["ENTRA_ADMIN_ROLE"], settings["ENTRA_AUTOMATION_ROLE"]) == ("entraAdminRole", "entraAutomationRole")
     for role, value in (("entraAdminRole", "Bridge.Admin"), ("entraAutomationRole", "Bridge.Automation")):

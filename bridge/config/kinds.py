@@ -197,6 +197,29 @@ def parse_token_count(raw: str) -> int | None:
     return int(match[1]) * _COUNT_SUFFIXES[match[2].lower()]
 
 
+_DOLLARS = re.compile(r"\$?(\d[\d_]*(?:\.\d{1,6})?)")
+MICRO_DOLLARS = 1_000_000
+
+
+def parse_dollars(raw: str) -> int | None:
+    """`20`, `$20`, `12.50`, `0.10` → micro-dollars (whole millionths of a dollar); `unlimited` → None (no limit)."""
+    text = raw.strip()
+    if text.lower() == UNLIMITED:
+        return None
+    match = _DOLLARS.fullmatch(text)
+    if match is None:
+        raise ValueError(f"must be an amount of US dollars (such as 20 or 12.50), or {UNLIMITED!r}, got {raw!r}")
+    whole, _, cents = match[1].replace("_", "").partition(".")
+    return int(whole) * MICRO_DOLLARS + int(cents.ljust(6, "0") or 0)
+
+
+def _percent(raw: str) -> int:
+    value = _whole(raw)
+    if value > 100:
+        raise ValueError(f"must be a percentage from 1 to 100, got {raw!r}")
+    return value
+
+
 TEXT: Kind[str] = Kind(_text)
 POSITIVE: Kind[float] = Kind(_positive)
 WHOLE: Kind[int] = Kind(_whole)
@@ -210,4 +233,6 @@ HTTPS_URL: Kind[str] = Kind(_https_url)
 CLIENT_AUTH_MODE: Kind[ClientAuth] = Kind(_one_of(CLIENT_AUTH_CHOICES))
 GUID: Kind[str] = Kind(_guid)
 TOKEN_COUNT: Kind[int | None] = Kind(parse_token_count)
+DOLLARS: Kind[int | None] = Kind(parse_dollars)
+PERCENT: Kind[int] = Kind(_percent)
 ORIGINS: Kind[frozenset[str]] = Kind(_origins)

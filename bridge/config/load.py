@@ -40,7 +40,6 @@ from bridge.config.table import (
     TIER_SETTINGS,
     TOP_PS,
     Setting,
-    _clean,
 )
 from bridge.model import Api
 
@@ -180,7 +179,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     openai_url = OPENAI_BASE_URL.value(env, problems)
     if openai_url is not None:
         upstreams.append(UpstreamSetting(OPENAI_BASE_URL.name, openai_url, "openai", OPENAI_API_KEY.value(env, problems)))
-    if not upstreams and not (_clean(env, ENDPOINT.name) or _clean(env, OPENAI_BASE_URL.name)):
+    if not upstreams and not (ENDPOINT.raw(env) or OPENAI_BASE_URL.raw(env)):
         problems.append(
             f"{ENDPOINT.name} is not set: set it to your resource's endpoint, e.g. {ENDPOINT.example} "
             f"(or set {OPENAI_BASE_URL.name} for an OpenAI-compatible server)"

@@ -16,12 +16,14 @@ from bridge.config.kinds import (
     API,
     AZURE_URL,
     CLIENT_AUTH_MODE,
+    DOLLARS,
     GUID,
     HEADER_VALUE,
     HTTPS_URL,
     NUMBER,
     OPENAI_URL,
     ORIGINS,
+    PERCENT,
     POSITIVE,
     TEXT,
     TOKEN_COUNT,
@@ -97,10 +99,15 @@ class Setting(Generic[T]):
         """The name of one member of a family: `*_TOP_P`.member("BIG_MODEL") is BIG_MODEL_TOP_P."""
         return self.name.replace("*", part)
 
+    def raw(self, env: Mapping[str, str], name: str = "") -> str | None:
+        """The text set for this setting (or the family member `name`), stripped; None when unset or a placeholder."""
+        name = name or self.name
+        return _clean(env, name) or (_clean(env, self.alias) if self.alias and name == self.name else None)
+
     def value(self, env: Mapping[str, str], problems: list[str], name: str = "") -> T | None:
         """The parsed value of this setting (or of the family member `name`); None when unset or malformed."""
         name = name or self.name
-        raw = _clean(env, name) or (_clean(env, self.alias) if self.alias and name == self.name else None)
+        raw = self.raw(env, name)
         if raw is None:
             return None
         if unresolved(raw):
@@ -356,7 +363,9 @@ ENTRA_AUTOMATION_ROLE = Setting(
 ENTRA_ADMIN_ROLE = Setting(
     "ENTRA_ADMIN_ROLE",
     TEXT,
-    "The app role of the people who may list and revoke anyone's personal keys (GET /v1/keys?user=..., DELETE /v1/keys/{id})",
+    "The app role of the people who may list and revoke anyone's personal keys (GET /v1/keys?user=..., "
+    "DELETE /v1/keys/{id}), read anyone's usage (GET /v1/usage?user=...) and export a month of everyone's for "
+    "chargeback (GET /v1/usage/export?month=YYYY-MM)",
     "Bridge.Admin",
     unset="nobody",
     in_azure_note="`Bridge.Admin` with CLIENT_AUTH=entra",
@@ -382,9 +391,9 @@ BUDGET_MONTHLY_TOKENS = Setting(
 BUDGET_OVERRIDES = Setting(
     "BUDGET_OVERRIDES",
     TEXT,
-    "Budgets per app role or group, the most generous match wins: role:<app role>=daily:<n>,monthly:<n>; "
-    "group:<group object id>=daily:unlimited (entries separated by ;)",
-    "role:Bridge.Lead=daily:10M,monthly:200M",
+    "Budgets per app role or group, the most generous match wins: role:<app role>=daily:<n>,monthly:<n> (tokens), "
+    "daily_usd:<usd>,monthly_usd:<usd> (dollars); group:<group object id>=daily:unlimited (entries separated by ;)",
+    "role:Bridge.Lead=daily:10M,monthly:200M,daily_usd:50,monthly_usd:800",
     unset="everyone has the daily and monthly budgets",
 )
 USAGE_TABLE_ENDPOINT = Setting(
@@ -404,6 +413,53 @@ USAGE_CONNECTION_STRING = Setting(
     secret=True,
     deployed=False,
     unset="USAGE_TABLE_ENDPOINT decides",
+)
+BUDGET_DAILY_USD = Setting(
+    "BUDGET_DAILY_USD",
+    DOLLARS,
+    "US dollars each user may spend per UTC day, at each deployment's price (PRICES)",
+    "20",
+    unset="no limit",
+)
+BUDGET_MONTHLY_USD = Setting(
+    "BUDGET_MONTHLY_USD", DOLLARS, "US dollars each user may spend per calendar month (UTC)", "400", unset="no limit"
+)
+BUDGET_WARN_PERCENT = Setting(
+    "BUDGET_WARN_PERCENT",
+    PERCENT,
+    "Past this percentage of a budget, answers carry x-bridge-budget-warning and the log says so once per person and period",
+    default="80",
+)
+PRICES = Setting(
+    "PRICES",
+    TEXT,
+    "Prices per deployment in USD per million tokens, over the kept price table (genai-prices, Azure Global prices): "
+    "<deployment>=input:<usd>,cached:<usd>,output:<usd>, or <deployment>=model:<model>[*<factor>] for a deployment "
+    "named otherwise or a Data Zone uplift (*1.1), or <deployment>=free (entries separated by ;)",
+    "gpt-5=model:gpt-5*1.1;my-ft=input:3,output:12",
+    unset="the table's price of the model each deployment is named after",
+)
+RATE_LIMIT_REQUESTS_PER_MINUTE = Setting(
+    "RATE_LIMIT_REQUESTS_PER_MINUTE",
+    WHOLE,
+    "Requests each user may make per minute, every instance together (429 with retry-after)",
+    "60",
+    unset="no limit",
+)
+RATE_LIMIT_TOKENS_PER_MINUTE = Setting(
+    "RATE_LIMIT_TOKENS_PER_MINUTE",
+    TOKEN_COUNT,
+    "Tokens (input, cached included, plus output) each user may use per minute, every instance together",
+    "400k",
+    unset="no limit",
+)
+MODEL_POLICY = Setting(
+    "MODEL_POLICY",
+    TEXT,
+    "Model tiers (opus, sonnet, haiku) per app role or group: role:<app role>=opus,sonnet,haiku;default=sonnet,haiku. "
+    "A request for another tier is served by the most capable one the person may use",
+    "role:Bridge.Lead=opus,sonnet,haiku;default=sonnet,haiku",
+    unset="every tier for everyone",
 )
 ENTRA_CLIENT_SECRET = Setting(
     "ENTRA_CLIENT_SECRET",
@@ -474,6 +530,13 @@ GATEWAY_SETTINGS = (
     BUDGET_OVERRIDES,
     USAGE_TABLE_ENDPOINT,
     USAGE_CONNECTION_STRING,
+    BUDGET_DAILY_USD,
+    BUDGET_MONTHLY_USD,
+    BUDGET_WARN_PERCENT,
+    PRICES,
+    RATE_LIMIT_REQUESTS_PER_MINUTE,
+    RATE_LIMIT_TOKENS_PER_MINUTE,
+    MODEL_POLICY,
     ENTRA_CLIENT_SECRET,
     LOGIN_SIGNING_KEY,
     LOGIN_SIGNING_KEY_PREVIOUS,

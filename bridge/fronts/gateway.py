@@ -1,10 +1,11 @@
 """The HTTP handlers of the gateway's own routes (personal keys and usage; `bridge.routes` lists them), answered
 by the bridge itself: what each answers and who may call it is `bridge.gateway.endpoints`.
 
-They sign in like every route (`handler.answer`).  Errors take the Anthropic
+They sign in like every route (`handler.answer`; the CSV export `handler.respond`).  Errors take the Anthropic
 shape when the client sends `anthropic-version` (the Anthropic SDKs and Claude
 Code always do), else the OpenAI shape (the OpenAI SDKs, Cursor, curl).
-`list_keys` passes the `user` query parameter on (an administrator's listing).
+`list_keys` and `usage` pass the `user` query parameter on (an administrator's
+reading), `export_usage` the `month` one.
 The key id of a DELETE is read from the last path segment: the Functions host
 and Starlette name route parameters differently.  (No `from __future__ import
 annotations`: the Functions worker reads the handlers' real parameter types.)
@@ -18,7 +19,7 @@ from starlette.responses import Response
 from bridge.fronts.anthropic.routes import FRONT as ANTHROPIC
 from bridge.fronts.openai.routes import FRONT as OPENAI
 from bridge.gateway import endpoints
-from bridge.serving.handler import Front, Served, answer
+from bridge.serving.handler import Front, Served, answer, respond
 from bridge.serving.inbound import read_json, speaks_anthropic
 
 
@@ -51,6 +52,19 @@ async def revoke_key(req: HttpRequest) -> Response:
 
 async def usage(req: HttpRequest) -> Response:
     async def report(served: Served) -> dict[str, Any]:
-        return await endpoints.usage(served.caller, served.bridge.gateway.budget)
+        gateway = served.bridge.gateway
+        return await endpoints.usage(served.caller, gateway.budget, gateway.keys, req.query_params.get("user") or None)
 
     return await answer(req, front_of(req), "usage", report)
+
+
+async def export_usage(req: HttpRequest) -> Response:
+    async def export(served: Served) -> Response:
+        gateway = served.bridge.gateway
+        month = req.query_params.get("month")
+        text = await endpoints.export_usage(served.caller, gateway.budget, gateway.keys, month)
+        disposition = f'attachment; filename="bridge-usage-{month}.csv"'
+        headers = {**served.ids, "content-disposition": disposition, "cache-control": "no-store"}
+        return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+
+    return await respond(req, front_of(req), "export_usage", export)

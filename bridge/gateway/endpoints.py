@@ -1,16 +1,19 @@
 """What the gateway's own endpoints answer, as plain functions of the caller and the parsed body (their routes:
 `bridge.routes`; their HTTP handlers: `bridge.fronts.gateway`).
 
-    function    answer (JSON)                                          who may call
-    ----------  -----------------------------------------------------  ------------------------------------------
-    create_key  201: the key's listing fields plus "key", shown once   a person signed in with Entra
-    list_keys   200: {"data": [listing fields, ...]}, never a secret   a person signed in with Entra
-                with `user` U: U's keys, each with its "owner"         ENTRA_ADMIN_ROLE (U: object id or user
-                                                                       principal name)
-    revoke_key  200: {"id": ..., "revoked": true}, at once everywhere  its owner signed in with Entra, or
-                                                                       ENTRA_ADMIN_ROLE
-    usage       200: today and this month, per model, and the budget   anyone who may call the bridge
-                left
+    function      answer (JSON)                                          who may call
+    ------------  -----------------------------------------------------  ------------------------------------------
+    create_key    201: the key's listing fields plus "key", shown once   a person signed in with Entra
+    list_keys     200: {"data": [listing fields, ...]}, never a secret   a person signed in with Entra
+                  with `user` U: U's keys, each with its "owner"         ENTRA_ADMIN_ROLE (U: object id or user
+                                                                         principal name)
+    revoke_key    200: {"id": ..., "revoked": true}, at once everywhere  its owner signed in with Entra, or
+                                                                         ENTRA_ADMIN_ROLE
+    usage         200: today and this month: tokens, cost, per           anyone who may call the bridge
+                  deployment and agent, budgets (`usage.report`)
+                  with `user` U: U's usage (404: none recorded)          ENTRA_ADMIN_ROLE (U: object id or user
+                                                                         principal name)
+    export_usage  200 text/csv: everyone's usage of a month (YYYY-MM)    ENTRA_ADMIN_ROLE
 
 create_key takes an optional JSON object: {"name": "cursor on my laptop", "expires_in_days": 30}.
 Every refusal is a `BridgeError` the route renders in the client's error shape.
@@ -18,6 +21,8 @@ Every refusal is a `BridgeError` the route renders in the client's error shape.
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Any
 
 from bridge.errors import BridgeError, invalid_request
@@ -25,6 +30,9 @@ from bridge.gateway.auth.caller import Caller
 from bridge.gateway.auth.keys import PersonalKeys
 from bridge.gateway.clock import utc_now
 from bridge.gateway.usage.budget import Budget
+from bridge.gateway.usage.report import chargeback_csv, report
+
+MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
 KEY_NOTE = "Store this key now: the bridge keeps only its hash and will never show it again."
 
@@ -70,9 +78,7 @@ async def list_keys(caller: Caller, keys: PersonalKeys, user: str | None = None)
     _require_entra(caller)
     if user is None or user == caller.user_id:
         return {"data": [record.public() for record in await keys.owned(caller)]}
-    if not keys.administers(caller):
-        role = f"the app role {keys.admin_role!r} (ENTRA_ADMIN_ROLE)" if keys.admin_role else "ENTRA_ADMIN_ROLE, which is not set"
-        raise BridgeError("permission_error", f"Listing another person's personal keys needs {role}")
+    _require_admin(caller, keys, "Listing another person's personal keys")
     records = await keys.of(user)
     return {"data": [{**r.public(), "owner": {"id": r.owner.user_id, "name": r.owner.name}} for r in records]}
 
@@ -83,5 +89,35 @@ async def revoke_key(caller: Caller, key_id: str, keys: PersonalKeys) -> dict[st
     return {"id": key_id, "revoked": True}
 
 
-async def usage(caller: Caller, budget: Budget) -> dict[str, Any]:
-    return await budget.report(caller)
+def _require_admin(caller: Caller, keys: PersonalKeys, what: str) -> None:
+    if keys.administers(caller):
+        return
+    role = f"the app role {keys.admin_role!r} (ENTRA_ADMIN_ROLE)" if keys.admin_role else "ENTRA_ADMIN_ROLE, which is not set"
+    raise BridgeError("permission_error", f"{what} needs {role}, held by a person signed in with Microsoft Entra ID")
+
+
+async def usage(caller: Caller, budget: Budget, keys: PersonalKeys, user: str | None = None) -> dict[str, Any]:
+    """The caller's usage; with `user`, that person's (an administrator's reading)."""
+    if user is None or user in (caller.user_id, caller.name):
+        return await report(budget, caller.user_id, caller.name, budget.limits(caller))
+    _require_admin(caller, keys, "Reading another person's usage")
+    found = await budget.store.find_user(user.strip())
+    if found is None:
+        raise BridgeError("not_found_error", f"No usage is recorded for {user[:200]!r} (an object id or user principal name)")
+    return await report(budget, *found)
+
+
+def export_month(month: str | None) -> date:
+    """The first day of `month` (YYYY-MM), or a 400 that says how to write it."""
+    match = MONTH.fullmatch(month or "")
+    if match is None:
+        raise invalid_request(f"month must be a month as YYYY-MM, e.g. {utc_now():%Y-%m}; got {(month or '')[:40]!r}")
+    return date(int(match[1]), int(match[2]), 1)
+
+
+async def export_usage(caller: Caller, budget: Budget, keys: PersonalKeys, month: str | None) -> str:
+    """Everyone's usage of `month` as CSV, for chargeback (ENTRA_ADMIN_ROLE)."""
+    _require_admin(caller, keys, "Exporting everyone's usage")
+    first = export_month(month)
+    await budget.settle()
+    return chargeback_csv(first, await budget.store.everyone(first))

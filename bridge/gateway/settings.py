@@ -1,4 +1,5 @@
-"""The gateway's settings (sign-in, personal keys, budgets, where counters live, managed settings) as one parsed snapshot.
+"""The gateway's settings (sign-in, personal keys, budgets, prices, rate limits, model policy, where counters live,
+managed settings) as one parsed snapshot.
 
 The rows are `bridge.config.table.GATEWAY_SETTINGS` (part of the one `SETTINGS`
 table); `load_gateway_settings` reads them from an environment like
@@ -17,8 +18,11 @@ from dataclasses import dataclass, field
 
 from bridge.config.table import (
     BUDGET_DAILY_TOKENS,
+    BUDGET_DAILY_USD,
     BUDGET_MONTHLY_TOKENS,
+    BUDGET_MONTHLY_USD,
     BUDGET_OVERRIDES,
+    BUDGET_WARN_PERCENT,
     CLIENT_AUTH,
     ENTRA_ADMIN_ROLE,
     ENTRA_AUTHORITY,
@@ -32,8 +36,12 @@ from bridge.config.table import (
     LOGIN_SIGNING_KEY_PREVIOUS,
     LOGIN_TOKEN_MINUTES,
     MANAGED_SETTINGS,
+    MODEL_POLICY,
     PERSONAL_KEY_DAYS,
     PERSONAL_KEY_SIGNIN_DAYS,
+    PRICES,
+    RATE_LIMIT_REQUESTS_PER_MINUTE,
+    RATE_LIMIT_TOKENS_PER_MINUTE,
     USAGE_CONNECTION_STRING,
     USAGE_TABLE_ENDPOINT,
     Setting,
@@ -41,6 +49,8 @@ from bridge.config.table import (
 from bridge.gateway.auth.entra import EntraConfig
 from bridge.gateway.login.tokens import MIN_KEY_CHARS
 from bridge.gateway.managed_settings import NO_MANAGED_SETTINGS, ManagedSettings, parse_managed_settings
+from bridge.gateway.policy import ModelPolicy, parse_policy
+from bridge.gateway.pricing.rules import PriceRule, parse_prices
 from bridge.gateway.usage.limits import BudgetConfig, parse_overrides
 from bridge.model import ClientAuth
 
@@ -68,6 +78,9 @@ class GatewaySettings:
     admin_role: str | None = None
     """ENTRA_ADMIN_ROLE: the app role of those who may list and revoke anyone's personal keys."""
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    prices: Mapping[str, PriceRule] = field(default_factory=dict)
+    """PRICES, by deployment (the table prices the others)."""
+    policy: ModelPolicy = field(default_factory=ModelPolicy)
     table_endpoint: str | None = None
     connection_string: str | None = None
     login: LoginSettings = field(default_factory=LoginSettings)
@@ -140,7 +153,19 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         lockout = "its sign-in cannot work: " + "; ".join(problems)
     overrides, override_problems = parse_overrides(BUDGET_OVERRIDES.value(env, problems) or "", BUDGET_OVERRIDES.name)
     problems += override_problems
-    budget = BudgetConfig(BUDGET_DAILY_TOKENS.value(env, problems), BUDGET_MONTHLY_TOKENS.value(env, problems), overrides)
+    budget = BudgetConfig(
+        BUDGET_DAILY_TOKENS.value(env, problems),
+        BUDGET_MONTHLY_TOKENS.value(env, problems),
+        overrides,
+        BUDGET_DAILY_USD.value(env, problems),
+        BUDGET_MONTHLY_USD.value(env, problems),
+        RATE_LIMIT_REQUESTS_PER_MINUTE.value(env, problems),
+        RATE_LIMIT_TOKENS_PER_MINUTE.value(env, problems),
+        BUDGET_WARN_PERCENT.value_or_default(env, problems),
+    )
+    prices, price_problems = parse_prices(PRICES.value(env, problems) or "", PRICES.name)
+    policy, policy_problems = parse_policy(MODEL_POLICY.value(env, problems) or "", MODEL_POLICY.name)
+    problems += price_problems + policy_problems
     endpoint = USAGE_TABLE_ENDPOINT.value(env, problems)
     connection_string = USAGE_CONNECTION_STRING.value(env, problems)
     if endpoint is not None and connection_string is not None:
@@ -161,6 +186,8 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         key_sign_in_days=PERSONAL_KEY_SIGNIN_DAYS.value_or_default(env, problems),
         admin_role=ENTRA_ADMIN_ROLE.value(env, problems),
         budget=budget,
+        prices=prices,
+        policy=policy,
         table_endpoint=endpoint,
         connection_string=connection_string,
         login=login,

@@ -1,12 +1,15 @@
 """Serving a client call, for every front: one handler from the request to the stream or the completion.
 
     request in → who calls (the gateway's `Authenticator`: shared token, Entra ID token or personal key)
-    → JSON body → the front's `parse` → `Bridge.route` → the caller's budget (`Served.admit`: the
-      request's allowance held, or 429) → `Bridge.start`
+    → JSON body → the front's `parse` → the caller's model policy (`Served.within_policy`: a tier they may
+      not use becomes the most capable they may) → `Bridge.route` → the caller's budgets and rate limits
+      (`Served.admit`: the request's allowance held, in tokens and dollars at the deployment's price, or 429)
+      → `Bridge.start`
     → stream (`outbound.stream_body`, the front's renderer) or gather (`outbound.gather`,
-      the front's body) → out → the hold settled with what was used (`Charge.end`: Azure's usage,
-      else an estimate; in the background, so the client's last byte never waits for the usage
-      table), however the request ends: finished, cut, abandoned or failed
+      the front's body) → out, with the caller's standing in `x-bridge-budget-*` headers → the hold
+      settled with what was used and what it cost (`Charge.end`: Azure's usage, else an estimate; in
+      the background, so the client's last byte never waits for the usage table), however the request
+      ends: finished, cut, abandoned or failed
 
 with one JSON log line per request (naming the caller), the front's error
 shape for failures before the first byte, and never a stack trace.  Every
@@ -28,15 +31,19 @@ from urllib.parse import quote
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response, StreamingResponse
 
-from bridge.errors import NO_RETRY, BridgeError
+from bridge.errors import NO_RETRY, BridgeError, misconfigured
 from bridge.gateway.auth.caller import Caller
-from bridge.gateway.usage.charge import allowance, estimated, reported
-from bridge.gateway.usage.ledger import Hold
-from bridge.gateway.usage.store import Tokens
+from bridge.gateway.pricing.book import Unresolved
+from bridge.gateway.pricing.price import usd
+from bridge.gateway.usage.budget import Admission, Spending
+from bridge.gateway.usage.charge import allowance, estimated, reported, reported_later
+from bridge.gateway.usage.notices import budget_headers
+from bridge.gateway.usage.store import NOTHING, Agent
 from bridge.model import Completion, Request
-from bridge.serving.inbound import cache_key_of, new_request_id, presented_token, read_json
+from bridge.serving.inbound import agent_of, cache_key_of, new_request_id, presented_token, read_json
 from bridge.serving.outbound import Starting, StreamRenderer, gather, json_response, start_within, stream_body
 from bridge.serving.process import Bridge, Routed, current_bridge
+from bridge.serving.tiers import within
 from bridge.telemetry.request_log import RequestLog
 from bridge.upstreams.stream import UpstreamStream
 from bridge.upstreams.token_count import count_input_tokens
@@ -67,6 +74,11 @@ class Call(Protocol):
         for every other call."""
         ...
 
+    def served_as(self, family: str, deployment: str) -> Call:
+        """This call answered as the tier `family` (the model policy chose it) that `deployment` serves: the answers
+        name what served, in the front's way."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Front:
@@ -86,16 +98,40 @@ class Served:
     record: RequestLog
     ids: dict[str, str]
 
-    async def admit(self, routed: Routed, body_bytes: int | None) -> Charge:
-        """Hold the request's allowance of the caller's budget (429 when it is used up); its input is counted
-        only when a limit applies to the caller (on the loop when the body was small: `body_bytes`)."""
-        budget = self.bridge.gateway.budget
-        if budget.limits(self.caller) == (None, None):
-            return Charge(self, routed, None, None)
+    def within_policy(self, request: Request) -> tuple[Request, str | None]:
+        """`request` as the caller's model policy lets it be served, and the tier it was moved to (None: as asked)."""
+        tiers = self.bridge.gateway_settings.policy.tiers(self.caller)
+        if tiers is None:
+            return request, None
+        moved, family = within(request, tiers, self.bridge.settings)
+        if moved is None:
+            raise BridgeError("permission_error", "MODEL_POLICY lets you use no model tier: ask your administrator")
+        self.record.policy_tier = family
+        return moved, family
+
+    async def admit(self, routed: Routed, body_bytes: int | None, agent: Agent) -> Charge:
+        """Hold the request's allowance of the caller's budgets and count it against their rate limits (429 when
+        one is reached); its input is counted only when a limit applies to the caller (on the loop when the body
+        was small: `body_bytes`), its price looked up only when a dollar budget needs it now."""
+        gateway = self.bridge.gateway
+        self.bridge.warm_prices()
+        deployment = routed.target.deployment
+        spending = Spending(self.caller, deployment, agent)
+        limits = gateway.budget.limits(self.caller)
+        if not limits.any:
+            self.bridge.prices.resolve_soon(deployment)
+            return Charge(self, routed, spending, None, None)
+        price = await self.bridge.prices.price(deployment)
+        if price is None and limits.in_dollars:
+            raise misconfigured(
+                f"The deployment {deployment!r} has no price, so your budget in dollars cannot be kept: ask your "
+                "administrator to price it in PRICES (GET /health names what is missing)"
+            )
         small = body_bytes is not None and body_bytes < COUNT_ON_LOOP_BYTES
         input_tokens = await count_input_tokens(routed.request, routed.api, on_loop=small)
-        held = allowance(input_tokens, routed.request.max_tokens)
-        return Charge(self, routed, await budget.admit(self.caller, held, self.bridge.settings.request_timeout), input_tokens)
+        held = allowance(input_tokens, routed.request.max_tokens, price)
+        admission = await gateway.budget.admit(self.caller, held, self.bridge.settings.request_timeout, input_tokens)
+        return Charge(self, routed, spending, admission, input_tokens)
 
 
 def _declared_length(req: HttpRequest) -> int | None:
@@ -111,32 +147,46 @@ def _opened(starting: Starting | None) -> UpstreamStream | None:
 
 @dataclass(frozen=True, slots=True)
 class Charge:
-    """A generation request's account with its caller's budget: what it holds, and what it is charged at the end."""
+    """A generation request's account with its caller's budgets: what it holds, and what it is charged at the end."""
 
     served: Served
     routed: Routed
-    hold: Hold | None
+    spending: Spending
+    admission: Admission | None
     input_tokens: int | None
     """Counted at admission (when a limit applies), so an estimate need not count it again."""
 
+    def headers(self) -> dict[str, str]:
+        """The caller's standing, for the answer (none when no budget applies)."""
+        return budget_headers(self.admission.standing) if self.admission is not None else {}
+
     def end(self, starting: Starting | None) -> None:
-        """Settle in the background, however the request ended: Azure's usage when it came; else an estimate (a
-        stream cut, a call abandoned, Azure's answer broken off); nothing when the exchange failed (the upstream
-        refused it, or it never reached the upstream)."""
-        served, routed = self.served, self.routed
-        budget, model = served.bridge.gateway.budget, routed.target.deployment
+        """Settle in the background, however the request ended: Azure's usage when it came, priced; else an
+        estimate (a stream cut, a call abandoned, Azure's answer broken off); nothing when the exchange failed
+        (the upstream refused it, or it never reached the upstream).  The cost goes on the request's log record
+        when the price is known by then."""
+        served, routed, spending = self.served, self.routed, self.spending
+        budget, prices = served.bridge.gateway.budget, served.bridge.prices
         stream = _opened(starting)
         if stream is None and (starting is None or (starting.done() and not starting.cancelled())):
-            if self.hold is not None:
-                budget.settle_soon(served.caller, model, self.hold, Tokens())
+            if self.admission is not None:
+                budget.settle_soon(spending, self.admission, NOTHING)
             return
         received = stream.received if stream is not None else None
+        price = prices.known(spending.deployment)
         if received is not None and received.usage is not None:
             served.record.usage = received.usage
-            budget.settle_soon(served.caller, model, self.hold, reported(received.usage))
+            if isinstance(price, Unresolved):
+                budget.settle_soon(spending, self.admission, reported_later(received.usage, prices.price(spending.deployment)))
+                return
+            counts, cost = reported(received.usage, price)
+            if cost is not None:
+                served.record.cost_usd, served.record.cost_parts_usd = usd(cost.total), cost.parts_usd()
+            budget.settle_soon(spending, self.admission, counts)
             return
         served.record.usage_estimated = True
-        budget.settle_soon(served.caller, model, self.hold, estimated(routed.request, routed.api, received, self.input_tokens))
+        estimate = estimated(routed.request, routed.api, received, prices.price(spending.deployment), self.input_tokens)
+        budget.settle_soon(spending, self.admission, estimate)
 
 
 Handling = Callable[[Served], Awaitable[Response]]
@@ -193,9 +243,14 @@ async def serve(req: HttpRequest, front: Front, route: str) -> Response:
         local = call.answered_here()
         if local is not None:
             return json_response(call.body(local), headers=ids)
+        request, family = served.within_policy(request)
         routed = await bridge.route(request)
-        charge = await served.admit(routed, _declared_length(req))
-        headers = {**ids, **served_by(routed)}
+        if family is not None:
+            call = call.served_as(family, routed.target.deployment)
+        agent = agent_of(req.headers)
+        record.agent = agent
+        charge = await served.admit(routed, _declared_length(req), agent)
+        headers = {**ids, **served_by(routed), **charge.headers()}
         deadline = bridge.stream_deadline() if request.stream else bridge.deadline()
         starting: Starting | None = None
         try:
@@ -235,17 +290,18 @@ async def _logged(
         record.emit(200)
 
 
-async def respond(req: HttpRequest, front: Front, route: str, handling: Handling) -> Response:
-    """The handler of a route the bridge answers itself with a response of its own making (its status and headers)."""
-    return await _handle(req, front, route, handling)
-
-
 async def answer(
     req: HttpRequest, front: Front, route: str, compute: Callable[[Served], Awaitable[dict[str, Any]]], status: int = 200
 ) -> Response:
-    """The handler of a route the bridge answers itself (no upstream call), for any front."""
+    """The handler of a route the bridge answers itself (no upstream call) in JSON, for any front."""
 
     async def respond(served: Served) -> Response:
         return json_response(await compute(served), status, headers=served.ids)
 
     return await _handle(req, front, route, respond)
+
+
+async def respond(req: HttpRequest, front: Front, route: str, handling: Handling) -> Response:
+    """The handler of a route the bridge answers itself with a response of its own making (its status, headers
+    and body: CSV, a 304), for any front."""
+    return await _handle(req, front, route, handling)

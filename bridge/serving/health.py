@@ -31,6 +31,7 @@ def _details(picture: Picture) -> dict[str, object]:
             for name, tier in picture.tiers.items()
             if tier.setting == name
         },
+        "prices": {deployment: price.describe() if price is not None else None for deployment, price in picture.prices.items()},
     }
 
 
@@ -38,27 +39,34 @@ async def health(req: HttpRequest) -> Response:
     """200 when configured; 503 listing each configuration problem by setting name, the gateway's too
     ("refusing" when the bridge serves nothing until one is fixed: `Bridge.lockout`).
 
-    Upstream hosts and deployment names are shown only to a caller the bridge lets in (the client
+    Upstream hosts, deployment names and their prices (USD per million input, cached and output
+    tokens, and where each comes from) are shown only to a caller the bridge lets in (the client
     token, an Entra ID token or a personal key; anyone when the bridge requires nothing): the
     Function URL is public.
     """
     bridge = current_bridge()
+    await bridge.check_prices()
     picture = bridge.describe()
+    try:
+        await bridge.gateway.authenticator.caller(presented_token(req))
+        refused = None
+    except BridgeError as error:
+        refused = error
+    problems = picture.all_problems(detailed=refused is None)
     body: dict[str, object] = {
-        "status": "refusing" if picture.lockout else "misconfigured" if picture.problems else "ok",
+        "status": "refusing" if picture.lockout else "misconfigured" if problems else "ok",
         "service": SERVICE,
-        "problems": list(picture.problems),
+        "problems": list(problems),
         "client_auth": picture.client_auth,
         "client_token_required": picture.client_token_required,
     }
-    try:
-        await bridge.gateway.authenticator.caller(presented_token(req))
+    if refused is None:
         body.update(_details(picture))
         body["usage_store"] = "table" if bridge.gateway.shared else "memory"
-    except BridgeError as error:
+    else:
         body["details"] = (
-            f"the credential presented is refused: {error.message}"
+            f"the credential presented is refused: {refused.message}"
             if presented_token(req) is not None
             else f"{SIGN_IN[picture.client_auth]} (x-api-key or Authorization: Bearer) to see upstreams and tiers"
         )
-    return JSONResponse(body, status_code=503 if picture.problems else 200)
+    return JSONResponse(body, status_code=503 if problems else 200)

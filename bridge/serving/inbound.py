@@ -10,6 +10,8 @@ The prompt cache key comes from Claude Code's headers when it sends them:
 `X-Claude-Code-Session-Id`, and for a subagent also `X-Claude-Code-Agent-Id`
 (a subagent has its own system prompt and tools, so it needs its own cached
 prefix, stable for the agent's life, rather than evicting the main agent's).
+The same header tells the usage report a subagent's requests from the main
+conversation's (`agent_of`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from starlette.requests import Request as HttpRequest
 
 from bridge import sse
 from bridge.errors import BridgeError, invalid_request
+from bridge.gateway.usage.store import Agent
 from bridge.model import Request, bounded
 
 ANTHROPIC_VERSION_HEADER = "anthropic-version"
@@ -90,6 +93,11 @@ async def read_json(req: HttpRequest, limit: int, optional: bool = False) -> Any
         if "depth limit" in said:
             raise invalid_request("The request body is nested too deeply") from None
         raise invalid_request(f"The request body is not valid JSON: {said}") from None
+
+
+def agent_of(headers: Mapping[str, str]) -> Agent:
+    """Who in Claude Code asked: a subagent sends its id (`x-claude-code-agent-id`), the main conversation none."""
+    return "subagent" if headers.get(AGENT_HEADER, "").strip() else "main"
 
 
 def cache_key_of(headers: Mapping[str, str], request: Request) -> Request:

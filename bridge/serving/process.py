@@ -17,12 +17,15 @@ Which upstream API serves a deployment:
 
 (a pool's members should offer the same APIs: the choice is made once per deployment)
 
-`Bridge.describe()` is the one picture of the process (upstreams, what serves each tier, client sign-in,
-problems, lockout): `serving.startup` prints it as text, `serving.health` shows it as JSON.
+`Bridge.describe()` is the one picture of the process (upstreams, what serves each tier and at what price,
+client sign-in, problems, lockout): `serving.startup` prints it as text, `serving.health` shows it as JSON.
+It reads the price table (about 40 ms the first time): the event loop reads it in a worker thread first
+(`check_prices`, `warm_prices`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -31,11 +34,13 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from bridge.config.load import Settings, UpstreamAuth, load_settings
-from bridge.config.table import TIER_SETTINGS
+from bridge.config.table import BUDGET_DAILY_USD, BUDGET_MONTHLY_USD, BUDGET_OVERRIDES, TIER_SETTINGS
 from bridge.deadline import Deadline
 from bridge.errors import invalid_request, misconfigured
 from bridge.gateway.auth.entra import EntraConfig
 from bridge.gateway.build import Gateway, build_gateway
+from bridge.gateway.pricing.book import PriceBook, PriceProblem
+from bridge.gateway.pricing.price import Price
 from bridge.gateway.settings import GatewaySettings, load_gateway_settings
 from bridge.model import Api, ClientAuth, Request, Target
 from bridge.serving.tiers import resolve
@@ -104,6 +109,9 @@ class Picture:
     """The Entra ID sign-in, with CLIENT_AUTH=entra."""
     problems: tuple[str, ...]
     lockout: str | None
+    prices: Mapping[str, Price | None]
+    """Each tier deployment's price (None: it has none)."""
+    price_problems: tuple[PriceProblem, ...]
     login: bool = False
     """Claude Code's /login is offered (`GatewaySettings.login_offered`)."""
 
@@ -111,25 +119,64 @@ class Picture:
     def client_token_required(self) -> bool:
         return self.client_auth == "entra" or self.client_token
 
+    def all_problems(self, detailed: bool) -> tuple[str, ...]:
+        """Every problem, the prices' included; `detailed` names deployments (for a caller the bridge lets in)."""
+        return self.problems + tuple(problem.detailed if detailed else problem.public for problem in self.price_problems)
+
 
 @dataclass
 class Bridge:
     """Everything one process keeps between requests: settings, credentials, the pool, what was learned,
-    and the gateway (who calls, their keys and budgets)."""
+    the gateway (who calls, their keys and budgets) and the prices."""
 
     settings: Settings
     gateway_settings: GatewaySettings = field(default_factory=GatewaySettings)
     knowledge: DeploymentKnowledge = field(default_factory=DeploymentKnowledge)
+    _warming: asyncio.Task[tuple[PriceProblem, ...]] | None = field(default=None, repr=False)
 
     @cached_property
     def gateway(self) -> Gateway:
         """Built on first use, inside the serving event loop (its tables and key fetches open lazily too)."""
         return build_gateway(self.gateway_settings, self.settings.auth_token)
 
+    @cached_property
+    def prices(self) -> PriceBook:
+        """Each deployment's price: PRICES over the kept price table (read on first use)."""
+        return PriceBook(self.gateway_settings.prices)
+
     @property
     def problems(self) -> tuple[str, ...]:
-        """Every configuration problem, the gateway's included (GET /health)."""
+        """Every configuration problem read from the settings, the gateway's included (GET /health adds
+        `price_problems`)."""
         return self.settings.problems + self.gateway_settings.problems
+
+    @cached_property
+    def price_problems(self) -> tuple[PriceProblem, ...]:
+        """What is wrong with the tiers' prices (a deployment without one while a dollar budget is set, a PRICES
+        entry naming a model the table lacks), each logged once.  Reads the price table: call it off the event loop
+        (`warm_prices`), or at start-up."""
+        budget = self.gateway_settings.budget
+        dollars = None
+        if budget.daily_usd is not None:
+            dollars = BUDGET_DAILY_USD.name
+        elif budget.monthly_usd is not None:
+            dollars = BUDGET_MONTHLY_USD.name
+        elif budget.dollars_anyone:
+            dollars = f"{BUDGET_OVERRIDES.name} (daily_usd, monthly_usd)"
+        tiers = {name: tier.deployment for name, tier in self.settings.tiers.items()}
+        found = tuple(self.prices.problems(tiers, dollars))
+        for problem in found:
+            log.warning("configuration: %s", problem.detailed)
+        return found
+
+    def warm_prices(self) -> None:
+        """Look up the tiers' prices (and report their problems) in a worker thread, once per process."""
+        if self._warming is None and "price_problems" not in vars(self):
+            self._warming = asyncio.get_running_loop().create_task(asyncio.to_thread(lambda: self.price_problems))
+
+    async def check_prices(self) -> None:
+        """Read the tiers' prices off the event loop (the price table), so that `describe` finds them."""
+        await asyncio.to_thread(lambda: self.price_problems)
 
     @property
     def lockout(self) -> str | None:
@@ -178,8 +225,20 @@ class Bridge:
         gateway = self.gateway_settings
         entra = gateway.entra if gateway.client_auth == "entra" else None
         client_token = self.settings.auth_token is not None
+        prices = {tier.deployment: self.prices.lookup(tier.deployment) for tier in tiers.values()}
         login = entra is not None and gateway.login_offered
-        return Picture(upstreams, tiers, gateway.client_auth, client_token, entra, self.problems, self.lockout, login)
+        return Picture(
+            upstreams,
+            tiers,
+            gateway.client_auth,
+            client_token,
+            entra,
+            self.problems,
+            self.lockout,
+            prices,
+            self.price_problems,
+            login,
+        )
 
     def api(self, target: Target) -> Api:
         if self.pool is not None:

@@ -73,7 +73,7 @@ def startup_lines(bridge: Bridge, host: str, port: int) -> list[str]:
         lines.append(f"  WARNING: client auth is OFF: {reach} can use your Azure OpenAI through it. Set {AUTH_TOKEN.name}.")
     else:
         lines.append(f"  client auth: on (clients present {AUTH_TOKEN.name} as x-api-key or Authorization: Bearer)")
-    lines += [f"  problem: {problem}" for problem in picture.problems if problem != lockout]
+    lines += [f"  problem: {problem}" for problem in picture.all_problems(detailed=True) if problem != lockout]
     lines += ["", "Point Claude Code at it (in the shell you run claude from):", f"  export ANTHROPIC_BASE_URL={url}"]
     if entra is not None:
         lines.append(f'  and in ~/.claude/settings.json: "apiKeyHelper": "{entra.token_command}"')

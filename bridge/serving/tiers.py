@@ -10,6 +10,11 @@
     model equals a tier's deployment name                that tier (so its API and overrides apply)
     anything else                                        the name itself, as a deployment (pass-through)
 
+Under a model policy (MODEL_POLICY, `bridge.gateway.policy`), `within` first
+moves a request for a tier the caller may not use to the most capable tier
+they may: a family they may not use, a tier's deployment named directly, or a
+deployment no tier names (pass-through) all count as asking for another tier.
+
 A tier's `*_API` setting picks chat/completions or the Responses API;
 unset, the bridge decides (see `process.Bridge.api`).  A tier's
 `*_TEMPERATURE`, `*_TOP_P` and `*_MAX_TOKENS` replace the client's values.
@@ -23,6 +28,8 @@ from dataclasses import replace
 from bridge.config.load import Settings, Tier
 from bridge.config.table import FAMILY_TIERS, LONG_CONTEXT_MODEL, THINK_MODEL
 from bridge.errors import misconfigured
+from bridge.gateway.policy import FAMILIES as POLICY_TIERS
+from bridge.gateway.policy import most_capable
 from bridge.model import PASS_THROUGH, Request, Target
 
 BACKGROUND_FAMILY = "haiku"
@@ -59,6 +66,32 @@ async def _choose(request: Request, settings: Settings, input_tokens: InputToken
     if family is not None:
         return _tier(settings, family, request.model)
     return next((tier for tier in settings.tiers.values() if tier.deployment.lower() == lowered), None)
+
+
+def families_asked(model: str, settings: Settings) -> frozenset[str]:
+    """The tiers a model name asks for: its family (haiku before the others, as routing goes), or the tiers whose
+    deployment it names; none for a deployment no tier names."""
+    lowered = model.lower()
+    family = BACKGROUND_FAMILY if BACKGROUND_FAMILY in lowered else next((f for f in FAMILY_TIERS if f in lowered), None)
+    if family is not None:
+        return frozenset({family})
+    named = set()
+    for family, setting in FAMILY_TIERS.items():
+        tier = settings.tier(setting)
+        if tier is not None and tier.deployment.lower() == lowered:
+            named.add(family)
+    return frozenset(named)
+
+
+def within(request: Request, allowed: frozenset[str], settings: Settings) -> tuple[Request | None, str | None]:
+    """`request` as a caller who may use the tiers `allowed` is served: as it is (and None) when it asks for one of
+    them, else moved to the most capable of them (and its name); (None, None) when they may use none."""
+    if families_asked(request.model, settings) & allowed:
+        return request, None
+    family = most_capable(allowed & frozenset(POLICY_TIERS))
+    if family is None:
+        return None, None
+    return replace(request, model=family), family
 
 
 async def resolve(request: Request, settings: Settings, input_tokens: InputTokens) -> tuple[Target, Request]:

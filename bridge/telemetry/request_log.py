@@ -2,8 +2,12 @@
 
 Fields: request_id, route, model (as requested), deployment, stream, attempts
 (upstream HTTP attempts), status, error_type, latency_ms, input_tokens,
-output_tokens, cache_read_input_tokens, usage_estimated (true when Azure's
-usage never came and the budget was charged an estimate), and who called:
+output_tokens, cache_read_input_tokens, cost_usd and cost_parts_usd (input,
+cached, output: the request's cost at its deployment's price, when Azure's
+usage came and the deployment has a price), usage_estimated (true when Azure's
+usage never came and the budget was charged an estimate), agent ("subagent"
+for Claude Code's subagents), policy_tier (the tier MODEL_POLICY served a
+request for another with), and who called:
 user_id (the Entra object id, or "shared-token" / "anonymous"), user_name,
 auth (entra, app, key, token, open), key_id when a personal key was used, and
 groups ("overage" when the token listed none of the person's groups).  In Application Insights the line is
@@ -51,6 +55,12 @@ class RequestLog:
     usage: Usage | None = None
     usage_estimated: bool = False
     """Azure's usage never came (a stream cut short, a call abandoned): the budget was charged an estimate."""
+    cost_usd: float | None = None
+    """What the request cost, when its usage came and its deployment has a price (`bridge.gateway.pricing`)."""
+    cost_parts_usd: dict[str, float] | None = None
+    """The cost by kind: input (not cached), cached, output."""
+    agent: str = "main"
+    policy_tier: str | None = None
     error_type: str | None = None
     caller: dict[str, str] = field(default_factory=dict)
     """Who called (`Caller.log_fields`): user_id, user_name, auth, key_id."""
@@ -71,8 +81,15 @@ class RequestLog:
             record["input_tokens"] = self.usage.input_tokens
             record["output_tokens"] = self.usage.output_tokens
             record["cache_read_input_tokens"] = self.usage.cached_tokens
+        if self.cost_usd is not None:
+            record["cost_usd"] = self.cost_usd
+            record["cost_parts_usd"] = self.cost_parts_usd
         if self.usage_estimated:
             record["usage_estimated"] = True
+        if self.agent != "main":
+            record["agent"] = self.agent
+        if self.policy_tier is not None:
+            record["policy_tier"] = self.policy_tier
         record.update({name: _capped(value) for name, value in self.caller.items()})
         log.info(json.dumps(record, separators=(",", ":")))
 

@@ -11,7 +11,8 @@ tier is listed under the newest Claude id of its family:
     claude-sonnet-5-5   MIDDLE_MODEL (→ BIG_MODEL)                    "Sonnet on <deployment> (...)"
     claude-haiku-5-5    SMALL_MODEL (→ MIDDLE_MODEL → BIG_MODEL)      "Haiku on <deployment> (...)"
 
-A tier that is not configured is not listed.
+A tier that is not configured is not listed, nor one the caller's model policy
+(MODEL_POLICY) does not let them use.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ LISTED_AS = {"opus": "claude-opus-5-5", "sonnet": "claude-sonnet-5-5", "haiku": 
 LISTED_SINCE = "2026-01-01T00:00:00Z"
 
 
-def model_list(settings: Settings) -> dict[str, Any]:
-    """The Anthropic `list` of models for `GET /v1/models`."""
+def model_list(settings: Settings, tiers: frozenset[str] | None = None) -> dict[str, Any]:
+    """The Anthropic `list` of models for `GET /v1/models`: the configured tiers (of `tiers` only, when given)."""
     data = []
     for family, setting in FAMILY_TIERS.items():
         tier = settings.tier(setting)
-        if tier is not None:
+        if tier is not None and (tiers is None or family in tiers):
             display = f"{family.capitalize()} on {tier.deployment} ({tier.setting}, Azure OpenAI)"
             data.append({"type": "model", "id": LISTED_AS[family], "display_name": display, "created_at": LISTED_SINCE})
     return {

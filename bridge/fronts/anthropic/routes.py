@@ -8,7 +8,7 @@ message, stop_reason max_tokens, no usage), never sent upstream.  `count_tokens`
 the request as the deployment that would serve it receives it.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.requests import Request as HttpRequest
@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from bridge.errors import BridgeError
 from bridge.fronts.anthropic.message import message_body, new_message_id
-from bridge.fronts.anthropic.model_names import model_list
+from bridge.fronts.anthropic.model_names import LISTED_AS, model_list
 from bridge.fronts.anthropic.request import is_quota_probe, parse_request
 from bridge.fronts.anthropic.stream import AnthropicStreamRenderer
 from bridge.model import Completion, Finish, Request, Usage
@@ -58,6 +58,11 @@ class MessagesCall:
     def body(self, completion: Completion) -> dict[str, Any]:
         return message_body(completion, self.message_id, self.request.model)
 
+    def served_as(self, family: str, deployment: str) -> "MessagesCall":
+        """Answered as the listed Claude model of `family` (GET /v1/models), which names the deployment."""
+        del deployment
+        return replace(self, request=replace(self.request, model=LISTED_AS[family]))
+
 
 def parse_call(body: Any) -> MessagesCall:
     return MessagesCall(parse_request(body), probe=is_quota_probe(body))
@@ -75,6 +80,7 @@ async def count_tokens(req: HttpRequest) -> Response:
         bridge = served.bridge
         request = parse_request(await read_json(req, bridge.settings.max_request_bytes), count_only=True)
         note_model(request.model)
+        request, _ = served.within_policy(request)
         target, request = await bridge.target(request)
         return {"input_tokens": await count_input_tokens(request, bridge.api(target))}
 
@@ -83,6 +89,6 @@ async def count_tokens(req: HttpRequest) -> Response:
 
 async def models(req: HttpRequest) -> Response:
     async def listed(served: Served) -> dict[str, Any]:
-        return model_list(served.bridge.settings)
+        return model_list(served.bridge.settings, served.bridge.gateway_settings.policy.tiers(served.caller))
 
     return await answer(req, FRONT, "models", listed)

@@ -6,7 +6,7 @@ alias mapping (`model_names.resolve_alias`), `OpenAIStreamRenderer` for streams,
 `x-request-id` header.  Responses name the model the client asked for.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.requests import Request as HttpRequest
@@ -46,6 +46,10 @@ class ChatCall:
 
     def answered_here(self) -> Completion | None:
         return None
+    def served_as(self, family: str, deployment: str) -> "ChatCall":
+        """Answered under the name of the deployment that served (as GET /v1/models lists it)."""
+        del family
+        return replace(self, model=deployment)
 
 
 def parse_call(body: Any) -> ChatCall:
@@ -62,6 +66,6 @@ async def chat_completions(req: HttpRequest) -> Response:
 
 async def models(req: HttpRequest) -> Response:
     async def listed(served: Served) -> dict[str, Any]:
-        return model_list(served.bridge.settings)
+        return model_list(served.bridge.settings, served.bridge.gateway_settings.policy.tiers(served.caller))
 
     return await answer(req, FRONT, "models", listed)

@@ -188,7 +188,7 @@ class PersonalKeys:
         """Longest lifetime of a key; None: keys never lapse."""
         self.sign_in_days = sign_in_days
         self.admin_role = admin_role
-        """ENTRA_ADMIN_ROLE: who may list and revoke anyone's keys; None: nobody."""
+        """ENTRA_ADMIN_ROLE: who may list and revoke anyone's keys and read anyone's usage; None: nobody."""
         self._clock = clock
         self._sign_ins: dict[str, datetime] = {}
         """The latest sign-in this instance knows of, per person (noted here or read from the store)."""
@@ -242,7 +242,8 @@ class PersonalKeys:
         return sorted(records, key=lambda r: r.created)
 
     def administers(self, caller: Caller) -> bool:
-        """Whether `caller` may list and revoke anyone's keys: a person signed in with Entra ID with ENTRA_ADMIN_ROLE."""
+        """Whether `caller` administers the gateway (lists and revokes anyone's keys, reads anyone's usage): a person
+        signed in with Entra ID (not through a personal key) with ENTRA_ADMIN_ROLE."""
         return caller.method == "entra" and self.admin_role is not None and self.admin_role in caller.roles
 
     async def revoke(self, caller: Caller, key_id: str) -> KeyRecord:

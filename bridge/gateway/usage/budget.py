@@ -1,29 +1,32 @@
-"""Per-person token budgets, with the requests in flight counted: admission holds tokens, the end settles them.
+"""Per-person budgets (tokens and dollars) and rate limits, with the requests in flight counted: admission holds,
+the end settles.
 
     step     when                         what (`Budget`)
     admit    before the upstream call     the caller's limits (`bridge.gateway.usage.limits`; none: nothing read or written);
-                                          their ledger as of now (`bridge.gateway.usage.ledger`); refused when used + held
-                                          reaches a limit; else the request's allowance (`bridge.gateway.usage.charge`) is
-                                          held, written only if the ledger is as it was read (another instance's
-                                          write in between: read it again, try again)
+                                          their ledger as of now (`bridge.gateway.usage.ledger`) and the standing it gives
+                                          (`bridge.gateway.usage.standing`); refused when a budget is spent, when used +
+                                          held reaches one, or when the last minute's requests or tokens reach a rate
+                                          limit; else the request's allowance (`bridge.gateway.usage.charge`: tokens, and
+                                          their price in dollars) is held and the request counted in the window, written
+                                          only if the ledger is as it was read (another instance's write in between:
+                                          read it again, try again)
     settle   when the request ends,       in a task of its own (the answer never waits, a client leaving cannot
-             however it ends              stop it): the hold released and what was used added to the ledger, then,
-                                          once the ledger holds it, to the usage row of its model (GET /v1/usage,
-                                          `report`); never the row first, for a ledger read takes in the rows and
-                                          would count it twice (a ledger that cannot be written: the row is skipped,
-                                          logged, and the settlement goes with the caller's next write)
+             however it ends              stop it): the hold released and what was used (tokens and their cost) added to
+                                          the ledger, then, once the ledger holds it, to the usage row of its deployment
+                                          and agent (GET /v1/usage, `report`); never the row first, for a ledger read
+                                          takes in the rows and would count it twice (a ledger that cannot be written: the
+                                          row is skipped, logged, and the settlement goes with the caller's next write)
 
-Refusals are 429 `rate_limit_error`:
+Refusals are 429 `rate_limit_error` (`bridge.gateway.usage.notices`): a budget spent (not worth retrying before it
+resets), the rest held by the caller's running requests (retryable), a rate limit (retryable).
 
-    used >= limit          "used up", with the usage, the limit and the reset time; `x-should-retry: false`
-    used + held >= limit   the rest of the budget is held by the caller's requests still running: retryable,
-                           `retry-after` HELD_RETRY_AFTER_SECONDS (the SDKs, and Claude Code, retry)
-
-The bound: every admission sees used + held below the limit, and a request's
+The bound: every admission sees used + held below each limit, and a request's
 end releases its hold as it adds what it used.  So a person's usage passes a
 limit by at most the allowance of the last request admitted, plus what the
 requests then in flight use beyond their own allowances (an answer longer
 than the output cap, or Azure counting the input higher than the bridge did).
+A rate limit is passed by at most the requests admitted at once on the last
+room.
 
 A hold expires HOLD_GRACE_SECONDS after the request's deadline (REQUEST_TIMEOUT):
 the holds of an instance that died mid-request free themselves.  Each instance
@@ -35,10 +38,12 @@ the settlements waiting for it go into the next write, an admission's or
 their own (a settlement is pending at once: the caller's next admission here
 counts it even before it is written).
 Whenever the ledger is read, it takes in the usage rows of the month (what was
-counted before any budget was configured is not lost).  When any budget is
+counted before any budget was configured is not lost).  When any limit is
 configured, everyone's requests are settled into their ledger, limited or not,
 so a limit that starts to apply later (a role removed) starts from the truth;
-without one, only the rows are written.
+without one, only the rows are written.  A write that crosses a budget's warning
+threshold (BUDGET_WARN_PERCENT) marks it in the ledger and logs it: once per
+person and period, whichever instance wrote it.
 """
 
 from __future__ import annotations
@@ -46,22 +51,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
-from bridge.errors import NO_RETRY, BridgeError
+from bridge.errors import BridgeError
 from bridge.gateway.auth.caller import Caller
-from bridge.gateway.clock import iso_utc, utc_now
-from bridge.gateway.usage.ledger import Hold, Ledger
-from bridge.gateway.usage.limits import BudgetConfig, Period
-from bridge.gateway.usage.periods import next_day, next_month, utc_day
-from bridge.gateway.usage.store import DayUsage, LedgerConflict, Tokens, UsageStore
+from bridge.gateway.clock import utc_now
+from bridge.gateway.usage import notices
+from bridge.gateway.usage.ledger import Amount, Hold, Ledger
+from bridge.gateway.usage.limits import BudgetConfig, Limits
+from bridge.gateway.usage.periods import utc_day
+from bridge.gateway.usage.standing import Standing, standing_of
+from bridge.gateway.usage.store import Agent, Counts, DayUsage, LedgerConflict, UsageStore
+from bridge.gateway.usage.window import Window
 
 HOLD_GRACE_SECONDS = 60.0
-HELD_RETRY_AFTER_SECONDS = 5
 MAX_ATTEMPTS = 40
 BACKOFF_SECONDS = 0.01
 MAX_BACKOFF_SECONDS = 0.5
@@ -73,40 +78,32 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Settlement:
-    """A request's end, waiting to be written into its caller's ledger: its hold (if it had one), the tokens it
-    used, and whether the ledger holds it yet."""
+    """A request's end, waiting to be written into its caller's ledger: its hold (if it had one), what it used, the
+    tokens it adds to the rate-limit window beyond those counted at admission, and whether the ledger holds it yet."""
 
     hold: Hold | None
-    tokens: int
+    used: Amount
+    window_tokens: int = 0
     written: bool = False
 
 
-@dataclass(slots=True)
-class _Totals:
-    tokens: Tokens = field(default_factory=Tokens)
-    models: defaultdict[str, Tokens] = field(default_factory=lambda: defaultdict(Tokens))
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A request let in: what it holds (None: nothing) and the caller's standing when it was admitted."""
 
-    def add(self, row: DayUsage) -> None:
-        self.tokens += row.tokens
-        self.models[row.model] += row.tokens
-
-
-def _totals(rows: Iterable[DayUsage], today: date) -> tuple[_Totals, _Totals]:
-    day, month = _Totals(), _Totals()
-    for row in rows:
-        month.add(row)
-        if row.day == today:
-            day.add(row)
-    return day, month
+    hold: Hold | None
+    standing: Standing
+    counted: int = 0
+    """Input tokens counted in the rate-limit window at admission."""
 
 
-def _tokens_json(tokens: Tokens) -> dict[str, int]:
-    return {
-        "input_tokens": tokens.input,
-        "output_tokens": tokens.output,
-        "total_tokens": tokens.total,
-        "requests": tokens.requests,
-    }
+@dataclass(frozen=True, slots=True)
+class Spending:
+    """Whose a request's usage is, and where it goes: the caller, the deployment that served, the agent that asked."""
+
+    caller: Caller
+    deployment: str
+    agent: Agent = "main"
 
 
 @dataclass
@@ -125,12 +122,26 @@ class _Account:
 
 def _settled(ledger: Ledger, settlements: Iterable[_Settlement]) -> Ledger:
     for settlement in settlements:
-        ledger = ledger.settled(settlement.hold, settlement.tokens)
+        ledger = ledger.settled(settlement.hold, settlement.used).counting(0, settlement.window_tokens)
     return ledger
 
 
 async def _backoff(attempt: int) -> None:
     await asyncio.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2**attempt)))
+
+
+def _rate_limit_error(limits: Limits, window: Window, now: datetime) -> BridgeError | None:
+    """The 429 a request gets when the last minute's requests or tokens reach a rate limit; None while they do not."""
+    moment = now.timestamp()
+    requests, tokens = window.load(moment)
+    rpm, tpm = limits.requests_per_minute, limits.tokens_per_minute
+    if rpm is not None and requests + 1 > rpm:
+        wait = window.wait(window.requests, window.previous_requests, rpm - 1, moment)
+        return notices.rate_limited("requests", rpm, "RATE_LIMIT_REQUESTS_PER_MINUTE", wait)
+    if tpm is not None and tokens >= tpm:
+        wait = window.wait(window.tokens, window.previous_tokens, tpm - 1, moment)
+        return notices.rate_limited("tokens", tpm, "RATE_LIMIT_TOKENS_PER_MINUTE", wait)
+    return None
 
 
 class Budget:
@@ -144,18 +155,20 @@ class Budget:
         self._counting: dict[asyncio.Task[None], str] = {}
         """Settlements being written, with whose they are."""
 
-    def limits(self, caller: Caller) -> tuple[int | None, int | None]:
-        """The caller's daily and monthly limits (None: unlimited)."""
-        if not self.config.limits_anyone:
-            return None, None
-        return self.config.limit(caller, "daily"), self.config.limit(caller, "monthly")
+    def limits(self, caller: Caller) -> Limits:
+        return self.config.limits(caller)
 
-    async def admit(self, caller: Caller, allowance: int, lifetime: float) -> Hold | None:
-        """Hold `allowance` tokens of the caller's budget for a request that may run `lifetime` seconds, or refuse
-        (429); None when no limit applies to the caller (nothing is held)."""
-        daily, monthly = self.limits(caller)
-        if daily is None and monthly is None:
+    def standing(self, ledger: Ledger, limits: Limits, now: datetime) -> Standing:
+        return standing_of(ledger, limits, now, self.config.warn_percent)
+
+    async def admit(self, caller: Caller, allowance: Amount, lifetime: float, input_tokens: int = 0) -> Admission | None:
+        """Hold `allowance` of the caller's budgets for a request that may run `lifetime` seconds and count it
+        (its `input_tokens`) in their rate-limit window, or refuse (429); None when no limit applies to the caller
+        (nothing is read, held or written)."""
+        limits = self.limits(caller)
+        if not limits.any:
             return None
+        counted = input_tokens if limits.tokens_per_minute is not None else 0
         account = self._account(caller.user_id)
         async with account.lock:
             fresh = False
@@ -166,62 +179,54 @@ class Budget:
                 version, known = account.known
                 applied = len(account.pending)
                 ledger = _settled(known.at(now), account.pending[:applied])
-                lockout = self._refusal(ledger, daily, monthly, now)
-                if lockout is not None:
-                    error, held = lockout
-                    if held and not fresh:
+                standing = self.standing(ledger, limits, now)
+                spent = standing.spent
+                if spent is not None:
+                    raise notices.spent(standing, spent, now)
+                held = standing.held_back
+                if held is not None:
+                    if not fresh:
                         account.known = None  # the holds may have ended on another instance: read before refusing
                         continue
-                    raise error
+                    raise notices.held(standing, held)
+                refusal = _rate_limit_error(limits, ledger.window, now)
+                if refusal is not None:
+                    raise refusal
                 hold = Hold.until(allowance, now + timedelta(seconds=lifetime + HOLD_GRACE_SECONDS))
-                if await self._write(caller, account, ledger.holding(hold), version, applied):
-                    return hold
+                admitted = ledger.holding(hold).counting(1, counted).applying(limits)
+                if await self._write(caller, account, self._warning(admitted, limits, now), version, applied, limits):
+                    return Admission(hold if hold.amount.positive else None, standing, counted)
                 fresh = False
                 await _backoff(attempt)
         raise BridgeError("api_error", f"Could not check the budget: {MAX_ATTEMPTS} attempts lost races with other instances")
 
-    def _refusal(self, ledger: Ledger, daily: int | None, monthly: int | None, now: datetime) -> tuple[BridgeError, bool] | None:
-        """Why `ledger` admits nothing more, and whether only holds stand in the way (then a retry may pass)."""
-        periods = (
-            ("Monthly", ledger.month_tokens, monthly, "this month", next_month(now)),
-            ("Daily", ledger.day_tokens, daily, "today", next_day(now)),
-        )
-        for period, used, limit, when, resets in periods:
-            if limit is not None and used >= limit:
-                return self._over(period, used, limit, when, resets), False
-        for period, used, limit, when, _ in periods:
-            if limit is not None and used + ledger.held >= limit:
-                return self._held(period, used, ledger.held, limit, when), True
-        return None
-
-    @staticmethod
-    def _over(period: str, used: int, limit: int, when: str, resets: datetime) -> BridgeError:
-        return BridgeError(
-            "rate_limit_error",
-            f"{period} token budget used up: {used:,} of {limit:,} tokens {when} (UTC). "
-            f"It resets at {resets:%Y-%m-%d %H:%M} UTC; ask your administrator for a larger budget if you need one.",
-            dict(NO_RETRY),
-        )
-
-    @staticmethod
-    def _held(period: str, used: int, held: int, limit: int, when: str) -> BridgeError:
-        return BridgeError(
-            "rate_limit_error",
-            f"{period} token budget: {used:,} of {limit:,} tokens used {when} (UTC), and {held:,} more held by your "
-            "requests still running, which is all that is left: try again when they finish.",
-            {"retry-after": str(HELD_RETRY_AFTER_SECONDS)},
-        )
+    def _warning(self, ledger: Ledger, limits: Limits, now: datetime) -> Ledger:
+        """`ledger` marking the budgets it takes past the warning threshold (logged here once the write is made:
+        see `_write`)."""
+        keys = self.standing(ledger, limits, now).warned_keys() - ledger.warned
+        return ledger.warning(keys) if keys else ledger
 
     async def _read(self, user_id: str, now: datetime) -> tuple[str | None, Ledger]:
         """The caller's ledger as stored, as of `now`, taking in the usage rows of its month."""
-        today = utc_day(now)
-        read = await self.store.read_ledger(user_id, today)
-        day, month = _totals(read.rows, today)
-        ledger = (read.ledger or Ledger(today)).at(now).reconciled(day.tokens.total, month.tokens.total)
-        return read.version, ledger
+        read = await self.store.read_ledger(user_id, utc_day(now))
+        return read.version, self._reconciled(read.ledger, read.rows, now)
 
-    async def _write(self, caller: Caller, account: _Account, ledger: Ledger, version: str | None, applied: int) -> bool:
-        """Write `ledger` (the first `applied` pending settlements in it) if nobody wrote since `version`."""
+    @staticmethod
+    def _reconciled(stored: Ledger | None, rows: list[DayUsage], now: datetime) -> Ledger:
+        today = utc_day(now)
+        day, month = Counts(), Counts()
+        for row in rows:
+            month += row.counts
+            if row.day == today:
+                day += row.counts
+        return (stored or Ledger(today)).at(now).reconciled(day.amount, month.amount)
+
+    async def _write(
+        self, caller: Caller, account: _Account, ledger: Ledger, version: str | None, applied: int, limits: Limits
+    ) -> bool:
+        """Write `ledger` (the first `applied` pending settlements in it) if nobody wrote since `version`; the
+        warnings it adds (against `limits`) are logged once it is written."""
+        before = account.known[1].warned if account.known is not None else frozenset()
         try:
             written = await self.store.write_ledger(caller.user_id, caller.name, ledger, version)
         except LedgerConflict:
@@ -234,6 +239,11 @@ class Budget:
         for settlement in account.pending[:applied]:
             settlement.written = True
         del account.pending[:applied]
+        new = ledger.warned - before
+        if new:
+            for budget in self.standing(ledger, limits, self._clock()).warnings:
+                if f"{budget.key}@{budget.period}" in new:
+                    log.warning(notices.warning_line(caller.name, budget))
         return True
 
     def _account(self, user_id: str) -> _Account:
@@ -244,47 +254,58 @@ class Budget:
             account = self._accounts[user_id] = _Account()
         return account
 
-    def settle_soon(self, caller: Caller, model: str, hold: Hold | None, used: Tokens | Awaitable[Tokens]) -> None:
-        """End a request, in a task of its own (kept until done): `hold` released, `used` counted (`Tokens()`:
-        nothing, the upstream never answered).  Nothing waits for it, nothing cancels it; known tokens are
+    def settle_soon(self, spending: Spending, admission: Admission | None, used: Counts | Awaitable[Counts]) -> None:
+        """End a request, in a task of its own (kept until done): its hold released, `used` counted (`Counts()`:
+        nothing, the upstream never answered).  Nothing waits for it, nothing cancels it; known counts are
         pending at once, so the caller's next admission here counts them even before they are written."""
-        queued = self._queue(caller, hold, used) if isinstance(used, Tokens) else None
-        task = asyncio.get_running_loop().create_task(self._settle(caller, model, hold, used, queued))
-        self._counting[task] = caller.user_id
+        queued = self._queue(spending.caller, admission, used) if isinstance(used, Counts) else None
+        task = asyncio.get_running_loop().create_task(self._settle(spending, admission, used, queued))
+        self._counting[task] = spending.caller.user_id
         task.add_done_callback(self._counted)
 
-    async def record(self, caller: Caller, model: str, input_tokens: int, output_tokens: int) -> None:
-        """Count a finished request that held nothing: input tokens (cached included) and output tokens."""
-        await self._settle(caller, model, None, Tokens(max(input_tokens, 0), max(output_tokens, 0), 1))
+    async def record(self, spending: Spending, used: Counts) -> None:
+        """Count a finished request that held nothing."""
+        await self._settle(spending, None, used)
 
-    def _queue(self, caller: Caller, hold: Hold | None, tokens: Tokens) -> _Settlement | None:
-        """Make the settlement pending in the caller's ledger (only when some budget is configured)."""
+    def _queue(self, caller: Caller, admission: Admission | None, used: Counts) -> _Settlement | None:
+        """Make the settlement pending in the caller's ledger (only when some limit is configured)."""
         if not self.config.limits_anyone:
             return None
-        settlement = _Settlement(hold, tokens.total)
+        counted = admission.counted if admission is not None else 0
+        hold = admission.hold if admission is not None else None
+        window_tokens = used.total - counted if self.config.tokens_per_minute is not None else 0
+        settlement = _Settlement(hold, used.amount, window_tokens)
         self._account(caller.user_id).pending.append(settlement)
         return settlement
 
     async def _settle(
-        self, caller: Caller, model: str, hold: Hold | None, used: Tokens | Awaitable[Tokens], queued: _Settlement | None = None
+        self,
+        spending: Spending,
+        admission: Admission | None,
+        used: Counts | Awaitable[Counts],
+        queued: _Settlement | None = None,
     ) -> None:
         """The ledger first, then the usage row (see the module's notes).  Never raises for storage: what could not
         be written is logged."""
-        tokens = Tokens()
+        caller = spending.caller
+        counts = Counts()
         try:
-            tokens = used if isinstance(used, Tokens) else await used
-            settlement = queued or self._queue(caller, hold, tokens)
+            counts = used if isinstance(used, Counts) else await used
+            settlement = queued or self._queue(caller, admission, counts)
             if settlement is not None:
                 await self._flush(caller, settlement)
-            if tokens.requests:
-                await self.store.add(caller.user_id, caller.name, utc_day(self._clock()), model, tokens)
+            if counts.requests:
+                roles = ",".join(sorted(caller.roles))
+                day = utc_day(self._clock())
+                await self.store.add(caller.user_id, caller.name, roles, day, spending.deployment, spending.agent, counts)
         except BridgeError as exc:
             log.error(
-                "usage of %s not counted (%d input, %d output tokens on %s): %s",
+                "usage of %s not counted (%d input, %d output tokens, %d micro-dollars on %s): %s",
                 caller.user_id,
-                tokens.input,
-                tokens.output,
-                model,
+                counts.input,
+                counts.output,
+                counts.micros,
+                spending.deployment,
                 exc.message,
             )
 
@@ -292,6 +313,7 @@ class Budget:
         """See `settlement` written into the caller's ledger, with whatever else is pending, unless an admission
         wrote it meanwhile."""
         account = self._account(caller.user_id)
+        limits = self.limits(caller)
         async with account.lock:
             for attempt in range(MAX_ATTEMPTS):
                 if settlement.written:
@@ -301,7 +323,8 @@ class Budget:
                     account.known = await self._read(caller.user_id, now)
                 version, known = account.known
                 applied = len(account.pending)
-                if await self._write(caller, account, _settled(known.at(now), account.pending[:applied]), version, applied):
+                ledger = _settled(known.at(now), account.pending[:applied])
+                if await self._write(caller, account, self._warning(ledger, limits, now), version, applied, limits):
                     return
                 await _backoff(attempt)
         raise BridgeError("api_error", f"Could not settle the budget: {MAX_ATTEMPTS} attempts lost races with other instances")
@@ -316,30 +339,11 @@ class Budget:
         while pending := {task for task, user in self._counting.items() if user_id is None or user == user_id}:
             await asyncio.wait(pending)
 
-    async def report(self, caller: Caller) -> dict[str, Any]:
-        """The caller's usage today and this month, per model, with the budget left (GET /v1/usage)."""
-        await self.settle(caller.user_id)
+    async def usage(self, user_id: str) -> tuple[datetime, Ledger, list[DayUsage]]:
+        """The person's usage as of now, read from the store after their settlements here are written: the moment,
+        their ledger (their rows taken in) and the rows of the month."""
+        await self.settle(user_id)
         now = self._clock()
         today = utc_day(now)
-        day, month = _totals(await self.store.month(caller.user_id, today), today)
-        return {
-            "user": {"id": caller.user_id, "name": caller.name},
-            "today": {
-                "date": today.isoformat(),
-                **self._period(caller, "daily", day, next_day(now)),
-            },
-            "month": {
-                "month": f"{today.year:04d}-{today.month:02d}",
-                **self._period(caller, "monthly", month, next_month(now)),
-            },
-        }
-
-    def _period(self, caller: Caller, period: Period, totals: _Totals, resets: datetime) -> dict[str, Any]:
-        limit = self.config.limit(caller, period)
-        return {
-            **_tokens_json(totals.tokens),
-            "limit": limit,
-            "remaining": max(limit - totals.tokens.total, 0) if limit is not None else None,
-            "resets_at": iso_utc(resets),
-            "models": {model: _tokens_json(tokens) for model, tokens in sorted(totals.models.items())},
-        }
+        read = await self.store.read_ledger(user_id, today)
+        return now, self._reconciled(read.ledger, read.rows, now), read.rows

@@ -73,6 +73,8 @@ class ResponsesText:
     pieces: int = 4
     cached_tokens: int = 0
     reasoning_tokens: int = 64
+    prompt_tokens: int | None = None
+    """The input tokens Azure reports (None: the fake's count of the request body)."""
     faults: Faults = NO_FAULTS
 
 
@@ -86,6 +88,7 @@ class ResponsesToolCalls:
     seed: int | None = None
     cached_tokens: int = 0
     reasoning_tokens: int = 64
+    prompt_tokens: int | None = None
     faults: Faults = NO_FAULTS
 
 
@@ -168,9 +171,21 @@ def from_chat_reply(reply: Text | ToolCalls) -> ResponsesReply:
     if isinstance(reply, Text):
         incomplete = {"length": "max_output_tokens", "content_filter": "content_filter"}.get(reply.finish_reason)
         return ResponsesText(
-            reply.text, incomplete=incomplete, pieces=reply.pieces, cached_tokens=reply.cached_tokens, faults=reply.faults
+            reply.text,
+            incomplete=incomplete,
+            pieces=reply.pieces,
+            cached_tokens=reply.cached_tokens,
+            prompt_tokens=reply.prompt_tokens,
+            faults=reply.faults,
         )
-    return ResponsesToolCalls(reply.calls, reply.text, seed=reply.seed, cached_tokens=reply.cached_tokens, faults=reply.faults)
+    return ResponsesToolCalls(
+        reply.calls,
+        reply.text,
+        seed=reply.seed,
+        cached_tokens=reply.cached_tokens,
+        prompt_tokens=reply.prompt_tokens,
+        faults=reply.faults,
+    )
 
 
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
@@ -318,7 +333,8 @@ class _Response:
         return self.vault.seal(item["id"], summary, self.deployment.model_name)
 
     def usage(self, produced: str, searches: int) -> dict[str, Any]:
-        prompt = prompt_tokens(self.request)
+        reported = getattr(self.reply, "prompt_tokens", None)
+        prompt = reported if reported is not None else prompt_tokens(self.request)
         reasoning = (
             self.reply.reasoning_tokens if self.deployment.reasoning and not isinstance(self.reply, ResponsesFailure) else 0
         )

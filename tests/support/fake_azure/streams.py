@@ -74,6 +74,8 @@ class Text:
     pieces: int = 4
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    prompt_tokens: int | None = None
+    """The input tokens Azure reports (None: the fake's count of the request body); like cache hits, a statistic."""
     faults: Faults = NO_FAULTS
 
 
@@ -95,6 +97,7 @@ class ToolCalls:
     seed: int | None = None
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    prompt_tokens: int | None = None
     faults: Faults = NO_FAULTS
 
 
@@ -273,7 +276,7 @@ class _Completion:
         self.id = random_id("chatcmpl-", 29, self.rng)
         self.created = int(time.time())
         self.deployment = deployment
-        self.prompt_tokens = prompt_tokens(request)
+        self.prompt_tokens = reply.prompt_tokens if reply.prompt_tokens is not None else prompt_tokens(request)
         options = request.get("stream_options")
         self.include_usage = isinstance(options, dict) and options.get("include_usage") is True
         self.text = reply.text or ""
