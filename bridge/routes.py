@@ -15,6 +15,7 @@
     DELETE      /v1/keys/{key_id}           v1/keys/{key_id}                  gateway.revoke_key
     GET         /v1/usage                   v1/usage                          gateway.usage
     GET         /managed/settings           managed/settings                  gateway_protocol.managed_settings
+    GET         /api/oauth/usage            api/oauth/usage                   gateway_protocol.oauth_usage
     POST        /v1/metrics                 v1/metrics                        gateway_protocol.otlp_metrics
     POST        /v1/logs                    v1/logs                           gateway_protocol.otlp_logs
     POST        /v1/traces                  v1/traces                         gateway_protocol.otlp_traces
@@ -98,6 +99,7 @@ ENDPOINTS: tuple[Route, ...] = (
     _route("revoke_key", "/v1/keys/{key_id}", "v1/keys/{key_id}", ("DELETE",), gateway.revoke_key),
     _route("usage", "/v1/usage", "v1/usage", ("GET",), gateway.usage),
     _route("managed_settings", "/managed/settings", "managed/settings", ("GET",), gateway_protocol.managed_settings),
+    _route("oauth_usage", "/api/oauth/usage", "api/oauth/usage", ("GET",), gateway_protocol.oauth_usage),
     _route("otlp_metrics", "/v1/metrics", "v1/metrics", ("POST",), gateway_protocol.otlp_metrics),
     _route("otlp_logs", "/v1/logs", "v1/logs", ("POST",), gateway_protocol.otlp_logs),
     _route("otlp_traces", "/v1/traces", "v1/traces", ("POST",), gateway_protocol.otlp_traces),

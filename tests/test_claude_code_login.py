@@ -25,12 +25,13 @@ import pytest
 
 from tests.support.azurite import Azurite, requires_azurite
 from tests.support.bridge import RunningBridge, bridge_env, request_lines, running_bridge
-from tests.support.claude_code import CLI, READY, interactive_env, onboarded_home, requires_cli
+from tests.support.claude_code import CLI, READY, interactive_env, onboarded_home, requires_cli, status_line
 from tests.support.fake_azure import FakeAzure, RecordedRequest, Text
 from tests.support.fake_entra import FakeEntra, User, new_user
 from tests.support.paths import ROOT
 from tests.support.terminal import DOWN, ENTER, UP, Terminal, flat
 from tests.test_login import login_bridge as login_bridge  # the fixture: the bridge of the HTTP tests
+from tests.test_spend_limit import DAY, PRICED, spend_the_day, spending
 
 REPLY = "The bridge answered through Entra"
 POINTER = "\N{HEAVY RIGHT-POINTING ANGLE QUOTATION MARK ORNAMENT}"
@@ -143,30 +144,40 @@ def approve_managed_settings(terminal: Terminal, variable: str) -> None:
 
 
 @requires_azurite
-def test_cli_gets_its_groups_settings_and_a_change_reaches_it(
+def test_cli_signs_in_gets_its_groups_settings_sees_its_spend_and_stops_at_the_cap(
     fake_azure: FakeAzure, entra: FakeEntra, azurite: Azurite, tmp_path: Path
 ) -> None:
-    """Signed in with /login, the CLI fetches /managed/settings, names the pushed variable in its approval dialog and
-    restarts with it; the bridge restarted with changed settings (an app setting change restarts the app) and the
-    CLI started again, its fetch (If-None-Match: the old checksum) gets the new settings, named in a new dialog."""
+    """The whole of issue 22 through the real CLI: /login; the group's settings, named in the approval dialog and
+    applied; three prompts under a $0.10 daily cap (Claude Code's own 77% notice, the status line's `spend_limit`
+    with dollars, the third stopped at the cap with the bridge's message).  Then the bridge restarted with changed
+    settings (an app setting change restarts the app; sessions in Azurite) and the CLI started again: its fetch
+    (If-None-Match: the old checksum) gets the new settings, named in a new dialog."""
     person = new_user("Bridge.User")
     entra.signing_in = person
     env = bridge_env(
         fake_azure, **entra.login_settings(), ENTRA_REQUIRED_ROLE="Bridge.User",
         USAGE_CONNECTION_STRING=azurite.connection_string, MANAGED_SETTINGS=managed(MARKER),
+        BUDGET_DAILY_USD="0.10", PRICES=PRICED,
     )  # fmt: skip
+    recorded_input = tmp_path / "status-input.jsonl"
+    fake_azure.respond_with(spending(DAY))
     with running_bridge(env, tmp_path / "bridge.log") as bridge:
         entra.redirect_uris.add(bridge.url + "/oauth/callback")
-        home, work = cli_home(tmp_path, bridge.url)
+        home, work = cli_home(tmp_path, bridge.url, **status_line(recorded_input))
         terminal = Terminal([str(CLI)], cwd=work, env=login_env(home, tmp_path))
         try:
             sign_in(terminal, person)
             approve_managed_settings(terminal, MARKER)
-            terminal.wait_for("Restarting Claude Code", "Cloud gateway", timeout=60)
+            terminal.wait_for("Restarting Claude Code", timeout=60)
+            terminal.wait_for("Cloud gateway", timeout=60)
             fetched = [line for line in request_lines(bridge) if line["route"] == "managed_settings"]
             assert fetched and fetched[0]["status"] == 200 and fetched[0]["auth"] == "login", fetched
+            spend_the_day(terminal, recorded_input)
+            asked = [line for line in request_lines(bridge) if line["route"] in ("messages", "oauth_usage")]
+            assert all(line["auth"] == "login" for line in asked) and any(line["route"] == "oauth_usage" for line in asked)
         finally:
             terminal.close()
+            fake_azure.respond_with(None)
     changed = {**env, "MANAGED_SETTINGS": managed(MARKER, CHANGED_MARKER)}
     with running_bridge(changed, tmp_path / "bridge2.log", port=int(bridge.url.rsplit(":", 1)[1])) as bridge:
         terminal = Terminal([str(CLI)], cwd=work, env=login_env(home, tmp_path))

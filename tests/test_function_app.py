@@ -47,6 +47,7 @@ def test_every_route_is_a_function_with_the_intended_trigger() -> None:
         "revoke_key": ("v1/keys/{key_id}", ["DELETE"]),
         "usage": ("v1/usage", ["GET"]),
         "managed_settings": ("managed/settings", ["GET"]),
+        "oauth_usage": ("api/oauth/usage", ["GET"]),
         "otlp_metrics": ("v1/metrics", ["POST"]),
         "otlp_logs": ("v1/logs", ["POST"]),
         "otlp_traces": ("v1/traces", ["POST"]),

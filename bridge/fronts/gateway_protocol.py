@@ -1,6 +1,7 @@
 """The routes of Claude Code's gateway protocol that the bridge answers itself, beyond `/login` (bridge.fronts.login)
-and the Messages API: managed settings and the telemetry paths (routes: `bridge.routes`; the contract:
-../shared/claude-gateway-protocol/, "Managed settings" and "Telemetry").
+and the Messages API: managed settings, the spend limit's usage page and the telemetry paths (routes:
+`bridge.routes`; the contract: ../shared/claude-gateway-protocol/, "Managed settings", "Usage-limit headers" and
+"Telemetry").
 
     handler            request                      answer
     managed_settings   GET /managed/settings        200 {"uuid", "checksum", "settings"} with ETag "<checksum>";
@@ -8,6 +9,8 @@ and the Messages API: managed settings and the telemetry paths (routes: `bridge.
                                                     entry of MANAGED_SETTINGS applies to the caller; 500 (not
                                                     retried) when MANAGED_SETTINGS is malformed, so clients keep
                                                     the settings they hold
+    oauth_usage        GET /api/oauth/usage         200 the caller's spend limit in Claude Code's shape
+                                                    (`bridge.gateway.usage.spend_limit`), Cache-Control: no-store
     otlp_metrics,      POST /v1/metrics, /v1/logs,  200 and dropped: an empty OTLP export response, protobuf or
     otlp_logs,         /v1/traces                   JSON as the request was (a 404 would make the client's
     otlp_traces                                     exporter log an error at every flush)
@@ -23,6 +26,7 @@ from starlette.responses import Response
 
 from bridge.errors import NO_RETRY, BridgeError
 from bridge.fronts.anthropic.routes import FRONT
+from bridge.gateway.endpoints import oauth_usage as oauth_usage_of
 from bridge.gateway.managed_settings import unchanged
 from bridge.serving.handler import Served, respond
 from bridge.serving.inbound import read_body
@@ -56,6 +60,14 @@ async def managed_settings(req: HttpRequest) -> Response:
         return json_response(document.body(), headers=headers)
 
     return await respond(req, FRONT, "managed_settings", settings_for)
+
+
+async def oauth_usage(req: HttpRequest) -> Response:
+    async def page(served: Served) -> Response:
+        body = await oauth_usage_of(served.caller, served.bridge.gateway.budget)
+        return json_response(body, headers={**served.ids, "Cache-Control": "no-store"})
+
+    return await respond(req, FRONT, "oauth_usage", page)
 
 
 async def _dropped(req: HttpRequest, route: str) -> Response:

@@ -33,11 +33,15 @@ from starlette.responses import Response, StreamingResponse
 
 from bridge.errors import NO_RETRY, BridgeError, misconfigured
 from bridge.gateway.auth.caller import Caller
+from bridge.gateway.clock import utc_now
 from bridge.gateway.pricing.book import Unresolved
 from bridge.gateway.pricing.price import usd
+from bridge.gateway.usage import notices
 from bridge.gateway.usage.budget import Admission, Spending
 from bridge.gateway.usage.charge import allowance, estimated, reported, reported_later
 from bridge.gateway.usage.notices import budget_headers
+from bridge.gateway.usage.spend_limit import unified_headers
+from bridge.gateway.usage.standing import Standing
 from bridge.gateway.usage.store import NOTHING, Agent
 from bridge.model import Completion, Request
 from bridge.serving.inbound import agent_of, cache_key_of, new_request_id, presented_token, read_json
@@ -109,6 +113,15 @@ class Served:
         self.record.policy_tier = family
         return moved, family
 
+    async def standing(self) -> Standing:
+        """The caller's standing now, nothing held (for a call the bridge answers itself); 429 when a budget is
+        spent, as any request of theirs would get."""
+        standing = await self.bridge.gateway.budget.standing_now(self.caller)
+        spent = standing.spent
+        if spent is not None:
+            raise notices.spent(standing, spent, utc_now())
+        return standing
+
     async def admit(self, routed: Routed, body_bytes: int | None, agent: Agent) -> Charge:
         """Hold the request's allowance of the caller's budgets and count it against their rate limits (429 when
         one is reached); its input is counted only when a limit applies to the caller (on the loop when the body
@@ -158,7 +171,7 @@ class Charge:
 
     def headers(self) -> dict[str, str]:
         """The caller's standing, for the answer (none when no budget applies)."""
-        return budget_headers(self.admission.standing) if self.admission is not None else {}
+        return standing_headers(self.admission.standing) if self.admission is not None else {}
 
     def end(self, starting: Starting | None) -> None:
         """Settle in the background, however the request ended: Azure's usage when it came, priced; else an
@@ -187,6 +200,11 @@ class Charge:
         served.record.usage_estimated = True
         estimate = estimated(routed.request, routed.api, received, prices.price(spending.deployment), self.input_tokens)
         budget.settle_soon(spending, self.admission, estimate)
+
+
+def standing_headers(standing: Standing) -> dict[str, str]:
+    """The caller's standing on an answer: the bridge's budget headers and Claude Code's spend-limit headers."""
+    return {**budget_headers(standing), **unified_headers(standing)}
 
 
 Handling = Callable[[Served], Awaitable[Response]]
@@ -242,7 +260,7 @@ async def serve(req: HttpRequest, front: Front, route: str) -> Response:
         record.model, record.stream = call.model, request.stream
         local = call.answered_here()
         if local is not None:
-            return json_response(call.body(local), headers=ids)
+            return json_response(call.body(local), headers={**ids, **standing_headers(await served.standing())})
         request, family = served.within_policy(request)
         routed = await bridge.route(request)
         if family is not None:

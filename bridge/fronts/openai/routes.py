@@ -46,6 +46,7 @@ class ChatCall:
 
     def answered_here(self) -> Completion | None:
         return None
+
     def served_as(self, family: str, deployment: str) -> "ChatCall":
         """Answered under the name of the deployment that served (as GET /v1/models lists it)."""
         del family

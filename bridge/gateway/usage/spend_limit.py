@@ -31,39 +31,20 @@ one described is the fullest, or once one is spent the spent one that resets las
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from bridge.errors import NO_RETRY, BridgeError
+from bridge.gateway.pricing.price import MICROS_PER_USD
+from bridge.gateway.usage.standing import BudgetState, Standing
 
 PREFIX = "anthropic-ratelimit-unified-"
 WARN_THRESHOLDS = (95, 75)
 """The percents past which Claude Code warns ("You've used NN% of your usage credits"), highest first."""
 PERIODS = {"day": "daily", "month": "monthly"}
-MICROS_PER_CENT = 10_000
+MICROS_PER_CENT = MICROS_PER_USD // 100
 CAP_REACHED = "org_spend_cap_reached"
-
-
-class BudgetLike(Protocol):
-    """What is read of one budget's state (`bridge.gateway.usage.standing.BudgetState`)."""
-
-    @property
-    def kind(self) -> str: ...
-    @property
-    def span(self) -> str: ...
-    @property
-    def used(self) -> int: ...
-    @property
-    def limit(self) -> int: ...
-    @property
-    def resets_at(self) -> datetime: ...
-
-
-class StandingLike(Protocol):
-    @property
-    def budgets(self) -> Sequence[BudgetLike]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,19 +56,15 @@ class Spent:
     month: int = 0
 
 
-def hundredths(budget: BudgetLike) -> int:
+def hundredths(budget: BudgetState) -> int:
     """The share of the budget used, in hundredths rounded down (a zero budget is all used)."""
     return budget.used * 100 // budget.limit if budget.limit > 0 else 100
 
 
-def is_spent(budget: BudgetLike) -> bool:
-    return budget.used >= budget.limit
-
-
-def described(standing: StandingLike) -> BudgetLike | None:
+def described(standing: Standing) -> BudgetState | None:
     """The dollar budget Claude Code is told of: the spent one that resets last, else the fullest; None: no cap."""
     dollars = [b for b in standing.budgets if b.kind == "usd"]
-    spent = [b for b in dollars if is_spent(b)]
+    spent = [b for b in dollars if b.spent]
     if spent:
         return max(spent, key=lambda b: b.resets_at)
     return max(dollars, key=lambda b: (hundredths(b), b.resets_at), default=None)
@@ -104,11 +81,11 @@ def _threshold(percent: int) -> int | None:
     return next((t for t in WARN_THRESHOLDS if percent > t), None)
 
 
-def _reset(budget: BudgetLike) -> str:
+def _reset(budget: BudgetState) -> str:
     return str(int(budget.resets_at.timestamp()))
 
 
-def unified_headers(standing: StandingLike) -> dict[str, str]:
+def unified_headers(standing: Standing) -> dict[str, str]:
     """The headers of an answer the person was allowed (none when no dollar budget applies to them)."""
     budget = described(standing)
     if budget is None:
@@ -130,21 +107,11 @@ def unified_headers(standing: StandingLike) -> dict[str, str]:
     return headers
 
 
-def _dollars(micros: int) -> str:
-    cents = micros // MICROS_PER_CENT
-    return f"${cents // 100:,}.{cents % 100:02d}"
-
-
-def cap_reached(budget: BudgetLike, now: datetime) -> BridgeError:
-    """The 429 `billing_error` for a spent dollar budget: Claude Code prints its message as it is, at once."""
+def cap_reached(budget: BudgetState, now: datetime, message: str, headers: dict[str, str]) -> BridgeError:
+    """The 429 `billing_error` for a spent dollar budget (`message` and `headers`: what every client is told, from
+    `bridge.gateway.usage.notices`): Claude Code prints the message as it is, at once."""
     wait = max(1, math.ceil((budget.resets_at - now).total_seconds()))
-    span = "today" if budget.span == "day" else "this month"
-    resets = budget.resets_at.astimezone(UTC)
-    message = (
-        f"spend limit reached: {_dollars(budget.used)} of {_dollars(budget.limit)} {span} · resets "
-        f"{resets:%b} {resets.day}, {resets:%H:%M} UTC · ask your administrator for a larger budget if you need one"
-    )
-    headers = {
+    unified = {
         f"{PREFIX}status": "rejected",
         f"{PREFIX}reset": _reset(budget),
         f"{PREFIX}overage-reset": _reset(budget),
@@ -152,10 +119,8 @@ def cap_reached(budget: BudgetLike, now: datetime) -> BridgeError:
         f"{PREFIX}overage-surpassed-threshold": "1",
         f"{PREFIX}overage-period": PERIODS[budget.span],
         f"{PREFIX}overage-disabled-reason": CAP_REACHED,
-        "retry-after": str(wait),
-        **NO_RETRY,
     }
-    return BridgeError("billing_error", message, headers)
+    return BridgeError("billing_error", message, {**headers, **unified, "retry-after": str(wait), **NO_RETRY})
 
 
 def _iso_ms(moment: datetime) -> str:
@@ -171,7 +136,7 @@ def _cents(micros: int) -> int:
     return micros // MICROS_PER_CENT
 
 
-def usage_page(standing: StandingLike, spent: Spent) -> dict[str, Any]:
+def usage_page(standing: Standing, spent: Spent) -> dict[str, Any]:
     """The body of `GET /api/oauth/usage` for the person (`spent` is read only when no dollar budget applies)."""
     budget = described(standing)
     if budget is None:
