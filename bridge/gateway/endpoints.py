@@ -113,7 +113,7 @@ async def usage(caller: Caller, budget: Budget, keys: PersonalKeys, user: str | 
 async def oauth_usage(caller: Caller, budget: Budget) -> dict[str, Any]:
     """The caller's dollar budgets in Claude Code's usage shape; without one, what they spent."""
     standing = await budget.standing_now(caller)
-    spent = await budget.spent(caller.user_id) if described(standing) is None else Spent()
+    spent = await budget.spent_so_far(caller.user_id) if described(standing) is None else Spent()
     return usage_page(standing, spent)
 
 

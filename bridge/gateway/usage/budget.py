@@ -349,7 +349,7 @@ class Budget:
         now, ledger, _ = await self.usage(caller.user_id)
         return self.standing(ledger, limits, now)
 
-    async def spent(self, user_id: str) -> Spent:
+    async def spent_so_far(self, user_id: str) -> Spent:
         """What the person spent this UTC day, week from Monday and month, in micro-dollars (priced requests)."""
         now, ledger, rows = await self.usage(user_id)
         monday = utc_day(now) - timedelta(days=utc_day(now).weekday())
