@@ -234,6 +234,9 @@ param loginTokenMinutes int = 60
 @description('LOGIN_BASE_URL: the bridge\'s custom domain as https://<host>, for /login; empty = the host each request came to.')
 param loginBaseUrl string = ''
 
+@description('MANAGED_SETTINGS: the Claude Code settings pushed to people per app role and group (infra/managed-settings.json).')
+param managedSettings string = '[]'
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -293,6 +296,7 @@ var bridgeSettings = {
   LOGIN_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${loginSigningKeySecretUri})'
   LOGIN_TOKEN_MINUTES: string(loginTokenMinutes)
   LOGIN_BASE_URL: loginBaseUrl
+  MANAGED_SETTINGS: managedSettings
 }
 
 var apiKeySettings = empty(openAiKeySecretUri) ? {} : {
