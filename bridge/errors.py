@@ -11,6 +11,7 @@ their own shape (Anthropic or OpenAI).  The kinds are Anthropic's error types:
     404     not_found_error
     413     request_too_large
     429     rate_limit_error
+    429     billing_error         (a spend limit reached: Claude Code's gateway protocol)
     500     api_error
     529     overloaded_error      (upstream 503)
     504     timeout_error
@@ -33,6 +34,7 @@ ErrorKind = Literal[
     "not_found_error",
     "request_too_large",
     "rate_limit_error",
+    "billing_error",
     "api_error",
     "overloaded_error",
     "timeout_error",
@@ -45,6 +47,7 @@ STATUS_OF_KIND: dict[ErrorKind, int] = {
     "not_found_error": 404,
     "request_too_large": 413,
     "rate_limit_error": 429,
+    "billing_error": 429,
     "api_error": 500,
     "overloaded_error": 529,
     "timeout_error": 504,
@@ -65,7 +68,7 @@ _KIND_OF_UPSTREAM_STATUS: dict[int, ErrorKind] = {
 
 
 NOT_RETRYABLE: frozenset[ErrorKind] = frozenset(
-    {"invalid_request_error", "authentication_error", "permission_error", "not_found_error", "request_too_large"}
+    {"invalid_request_error", "authentication_error", "permission_error", "not_found_error", "request_too_large", "billing_error"}
 )
 NO_RETRY = {"x-should-retry": "false"}
 

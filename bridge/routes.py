@@ -14,6 +14,11 @@
     GET         /v1/keys                    v1/keys                           gateway.list_keys
     DELETE      /v1/keys/{key_id}           v1/keys/{key_id}                  gateway.revoke_key
     GET         /v1/usage                   v1/usage                          gateway.usage
+    GET         /managed/settings           managed/settings                  gateway_protocol.managed_settings
+    GET         /api/oauth/usage            api/oauth/usage                   gateway_protocol.oauth_usage
+    POST        /v1/metrics                 v1/metrics                        gateway_protocol.otlp_metrics
+    POST        /v1/logs                    v1/logs                           gateway_protocol.otlp_logs
+    POST        /v1/traces                  v1/traces                         gateway_protocol.otlp_traces
     GET         /v1/usage/export            v1/usage/export                   gateway.export_usage
     GET         /.well-known/oauth-         .well-known/oauth-authorization-  login.oauth_discovery
                 authorization-server        server
@@ -27,8 +32,10 @@
     OPTIONS     any path                    {*path}                           preflight: CORS (bridge.serving.cors)
 
 The login.* routes are Claude Code's `/login` (bridge.fronts.login), unauthenticated like the OAuth endpoints
-they are.  Every handler answers through `bridge.serving.cors.with_cors` (CORS headers for the pages ALLOWED_ORIGINS
-lists), and `OPTIONS` on any path is the CORS preflight, naming the methods of the routes there.
+they are; the gateway_protocol.* routes are the rest of Claude Code's gateway protocol the bridge answers itself
+(bridge.fronts.gateway_protocol).  Every handler answers through `bridge.serving.cors.with_cors` (CORS headers
+for the pages ALLOWED_ORIGINS lists), and `OPTIONS` on any path is the CORS preflight, naming the methods of the
+routes there.
 
 host.json sets the route prefix to empty, so the templates sit at the root
 of the Function URL; the Functions host cannot route an empty template, hence
@@ -42,7 +49,7 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 from starlette.routing import compile_path
 
-from bridge.fronts import gateway, login
+from bridge.fronts import gateway, gateway_protocol, login
 from bridge.fronts.anthropic import routes as anthropic
 from bridge.fronts.openai import routes as openai
 from bridge.gateway.login.endpoints import (
@@ -91,6 +98,11 @@ ENDPOINTS: tuple[Route, ...] = (
     _route("list_keys", "/v1/keys", "v1/keys", ("GET",), gateway.list_keys),
     _route("revoke_key", "/v1/keys/{key_id}", "v1/keys/{key_id}", ("DELETE",), gateway.revoke_key),
     _route("usage", "/v1/usage", "v1/usage", ("GET",), gateway.usage),
+    _route("managed_settings", "/managed/settings", "managed/settings", ("GET",), gateway_protocol.managed_settings),
+    _route("oauth_usage", "/api/oauth/usage", "api/oauth/usage", ("GET",), gateway_protocol.oauth_usage),
+    _route("otlp_metrics", "/v1/metrics", "v1/metrics", ("POST",), gateway_protocol.otlp_metrics),
+    _route("otlp_logs", "/v1/logs", "v1/logs", ("POST",), gateway_protocol.otlp_logs),
+    _route("otlp_traces", "/v1/traces", "v1/traces", ("POST",), gateway_protocol.otlp_traces),
     _route("export_usage", "/v1/usage/export", "v1/usage/export", ("GET",), gateway.export_usage),
     _route("oauth_discovery", DISCOVERY_PATH, DISCOVERY_PATH[1:], ("GET",), login.oauth_discovery),
     _route(

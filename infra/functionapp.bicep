@@ -234,6 +234,9 @@ param loginTokenMinutes int = 60
 @description('LOGIN_BASE_URL: the bridge\'s custom domain as https://<host>, for /login; empty = the host each request came to.')
 param loginBaseUrl string = ''
 
+@description('MANAGED_SETTINGS: the Claude Code settings pushed to people per app role and group (infra/managed-settings.json).')
+param managedSettings string = '[]'
+
 // ----- telemetry and the daily reconciliation with Azure's bill
 
 @description('RECONCILE_RESOURCE_IDS: the Azure OpenAI resources whose daily cost the reconciliation asks Cost Management for.')
@@ -307,6 +310,7 @@ var bridgeSettings = {
   LOGIN_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${loginSigningKeySecretUri})'
   LOGIN_TOKEN_MINUTES: string(loginTokenMinutes)
   LOGIN_BASE_URL: loginBaseUrl
+  MANAGED_SETTINGS: managedSettings
 }
 
 var apiKeySettings = empty(openAiKeySecretUri) ? {} : {

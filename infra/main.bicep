@@ -330,6 +330,9 @@ var loginSigningKeySecretName = 'login-signing-key'
 // A generated key is written into a new vault, or one that never held it (a deployment from before /login).
 var writeLoginSigningKey = (provisionedKeyVaultName != names.keyVault) || (provisionedLoginSigningKey != loginSigningKeySecretName)
 var loginBaseUrl = empty(loginHostName) ? '' : 'https://${loginHostName}'
+// MANAGED_SETTINGS: the Claude Code settings pushed per app role and group, from the deployment's own file (read
+// when `azd up` compiles this template; malformed JSON fails the compile), compacted into one line.
+var managedSettings = string(loadJsonContent('managed-settings.json'))
 var authToken = empty(anthropicAuthToken) ? generatedAuthToken : anthropicAuthToken
 // The token the user chose is written on every provision; a generated one only into a vault that has none yet.
 var writeAuthToken = (!empty(anthropicAuthToken)) || (provisionedKeyVaultName != names.keyVault)
@@ -669,6 +672,7 @@ module functionApp 'functionapp.bicep' = {
     loginSigningKeySecretUri: keyVault.outputs.loginSigningKeySecretUri
     loginTokenMinutes: loginTokenMinutes
     loginBaseUrl: loginBaseUrl
+    managedSettings: managedSettings
   }
   dependsOn: [
     openAiKeySecret

@@ -64,10 +64,10 @@ def budget(daily: int | None = None, monthly: int | None = None, overrides: str 
     return Budget(BudgetConfig(daily, monthly, parsed), MemoryUsageStore(), clock=clock), clock
 
 
-async def over(budget: Budget, caller: Caller) -> BridgeError:
+async def over(budget: Budget, caller: Caller, kind: str = "rate_limit_error") -> BridgeError:
     with pytest.raises(BridgeError) as caught:
         await admit(budget, caller)
-    assert caught.value.kind == "rate_limit_error" and caught.value.status == 429
+    assert caught.value.kind == kind and caught.value.status == 429
     assert caught.value.headers["x-should-retry"] == "false" and int(caught.value.headers["retry-after"]) > 0
     return caught.value
 
@@ -504,7 +504,7 @@ async def test_a_dollar_budget_is_spent_held_and_named(make_usage_store: UsageSt
     budget.settle_soon(Spending(ALICE, "gpt-5"), second, Counts())
     budget.settle_soon(Spending(ALICE, "gpt-5"), admitted, Counts(900, 0, 100, 1, 20_130_000))
     await budget.settle()
-    error = await over(budget, ALICE)
+    error = await over(budget, ALICE, "billing_error")
     assert error.message.startswith(
         "Daily dollar budget used up: $20.13 of $20.00 today (UTC). It resets at 2025-03-15 00:00 UTC"
     )
@@ -512,6 +512,7 @@ async def test_a_dollar_budget_is_spent_held_and_named(make_usage_store: UsageSt
     assert error.headers["x-bridge-budget-remaining-usd-day"] == "0.00"
     assert error.headers["x-bridge-budget-remaining-usd-month"] == "379.87"
     assert error.headers["x-bridge-budget-warning"] == "usd-day 100%"
+    assert error.headers["anthropic-ratelimit-unified-overage-utilization"] == "1", "Claude Code's spend limit (issue 22)"
     clock.now = datetime(2025, 3, 15, tzinfo=UTC)
     assert await admit(budget, ALICE, micros=USD), "a new day"
 

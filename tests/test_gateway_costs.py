@@ -272,17 +272,21 @@ def test_a_spent_dollar_budget_names_itself_its_use_and_its_reset(
     today = wait_for_requests(bridge_b, token, 1)["today"]
     assert dollars(today["cost_usd"]) == Decimal("1.2025"), "10,000 at $0.25 + 600,000 at $2 per million"
     calls = len(fake_azure.requests)
-    for refused in (
-        httpx.post(bridge_b.url + "/v1/messages", json=MESSAGE, headers=headers_for(token), timeout=10),
-        httpx.post(
-            bridge_a.url + "/v1/chat/completions",
-            json={"model": "gpt-5-mini", "messages": [{"role": "user", "content": "hi"}]},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
+    for refused, kind in (
+        (httpx.post(bridge_b.url + "/v1/messages", json=MESSAGE, headers=headers_for(token), timeout=10), "billing_error"),
+        (
+            httpx.post(
+                bridge_a.url + "/v1/chat/completions",
+                json={"model": "gpt-5-mini", "messages": [{"role": "user", "content": "hi"}]},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            ),
+            "insufficient_quota",
         ),
     ):
         assert refused.status_code == 429, refused.text
-        assert refused.json()["error"]["type"] == "rate_limit_error"
+        assert refused.json()["error"]["type"] == kind, "a spent dollar budget is a spend limit (issue 22)"
+        assert refused.headers["anthropic-ratelimit-unified-overage-disabled-reason"] == "org_spend_cap_reached"
         message = refused.json()["error"]["message"]
         assert message.startswith("Daily dollar budget used up: $1.20 of $1.00 today (UTC). It resets at "), message
         assert f"{reset_day[:10]} 00:00 UTC" in message

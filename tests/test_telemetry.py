@@ -299,11 +299,26 @@ async def test_a_failed_request(bridge: Bridge, exported: Exported, fake_azure: 
     assert_nothing_secret(exported, bridge, fake_azure)
 
 
-async def test_a_budget_refusal(
-    settings: dict[str, str], entra: FakeEntra, monkeypatch: pytest.MonkeyPatch, exported: Exported, fake_azure: FakeAzure
+@pytest.mark.parametrize(
+    ("limit", "refused_as"),
+    [
+        ({"BUDGET_DAILY_TOKENS": "1"}, "budget"),
+        ({"BUDGET_DAILY_USD": "0.000001"}, "budget"),
+        ({"RATE_LIMIT_REQUESTS_PER_MINUTE": "1"}, "rate_limit"),
+    ],
+    ids=["token budget", "dollar budget (billing_error)", "rate limit"],
+)
+async def test_a_refusal_at_admission(
+    settings: dict[str, str],
+    entra: FakeEntra,
+    monkeypatch: pytest.MonkeyPatch,
+    exported: Exported,
+    fake_azure: FakeAzure,
+    limit: dict[str, str],
+    refused_as: str,
 ) -> None:
     fake_azure.enqueue(Text(ANSWER))
-    async with serving({**settings, "BUDGET_DAILY_TOKENS": "1"}, entra, monkeypatch) as bridge:
+    async with serving({**settings, **limit}, entra, monkeypatch) as bridge:
         assert (await bridge.messages()).status_code == 200
         for _ in range(100):  # the first request's usage is settled in the background
             refused = await bridge.messages()
@@ -313,11 +328,11 @@ async def test_a_budget_refusal(
     assert refused.status_code == 429, refused.text
     spans = [span for span in exported.finished() if span.kind == SpanKind.SERVER]
     last = spans[-1]
-    assert dict(last.attributes or {})["error.type"] == "budget" and last.status.status_code == StatusCode.ERROR
+    assert dict(last.attributes or {})["error.type"] == refused_as and last.status.status_code == StatusCode.ERROR
     assert not [span for span in exported.finished() if span.parent and span.parent.span_id == last.context.span_id]
     fields = dict(exported.events()[-1].log_record.attributes or {})
-    assert fields["refused"] == "budget" and fields["user_id"] == ALICE.object_id and fields["status"] == 429
-    assert metric(exported, conventions.DURATION, **{"error.type": "budget"})
+    assert fields["refused"] == refused_as and fields["user_id"] == ALICE.object_id and fields["status"] == 429
+    assert metric(exported, conventions.DURATION, **{"error.type": refused_as})
     assert_nothing_personal_in_metrics(exported)
 
 

@@ -505,6 +505,16 @@ LOGIN_BASE_URL = Setting(
     unset="the scheme and host each request came to",
     in_azure_note="https://LOGIN_HOST_NAME when that is set",
 )
+MANAGED_SETTINGS = Setting(
+    "MANAGED_SETTINGS",
+    TEXT,
+    "Claude Code settings pushed to people signed in with /login, per app role and group (GET /managed/settings): a "
+    'JSON list of {"for": "everyone" | "role:<app role>" | "group:<group object id>", "settings": {...}}, merged in '
+    "order (docs/gateway.md)",
+    '[{"for": "role:Bridge.User", "settings": {"permissions": {"deny": ["Bash(rm -rf:*)"]}}}]',
+    unset="no managed settings (404)",
+    in_azure_note="the contents of infra/managed-settings.json",
+)
 GATEWAY_SETTINGS = (
     CLIENT_AUTH,
     ENTRA_TENANT_ID,
@@ -532,6 +542,7 @@ GATEWAY_SETTINGS = (
     LOGIN_SIGNING_KEY_PREVIOUS,
     LOGIN_TOKEN_MINUTES,
     LOGIN_BASE_URL,
+    MANAGED_SETTINGS,
 )
 
 APPLICATIONINSIGHTS_CONNECTION_STRING = Setting(

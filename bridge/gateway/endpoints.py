@@ -14,6 +14,8 @@
                   with `user` U: U's usage (404: none recorded)          ENTRA_ADMIN_ROLE (U: object id or user
                                                                          principal name)
     export_usage  200 text/csv: everyone's usage of a month (YYYY-MM)    ENTRA_ADMIN_ROLE
+    oauth_usage   200: the caller's spend limit as Claude Code reads it   anyone who may call the bridge
+                  (GET /api/oauth/usage, `usage.spend_limit`)
 
 create_key takes an optional JSON object: {"name": "cursor on my laptop", "expires_in_days": 30}.
 Every refusal is a `BridgeError` the route renders in the client's error shape.
@@ -31,6 +33,7 @@ from bridge.gateway.auth.keys import PersonalKeys
 from bridge.gateway.clock import utc_now
 from bridge.gateway.usage.budget import Budget
 from bridge.gateway.usage.report import chargeback_csv, report
+from bridge.gateway.usage.spend_limit import Spent, described, usage_page
 
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
@@ -105,6 +108,13 @@ async def usage(caller: Caller, budget: Budget, keys: PersonalKeys, user: str | 
     if found is None:
         raise BridgeError("not_found_error", f"No usage is recorded for {user[:200]!r} (an object id or user principal name)")
     return await report(budget, *found)
+
+
+async def oauth_usage(caller: Caller, budget: Budget) -> dict[str, Any]:
+    """The caller's dollar budgets in Claude Code's usage shape; without one, what they spent."""
+    standing = await budget.standing_now(caller)
+    spent = await budget.spent_so_far(caller.user_id) if described(standing) is None else Spent()
+    return usage_page(standing, spent)
 
 
 def export_month(month: str | None) -> date:

@@ -1,5 +1,5 @@
-"""The gateway's settings (sign-in, personal keys, budgets, prices, rate limits, model policy, where counters live)
-as one parsed snapshot.
+"""The gateway's settings (sign-in, personal keys, budgets, prices, rate limits, model policy, where counters live,
+managed settings) as one parsed snapshot.
 
 The rows are `bridge.config.table.GATEWAY_SETTINGS` (part of the one `SETTINGS`
 table); `load_gateway_settings` reads them from an environment like
@@ -35,6 +35,7 @@ from bridge.config.table import (
     LOGIN_SIGNING_KEY,
     LOGIN_SIGNING_KEY_PREVIOUS,
     LOGIN_TOKEN_MINUTES,
+    MANAGED_SETTINGS,
     MODEL_POLICY,
     PERSONAL_KEY_DAYS,
     PERSONAL_KEY_SIGNIN_DAYS,
@@ -47,6 +48,7 @@ from bridge.config.table import (
 )
 from bridge.gateway.auth.entra import EntraConfig
 from bridge.gateway.login.tokens import MIN_KEY_CHARS
+from bridge.gateway.managed_settings import NO_MANAGED_SETTINGS, ManagedSettings, parse_managed_settings
 from bridge.gateway.policy import ModelPolicy, parse_policy
 from bridge.gateway.pricing.rules import PriceRule, parse_prices
 from bridge.gateway.usage.limits import BudgetConfig, parse_overrides
@@ -82,6 +84,8 @@ class GatewaySettings:
     table_endpoint: str | None = None
     connection_string: str | None = None
     login: LoginSettings = field(default_factory=LoginSettings)
+    managed: ManagedSettings = NO_MANAGED_SETTINGS
+    """MANAGED_SETTINGS: what GET /managed/settings serves each person."""
     problems: tuple[str, ...] = ()
     lockout: str | None = None
     """Set when sign-in is misconfigured: every request is refused with it (500, not retried)."""
@@ -170,6 +174,11 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         )
         connection_string = None
     login = _login(env, problems) if entra is not None else LoginSettings()
+    managed_raw = MANAGED_SETTINGS.value(env, problems)
+    managed, managed_problems = (
+        parse_managed_settings(managed_raw, MANAGED_SETTINGS.name) if managed_raw is not None else (NO_MANAGED_SETTINGS, [])
+    )
+    problems += managed_problems
     return GatewaySettings(
         client_auth=client_auth or CLIENT_AUTH.default_value,
         entra=entra,
@@ -182,6 +191,7 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         table_endpoint=endpoint,
         connection_string=connection_string,
         login=login,
+        managed=managed,
         problems=tuple(problems),
         lockout=lockout,
     )

@@ -33,11 +33,15 @@ from starlette.responses import Response, StreamingResponse
 
 from bridge.errors import NO_RETRY, BridgeError, misconfigured
 from bridge.gateway.auth.caller import Caller
+from bridge.gateway.clock import utc_now
 from bridge.gateway.pricing.book import Unresolved
 from bridge.gateway.pricing.price import usd
+from bridge.gateway.usage import notices
 from bridge.gateway.usage.budget import Admission, Spending
 from bridge.gateway.usage.charge import allowance, estimated, reported, reported_later
 from bridge.gateway.usage.notices import HEADER_PREFIX, budget_headers
+from bridge.gateway.usage.spend_limit import unified_headers
+from bridge.gateway.usage.standing import Standing
 from bridge.gateway.usage.store import NOTHING, Agent
 from bridge.model import Completion, Request
 from bridge.serving.inbound import agent_of, cache_key_of, new_request_id, presented_token, read_json
@@ -71,6 +75,11 @@ class Call(Protocol):
     def renderer(self) -> StreamRenderer: ...
 
     def body(self, completion: Completion) -> dict[str, Any]: ...
+
+    def answered_here(self) -> Completion | None:
+        """The answer the bridge gives itself, with no upstream call (Claude Code's start-up quota probe); None
+        for every other call."""
+        ...
 
     def served_as(self, family: str, deployment: str) -> Call:
         """This call answered as the tier `family` (the model policy chose it) that `deployment` serves: the answers
@@ -107,6 +116,15 @@ class Served:
         self.record.policy_tier = family
         return moved, family
 
+    async def standing(self) -> Standing:
+        """The caller's standing now, nothing held (for a call the bridge answers itself); 429 when a budget is
+        spent, as any request of theirs would get."""
+        standing = await self.bridge.gateway.budget.standing_now(self.caller)
+        spent = standing.spent
+        if spent is not None:
+            raise notices.spent(standing, spent, utc_now())
+        return standing
+
     async def admit(self, routed: Routed, body_bytes: int | None, agent: Agent) -> Charge:
         """Hold the request's allowance of the caller's budgets and count it against their rate limits (429 when
         one is reached); its input is counted only when a limit applies to the caller (on the loop when the body
@@ -132,10 +150,15 @@ class Served:
         return Charge(self, routed, spending, admission, input_tokens)
 
 
-def refused_by(refusal: BridgeError) -> str:
-    """What refused a request at admission, for its record: the person's budget (its 429 carries the standing's
-    headers: spent, or held by their running requests) or their rate limit."""
-    return BUDGET_REFUSAL if any(name.startswith(HEADER_PREFIX) for name in refusal.headers) else RATE_LIMIT_REFUSAL
+def refused_by(refusal: BridgeError) -> str | None:
+    """What refused a request at admission, for its record: the person's budget (a spent dollar budget's
+    `billing_error`, or a 429 carrying the standing's headers: spent, or held by their running requests), their
+    rate limit (any other 429), or None (not a refusal: a price missing, the table out of reach)."""
+    if refusal.kind == "billing_error" or (
+        refusal.kind == "rate_limit_error" and any(name.startswith(HEADER_PREFIX) for name in refusal.headers)
+    ):
+        return BUDGET_REFUSAL
+    return RATE_LIMIT_REFUSAL if refusal.kind == "rate_limit_error" else None
 
 
 def _declared_length(req: HttpRequest) -> int | None:
@@ -162,7 +185,7 @@ class Charge:
 
     def headers(self) -> dict[str, str]:
         """The caller's standing, for the answer (none when no budget applies)."""
-        return budget_headers(self.admission.standing) if self.admission is not None else {}
+        return standing_headers(self.admission.standing) if self.admission is not None else {}
 
     def end(self, starting: Starting | None) -> None:
         """Settle in the background, however the request ended: Azure's usage when it came, priced; else an
@@ -193,6 +216,11 @@ class Charge:
         served.record.usage_estimated = True
         estimate = estimated(routed.request, routed.api, received, prices.price(spending.deployment), self.input_tokens)
         budget.settle_soon(spending, self.admission, estimate)
+
+
+def standing_headers(standing: Standing) -> dict[str, str]:
+    """The caller's standing on an answer: the bridge's budget headers and Claude Code's spend-limit headers."""
+    return {**budget_headers(standing), **unified_headers(standing)}
 
 
 Handling = Callable[[Served], Awaitable[Response]]
@@ -246,6 +274,9 @@ async def serve(req: HttpRequest, front: Front, route: str) -> Response:
         call = front.parse(await read_json(req, bridge.settings.max_request_bytes))
         request = cache_key_of(req.headers, call.request)
         record.model, record.stream = call.model, request.stream
+        local = call.answered_here()
+        if local is not None:
+            return json_response(call.body(local), headers={**ids, **standing_headers(await served.standing())})
         request, family = served.within_policy(request)
         routed = await bridge.route(request)
         if family is not None:
@@ -255,8 +286,7 @@ async def serve(req: HttpRequest, front: Front, route: str) -> Response:
         try:
             charge = await served.admit(routed, _declared_length(req), agent)
         except BridgeError as refusal:
-            if refusal.kind == "rate_limit_error":
-                record.refused = refused_by(refusal)
+            record.refused = refused_by(refusal)
             raise
         headers = {**ids, **served_by(routed), **charge.headers()}
         deadline = bridge.stream_deadline() if request.stream else bridge.deadline()
@@ -310,5 +340,6 @@ async def answer(
 
 
 async def respond(req: HttpRequest, front: Front, route: str, handling: Handling) -> Response:
-    """The handler of a route the bridge answers itself with a response of its own making (CSV), for any front."""
+    """The handler of a route the bridge answers itself with a response of its own making (its status, headers
+    and body: CSV, a 304), for any front."""
     return await _handle(req, front, route, handling)

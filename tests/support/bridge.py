@@ -78,17 +78,23 @@ class RunningBridge:
 
 @contextmanager
 def running_bridge(
-    env: Mapping[str, str], log_path: Path, *, in_process: bool = False, interpreter_args: Sequence[str] = ()
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    in_process: bool = False,
+    interpreter_args: Sequence[str] = (),
+    port: int | None = None,
 ) -> Iterator[RunningBridge]:
     """A bridge with the settings `env` for the block, logging to `log_path`; stopped afterwards.
 
-    `interpreter_args` go before `-m bridge` (the bench profiles it under `-m cProfile -o FILE`).
+    `interpreter_args` go before `-m bridge` (the bench profiles it under `-m cProfile -o FILE`); `port`: a
+    restarted bridge's own (its clients keep its URL), else a free one.
     """
     if not in_process:
-        with _process(env, log_path, interpreter_args) as running:
+        with _process(env, log_path, interpreter_args, port or free_port()) as running:
             yield running
         return
-    assert not interpreter_args, "interpreter arguments need a process"
+    assert not interpreter_args and port is None, "interpreter arguments and a port of its own need a process"
     held = sorted(PROCESS_ONLY & env.keys())
     assert not held, f"{', '.join(held)} reach the bridge only through a process's environment: use a process"
     with _in_thread(env, log_path) as running:
@@ -96,8 +102,7 @@ def running_bridge(
 
 
 @contextmanager
-def _process(env: Mapping[str, str], log_path: Path, interpreter_args: Sequence[str]) -> Iterator[RunningBridge]:
-    port = free_port()
+def _process(env: Mapping[str, str], log_path: Path, interpreter_args: Sequence[str], port: int) -> Iterator[RunningBridge]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "ANTHROPIC_", "OPENAI_"))}
     with log_path.open("wb") as log_file:  # the child writes through its own descriptor
         process = subprocess.Popen(

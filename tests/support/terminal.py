@@ -22,6 +22,7 @@ from pathlib import Path
 
 ESCAPES = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
 UP = "\x1b[A"
+DOWN = "\x1b[B"
 ENTER = "\r"
 ROWS, COLUMNS = 50, 160
 

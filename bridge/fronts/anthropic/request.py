@@ -28,6 +28,12 @@
       (or the older top-level output_format)
     top_k, context_management,                  ignored: accepted, never rejected
     cache_control, others
+    safeguards (auto mode's safety check, sent  400 invalid_request_error naming `safeguards`: Azure cannot
+      to a gateway)                               run it; Claude Code retries without it and runs the check
+                                                  itself (the gateway protocol's rule)
+
+Claude Code's start-up quota probe (max_tokens 1, one user message "quota", not streamed) is recognized
+(`is_quota_probe`): the bridge answers it itself, with no upstream call.
 
 Thinking and effort → `reasoning_effort` (the upstream steps a value the
 deployment refuses down to the nearest one it accepts):
@@ -89,6 +95,12 @@ EFFORT_OF_NAME: dict[str, ReasoningEffort] = {"low": "low", "medium": "medium", 
 BUDGET_EFFORTS: tuple[tuple[int, ReasoningEffort], ...] = ((4096, "low"), (16384, "medium"))
 ADAPTIVE_EFFORT: ReasoningEffort = "high"
 DISABLED_EFFORT: ReasoningEffort = "minimal"
+SAFEGUARDS = "safeguards"
+SAFEGUARDS_REFUSAL = (
+    "safeguards: auto mode's safety check cannot run on this bridge's Azure OpenAI deployments; send the request "
+    "without `safeguards` (Claude Code does so by itself, and runs the check with ordinary requests)"
+)
+QUOTA_PROBE_TEXT = "quota"
 _SESSION_IN_USER_ID = re.compile(r"_session_([0-9A-Za-z-]+)$")
 
 
@@ -387,6 +399,20 @@ def _stop_sequences(raw: Any) -> list[str]:
     return [item for item in raw if item]
 
 
+def is_quota_probe(body: Mapping[str, Any]) -> bool:
+    """Claude Code's start-up probe of the usage headers: max_tokens 1, one user message "quota", not streamed."""
+    messages = body.get("messages")
+    if body.get("max_tokens") != 1 or body.get("stream") is True or body.get("tools"):
+        return False
+    if not isinstance(messages, list) or len(messages) != 1 or not isinstance(messages[0], dict):
+        return False
+    message = messages[0]
+    content = message.get("content")
+    if isinstance(content, list) and len(content) == 1 and isinstance(content[0], dict) and content[0].get("type") == "text":
+        content = content[0].get("text")
+    return message.get("role") == "user" and content == QUOTA_PROBE_TEXT
+
+
 def parse_request(body: Any, *, count_only: bool = False) -> Request:
     """Translate a decoded Messages API body; raises `BridgeError` naming the field at fault.
 
@@ -401,6 +427,8 @@ def parse_request(body: Any, *, count_only: bool = False) -> Request:
         raise invalid_request(f"model: String should have at most {MAX_MODEL_NAME_LENGTH} characters")
     messages = _messages(_require(body, "messages", ""))
     max_tokens: int | None = None
+    if not count_only and body.get(SAFEGUARDS) is not None:
+        raise invalid_request(SAFEGUARDS_REFUSAL)
     if not count_only:
         max_tokens = _typed(_require(body, "max_tokens", ""), int, "max_tokens", "a valid integer")
         if max_tokens < 1:

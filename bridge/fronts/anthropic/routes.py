@@ -3,7 +3,8 @@ Anthropic clients (the tiers as Claude models, `model_names.py`).
 
 `/v1/messages` is `handler.serve` with this front: `parse_request`, `AnthropicStreamRenderer`
 for streams, `message_body` for whole messages, Anthropic error bodies with a
-`request-id` header.  `count_tokens` is local: no upstream call; it counts
+`request-id` header; Claude Code's start-up quota probe is answered here (an empty
+message, stop_reason max_tokens, no usage), never sent upstream.  `count_tokens` is local: no upstream call; it counts
 the request as the deployment that would serve it receives it.
 """
 
@@ -16,9 +17,9 @@ from starlette.responses import Response
 from bridge.errors import BridgeError
 from bridge.fronts.anthropic.message import message_body, new_message_id
 from bridge.fronts.anthropic.model_names import LISTED_AS, model_list
-from bridge.fronts.anthropic.request import parse_request
+from bridge.fronts.anthropic.request import is_quota_probe, parse_request
 from bridge.fronts.anthropic.stream import AnthropicStreamRenderer
-from bridge.model import Completion, Request
+from bridge.model import Completion, Finish, Request, Usage
 from bridge.serving.handler import Front, Served, answer, serve
 from bridge.serving.inbound import read_json
 from bridge.serving.outbound import json_response
@@ -33,10 +34,19 @@ def error_response(error: BridgeError, request_id: str) -> Response:
     return json_response(body, error.status, {**error.headers, REQUEST_ID_HEADER: request_id})
 
 
+QUOTA_PROBE_ANSWER = Completion([], Finish("max_tokens"), Usage())
+"""What Claude Code's start-up quota probe gets: nothing generated, nothing used (no upstream call)."""
+
+
 @dataclass
 class MessagesCall:
     request: Request
+    probe: bool = False
+    """Claude Code's start-up quota probe (`is_quota_probe`)."""
     message_id: str = field(default_factory=new_message_id)
+
+    def answered_here(self) -> Completion | None:
+        return QUOTA_PROBE_ANSWER if self.probe else None
 
     @property
     def model(self) -> str:
@@ -55,7 +65,7 @@ class MessagesCall:
 
 
 def parse_call(body: Any) -> MessagesCall:
-    return MessagesCall(parse_request(body))
+    return MessagesCall(parse_request(body), probe=is_quota_probe(body))
 
 
 FRONT = Front(REQUEST_ID_HEADER, parse_call, error_response)

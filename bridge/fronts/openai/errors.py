@@ -8,6 +8,7 @@
     not_found_error         404     not_found_error        null
     request_too_large       413     invalid_request_error  request_too_large
     rate_limit_error        429     rate_limit_error       rate_limit_exceeded
+    billing_error           429     insufficient_quota     insufficient_quota (OpenAI's "quota exceeded")
     api_error               500     server_error           null
     overloaded_error        503     server_error           overloaded (OpenAI clients know 503, not 529)
     timeout_error           504     server_error           timeout
@@ -31,6 +32,7 @@ _SHAPE: dict[ErrorKind, tuple[int, str, str | None]] = {
     "not_found_error": (404, "not_found_error", None),
     "request_too_large": (413, "invalid_request_error", "request_too_large"),
     "rate_limit_error": (429, "rate_limit_error", "rate_limit_exceeded"),
+    "billing_error": (429, "insufficient_quota", "insufficient_quota"),
     "api_error": (500, "server_error", None),
     "overloaded_error": (503, "server_error", "overloaded"),
     "timeout_error": (504, "server_error", "timeout"),

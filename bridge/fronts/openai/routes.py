@@ -44,6 +44,9 @@ class ChatCall:
     def body(self, completion: Completion) -> dict[str, Any]:
         return completion_body(completion, self.completion_id, self.model, self.created)
 
+    def answered_here(self) -> Completion | None:
+        return None
+
     def served_as(self, family: str, deployment: str) -> "ChatCall":
         """Answered under the name of the deployment that served (as GET /v1/models lists it)."""
         del family

@@ -62,7 +62,8 @@ from bridge.gateway.usage import notices
 from bridge.gateway.usage.ledger import Amount, Hold, Ledger
 from bridge.gateway.usage.limits import BudgetConfig, Limits
 from bridge.gateway.usage.periods import utc_day
-from bridge.gateway.usage.standing import Standing, standing_of
+from bridge.gateway.usage.spend_limit import Spent
+from bridge.gateway.usage.standing import NO_STANDING, Standing, standing_of
 from bridge.gateway.usage.store import Agent, Counts, DayUsage, LedgerConflict, UsageStore
 from bridge.gateway.usage.window import Window
 
@@ -338,6 +339,24 @@ class Budget:
         """Wait for the settlements this process is still writing (of `user_id`, or everyone's)."""
         while pending := {task for task, user in self._counting.items() if user_id is None or user == user_id}:
             await asyncio.wait(pending)
+
+    async def standing_now(self, caller: Caller) -> Standing:
+        """The caller's standing as of now, nothing held or counted (what Claude Code's start-up probe and
+        /api/oauth/usage are told); NO_STANDING when no limit applies to them (nothing is read)."""
+        limits = self.limits(caller)
+        if not limits.any:
+            return NO_STANDING
+        now, ledger, _ = await self.usage(caller.user_id)
+        return self.standing(ledger, limits, now)
+
+    async def spent_so_far(self, user_id: str) -> Spent:
+        """What the person spent this UTC day, week from Monday and month, in micro-dollars (priced requests)."""
+        now, ledger, rows = await self.usage(user_id)
+        monday = utc_day(now) - timedelta(days=utc_day(now).weekday())
+        if monday.month != utc_day(now).month:
+            rows = [*await self.store.month(user_id, monday), *rows]
+        week = sum(row.counts.micros for row in rows if row.day >= monday)
+        return Spent(ledger.today.micros, week, ledger.month.micros)
 
     async def usage(self, user_id: str) -> tuple[datetime, Ledger, list[DayUsage]]:
         """The person's usage as of now, read from the store after their settlements here are written: the moment,

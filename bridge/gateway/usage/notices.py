@@ -11,7 +11,8 @@ Headers (API Management style), for each budget that applies:
     x-bridge-budget-reset-month
     x-bridge-budget-warning                past BUDGET_WARN_PERCENT: `usd-day 85%, tokens-month 91%`
 
-Refusals are 429 `rate_limit_error` in the client's error shape:
+Refusals are 429 `rate_limit_error` in the client's error shape (a spent dollar budget: `billing_error`, with
+Claude Code's spend-limit headers, `bridge.gateway.usage.spend_limit`):
 
     a budget spent       names it (daily dollars, monthly tokens...), what was used of how much, when it resets;
                          retry-after: the seconds until then, x-should-retry: false (retrying cannot help)
@@ -29,6 +30,7 @@ from datetime import datetime
 from bridge.errors import NO_RETRY, BridgeError
 from bridge.gateway.clock import iso_utc
 from bridge.gateway.pricing.price import MICROS_PER_USD
+from bridge.gateway.usage.spend_limit import cap_reached
 from bridge.gateway.usage.standing import BudgetState, Standing
 
 HEADER_PREFIX = "x-bridge-budget-"
@@ -75,13 +77,16 @@ def _of(budget: BudgetState) -> str:
 
 
 def spent(standing: Standing, budget: BudgetState, now: datetime) -> BridgeError:
-    wait = max(1, math.ceil((budget.resets_at - now).total_seconds()))
-    return BridgeError(
-        "rate_limit_error",
+    """The 429 of a spent budget: for a dollar budget, the `billing_error` Claude Code shows as its spend limit
+    (`bridge.gateway.usage.spend_limit`)."""
+    message = (
         f"{label(budget)} used up: {_of(budget)} {_SPANS[budget.span][1]} (UTC). It resets at "
-        f"{budget.resets_at:%Y-%m-%d %H:%M} UTC; ask your administrator for a larger budget if you need one.",
-        {**budget_headers(standing), **NO_RETRY, "retry-after": str(wait)},
+        f"{budget.resets_at:%Y-%m-%d %H:%M} UTC; ask your administrator for a larger budget if you need one."
     )
+    if budget.kind == "usd":
+        return cap_reached(budget, now, message, budget_headers(standing))
+    wait = max(1, math.ceil((budget.resets_at - now).total_seconds()))
+    return BridgeError("rate_limit_error", message, {**budget_headers(standing), **NO_RETRY, "retry-after": str(wait)})
 
 
 def held(standing: Standing, budget: BudgetState) -> BridgeError:
