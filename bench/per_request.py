@@ -298,7 +298,7 @@ def measure(client: httpx.Client, proxies: Sequence[Proxy], case: Case, rounds: 
 
 
 @contextmanager
-def _pinned_self(cores: set[int]) -> Iterator[None]:
+def pinned_self(cores: set[int]) -> Iterator[None]:
     """Run the bench client (this thread) on `cores`; the processes started meanwhile inherit it."""
     before = os.sched_getaffinity(0)
     os.sched_setaffinity(0, cores)
@@ -308,7 +308,7 @@ def _pinned_self(cores: set[int]) -> Iterator[None]:
         os.sched_setaffinity(0, before)
 
 
-def _cores() -> tuple[set[int], set[int]]:
+def cores() -> tuple[set[int], set[int]]:
     """(cores for the proxies, cores for the fake upstream and the client): the last core, and the others."""
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2:
@@ -318,7 +318,7 @@ def _cores() -> tuple[set[int], set[int]]:
 
 def run(rounds: Sequence[int], peer_command: str | None = None, peer_name: str = "peer") -> dict[str, Any]:
     """The section: `rounds` requests per proxy for each of `cases()`, in order."""
-    proxy_cores, other_cores = _cores()
+    proxy_cores, other_cores = cores()
     load_before = os.getloadavg()
     started = time.perf_counter()
     chosen = cases()
@@ -334,7 +334,7 @@ def run(rounds: Sequence[int], peer_command: str | None = None, peer_name: str =
         "stream_chunks": STREAM_CHUNKS,
         "cases": {},
     }
-    with _pinned_self(other_cores), ExitStack() as stack:
+    with pinned_self(other_cores), ExitStack() as stack:
         upstream = stack.enter_context(running_upstream("--text", "warming up"))
         chat = stack.enter_context(bridge_process(upstream, **TIERS))
         responses = stack.enter_context(bridge_process(upstream, **RESPONSES_TIERS))

@@ -237,6 +237,17 @@ param loginBaseUrl string = ''
 @description('MANAGED_SETTINGS: the Claude Code settings pushed to people per app role and group (infra/managed-settings.json).')
 param managedSettings string = '[]'
 
+// ----- telemetry and the daily reconciliation with Azure's bill
+
+@description('RECONCILE_RESOURCE_IDS: the Azure OpenAI resources whose daily cost the reconciliation asks Cost Management for.')
+param reconcileResourceIds string = ''
+
+@description('RECONCILE_GAP_PERCENT: how far apart the bridge\'s daily cost and Azure\'s bill may be (percent of Azure\'s) before the reconciliation warns.')
+param reconcileGapPercent int = 5
+
+@description('AZURE_MANAGEMENT_URL: this cloud\'s Resource Manager (Cost Management\'s API).')
+param managementUrl string = ''
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -293,6 +304,9 @@ var bridgeSettings = {
   RATE_LIMIT_TOKENS_PER_MINUTE: rateLimitTokensPerMinute
   MODEL_POLICY: modelPolicy
   USAGE_TABLE_ENDPOINT: usageTableEndpoint
+  RECONCILE_RESOURCE_IDS: reconcileResourceIds
+  RECONCILE_GAP_PERCENT: string(reconcileGapPercent)
+  AZURE_MANAGEMENT_URL: managementUrl
   LOGIN_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${loginSigningKeySecretUri})'
   LOGIN_TOKEN_MINUTES: string(loginTokenMinutes)
   LOGIN_BASE_URL: loginBaseUrl
@@ -309,6 +323,14 @@ var hostSettings = {
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // The worker hands the host's trace context to the bridge's spans (host.json telemetryMode OpenTelemetry);
+  // the bridge sets up its own exporter (bridge/telemetry/setup.py), so PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY
+  // stays unset (it would configure the azure-monitor-opentelemetry distro, which is not installed).
+  PYTHON_ENABLE_OPENTELEMETRY: 'true'
+  // Azure Monitor's exporter sends only telemetry: no SDK usage statistics to Microsoft, no polling of its
+  // configuration service, so the app's only outbound calls stay ingestion, Entra ID and Azure OpenAI.
+  APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL: 'true'
+  APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED: 'true'
   // Required for HTTP streaming (azurefunctions-extensions-http-fastapi) on Python up to 3.12.
   PYTHON_ENABLE_INIT_INDEXING: '1'
 }

@@ -242,6 +242,28 @@ param rateLimitTokensPerMinute string = ''
 
 @description('MODEL_POLICY: model tiers per app role or group, e.g. role:Bridge.Lead=opus,sonnet,haiku;default=sonnet,haiku; empty = every tier.')
 param modelPolicy string = ''
+
+// ===== Alerts ================================================================
+
+@description('ALERT_EMAIL: who gets the bridge\'s alerts by email (daily cost, budgets, Azure OpenAI errors, the app not serving, the bill gap); empty = the alerts show in the portal only.')
+param alertEmail string = ''
+
+@description('ALERT_DAILY_COST_USD: the organization\'s daily cost in US dollars, as the bridge charges it, that raises an alert.')
+@minValue(1)
+param alertDailyCostUsd int = 100
+
+@description('ALERT_UPSTREAM_ERROR_PERCENT: the share of requests failing at Azure OpenAI (429s, 5xx, broken streams) over 15 minutes that raises an alert.')
+@minValue(1)
+@maxValue(100)
+param alertUpstreamErrorPercent int = 10
+
+@description('ALERT_RECONCILE_GAP_PERCENT: how far apart the bridge\'s daily cost and Azure\'s bill for the Azure OpenAI resource may be before an alert.')
+@minValue(1)
+@maxValue(100)
+param alertReconcileGapPercent int = 5
+
+// ===== Claude Code's /login ==================================================
+
 @description('LOGIN_HOST_NAME: the custom domain developers reach the bridge at (bound to the Function App with its own certificate), for Claude Code\'s /login: its redirect URI is registered and LOGIN_BASE_URL set. Empty = the Function App\'s own host name.')
 param loginHostName string = ''
 
@@ -445,6 +467,24 @@ module workbook 'workbook.bicep' = {
     location: location
     tags: tags
     appInsightsId: monitoring.outputs.appInsightsId
+    workspaceId: monitoring.outputs.logAnalyticsId
+  }
+}
+
+module alerts 'alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    alertEmail: alertEmail
+    workspaceId: monitoring.outputs.logAnalyticsId
+    appInsightsId: monitoring.outputs.appInsightsId
+    functionAppUrl: functionApp.outputs.url
+    availabilityTest: empty(allowedIpRangeList)
+    dailyCostUsd: alertDailyCostUsd
+    upstreamErrorPercent: alertUpstreamErrorPercent
+    reconcileGapPercent: alertReconcileGapPercent
   }
 }
 
@@ -538,6 +578,18 @@ module openAiRoles 'openai-roles.bicep' = {
   ]
 }
 
+// Cost Management Reader where the Azure OpenAI resource is, for the daily reconciliation with Azure's bill.
+module costReader 'cost-reader.bicep' = {
+  name: 'cost-reader-${resourceToken}'
+  scope: resourceGroup(openAiSubscriptionId, openAiResourceGroupName)
+  params: {
+    identityPrincipalId: identity.outputs.principalId
+  }
+  dependsOn: [
+    rg
+  ]
+}
+
 module openAiKeySecret 'openai-key-secret.bicep' = if (useOpenAiKey) {
   name: 'openai-key-secret'
   scope: rg
@@ -614,6 +666,9 @@ module functionApp 'functionapp.bicep' = {
     rateLimitTokensPerMinute: rateLimitTokensPerMinute
     modelPolicy: modelPolicy
     usageTableEndpoint: storage.outputs.tableEndpoint
+    reconcileResourceIds: openAiResourceId
+    reconcileGapPercent: alertReconcileGapPercent
+    managementUrl: environment().resourceManager
     loginSigningKeySecretUri: keyVault.outputs.loginSigningKeySecretUri
     loginTokenMinutes: loginTokenMinutes
     loginBaseUrl: loginBaseUrl

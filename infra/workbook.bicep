@@ -1,9 +1,11 @@
-// A shared Azure Monitor workbook on the Application Insights component that
-// charts the bridge's per-request JSON log line (request_id, route, model,
-// deployment, status, latency_ms, input_tokens, output_tokens,
-// cache_read_input_tokens, attempts, user_id, user_name, auth, key_id): requests,
-// latency, errors and tokens per model per day, and tokens per user and model.
-// The log line arrives in `traces` with the JSON in `message`.
+// A shared Azure Monitor workbook, opened from the Application Insights component, that queries the Log
+// Analytics workspace where the bridge's telemetry lands: one `bridge.request` event per request (AppEvents,
+// the fields of the bridge's request record in Properties: bridge/telemetry/request_log.py) and one
+// `bridge.reconcile` event per day of the reconciliation with Azure's bill. Views: cost and tokens per person,
+// per role, per group, per deployment and day; the prompt-cache hit ratio (cached input / input) per
+// deployment and client; time to first token and errors by kind; people over (and near) their budget;
+// clients and agents; the bridge's cost against Azure's. Every field a query reads is one the telemetry writes
+// (tests/test_telemetry_queries.py checks it).
 
 @description('Display name of the workbook.')
 param displayName string = 'Claude Azure Bridge usage'
@@ -14,92 +16,242 @@ param location string
 @description('Tags applied to the workbook.')
 param tags object = {}
 
-@description('Resource id of the Application Insights component the queries run against.')
+@description('Resource id of the Application Insights component the workbook is filed under.')
 param appInsightsId string
 
-// Every chart starts from this: one row per bridge request.
+@description('Resource id of the Log Analytics workspace the queries run against.')
+param workspaceId string
+
+// Every request view starts from this: one row per bridge request. Input counts cached input too (the
+// semantic conventions' and Azure's sense), so the cache hit ratio is cached / input.
 var bridgeRequests = '''
-traces
-| where message startswith "{" and message has "request_id"
-| extend r = parse_json(message)
-| where isnotempty(tostring(r.request_id))
-| project timestamp,
-    request_id = tostring(r.request_id),
-    route = tostring(r.route),
-    model = tostring(r.model),
-    deployment = tostring(r.deployment),
-    status = toint(r.status),
-    latency_ms = todouble(r.latency_ms),
-    input_tokens = tolong(r.input_tokens),
-    output_tokens = tolong(r.output_tokens),
-    cache_read_input_tokens = tolong(r.cache_read_input_tokens),
-    attempts = toint(r.attempts),
-    user_id = tostring(r.user_id),
-    user_name = tostring(r.user_name),
-    auth = tostring(r.auth),
-    key_id = tostring(r.key_id)
+AppEvents
+| where Name == "bridge.request"
+| extend p = Properties
+| project TimeGenerated,
+    request_id = tostring(p.request_id),
+    route = tostring(p.route),
+    model = tostring(p.model),
+    tier = tostring(p.tier),
+    deployment = tostring(p.deployment),
+    api = tostring(p.api),
+    client = tostring(p.client),
+    agent = tostring(p.agent),
+    status = toint(p.status),
+    error_type = tostring(p.error_type),
+    refused = tostring(p.refused),
+    latency_ms = todouble(p.latency_ms),
+    ttft_ms = todouble(p.ttft_ms),
+    input_tokens = tolong(p.input_tokens) + tolong(p.cache_read_input_tokens),
+    cached_tokens = tolong(p.cache_read_input_tokens),
+    output_tokens = tolong(p.output_tokens),
+    reasoning_tokens = tolong(p.reasoning_tokens),
+    cost_usd = todouble(p.cost_usd),
+    attempts = toint(p.attempts),
+    user_id = tostring(p.user_id),
+    user_name = tostring(p.user_name),
+    auth = tostring(p.auth),
+    roles = tostring(p.roles),
+    groups = tostring(p.groups)
 '''
 
-var requestsPerModel = '''
-| summarize requests = count() by day = bin(timestamp, 1d), model
+var perPerson = '''
+| summarize requests = count(),
+    cost_usd = round(sum(cost_usd), 2),
+    input_tokens = sum(input_tokens),
+    cached_tokens = sum(cached_tokens),
+    output_tokens = sum(output_tokens),
+    errors = countif(status >= 400),
+    budget_refusals = countif(refused == "budget")
+    by user_name, user_id
+| order by cost_usd desc, input_tokens desc
+'''
+
+var perRole = '''
+| extend role = split(iff(isempty(roles), "(no role)", roles), ",")
+| mv-expand role to typeof(string)
+| summarize people = dcount(user_id), requests = count(), cost_usd = round(sum(cost_usd), 2),
+    input_tokens = sum(input_tokens), output_tokens = sum(output_tokens)
+    by role
+| order by cost_usd desc
+'''
+
+var perGroup = '''
+| where isnotempty(groups) and groups != "overage"
+| extend group_id = split(groups, ",")
+| mv-expand group_id to typeof(string)
+| summarize people = dcount(user_id), requests = count(), cost_usd = round(sum(cost_usd), 2),
+    input_tokens = sum(input_tokens), output_tokens = sum(output_tokens)
+    by group_id
+| order by cost_usd desc
+'''
+
+var costPerDeploymentPerDay = '''
+| where isnotempty(deployment)
+| summarize cost_usd = round(sum(cost_usd), 2) by day = bin(TimeGenerated, 1d), deployment
+| order by day asc
+'''
+
+var tokensPerDeploymentPerDay = '''
+| where isnotempty(deployment)
+| summarize input_tokens = sum(input_tokens), output_tokens = sum(output_tokens), requests = count()
+    by day = bin(TimeGenerated, 1d), deployment
+| order by day asc
+'''
+
+var cacheHitRatio = '''
+| where isnotempty(deployment) and input_tokens > 0
+| summarize input_tokens = sum(input_tokens), cached_tokens = sum(cached_tokens), requests = count()
+    by deployment, client
+| extend cache_hit_ratio = round(1.0 * cached_tokens / input_tokens, 3)
+| order by input_tokens desc
+'''
+
+var cacheHitRatioPerDay = '''
+| where isnotempty(deployment) and input_tokens > 0
+| summarize cache_hit_ratio = round(1.0 * sum(cached_tokens) / sum(input_tokens), 3) by day = bin(TimeGenerated, 1d), deployment
+| order by day asc
+'''
+
+var timeToFirstToken = '''
+| where isnotempty(deployment) and ttft_ms > 0
+| summarize p50_ms = percentile(ttft_ms, 50), p95_ms = percentile(ttft_ms, 95) by day = bin(TimeGenerated, 1d), deployment
+| order by day asc
+'''
+
+var errorsByKind = '''
+| where status >= 400 or isnotempty(error_type)
+| extend kind = iff(isnotempty(refused), refused, error_type)
+| summarize errors = count() by day = bin(TimeGenerated, 1d), kind
 | order by day asc
 '''
 
 var latencyPerDay = '''
-| summarize p50_ms = percentile(latency_ms, 50), p95_ms = percentile(latency_ms, 95) by day = bin(timestamp, 1d)
+| summarize p50_ms = percentile(latency_ms, 50), p95_ms = percentile(latency_ms, 95) by day = bin(TimeGenerated, 1d)
 | order by day asc
 '''
 
-var latencyPerModel = '''
-| summarize p95_ms = percentile(latency_ms, 95) by day = bin(timestamp, 1d), model
-| order by day asc
+var overBudget = '''
+| where refused == "budget"
+| summarize budget_refusals = count(), last_refused = max(TimeGenerated) by user_name, user_id
+| order by last_refused desc
 '''
 
-var errorsPerDay = '''
-| where status >= 400
-| summarize errors = count() by day = bin(timestamp, 1d), status = tostring(status)
-| order by day asc
-'''
-
-var tokensPerModel = '''
-| summarize tokens = sum(input_tokens) + sum(output_tokens) by day = bin(timestamp, 1d), model
-| order by day asc
-'''
-
-var tokensPerUser = '''
-| where isnotempty(user_id)
-| summarize requests = count(),
-    input_tokens = sum(input_tokens),
-    output_tokens = sum(output_tokens),
-    tokens = sum(input_tokens) + sum(output_tokens),
-    personal_key_requests = countif(auth == "key")
-    by user_name, user_id, model
-| order by tokens desc
-'''
-
-var dailyTable = '''
-| summarize requests = count(),
-    errors = countif(status >= 400),
-    p50_ms = percentile(latency_ms, 50),
-    p95_ms = percentile(latency_ms, 95),
-    input_tokens = sum(input_tokens),
-    output_tokens = sum(output_tokens),
-    cache_read_input_tokens = sum(cache_read_input_tokens),
+var clientsAndAgents = '''
+| where isnotempty(deployment)
+| summarize requests = count(), cost_usd = round(sum(cost_usd), 2), input_tokens = sum(input_tokens),
     retries = sum(attempts - 1)
-    by day = bin(timestamp, 1d), model, deployment
-| order by day desc, requests desc
+    by client, agent, tier
+| order by requests desc
 '''
 
-var resourceType = 'microsoft.insights/components'
+// One row per reconciled day: the bridge's cost and Azure's (Cost Management), and how far apart they are.
+var reconciliation = '''
+AppEvents
+| where Name == "bridge.reconcile"
+| extend p = Properties
+| project TimeGenerated,
+    day = tostring(p.day),
+    bridge_usd = todouble(p.bridge_usd),
+    azure_usd = todouble(p.azure_usd),
+    gap_percent = todouble(p.gap_percent),
+    currency = tostring(p.currency),
+    resources = toint(p.resources)
+| summarize arg_max(TimeGenerated, *) by day
+| order by day desc
+'''
+
+var resourceType = 'microsoft.operationalinsights/workspaces'
+
+var views = [
+  {
+    name: 'cost and tokens per person'
+    title: 'Cost and tokens per person (CLIENT_AUTH=entra: each person; token: the shared token)'
+    query: concat(bridgeRequests, perPerson)
+    visualization: 'table'
+  }
+  {
+    name: 'per role'
+    title: 'Cost and tokens per app role'
+    query: concat(bridgeRequests, perRole)
+    visualization: 'table'
+  }
+  {
+    name: 'per group'
+    title: 'Cost and tokens per group (object ids of the groups assigned to the bridge\'s application)'
+    query: concat(bridgeRequests, perGroup)
+    visualization: 'table'
+  }
+  {
+    name: 'cost per deployment per day'
+    title: 'Cost (USD) per deployment per day'
+    query: concat(bridgeRequests, costPerDeploymentPerDay)
+    visualization: 'barchart'
+  }
+  {
+    name: 'tokens per deployment per day'
+    title: 'Tokens per deployment per day'
+    query: concat(bridgeRequests, tokensPerDeploymentPerDay)
+    visualization: 'barchart'
+  }
+  {
+    name: 'cache hit ratio'
+    title: 'Prompt-cache hit ratio (cached input / input) per deployment and client: the largest lever on the bill'
+    query: concat(bridgeRequests, cacheHitRatio)
+    visualization: 'table'
+  }
+  {
+    name: 'cache hit ratio per day'
+    title: 'Prompt-cache hit ratio per deployment per day'
+    query: concat(bridgeRequests, cacheHitRatioPerDay)
+    visualization: 'linechart'
+  }
+  {
+    name: 'time to first token'
+    title: 'Time to first token p50 / p95 (ms) per deployment per day'
+    query: concat(bridgeRequests, timeToFirstToken)
+    visualization: 'linechart'
+  }
+  {
+    name: 'errors by kind'
+    title: 'Errors per day by kind (budget, rate_limit: refused by the person\'s budget or rate limit)'
+    query: concat(bridgeRequests, errorsByKind)
+    visualization: 'barchart'
+  }
+  {
+    name: 'latency per day'
+    title: 'Latency p50 / p95 (ms) per day'
+    query: concat(bridgeRequests, latencyPerDay)
+    visualization: 'linechart'
+  }
+  {
+    name: 'over budget'
+    title: 'People refused by their budget'
+    query: concat(bridgeRequests, overBudget)
+    visualization: 'table'
+  }
+  {
+    name: 'clients and agents'
+    title: 'Requests per client, Claude Code agent (main or subagent) and tier'
+    query: concat(bridgeRequests, clientsAndAgents)
+    visualization: 'table'
+  }
+  {
+    name: 'reconciliation'
+    title: 'The bridge\'s cost against Azure\'s bill (Cost Management), per day'
+    query: reconciliation
+    visualization: 'table'
+  }
+]
 
 var workbookContent = {
   version: 'Notebook/1.0'
-  items: [
+  items: concat([
     {
       type: 1
       name: 'title'
       content: {
-        json: '## Claude Azure Bridge\nRequests, latency, errors and tokens per model per day, and usage per user, from the bridge\'s per-request log line (`traces`, JSON in `message`).'
+        json: '## Claude Azure Bridge\nWho used what, on which deployment, at what cost, how much came from the prompt cache, what failed, and how the bridge\'s cost compares with Azure\'s bill. From the bridge\'s telemetry in the Log Analytics workspace (`AppEvents`: `bridge.request`, `bridge.reconcile`); the KQL behind each view is in docs/admin.md.'
       }
     }
     {
@@ -141,105 +293,23 @@ var workbookContent = {
         ]
       }
     }
-    {
-      type: 3
-      name: 'requests per model per day'
-      content: {
-        version: 'KqlItem/1.0'
-        title: 'Requests per model per day'
-        query: concat(bridgeRequests, requestsPerModel)
-        size: 0
-        queryType: 0
-        resourceType: resourceType
-        timeContextFromParameter: 'TimeRange'
-        visualization: 'barchart'
-      }
+  ], map(views, view => {
+    type: 3
+    name: view.name
+    content: {
+      version: 'KqlItem/1.0'
+      title: view.title
+      query: view.query
+      size: 0
+      queryType: 0
+      resourceType: resourceType
+      crossComponentResources: [
+        workspaceId
+      ]
+      timeContextFromParameter: 'TimeRange'
+      visualization: view.visualization
     }
-    {
-      type: 3
-      name: 'latency per day'
-      content: {
-        version: 'KqlItem/1.0'
-        title: 'Latency p50 / p95 (ms) per day'
-        query: concat(bridgeRequests, latencyPerDay)
-        size: 0
-        queryType: 0
-        resourceType: resourceType
-        timeContextFromParameter: 'TimeRange'
-        visualization: 'linechart'
-      }
-    }
-    {
-      type: 3
-      name: 'latency per model'
-      content: {
-        version: 'KqlItem/1.0'
-        title: 'Latency p95 (ms) per model per day'
-        query: concat(bridgeRequests, latencyPerModel)
-        size: 0
-        queryType: 0
-        resourceType: resourceType
-        timeContextFromParameter: 'TimeRange'
-        visualization: 'linechart'
-      }
-    }
-    {
-      type: 3
-      name: 'errors per day'
-      content: {
-        version: 'KqlItem/1.0'
-        title: 'Errors per day by status'
-        query: concat(bridgeRequests, errorsPerDay)
-        size: 0
-        queryType: 0
-        resourceType: resourceType
-        timeContextFromParameter: 'TimeRange'
-        visualization: 'barchart'
-      }
-    }
-    {
-      type: 3
-      name: 'tokens per model per day'
-      content: {
-        version: 'KqlItem/1.0'
-        title: 'Tokens (input + output) per model per day'
-        query: concat(bridgeRequests, tokensPerModel)
-        size: 0
-        queryType: 0
-        resourceType: resourceType
-        timeContextFromParameter: 'TimeRange'
-        visualization: 'barchart'
-      }
-    }
-    {
-      type: 3
-      name: 'tokens per user and model'
-      content: {
-        version: 'KqlItem/1.0'
-        title: 'Usage per user and model (CLIENT_AUTH=entra: each person; token: the shared token)'
-        query: concat(bridgeRequests, tokensPerUser)
-        size: 0
-        queryType: 0
-        resourceType: resourceType
-        timeContextFromParameter: 'TimeRange'
-        visualization: 'table'
-      }
-    }
-    {
-      type: 3
-      name: 'daily table'
-      content: {
-        version: 'KqlItem/1.0'
-        title: 'Per day, model and deployment'
-        query: concat(bridgeRequests, dailyTable)
-        size: 0
-        queryType: 0
-        resourceType: resourceType
-        timeContextFromParameter: 'TimeRange'
-        visualization: 'table'
-      }
-    }
-  ]
+  }))
   fallbackResourceIds: [
     appInsightsId
   ]

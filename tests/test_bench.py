@@ -72,3 +72,16 @@ def test_sizing_bench_runs_and_reports_streams_and_cold_start(tmp_path: Path) ->
     cold = report["cold_start"]
     assert cold["with_extension"]["functions"] == cold["without_extension"]["functions"] > 0
     assert {"extension_cost_ms", "extension_cost_mib", "extension_alone"} <= set(cold)
+
+
+def test_telemetry_bench_runs_and_reports_every_part(tmp_path: Path) -> None:
+    output = tmp_path / "telemetry.json"
+    smoke = ["--rounds", "1", "--calls", "20", "--blocks", "2", "--requests", "4", "2"]
+    command = [sys.executable, "-m", "bench.telemetry", *smoke, "--output", str(output)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(output.read_text())
+    assert set(report["coldstart"]["import_ms"]) == {"off", "application-insights", "otlp"}
+    assert report["coldstart"]["imported"]["off"] == {"sdk": False, "azure_monitor": False, "otlp": False}
+    assert set(report["on_path"]["cpu_us"]) == {"off", "on"}
+    assert set(report["process"]["cases"]) == {"tiny", "stream"} and "per_chunk_us" in report["process"]

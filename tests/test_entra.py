@@ -81,7 +81,13 @@ async def test_both_users_are_recognised(entra: FakeEntra, verifier: EntraVerifi
         frozenset({"Bridge.User"}),
         frozenset(),
     )
-    assert alice.log_fields() == {"user_id": ALICE.object_id, "user_name": ALICE.username, "auth": "entra"}
+    assert alice.log_fields() == {
+        "user_id": ALICE.object_id,
+        "user_name": ALICE.username,
+        "auth": "entra",
+        "roles": "Bridge.Lead,Bridge.User",
+        "groups": ",".join(sorted(ALICE.groups)),
+    }
     assert entra.configuration_requests == 1 and entra.key_requests == 1
 
 
@@ -422,4 +428,4 @@ async def test_a_groups_overage_marks_the_person(entra: FakeEntra, verifier: Ent
     hasgroups = await verifier.verify(entra.token(ALICE, groups=None, hasgroups=True))
     assert hasgroups.groups_overage
     listed = await verifier.verify(entra.token(ALICE))
-    assert not listed.groups_overage and "groups" not in listed.log_fields()
+    assert not listed.groups_overage and listed.log_fields()["groups"] == ",".join(sorted(ALICE.groups))

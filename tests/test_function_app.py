@@ -62,13 +62,27 @@ def test_every_route_is_a_function_with_the_intended_trigger() -> None:
         "oauth_callback": ("oauth/callback", ["GET"]),
         "preflight": ("{*path}", ["OPTIONS"]),
     }
-    assert set(found) == set(expected)
+    assert set(found) == set(expected) | {"reconcile"}
     for name, (template, methods) in expected.items():
         trigger = next(b for b in found[name]["bindings"] if b["type"] == "httpTrigger")
         assert trigger["route"] == template
         assert trigger["methods"] == methods
         assert trigger["authLevel"] == "ANONYMOUS"
         assert trigger["name"] == "req"
+
+
+def test_the_reconciliation_is_a_daily_timer() -> None:
+    (timer,) = functions()["reconcile"]["bindings"]
+    assert timer == {
+        "direction": "IN",
+        "type": "timerTrigger",
+        "name": "timer",
+        "schedule": function_app.RECONCILE_SCHEDULE,
+        "runOnStartup": False,
+        "useMonitor": True,
+    }
+    seconds, minutes, hours, *every_day = function_app.RECONCILE_SCHEDULE.split()
+    assert every_day == ["*", "*", "*"] and int(hours) < 24 and int(minutes) < 60 and int(seconds) < 60
 
 
 def test_host_json_and_sample_settings() -> None:
@@ -92,7 +106,7 @@ def test_app_indexes_with_no_configuration_at_all() -> None:
     code = "import function_app; print(len(function_app.app.get_functions()))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(len(ROUTES))
+    assert result.stdout.strip() == str(len(ROUTES) + 1), "a function per route, and the reconciliation's timer"
 
 
 @pytest.mark.anyio

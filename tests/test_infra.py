@@ -60,7 +60,9 @@ KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+COST_MANAGEMENT_READER = "72fafb9e-0641-4937-9268-a91bfd8191a3"
 KNOWN_ROLES = {
+    COST_MANAGEMENT_READER,
     COGNITIVE_SERVICES_OPENAI_USER,
     KEY_VAULT_SECRETS_USER,
     KEY_VAULT_SECRETS_OFFICER,
@@ -93,6 +95,9 @@ MIN_API_VERSIONS = {
     "Microsoft.OperationalInsights/workspaces": "2023-09-01",
     "Microsoft.Insights/components": "2020-02-02",
     "Microsoft.Insights/workbooks": "2022-04-01",
+    "Microsoft.Insights/webtests": "2022-06-15",
+    "Microsoft.Insights/actionGroups": "2023-01-01",
+    "Microsoft.Insights/scheduledQueryRules": "2023-12-01",
     "Microsoft.KeyVault/vaults": "2023-07-01",
     "Microsoft.KeyVault/vaults/secrets": "2023-07-01",
     "Microsoft.CognitiveServices/accounts": "2024-10-01",
@@ -194,6 +199,8 @@ def test_bicep_files_exist() -> None:
         "storage.bicep",
         "monitoring.bicep",
         "workbook.bicep",
+        "alerts.bicep",
+        "cost-reader.bicep",
         "keyvault.bicep",
         "openai.bicep",
         "openai-roles.bicep",
@@ -500,40 +507,44 @@ def test_application_insights_without_local_auth() -> None:
     assert workspace["properties"]["sku"]["name"] == "PerGB2018"
 
 
-def test_workbook_charts_the_bridge_log_line() -> None:
+def workbook_views() -> dict[str, str]:
+    """Each view of the workbook: its title and its whole KQL (the base query's text joined to the view's own)."""
+    views = {}
+    for view in variable("workbook.bicep", "views"):
+        query = view["query"]
+        if isinstance(query, str):
+            kql = variable("workbook.bicep", query)
+        else:
+            assert query["function"]["type"] == "concat", view["title"]
+            kql = "".join(variable("workbook.bicep", arg) for arg in query["function"]["parameters"].values())
+        views[unquote(view["title"])] = kql
+    return views
+
+
+def test_the_workbook_queries_the_workspace_for_the_bridges_events() -> None:
     book = one("workbook.bicep", "Microsoft.Insights/workbooks")
     assert book["kind"] == "shared"
     assert book["properties"]["sourceId"] == "appInsightsId"
     assert book["properties"]["serializedData"]["function"]["type"] == "string"
-    content = variable("workbook.bicep", "workbookContent")
-    queries = [item["content"] for item in content["items"] if item["type"] == 3]
-    assert len(queries) >= 4
+    assert dotted(main_params("workbook")["workspaceId"]) == "monitoring.outputs.logAnalyticsId"
+    views = workbook_views()
+    assert len(views) >= 10
     base = variable("workbook.bicep", "bridgeRequests")
-    assert base.lstrip().startswith("traces")
-    assert "parse_json(message)" in base
-    for field in (
-        "request_id",
-        "route",
-        "model",
-        "deployment",
-        "status",
-        "latency_ms",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_input_tokens",
-        "attempts",
+    assert base.lstrip().startswith("AppEvents") and 'Name == "bridge.request"' in base
+    kql = "\n".join(views.values())
+    for needed in (
+        "by user_name, user_id",  # cost and tokens per person
+        "by role",
+        "by group_id",
+        "by day = bin(TimeGenerated, 1d), deployment",  # per deployment per day
+        "1.0 * cached_tokens / input_tokens",  # the prompt-cache hit ratio
+        "by deployment, client",
+        "percentile(ttft_ms, 95)",  # time to first token
+        "by day = bin(TimeGenerated, 1d), kind",  # errors by kind
+        'refused == "budget"',  # people over their budget
+        'Name == "bridge.reconcile"',  # the bill
     ):
-        assert f"r.{field}" in base, f"the workbook does not read {field}"
-    parts = {}
-    for query in queries:
-        args = query["query"]["function"]["parameters"]
-        assert query["query"]["function"]["type"] == "concat" and args["arg_1"] == "bridgeRequests"
-        parts[query["title"]] = variable("workbook.bicep", args["arg_2"])
-    kql = "\n".join(parts.values())
-    assert "bin(timestamp, 1d)" in kql and "by day = bin(timestamp, 1d), model" in kql
-    assert "percentile(latency_ms, 50)" in kql and "percentile(latency_ms, 95)" in kql
-    assert "status >= 400" in kql
-    assert "sum(input_tokens)" in kql and "sum(output_tokens)" in kql
+        assert needed in kql, f"no workbook view has {needed!r}"
     assert "'" not in kql, "KQL strings use double quotes"
 
 
@@ -626,6 +637,7 @@ def test_role_definition_ids() -> None:
             (COGNITIVE_SERVICES_OPENAI_USER, "identityPrincipalId", False),
             (COGNITIVE_SERVICES_OPENAI_USER, "principalId", True),
         },
+        "cost-reader.bicep": {(COST_MANAGEMENT_READER, "identityPrincipalId", False)},
     }
     for name, roles in expected.items():
         assert set(role_assignments(name)) == roles, f"{name}: unexpected role assignments"
@@ -645,7 +657,9 @@ def test_role_assignments_are_idempotent_and_typed() -> None:
         for res in resources_of_type(name, "Microsoft.Authorization/roleAssignments"):
             body = unwrap(res["config"])
             assert body["name"]["function"]["type"] == "guid", f"{name}: role assignment names must be guid(...)"
-            assert "scope" in body, f"{name}: role assignments are scoped to the resource"
+            # Cost Management answers at a resource group's scope, never a resource's: cost-reader.bicep assigns
+            # its role to the resource group it is deployed into (no scope property).
+            assert "scope" in body or name == "cost-reader.bicep", f"{name}: role assignments are scoped to the resource"
             if body["properties"]["principalId"] == "identityPrincipalId":
                 assert body["properties"]["principalType"] == "ServicePrincipal"
 
@@ -1399,6 +1413,49 @@ def test_gateway_settings_reach_the_app() -> None:
     assert (roles["adminRole"], roles["automationRole"]) == ("entraAdminRole", "entraAutomationRole")
 
 
+def test_the_alerts_email_the_alert_address_and_cover_each_risk() -> None:
+    group = one("alerts.bicep", "Microsoft.Insights/actionGroups")
+    assert group["location"] == "Global" and len(group["properties"]["groupShortName"]) <= 12
+    receivers = group["properties"]["emailReceivers"]["operator"]
+    assert receivers["type"] == "conditional" and "alertEmail" in json.dumps(receivers)
+    given = main_params("alerts")
+    assert given["alertEmail"] == "alertEmail" and dotted(given["workspaceId"]) == "monitoring.outputs.logAnalyticsId"
+    assert param("main.bicep", "alertReconcileGapPercent")["default"] == 5
+    names = {unquote(rule["name"]) for rule in variable("alerts.bicep", "rules")}
+    assert names == {"daily-cost", "budget-refusals", "upstream-errors", "indexing-failure", "not-serving", "bill-gap"}
+    rules = unwrap(resources("alerts.bicep")["alertRules"]["config"])
+    assert rules["kind"] == "LogAlert" and rules["properties"]["skipQueryValidation"] is True
+    assert "Worker failed to index functions" in variable("alerts.bicep", "indexingFailures")
+    assert "AppAvailabilityResults" in variable("alerts.bicep", "notServing")
+    test = unwrap(resources("alerts.bicep")["availability"]["config"])
+    assert "/health" in json.dumps(test["properties"]["Request"]["RequestUrl"])
+    assert "allowedIpRangeList" in json.dumps(given["availabilityTest"]), "Azure's probes cannot pass ALLOWED_IP_RANGES"
+
+
+def test_cost_management_reader_where_the_openai_resource_is() -> None:
+    assert {name: dotted(value) for name, value in main_params("costReader").items()} == {
+        "identityPrincipalId": "identity.outputs.principalId"
+    }
+    scope = json.dumps(unwrap(module("main.bicep", "costReader")["config"])["scope"])
+    assert "openAiSubscriptionId" in scope and "openAiResourceGroupName" in scope
+    settings = app_settings()
+    assert settings["RECONCILE_RESOURCE_IDS"] == "reconcileResourceIds"
+    assert dotted(main_params("functionApp")["reconcileResourceIds"]) == "openAiResourceId"
+    assert main_params("functionApp")["reconcileGapPercent"] == "alertReconcileGapPercent", (
+        "one threshold: the app's and the alert's"
+    )
+
+
+def test_telemetry_goes_the_way_azure_functions_documents_it() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["telemetryMode"] == "OpenTelemetry"
+    assert "applicationInsights" not in host["logging"], "sampling settings do not apply in OpenTelemetry mode"
+    settings = app_settings()
+    assert settings["PYTHON_ENABLE_OPENTELEMETRY"] == "true"
+    assert "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY" not in settings, "the bridge sets up its own exporter"
+    assert settings["APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL"] == "true"
+
+
 def test_login_settings_reach_the_app() -> None:
     settings = app_settings()
     assert settings["LOGIN_SIGNING_KEY"] == "@Microsoft.KeyVault(SecretUri=${loginSigningKeySecretUri})"
@@ -1472,14 +1529,6 @@ def test_login_registers_its_redirect_uri_and_trusts_the_apps_identity(mode: str
     assert federation["audiences"] == ["api://AzureADTokenExchange"]
     assert (federation["issuer"], federation["subject"]) == ("issuer", "identityPrincipalId")
     assert "app.uniqueName" in json.dumps(federation["name"]) or "uniqueName" in json.dumps(federation["name"])
-
-
-def test_the_workbook_shows_usage_per_user_and_model() -> None:
-    base = variable("workbook.bicep", "bridgeRequests")
-    for field in ("user_id", "user_name", "auth", "key_id"):
-        assert f"r.{field}" in base, f"the workbook does not read {field}"
-    per_user = variable("workbook.bicep", "tokensPerUser")
-    assert "by user_name, user_id, model" in per_user and "sum(input_tokens)" in per_user
 
 
 @pytest.mark.process  # the hook runs in sh

@@ -85,6 +85,8 @@ async def test_a_key_acts_as_its_owner(keys: PersonalKeys, clock: Clock) -> None
         "user_name": ALICE.name,
         "auth": "key",
         "key_id": record.key_id,
+        "roles": "Bridge.Lead",
+        "groups": "6d1f0c9e-2222-4bbb-9ccc-0123456789ab",
     }
     assert record.expires == clock.now + timedelta(days=30), "a month, not a season"
 

@@ -140,13 +140,14 @@ def app_sources() -> list[Path]:
 
 
 def imported_modules(path: Path) -> set[str]:
-    """Absolute imports of a module, anywhere in it (also inside functions)."""
+    """Absolute imports of a module, anywhere in it (also inside functions); `from a import b` is `a.b`, for `a`
+    may be a namespace package whose `b` is the distribution's own (`from opentelemetry import trace`)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
 
 

@@ -5,8 +5,8 @@ worker imports (azure.functions, then function_app from the function app directo
 worker's own gates from `azurefunctions.extensions.base`; see its docstring.  It runs once with the
 settings `func start` gives the worker (local.settings.sample.json) and once with those the Bicep
 deploys (infra/functionapp.bicep), so dropping PYTHON_ENABLE_INIT_INDEXING from either fails here.
-The binding metadata it reports is what the host receives; it must match `bridge.routes.ROUTES`,
-and each route, under host.json's route prefix, must be a path `python -m bridge` serves.
+The binding metadata it reports is what the host receives; it must match `bridge.routes.ROUTES` and
+the reconciliation's timer, and each route, under host.json's route prefix, must be a path `python -m bridge` serves.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,8 @@ GATES = ROOT / "tests" / "support" / "worker_gates.py"
 pytestmark = pytest.mark.process  # the worker's gates run in a fresh interpreter
 STREAMING_EXTENSION = "azurefunctions.extensions.http.fastapi"
 ENVIRONMENTS = ("local.settings.sample.json", "infra/functionapp.bicep")
+TIMER = "reconcile"
+"""The daily reconciliation's timer function: the one that is not a route."""
 SEGMENT = re.compile(r"\{(\*?)(\w+)(?::[^}?]*(?:\([^)]*\))?)*(\?)?\}")
 """A Functions route parameter: `{name}`, `{*catchall}`, `{name:constraint(arg)?}`."""
 
@@ -81,13 +84,17 @@ def test_every_handler_passes_the_workers_annotation_check(source: str) -> None:
     }
     assert not refused, f"the worker refuses these annotations (FunctionLoadError, 0 functions indexed): {refused}"
     for function in indexed(source)["functions"]:
-        assert set(function["gates"]) == {"req", "$return"}, function["name"]
+        expected = {"timer", "parameters", "returns None"} if function["name"] == TIMER else {"req", "$return", "parameters"}
+        assert set(function["gates"]) == expected, function["name"]
 
 
-def test_the_host_receives_one_http_function_per_route() -> None:
+def test_the_host_receives_one_http_function_per_route_and_the_timer() -> None:
     found = received()
     assert found, f"the host receives no function (every route answers 404): {indexed(ENVIRONMENTS[0])['load_error']}"
-    assert len(found) == len(ROUTES) and set(found) == {route.name for route in ROUTES}
+    assert set(found) == {route.name for route in ROUTES} | {TIMER}
+    (timer,) = found[TIMER]["raw_bindings"]
+    assert timer["type"] == "timerTrigger" and timer["name"] == "timer" and timer["direction"] == "IN"
+    assert found[TIMER]["annotations"] == {"timer": "azure.functions._abc.TimerRequest", "return": "builtins.NoneType"}
     for route in ROUTES:
         function = found[route.name]
         assert function["script_file"] == "function_app.py"
@@ -124,8 +131,52 @@ def test_each_function_route_is_a_path_python_m_bridge_serves() -> None:
     assert received(), f"the host receives no function: {indexed(ENVIRONMENTS[0])['load_error']}"
     for name, function in received().items():
         trigger = function["raw_bindings"][0]
+        if trigger["type"] != "httpTrigger":
+            continue
         path = url_path(prefix, trigger["route"])
         for method in trigger["methods"]:
             scope = {"type": "http", "path": path, "method": method, "root_path": ""}
             served = [route.name for route in app_routes if route.matches(scope)[0] is Match.FULL]
             assert served[:1] == [name], f"{method} {path} (function {name}): python -m bridge serves it with {served}"
+
+
+TIMER_APP = """
+import azure.functions as func
+import azurefunctions.extensions.http.fastapi  # noqa: F401
+from azurefunctions.extensions.http.fastapi import Request, Response
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="health", methods=["GET"])
+async def health(req: Request) -> Response:
+    return Response("ok")
+
+
+@app.timer_trigger(schedule="0 30 6 * * *", arg_name="timer", run_on_startup=False, use_monitor=True)
+async def reconcile({parameter}){returns}:
+    return {value}
+"""
+
+
+@pytest.mark.parametrize(
+    ("parameter", "returns", "value", "refused"),
+    [
+        ("timer: str", " -> None", "None", "timer"),
+        ("tick: func.TimerRequest", " -> None", "None", "parameters"),
+        ("timer: func.TimerRequest", " -> int", "0", "returns None"),
+    ],
+    ids=["wrong annotation", "parameter not the binding's name", "returns a value"],
+)
+def test_the_gates_refuse_a_timer_the_worker_refuses(
+    tmp_path: Path, parameter: str, returns: str, value: str, refused: str
+) -> None:
+    """The gates are the worker's: a timer it would refuse fails here, and then no function reaches the host."""
+    (tmp_path / "function_app.py").write_text(TIMER_APP.format(parameter=parameter, returns=returns, value=value))
+    env = {"PATH": "/usr/bin:/bin", "PYTHON_ENABLE_INIT_INDEXING": "1"}
+    result = subprocess.run(
+        [sys.executable, "-I", str(GATES), str(tmp_path)], cwd="/", env=env, capture_output=True, text=True, timeout=120
+    )
+    report = json.loads(result.stdout)
+    (timer,) = [function for function in report["functions"] if function["name"] == "reconcile"]
+    assert timer["gates"][refused] is False and report["host_receives"] == [], report

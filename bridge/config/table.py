@@ -545,6 +545,69 @@ GATEWAY_SETTINGS = (
     MANAGED_SETTINGS,
 )
 
+APPLICATIONINSIGHTS_CONNECTION_STRING = Setting(
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    TEXT,
+    "Application Insights to send the bridge's telemetry to (GenAI spans, metrics, one bridge.request event per "
+    "request: docs/admin.md), through Azure Monitor's OpenTelemetry exporter; the Functions host uses it too",
+    "InstrumentationKey=...;IngestionEndpoint=https://...",
+    unset="no telemetry leaves the process (the SDK is not even imported), unless OTEL_EXPORTER_OTLP_ENDPOINT is set",
+    in_azure_note="the connection string of the deployment's Application Insights",
+)
+APPLICATIONINSIGHTS_AUTHENTICATION_STRING = Setting(
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    TEXT,
+    "How telemetry signs in to Application Insights: Authorization=AAD;ClientId=<client id> for a user-assigned "
+    "managed identity (read by Azure Monitor's exporter and the Functions host)",
+    "Authorization=AAD;ClientId=<client id>",
+    unset="the connection string's instrumentation key (refused when the component disables local auth)",
+    in_azure_note="the app's managed identity (the component disables local auth)",
+)
+OTEL_EXPORTER_OTLP_ENDPOINT = Setting(
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    URL,
+    "An OpenTelemetry collector of your own, over OTLP/HTTP (the other OTEL_EXPORTER_OTLP_* settings apply; "
+    "OTEL_SDK_DISABLED=true turns all telemetry off)",
+    "http://localhost:4318",
+    deployed=False,
+    unset="no export over OTLP",
+)
+RECONCILE_RESOURCE_IDS = Setting(
+    "RECONCILE_RESOURCE_IDS",
+    TEXT,
+    "Resource ids of the Azure OpenAI resources the bridge uses, comma-separated: the daily reconciliation "
+    "(python -m bridge reconcile, and a timer in Azure) compares their actual cost in Azure Cost Management with "
+    "what the bridge charged (the identity needs Cost Management Reader on their resource groups)",
+    "/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<name>",
+    unset="no reconciliation",
+    in_azure_note="the Azure OpenAI resource of the deployment",
+)
+RECONCILE_GAP_PERCENT = Setting(
+    "RECONCILE_GAP_PERCENT",
+    POSITIVE,
+    "How far apart (percent of Azure's cost) the bridge's daily cost and Azure's bill may be before the "
+    "reconciliation says so (a warning in the log; over_threshold on its bridge.reconcile event)",
+    "2.5",
+    default="5",
+    in_azure_note="ALERT_RECONCILE_GAP_PERCENT, which the alert on the gap uses too",
+)
+AZURE_MANAGEMENT_URL = Setting(
+    "AZURE_MANAGEMENT_URL",
+    URL,
+    "Azure Resource Manager of your cloud, where Cost Management answers",
+    "https://management.usgovcloudapi.net",
+    default="https://management.azure.com",
+    in_azure_note="the Resource Manager of the cloud it is deployed in",
+)
+TELEMETRY_SETTINGS = (
+    APPLICATIONINSIGHTS_CONNECTION_STRING,
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
+    OTEL_EXPORTER_OTLP_ENDPOINT,
+    RECONCILE_RESOURCE_IDS,
+    RECONCILE_GAP_PERCENT,
+    AZURE_MANAGEMENT_URL,
+)
+
 SETTINGS: tuple[Setting[Any], ...] = (
     ENDPOINT,
     API_KEY,
@@ -569,4 +632,5 @@ SETTINGS: tuple[Setting[Any], ...] = (
     CUSTOM_HEADERS,
     ALLOWED_ORIGINS,
     *GATEWAY_SETTINGS,
+    *TELEMETRY_SETTINGS,
 )

@@ -99,9 +99,9 @@ def _html(body: str, status: int, bridge: Bridge, headers: dict[str, str] | None
 Step = Callable[[LoginService, Bridge], Awaitable[Response]]
 
 
-async def _serve(route: str, step: Step, *, browser: bool = False) -> Response:
+async def _serve(req: HttpRequest, route: str, step: Step, *, browser: bool = False) -> Response:
     """Around every step: the log line, sign-in being on at all, and errors in the shape the caller reads."""
-    record = RequestLog(new_request_id(), route).start()
+    record = RequestLog(new_request_id(), route).start(req.headers)
     bridge: Bridge | None = None
     try:
         bridge = current_bridge()
@@ -139,7 +139,7 @@ async def oauth_discovery(req: HttpRequest) -> Response:
     async def step(_service: LoginService, bridge: Bridge) -> Response:
         return json_response(metadata(base_url(req, bridge)))
 
-    return await _serve("oauth_discovery", step)
+    return await _serve(req, "oauth_discovery", step)
 
 
 async def device_authorization(req: HttpRequest) -> Response:
@@ -148,7 +148,7 @@ async def device_authorization(req: HttpRequest) -> Response:
         answer = await service.start(base_url(req, bridge), client_address(req), form.get("surface"))
         return json_response(answer, headers=NO_STORE)
 
-    return await _serve("device_authorization", step)
+    return await _serve(req, "device_authorization", step)
 
 
 async def oauth_token(req: HttpRequest) -> Response:
@@ -164,7 +164,7 @@ async def oauth_token(req: HttpRequest) -> Response:
             raise OAuthError("unsupported_grant_type", f"grant_type must be {DEVICE_GRANT} or refresh_token")
         return json_response(answer, headers=NO_STORE)
 
-    return await _serve("oauth_token", step)
+    return await _serve(req, "oauth_token", step)
 
 
 async def oauth_revoke(req: HttpRequest) -> Response:
@@ -173,7 +173,7 @@ async def oauth_revoke(req: HttpRequest) -> Response:
         await service.revoke(form.get("token", ""))
         return Response(status_code=200, headers=NO_STORE)
 
-    return await _serve("oauth_revoke", step)
+    return await _serve(req, "oauth_revoke", step)
 
 
 async def verification_page(req: HttpRequest) -> Response:
@@ -181,7 +181,7 @@ async def verification_page(req: HttpRequest) -> Response:
         typed = req.query_params.get("user_code")
         return _html(page.confirm(typed[:20] if typed else None), 200, bridge)
 
-    return await _serve("verification_page", step, browser=True)
+    return await _serve(req, "verification_page", step, browser=True)
 
 
 def _cross_site() -> PageError:
@@ -207,7 +207,7 @@ async def verify_code(req: HttpRequest) -> Response:
         )
         return response
 
-    return await _serve("verify_code", step, browser=True)
+    return await _serve(req, "verify_code", step, browser=True)
 
 
 async def deny_code(req: HttpRequest) -> Response:
@@ -218,7 +218,7 @@ async def deny_code(req: HttpRequest) -> Response:
         await service.deny(form.get("user_code", ""), client_address(req))
         return _html(page.denied(), 200, bridge)
 
-    return await _serve("deny_code", step, browser=True)
+    return await _serve(req, "deny_code", step, browser=True)
 
 
 async def oauth_callback(req: HttpRequest) -> Response:
@@ -231,4 +231,4 @@ async def oauth_callback(req: HttpRequest) -> Response:
         response.delete_cookie(BROWSER_COOKIE, path="/oauth/callback")
         return response
 
-    return await _serve("oauth_callback", step, browser=True)
+    return await _serve(req, "oauth_callback", step, browser=True)

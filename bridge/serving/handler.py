@@ -39,7 +39,7 @@ from bridge.gateway.pricing.price import usd
 from bridge.gateway.usage import notices
 from bridge.gateway.usage.budget import Admission, Spending
 from bridge.gateway.usage.charge import allowance, estimated, reported, reported_later
-from bridge.gateway.usage.notices import budget_headers
+from bridge.gateway.usage.notices import HEADER_PREFIX, budget_headers
 from bridge.gateway.usage.spend_limit import unified_headers
 from bridge.gateway.usage.standing import Standing
 from bridge.gateway.usage.store import NOTHING, Agent
@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 INTERNAL_ERROR = "The bridge hit an internal error; the request id identifies it in the logs"
+BUDGET_REFUSAL = "budget"
+RATE_LIMIT_REFUSAL = "rate_limit"
+"""The request log's `refused` when the caller's budget, or their rate limit, refused the request."""
 
 
 class Call(Protocol):
@@ -147,6 +150,17 @@ class Served:
         return Charge(self, routed, spending, admission, input_tokens)
 
 
+def refused_by(refusal: BridgeError) -> str | None:
+    """What refused a request at admission, for its record: the person's budget (a spent dollar budget's
+    `billing_error`, or a 429 carrying the standing's headers: spent, or held by their running requests), their
+    rate limit (any other 429), or None (not a refusal: a price missing, the table out of reach)."""
+    if refusal.kind == "billing_error" or (
+        refusal.kind == "rate_limit_error" and any(name.startswith(HEADER_PREFIX) for name in refusal.headers)
+    ):
+        return BUDGET_REFUSAL
+    return RATE_LIMIT_REFUSAL if refusal.kind == "rate_limit_error" else None
+
+
 def _declared_length(req: HttpRequest) -> int | None:
     declared = req.headers.get("content-length", "")
     return int(declared) if declared.isdigit() else None
@@ -186,6 +200,8 @@ class Charge:
                 budget.settle_soon(spending, self.admission, NOTHING)
             return
         received = stream.received if stream is not None else None
+        if received is not None:
+            served.record.finish_reason = received.finish
         price = prices.known(spending.deployment)
         if received is not None and received.usage is not None:
             served.record.usage = received.usage
@@ -229,7 +245,7 @@ def locked_out(reason: str) -> BridgeError:
 
 async def _handle(req: HttpRequest, front: Front, route: str, handling: Handling) -> Response:
     """What every route does around its own work: the log record, who calls, the errors."""
-    record = RequestLog(new_request_id(), route).start()
+    record = RequestLog(new_request_id(), route).start(req.headers)
     ids = {front.request_id_header: record.request_id}
     try:
         bridge = current_bridge()
@@ -267,7 +283,11 @@ async def serve(req: HttpRequest, front: Front, route: str) -> Response:
             call = call.served_as(family, routed.target.deployment)
         agent = agent_of(req.headers)
         record.agent = agent
-        charge = await served.admit(routed, _declared_length(req), agent)
+        try:
+            charge = await served.admit(routed, _declared_length(req), agent)
+        except BridgeError as refusal:
+            record.refused = refused_by(refusal)
+            raise
         headers = {**ids, **served_by(routed), **charge.headers()}
         deadline = bridge.stream_deadline() if request.stream else bridge.deadline()
         starting: Starting | None = None

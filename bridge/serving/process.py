@@ -44,7 +44,7 @@ from bridge.gateway.pricing.price import Price
 from bridge.gateway.settings import GatewaySettings, load_gateway_settings
 from bridge.model import Api, ClientAuth, Request, Target
 from bridge.serving.tiers import resolve
-from bridge.telemetry.request_log import note_deployment
+from bridge.telemetry.request_log import note_route
 from bridge.upstreams.credentials import EntraToken
 from bridge.upstreams.endpoint import Endpoint
 from bridge.upstreams.exchange import open_stream
@@ -272,8 +272,9 @@ class Bridge:
                 f"tools: at most {MAX_TOOLS} tools can be offered at once (Azure OpenAI's limit), got {len(request.tools)}"
                 " (tools deferred for tool search count only once found)"
             )
-        note_deployment(target.deployment)
-        return Routed(target, self.api(target), request, client_names)
+        api = self.api(target)
+        note_route(target.deployment, target.setting, api)
+        return Routed(target, api, request, client_names)
 
     async def start(self, routed: Routed, deadline: Deadline) -> UpstreamStream:
         """Send; raises `BridgeError` for anything that fails before the first events."""

@@ -1,21 +1,41 @@
-"""One structured JSON log line per request; never prompt text, never a secret, no field over `MAX_FIELD_CHARS`.
+"""The per-request record: one structured JSON log line per request, and what the telemetry exports of it.
 
-Fields: request_id, route, model (as requested), deployment, stream, attempts
-(upstream HTTP attempts), status, error_type, latency_ms, input_tokens,
-output_tokens, cache_read_input_tokens, cost_usd and cost_parts_usd (input,
-cached, output: the request's cost at its deployment's price, when Azure's
-usage came and the deployment has a price), usage_estimated (true when Azure's
-usage never came and the budget was charged an estimate), agent ("subagent"
-for Claude Code's subagents), policy_tier (the tier MODEL_POLICY served a
-request for another with), and who called:
-user_id (the Entra object id, or "shared-token" / "anonymous"), user_name,
-auth (entra, app, key, token, open), key_id when a personal key was used, and
-groups ("overage" when the token listed none of the person's groups).  In Application Insights the line is
-the `message` of a trace, ready for `parse_json(message)`.
+Never prompt text, never a secret, no field over `MAX_FIELD_CHARS` (`MAX_LIST_CHARS` for the person's roles
+and groups).  The line's fields (`RequestLog.fields`), which are also the attributes of the `bridge.request`
+event telemetry exports (`bridge.telemetry.export`):
 
-The record of the request being served is in the context variable
-`CURRENT`, so the layers below the handler (routing, the upstream transport)
-note the deployment and count attempts without passing it around.
+    field                    what
+    request_id, route        the request-id header; the route (messages, chat_completions, count_tokens, ...)
+    model                    the model name the client asked for
+    tier, deployment, api    the tier setting that chose the deployment (BIG_MODEL, ..., pass-through), the
+                             deployment, and the upstream API (chat or responses); generation requests only
+    client, agent            who sent it (`clients.client_of`: claude-code, cursor, sdk, other) and, for Claude
+                             Code, whether its main conversation or a subagent did (main, subagent)
+    stream, attempts         whether the client streams; how many upstream HTTP attempts it took
+    status, error_type       the HTTP status; the error kind the client got (none when it succeeded)
+    refused                  "budget" when the caller's budget refused it, "rate_limit" their rate limit
+    latency_ms, ttft_ms      the whole request; until the first events came from upstream
+    finish_reason            why the answer ended (end_turn, max_tokens, tool_use, stop_sequence, refusal)
+    input_tokens, output_tokens, cache_read_input_tokens, reasoning_tokens
+                             Azure's usage, once known, as Anthropic counts it: input not read from the
+                             prompt cache, input read from it, output (reasoning included), reasoning
+    usage_estimated          true when Azure's usage never came and the budget was charged an estimate
+    cost_usd, cost_parts_usd what the request cost in US dollars, when its usage came and its deployment has
+                             a price, and that cost by kind (input not cached, cached, output: the log line
+                             only, an object the event leaves out)
+    policy_tier              the tier MODEL_POLICY served the request with, when the caller asked for another
+    user_id, user_name, auth, key_id, roles, groups
+                             who called (`Caller.log_fields`): the Entra object id (or "shared-token" /
+                             "anonymous"), the user principal name, how they signed in, the personal key, their
+                             app roles and groups (comma-separated; groups "overage" when the token listed none)
+
+In Application Insights the line is the `message` of a trace (from the Functions host), and the event a
+row of `AppEvents` named `bridge.request` with these fields in `Properties`: the workbook reads the events.
+
+The record of the request being served is in the context variable `CURRENT`, so the layers below the
+handler (routing, the exchange, the upstream transport) note what they learn without passing it around:
+each upstream HTTP attempt (`Attempt`: where, how it ended, what the exchange decided next), when the first
+events came.  Nothing is noted per stream chunk.
 """
 
 from __future__ import annotations
@@ -23,14 +43,19 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bridge.model import Usage
+from bridge.telemetry.clients import client_of
 
 log = logging.getLogger(__name__)
 
 MAX_FIELD_CHARS = 200
+MAX_LIST_CHARS = 1000
+LIST_FIELDS = frozenset({"roles", "groups"})
 
 
 def quiet_azure_sdk_logs() -> None:
@@ -39,8 +64,32 @@ def quiet_azure_sdk_logs() -> None:
     logging.getLogger("azure").setLevel(logging.WARNING)
 
 
-def _capped(value: str | None) -> str | None:
-    return value if value is None or len(value) <= MAX_FIELD_CHARS else value[:MAX_FIELD_CHARS] + "…"
+def _capped(value: str | None, limit: int = MAX_FIELD_CHARS) -> str | None:
+    return value if value is None or len(value) <= limit else value[:limit] + "…"
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One HTTP attempt upstream, as the exchange saw it (times are `time.monotonic()`)."""
+
+    url: str
+    started: float
+    ended: float | None = None
+    """When its status came (or it failed); None while its answer streams."""
+    status: int | None = None
+    error: str | None = None
+    """Why it failed: the upstream's error code or status, or the transport failure (ClientConnectorError)."""
+    next: str | None = None
+    """What the exchange did about it (`bridge.upstreams.recovery`): adapt, switch_api, resend, retry_elsewhere,
+    sign_in_again, fail; None when the pool moved on by itself (a 429 or 5xx, an endpoint out of reach)."""
+
+    def answered(self, status: int) -> None:
+        self.status = status
+        if status != 200:
+            self.ended, self.error = time.monotonic(), str(status)
+
+    def failed(self, error: str) -> None:
+        self.ended, self.error = time.monotonic(), error
 
 
 @dataclass
@@ -48,10 +97,18 @@ class RequestLog:
     request_id: str
     route: str
     started: float = field(default_factory=time.monotonic)
+    started_ns: int = field(default_factory=time.time_ns)
+    """The same moment on the wall clock (span timestamps)."""
+    ended: float | None = None
     model: str | None = None
+    tier: str | None = None
     deployment: str | None = None
+    api: str | None = None
+    client: str = "other"
+    agent: str = "main"
     stream: bool = False
-    attempts: int = 0
+    attempt_log: list[Attempt] = field(default_factory=list)
+    first_events: float | None = None
     usage: Usage | None = None
     usage_estimated: bool = False
     """Azure's usage never came (a stream cut short, a call abandoned): the budget was charged an estimate."""
@@ -59,13 +116,27 @@ class RequestLog:
     """What the request cost, when its usage came and its deployment has a price (`bridge.gateway.pricing`)."""
     cost_parts_usd: dict[str, float] | None = None
     """The cost by kind: input (not cached), cached, output."""
-    agent: str = "main"
     policy_tier: str | None = None
+    """The tier MODEL_POLICY served the request with, when the caller asked for another."""
+    finish_reason: str | None = None
     error_type: str | None = None
+    refused: str | None = None
     caller: dict[str, str] = field(default_factory=dict)
-    """Who called (`Caller.log_fields`): user_id, user_name, auth, key_id."""
+    """Who called (`Caller.log_fields`): user_id, user_name, auth, key_id, roles, groups."""
+    parent: object | None = None
+    """The trace context the request arrived in (set only when telemetry exports: `Exporter.parent`)."""
 
-    def emit(self, status: int) -> None:
+    @property
+    def attempts(self) -> int:
+        return len(self.attempt_log)
+
+    @property
+    def latency_ms(self) -> float:
+        ended = self.ended if self.ended is not None else time.monotonic()
+        return round((ended - self.started) * 1000, 1)
+
+    def fields(self, status: int) -> dict[str, object]:
+        """The record as the log line and the exported event carry it (fields without a value left out)."""
         record: dict[str, object] = {
             "request_id": self.request_id,
             "route": self.route,
@@ -75,28 +146,74 @@ class RequestLog:
             "attempts": self.attempts,
             "status": status,
             "error_type": self.error_type,
-            "latency_ms": round((time.monotonic() - self.started) * 1000, 1),
+            "latency_ms": self.latency_ms,
+            "client": self.client,
         }
+        if self.tier is not None:
+            record["tier"], record["api"], record["agent"] = self.tier, self.api, self.agent
+        if self.first_events is not None:
+            record["ttft_ms"] = round((self.first_events - self.started) * 1000, 1)
+        if self.finish_reason is not None:
+            record["finish_reason"] = self.finish_reason
+        if self.refused is not None:
+            record["refused"] = self.refused
         if self.usage is not None:
             record["input_tokens"] = self.usage.input_tokens
             record["output_tokens"] = self.usage.output_tokens
             record["cache_read_input_tokens"] = self.usage.cached_tokens
+            record["reasoning_tokens"] = self.usage.reasoning_tokens
         if self.cost_usd is not None:
             record["cost_usd"] = self.cost_usd
             record["cost_parts_usd"] = self.cost_parts_usd
-        if self.usage_estimated:
-            record["usage_estimated"] = True
-        if self.agent != "main":
-            record["agent"] = self.agent
         if self.policy_tier is not None:
             record["policy_tier"] = self.policy_tier
-        record.update({name: _capped(value) for name, value in self.caller.items()})
-        log.info(json.dumps(record, separators=(",", ":")))
+        if self.usage_estimated:
+            record["usage_estimated"] = True
+        record.update(
+            {
+                name: _capped(value, MAX_LIST_CHARS if name in LIST_FIELDS else MAX_FIELD_CHARS)
+                for name, value in self.caller.items()
+            }
+        )
+        return record
 
-    def start(self) -> RequestLog:
-        """Make this the record of the request being served."""
+    def emit(self, status: int) -> None:
+        """The request ended: write its line, and hand it to the telemetry when it exports."""
+        self.ended = time.monotonic()
+        fields = self.fields(status)
+        log.info(json.dumps(fields, separators=(",", ":")))
+        if _exporter is not None:
+            try:
+                _exporter.export(self, status, fields)
+            except Exception:
+                log.exception("telemetry: exporting request %s failed", self.request_id)
+
+    def start(self, headers: Mapping[str, str]) -> RequestLog:
+        """Make this the record of the request being served (`headers`: the client's)."""
+        self.client = client_of(headers)
+        if _exporter is not None:
+            self.parent = _exporter.parent(headers)
         CURRENT.set(self)
         return self
+
+
+class Exporter(Protocol):
+    """What the telemetry does with records (`bridge.telemetry.export.RequestTelemetry`); none unless configured."""
+
+    def parent(self, headers: Mapping[str, str]) -> object:
+        """The trace context a request arrives in."""
+        ...
+
+    def export(self, record: RequestLog, status: int, fields: dict[str, object]) -> None: ...
+
+
+_exporter: Exporter | None = None
+
+
+def export_to(exporter: Exporter | None) -> None:
+    """Records go to `exporter` from now on (None: to the log line only)."""
+    global _exporter
+    _exporter = exporter
 
 
 CURRENT: ContextVar[RequestLog | None] = ContextVar("bridge_request_log", default=None)
@@ -108,13 +225,41 @@ def note_model(model: str) -> None:
         record.model = model
 
 
-def note_deployment(deployment: str) -> None:
+def note_route(deployment: str, tier: str, api: str) -> None:
+    """Routing chose `deployment` (by the setting `tier`), called through `api`."""
     record = CURRENT.get()
     if record is not None:
-        record.deployment = deployment
+        record.deployment, record.tier, record.api = deployment, tier, api
 
 
-def note_attempt() -> None:
+def note_api(api: str) -> None:
+    """The exchange switched the request to the other upstream API."""
     record = CURRENT.get()
     if record is not None:
-        record.attempts += 1
+        record.api = api
+
+
+def note_attempt(url: str) -> Attempt | None:
+    """An upstream HTTP attempt starts: the one `note_status` and `note_next` then describe."""
+    record = CURRENT.get()
+    if record is None:
+        return None
+    attempt = Attempt(url, time.monotonic())
+    record.attempt_log.append(attempt)
+    return attempt
+
+
+def note_next(decision: str, error: str | None) -> None:
+    """The exchange decided what to do about the last attempt's failure (`error`)."""
+    record = CURRENT.get()
+    if record is not None and record.attempt_log:
+        attempt = record.attempt_log[-1]
+        attempt.next, attempt.ended = decision, attempt.ended or time.monotonic()
+        attempt.error = error or attempt.error
+
+
+def note_first_events() -> None:
+    """The upstream's first events came: the exchange is open."""
+    record = CURRENT.get()
+    if record is not None:
+        record.first_events = time.monotonic()

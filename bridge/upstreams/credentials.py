@@ -100,6 +100,18 @@ def sign_in_failure(exc: BaseException) -> BridgeError:
     )
 
 
+def identity_credential() -> Any:
+    """azure-identity's async credential for the bridge's own identity: in a Function App its managed identity
+    (AZURE_CLIENT_ID selects a user-assigned one), elsewhere DefaultAzureCredential (`az login`)."""
+    if os.environ.get(MANAGED_IDENTITY_ENDPOINT):
+        from azure.identity.aio import ManagedIdentityCredential
+
+        return ManagedIdentityCredential(client_id=os.environ.get("AZURE_CLIENT_ID") or None)
+    from azure.identity.aio import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
 class EntraToken:
     keyed = False
 
@@ -129,14 +141,7 @@ class EntraToken:
 
     def _signing_in(self) -> Any:
         if self._credential is None:
-            if os.environ.get(MANAGED_IDENTITY_ENDPOINT):
-                from azure.identity.aio import ManagedIdentityCredential
-
-                self._credential = ManagedIdentityCredential(client_id=os.environ.get("AZURE_CLIENT_ID") or None)
-            else:
-                from azure.identity.aio import DefaultAzureCredential
-
-                self._credential = DefaultAzureCredential()
+            self._credential = identity_credential()
         return self._credential
 
     async def _refresh(self) -> None:

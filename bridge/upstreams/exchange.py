@@ -19,6 +19,7 @@ from collections import Counter
 
 from bridge.deadline import Deadline
 from bridge.model import Api, Request, Target
+from bridge.telemetry.request_log import note_api, note_first_events, note_next
 from bridge.upstreams.api import UpstreamApi
 from bridge.upstreams.chat.api import CHAT
 from bridge.upstreams.failures import ErrorReport, UpstreamError, client_error
@@ -32,6 +33,15 @@ from bridge.upstreams.stream import Decoder, StreamDecoder, UpstreamStream, Whol
 APIS: dict[Api, UpstreamApi] = {"chat": CHAT, "responses": RESPONSES}
 LIMITS: dict[type[Recovery], int] = {Adapt: 4, SwitchApi: 1, Resend: 2, RetryElsewhere: MAX_ROUNDS, SignInAgain: 1}
 """How often one request may take each decision before its error goes to the client."""
+DECISIONS: dict[type[Recovery], str] = {
+    Adapt: "adapt",
+    SwitchApi: "switch_api",
+    Resend: "resend",
+    RetryElsewhere: "retry_elsewhere",
+    SignInAgain: "sign_in_again",
+    Fail: "fail",
+}
+"""Each decision as the telemetry names it (an attempt span's `bridge.attempt.next`)."""
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +56,7 @@ async def _opened(
     decoder = _decoder(api, request, whole)
     stream = UpstreamStream(answer.reply, decoder, target, api.name, answer.first, client_names)
     await stream.first()
+    note_first_events()
     return stream
 
 
@@ -79,11 +90,15 @@ async def open_stream(
         else:
             report = ErrorReport.from_body(answer.reply.status, await answer.reply.read(), answer.reply.headers)
         decision = api.recover(FailedAttempt(report, sent, adaptation, target, keyed))
+        error = report.code or str(report.status)
         if isinstance(decision, Fail):
+            note_next(DECISIONS[Fail], error)
             raise decision.error
         taken[type(decision)] += 1
         if taken[type(decision)] > LIMITS[type(decision)]:
+            note_next(DECISIONS[Fail], error)
             raise client_error(report, target, keyed)
+        note_next(DECISIONS[type(decision)], error)
         match decision:
             case Adapt(adaptation=learned, change=change):
                 log.info("deployment %s refused a parameter; adapted and retrying: %s", target.deployment, change)
@@ -91,6 +106,7 @@ async def open_stream(
             case SwitchApi(api=other):
                 log.info("deployment %s needs the %s API; switching it", target.deployment, other)
                 knowledge.remember_api(pool.name, target.deployment, other)
+                note_api(other)
                 api = APIS[other]
                 body = api.build_body(request, target.deployment, not whole)
             case Resend(body=resent, change=change):

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from bridge import sse
 from bridge.errors import BridgeError
-from bridge.model import Api, Event, ReasoningDelta, Target, TextDelta, ToolCallDelta, ToolCallStart, Usage
+from bridge.model import Api, Event, Finish, FinishReason, ReasoningDelta, Target, TextDelta, ToolCallDelta, ToolCallStart, Usage
 from bridge.upstreams.failures import UpstreamError, client_error
 from bridge.upstreams.stops import StopSequences
 from bridge.upstreams.tools import restore
@@ -162,16 +162,17 @@ class WholeDecoder:
 
 
 class Received:
-    """What an upstream answer has handed on so far: its usage (None until it comes), the pieces of its text up
-    to KEPT_CHARS characters, and how many characters followed them."""
+    """What an upstream answer has handed on so far: its usage and why it finished (None until they come), the
+    pieces of its text up to KEPT_CHARS characters, and how many characters followed them."""
 
-    __slots__ = ("beyond", "kept", "pieces", "usage")
+    __slots__ = ("beyond", "finish", "kept", "pieces", "usage")
 
     def __init__(self) -> None:
         self.pieces: list[str] = []
         self.kept = 0
         self.beyond = 0
         self.usage: Usage | None = None
+        self.finish: FinishReason | None = None
 
     def feed(self, batch: list[Event]) -> None:
         for event in batch:
@@ -183,6 +184,8 @@ class Received:
                 self._text(event.name)
             elif isinstance(event, Usage):
                 self.usage = event
+            elif isinstance(event, Finish):
+                self.finish = event.reason
 
     def _text(self, text: str) -> None:
         if self.kept < KEPT_CHARS:

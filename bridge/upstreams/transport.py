@@ -93,10 +93,18 @@ async def post(url: str, headers: dict[str, str], content: bytes, deadline: Dead
 
     Raises one of `TRANSPORT_ERRORS` when the upstream cannot be reached, `BridgeError` at the deadline.
     """
-    note_attempt()
+    attempt = note_attempt(url)
     try:
         async with asyncio.timeout(max(deadline.remaining(), 0.0)):
             response = await session().post(url, data=content, headers=headers, proxy=proxy_for(url))
     except TimeoutError:
+        if attempt is not None:
+            attempt.failed("timeout")
         raise deadline.error() from None
+    except TRANSPORT_ERRORS as exc:
+        if attempt is not None:
+            attempt.failed(type(exc).__name__)
+        raise
+    if attempt is not None:
+        attempt.answered(response.status)
     return Reply(response.status, response.headers, response.content.iter_any().__aiter__(), response.close)

@@ -16,8 +16,8 @@ Which class (MODELS below is the table), at which API version:
 | Microsoft.Storage/storageAccounts (+ blob and table services, containers, tables) | StorageAccountCreateParameters, ... | azure-mgmt-storage       |
 | Microsoft.Web/serverfarms, sites, sites/basicPublishingCredentialsPolicies | AppServicePlan, Site, CsmPublishingCredentialsPoliciesEntity | azure-mgmt-web |
 | Microsoft.OperationalInsights/workspaces                  | Workspace                                       | azure-mgmt-loganalytics        |
-| Microsoft.Insights/components, workbooks                  | ApplicationInsightsComponent, Workbook          | azure-mgmt-applicationinsights |
-| Microsoft.Insights/diagnosticSettings                     | DiagnosticSettingsResource                      | azure-mgmt-monitor             |
+| Microsoft.Insights/components, workbooks, webtests        | ApplicationInsightsComponent, Workbook, WebTest | azure-mgmt-applicationinsights |
+| Microsoft.Insights/diagnosticSettings, actionGroups, scheduledQueryRules | DiagnosticSettingsResource, ActionGroupResource, ScheduledQueryRuleResource | azure-mgmt-monitor |
 | Microsoft.KeyVault/vaults, vaults/secrets                 | VaultCreateOrUpdateParameters, SecretCreateOrUpdateParameters | azure-mgmt-keyvault |
 | Microsoft.CognitiveServices/accounts, accounts/deployments | Account, Deployment                            | azure-mgmt-cognitiveservices   |
 | Microsoft.Authorization/roleAssignments                   | RoleAssignmentCreateParameters                  | azure-mgmt-authorization       |
@@ -78,7 +78,10 @@ MODELS: dict[str, ModelRef] = {
     "Microsoft.OperationalInsights/workspaces": ModelRef("azure.mgmt.loganalytics", "Workspace"),
     "Microsoft.Insights/components": ModelRef("azure.mgmt.applicationinsights", "ApplicationInsightsComponent"),
     "Microsoft.Insights/workbooks": ModelRef("azure.mgmt.applicationinsights", "Workbook"),
+    "Microsoft.Insights/webtests": ModelRef("azure.mgmt.applicationinsights", "WebTest"),
     "Microsoft.Insights/diagnosticSettings": ModelRef("azure.mgmt.monitor", "DiagnosticSettingsResource"),
+    "Microsoft.Insights/actionGroups": ModelRef("azure.mgmt.monitor", "ActionGroupResource"),
+    "Microsoft.Insights/scheduledQueryRules": ModelRef("azure.mgmt.monitor", "ScheduledQueryRuleResource"),
     "Microsoft.KeyVault/vaults": ModelRef("azure.mgmt.keyvault", "VaultCreateOrUpdateParameters"),
     "Microsoft.KeyVault/vaults/secrets": ModelRef("azure.mgmt.keyvault", "SecretCreateOrUpdateParameters"),
     "Microsoft.CognitiveServices/accounts": ModelRef("azure.mgmt.cognitiveservices", "Account"),
@@ -111,6 +114,10 @@ NEAREST_OLDER: dict[tuple[str, str], str] = {
     ("Microsoft.Resources/resourceGroups", "2024-03-01"): "2022-09-01",
     # azure-mgmt-loganalytics 12.0.0 sends 2021-06-01 for workspaces; the next release, 13.1.0, 2025-07-01.
     ("Microsoft.OperationalInsights/workspaces", "2023-09-01"): "2021-06-01",
+    # azure-mgmt-monitor: 6.0.2 (multi-API) ends at 2022-08-01-preview for scheduledQueryRules; 7.0.0 carries
+    # 2023-12-01 but drops diagnosticSettings, which only 6.0.2 carries at the Bicep's 2021-05-01-preview, and
+    # one release of a package is all an environment holds.
+    ("Microsoft.Insights/scheduledQueryRules", "2023-12-01"): "2022-08-01-preview",
 }
 
 VERSION_PACKAGE = re.compile(r"^v(\d{4})_(\d{2})_(\d{2})(_preview)?$")

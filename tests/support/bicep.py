@@ -68,11 +68,27 @@ def one(name: str, type_: str) -> dict[str, Any]:
     return unwrap(found[0]["config"])
 
 
+def is_operation(node: Any) -> bool:
+    """pycep's node of an operator (`a ? b : c`, `a.b`, `a == b`): {"operator": {"type": ..., "operands": ...}}.
+    An object literal may have a property named `operator` too (a log alert's criteria): its value is a
+    plain value, never that shape."""
+    return isinstance(node, dict) and isinstance(node.get("operator"), dict) and "operands" in node["operator"]
+
+
+def is_call(node: Any) -> bool:
+    """pycep's node of a function call: {"function": {"type": ..., "parameters": ...}} (the same caution)."""
+    return isinstance(node, dict) and isinstance(node.get("function"), dict) and "type" in node["function"]
+
+
+def is_expression(node: Any) -> bool:
+    return is_operation(node) or is_call(node)
+
+
 def dotted(node: Any) -> str | None:
     """`a.outputs.b` as a string when the node is a plain property access (or a bare name)."""
     if isinstance(node, str):
         return node
-    if isinstance(node, dict) and node.get("operator", {}).get("type") == "property_accessor":
+    if is_operation(node) and node["operator"]["type"] == "property_accessor":
         operands = node["operator"]["operands"]
         left, right = dotted(operands["operand_1"]), dotted(operands["operand_2"])
         if left is not None and right is not None:
@@ -97,7 +113,7 @@ def walk(node: Any) -> Iterator[Any]:
 def object_dicts(node: Any) -> Iterator[dict[str, Any]]:
     """Every object literal under `node`, including both branches of conditionals."""
     for item in walk(node):
-        if isinstance(item, dict) and not ({"operator", "function"} & item.keys()):
+        if isinstance(item, dict) and not is_expression(item):
             yield item
 
 
@@ -149,7 +165,7 @@ def unconditional_app_settings() -> set[str]:
     names: set[str] = set()
     for part in merged["function"]["parameters"].values():
         value = variable("functionapp.bicep", part)
-        if isinstance(value, dict) and not ({"operator", "function"} & value.keys()):
+        if isinstance(value, dict) and not is_expression(value):
             names.update(unquote(k) for k in value)
     return names
 
@@ -188,7 +204,7 @@ def evaluate(node: Any, bindings: dict[str, Any]) -> Any:
         return [evaluate(item, bindings) for item in node]
     if not isinstance(node, dict):
         return node
-    if "operator" in node:
+    if is_operation(node):
         kind, args = node["operator"]["type"], node["operator"]["operands"]
         if kind == "property_accessor":
             name = dotted(node)
@@ -205,7 +221,7 @@ def evaluate(node: Any, bindings: dict[str, Any]) -> Any:
         results["add"] = lambda: left + right
         assert kind in results, f"evaluate: operator {kind} is not covered"
         return results[kind]()
-    if "function" in node:
+    if is_call(node):
         kind, args = node["function"]["type"], node["function"].get("parameters") or {}
         if kind in ("filter", "map"):
             source, function = args.values()

@@ -35,7 +35,7 @@ from functools import cache
 from typing import Any, cast
 
 from tests.support.azure_models import MODELS, NO_MODEL, Array, Field, Map, ModelMissing, Object, Scalar, resource_model
-from tests.support.bicep import _parser, unquote, unwrap
+from tests.support.bicep import _parser, is_call, is_expression, is_operation, unquote, unwrap
 
 # Keys of a resource declaration that are the deployment's, not the resource type's.
 DEPLOYMENT_KEYWORDS = {"name", "parent", "scope", "dependsOn"}
@@ -106,7 +106,7 @@ def target_of(file: str, module: dict[str, Any]) -> str:
 def misparsed_conditional(node: Any) -> Any:
     """pycep nests `!a ? x : y` as !(a ? x : y), `a == b.c ? x : y` as a == b.(c ? x : y): the conditional
     at the end of the last operands of an operator, if any, whose branches are the expression's value."""
-    while isinstance(node, dict) and "operator" in node:
+    while is_operation(node):
         if node["operator"]["type"] == "conditional":
             return node
         node = list(node["operator"]["operands"].values())[-1]
@@ -114,7 +114,7 @@ def misparsed_conditional(node: Any) -> Any:
 
 
 def is_object(node: Any) -> bool:
-    return isinstance(node, dict) and not ({"operator", "function", "loop_type"} & node.keys()) and not is_lambda(node)
+    return isinstance(node, dict) and not is_expression(node) and not is_loop(node) and not is_lambda(node)
 
 
 def is_lambda(node: Any) -> bool:
@@ -156,7 +156,7 @@ class Project:
             yield from self.name(node, scope, via, depth)
         elif not isinstance(node, dict) or is_object(node) or is_loop(node):
             yield Value(node, scope, via)
-        elif "operator" in node:
+        elif is_operation(node):
             kind, operands = node["operator"]["type"], node["operator"]["operands"]
             if kind == "conditional":
                 for branch in (operands["true_value"], operands["false_value"]):
@@ -169,7 +169,7 @@ class Project:
             else:  # a bool, number or string, unless it is pycep's reading of `!a ? x : y` or `a == b ? x : y`
                 conditional = misparsed_conditional(list(operands.values())[-1])
                 yield from self.values(conditional, scope, via, depth) if conditional else [Value(OPAQUE, scope, via)]
-        elif "function" in node:
+        elif is_call(node):
             kind, args = node["function"]["type"], list((node["function"].get("parameters") or {}).values())
             if kind in ("union", "concat"):
                 for arg in args:
@@ -216,7 +216,7 @@ class Project:
         """`base.rest`, pycep's right-nested chain (`a.b.c` is a.(b.c), `a.b[0].c` is a.(b[0].c))."""
         path: list[str | None] = []  # field names; None takes the elements
         while not isinstance(rest, str):
-            operator = rest.get("operator", {}) if isinstance(rest, dict) else {}
+            operator = rest["operator"] if is_operation(rest) else {}
             if operator.get("type") == "property_accessor":
                 head, rest = operator["operands"]["operand_1"], operator["operands"]["operand_2"]
             elif operator.get("type") == "index_accessor":
@@ -226,7 +226,7 @@ class Project:
                 return
             if isinstance(head, str):
                 path.append(head)
-            elif isinstance(head, dict) and head.get("operator", {}).get("type") == "index_accessor":
+            elif is_operation(head) and head["operator"]["type"] == "index_accessor":
                 path += [head["operator"]["operands"]["operand_1"], None]
             else:
                 yield Value(OPAQUE, scope, via)

@@ -12,6 +12,11 @@ environment; it imports nothing of the test suite.  The steps are the worker's (
    was imported); then the trigger parameter must pass `RequestTrackerMeta.check_type` and the
    return annotation `ResponseTrackerMeta.check_type`.  Off, `azure.functions`' own HttpRequest /
    HttpResponse converters check them instead (they refuse Starlette's types: "FunctionLoadError").
+   Any other binding (the reconciliation's timer) is checked by its converter in the binding registry
+   (`registry.get("timerTrigger").check_input_type_annotation`, TimerRequestConverter: a timer parameter
+   annotated with anything but `func.TimerRequest` fails), after the worker's `validate_function_params`:
+   the Python parameters and the bindings' names must be the same set.  A function with no `$return`
+   binding must return None (the worker refuses any other value when it runs; here, its annotation).
 3. Only when streaming is on and init indexing ran does the worker start its HTTP proxy server and
    report the `HttpUri` capability to the host: without it the host never forwards the raw request.
 
@@ -23,6 +28,7 @@ at all: the worker fails the whole FunctionsMetadataRequest, and the host serves
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import sys
@@ -72,6 +78,13 @@ def index(app_directory: str) -> dict[str, Any]:
                     if streaming
                     else registry.get("http").check_output_type_annotation(pytype)
                 )
+            elif binding.type != "http":
+                pytype = hints.get(binding.name)
+                gates[binding.name] = pytype is None or registry.get(binding.type).check_input_type_annotation(pytype)
+        names = {binding.name for binding in function.get_bindings() if binding.name != "$return"}
+        gates["parameters"] = set(inspect.signature(user_function).parameters) == names
+        if not any(binding.name == "$return" for binding in function.get_bindings()):
+            gates["returns None"] = hints.get("return", type(None)) is type(None)
         refused = [name for name, ok in gates.items() if not ok]
         if refused and load_error is None:
             load_error = (

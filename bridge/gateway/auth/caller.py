@@ -56,12 +56,17 @@ class Caller:
         return self.method in ("entra", "key", "login")
 
     def log_fields(self) -> dict[str, str]:
-        """The fields a request's log line gets: who, and through which key (never a secret)."""
+        """The fields a request's log line gets: who, through which key (never a secret), their app roles and
+        groups (comma-separated, sorted; groups "overage" when the token listed none)."""
         fields = {"user_id": self.user_id, "user_name": self.name, "auth": self.method}
         if self.key_id is not None:
             fields["key_id"] = self.key_id
+        if self.roles:
+            fields["roles"] = ",".join(sorted(self.roles))
         if self.groups_overage:
             fields["groups"] = "overage"
+        elif self.groups:
+            fields["groups"] = ",".join(sorted(self.groups))
         return fields
 
 
