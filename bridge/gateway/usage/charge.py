@@ -65,11 +65,6 @@ def reported(usage: Usage, price: Price | None) -> tuple[Counts, Cost | None]:
     return priced(usage.input_tokens, usage.cached_tokens, usage.output_tokens, price)
 
 
-async def reported_later(usage: Usage, price: Awaitable[Price | None]) -> Counts:
-    """`reported`, once the deployment's price is known."""
-    return reported(usage, await price)[0]
-
-
 async def estimated(
     request: Request, api: Api, output: Received | None, price: Awaitable[Price | None], input_tokens: int | None = None
 ) -> Counts:
