@@ -35,7 +35,7 @@ from bridge.errors import NO_RETRY, BridgeError, misconfigured
 from bridge.gateway.auth.caller import Caller
 from bridge.gateway.clock import utc_now
 from bridge.gateway.pricing.book import Unresolved
-from bridge.gateway.pricing.price import Price, usd
+from bridge.gateway.pricing.price import Cost, Price, usd
 from bridge.gateway.usage import notices
 from bridge.gateway.usage.budget import Admission, Spending
 from bridge.gateway.usage.charge import allowance, estimated, reported
@@ -215,11 +215,19 @@ class Charge:
             return
         served.record.usage_estimated = True
         estimate = estimated(routed.request, routed.api, received, prices.price(spending.deployment), self.input_tokens)
-        budget.settle_soon(spending, self.admission, estimate)
+        costing = asyncio.ensure_future(self._estimate_charged(estimate))
+        served.record.costing = costing
+        budget.settle_soon(spending, self.admission, costing)
 
     def _charged(self, usage: Usage, price: Price | None) -> Counts:
         """What Azure's `usage` is charged at `price`; its cost, the same value, goes on the request's record."""
-        counts, cost = reported(usage, price)
+        return self._noted(*reported(usage, price))
+
+    async def _estimate_charged(self, estimate: Awaitable[tuple[Counts, Cost | None]]) -> Counts:
+        """What an estimate is charged; its cost goes on the record, beside `usage_estimated` (the record waits)."""
+        return self._noted(*await estimate)
+
+    def _noted(self, counts: Counts, cost: Cost | None) -> Counts:
         if cost is not None:
             self.served.record.cost_usd, self.served.record.cost_parts_usd = usd(cost.total), cost.parts_usd()
         return counts
