@@ -110,7 +110,8 @@ def render(report: dict[str, Any]) -> str:
         "",
         "3. Cold start",
         f"   import function_app (fresh interpreter, median of {cold['import_function_app_ms']['n']}): "
-        f"{cold['import_function_app_ms']['median']:.0f} ms   target < {cold['target_import_ms']:.0f} ms   {_ok(cold['pass'])}",
+        f"{cold['import_function_app_ms']['median']:.0f} ms, of which the bridge's own "
+        f"{cold['bridge_share_ms']['median']:.0f} ms   target < {cold['target_import_ms']:.0f} ms   {_ok(cold['pass'])}",
         "   heaviest imports: "
         + ", ".join(f"{i['module']} {i['cumulative_ms']:.0f}" for i in cold["heaviest_imports"][:5])
         + " ms",

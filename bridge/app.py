@@ -25,6 +25,7 @@ from bridge.routes import ENDPOINTS, PREFLIGHT_ROUTE
 from bridge.serving.cors import PREFLIGHT, add_cors_headers
 from bridge.serving.inbound import new_request_id
 from bridge.serving.process import close_bridge
+from bridge.telemetry import request_log
 
 OPENAI_PATHS = ("/v1/chat/", "/v1/models", "/v1/completions", "/v1/responses")
 FUNCTIONS_PREFIX = "/api/"
@@ -61,10 +62,11 @@ async def _http_error(req: HttpRequest, exc: Exception) -> Response:
 
 @asynccontextmanager
 async def _lifespan(_app: Starlette) -> AsyncIterator[None]:
-    """When the server shuts down: the usage counts still being written are written, then the gateway's
-    tables and the upstream connections are closed."""
+    """When the server shuts down: the usage counts still being written are written and the gateway's tables
+    closed, the request records still waiting for their cost are written, then the upstream connections closed."""
     yield
     await close_bridge()
+    await request_log.written()
     await close_session()
 
 

@@ -465,11 +465,11 @@ async def test_an_estimate_counts_the_text_kept_and_estimates_the_rest() -> None
     request = Request(model="gpt-5", messages=[Message("user", [TextPart("hello there")])])
     received = Received()
     received.feed([TextDelta("The answer is forty-two."), ToolCallStart(0, "call_1", "Read"), ToolCallDelta(0, '{"a": 1}')])
-    small = await estimated(request, "chat", received, unpriced(), 50)
-    assert small.input == 50 and 8 <= small.output <= 20 and small.requests == 1
+    small, no_cost = await estimated(request, "chat", received, unpriced(), 50)
+    assert small.input == 50 and 8 <= small.output <= 20 and small.requests == 1 and no_cost is None
     received.feed([TextDelta("x" * KEPT_CHARS), TextDelta("y" * 4000)])
     assert received.beyond == 4000 and received.usage is None
-    big = await estimated(request, "chat", received, unpriced())
+    big, _ = await estimated(request, "chat", received, unpriced())
     assert big.input > 0 and big.output >= small.output + 1000, "the kept text counted, the rest at 4 characters a token"
     received.feed([Usage(7, 3)])
     assert received.usage == Usage(7, 3)

@@ -114,3 +114,13 @@ def test_slugs_are_githubs() -> None:
     assert slug("What gets created, and what it costs when idle") == "what-gets-created-and-what-it-costs-when-idle"
     assert slug("Long responses and the 230-second limit") == "long-responses-and-the-230-second-limit"
     assert slug("The recorded corpus in `../shared`") == "the-recorded-corpus-in-shared"
+
+
+def test_the_layout_names_every_module_of_bridge() -> None:
+    """A new module appears in architecture.md's layout, where a newcomer looks for the place of a change."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    block = next(match[0] for match in FENCE.finditer(text) if match[0].startswith("```text\nbridge/"))
+    words = set(re.findall(r"\w+", block))
+    modules = sorted(path for path in (ROOT / "bridge").rglob("*.py") if path.stem != "__init__")
+    missing = [str(path.relative_to(ROOT)) for path in modules if path.stem not in words]
+    assert not missing, f"docs/architecture.md's layout does not name {missing}: add each where it belongs"

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -29,11 +31,15 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from bridge.app import create_app
 from bridge.config.load import load_settings
+from bridge.gateway.pricing import book
+from bridge.gateway.pricing.book import Unresolved
+from bridge.gateway.pricing.price import MICROS_PER_USD, Price
+from bridge.gateway.pricing.table import table_price
 from bridge.gateway.settings import load_gateway_settings
 from bridge.http import close_session
 from bridge.model import Usage
 from bridge.serving import process
-from bridge.telemetry import conventions, setup
+from bridge.telemetry import conventions, request_log, setup
 from bridge.telemetry.pipeline import assemble
 from bridge.telemetry.request_log import RequestLog
 from tests.support.fake_azure import Error, FakeAzure, Text
@@ -116,6 +122,13 @@ class Bridge:
     token: str
 
     async def messages(self, stream: bool = False, model: str = "claude-opus-4-8", **headers: str) -> httpx.Response:
+        """A Messages call, answered and its record exported."""
+        response = await self.answered(stream, model, **headers)
+        await request_log.written()
+        return response
+
+    async def answered(self, stream: bool = False, model: str = "claude-opus-4-8", **headers: str) -> httpx.Response:
+        """A Messages call, answered (its record may still wait for its cost)."""
         body = {"model": model, "max_tokens": 200, "stream": stream, "messages": [{"role": "user", "content": PROMPT}]}
         sent = {**CLAUDE_CODE, "authorization": f"Bearer {self.token}", **headers}
         return await self.client.post("/v1/messages", json=body, headers=sent)
@@ -123,7 +136,9 @@ class Bridge:
     async def chat(self, stream: bool = False) -> httpx.Response:
         body = {"model": "gpt-5", "stream": stream, "messages": [{"role": "user", "content": PROMPT}]}
         headers = {"authorization": f"Bearer {self.token}", "user-agent": "Cursor/2.1", "content-type": "application/json"}
-        return await self.client.post("/v1/chat/completions", json=body, headers=headers)
+        response = await self.client.post("/v1/chat/completions", json=body, headers=headers)
+        await request_log.written()
+        return response
 
 
 @pytest.fixture
@@ -391,3 +406,60 @@ async def test_the_gateways_cost_reaches_the_span_the_event_and_the_metric(
     (point,) = metric(exported, conventions.COST, **{"gen_ai.response.model": "gpt-5"})
     assert point.sum == cost
     assert_nothing_personal_in_metrics(exported)
+
+
+class PriceLookupHeld:
+    """The price table's lookup held until `release`: a fresh bridge's price still being read when its first
+    request ends (a cold instance reads genai-prices in a worker thread while the first request runs)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.released = threading.Event()
+        monkeypatch.setattr(book, "table_price", self._held)
+
+    def _held(self, model: str, at: datetime | None = None) -> Price | None:
+        self.released.wait(10)
+        return table_price(model, at)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_fresh_bridges_first_priced_request_exports_its_cost(
+    bridge: Bridge, exported: Exported, fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    """The first request to a deployment on a new instance ends before its price is read: its record waits for the
+    price, so the span, the event and the cost metric carry the cost the usage table is charged (one value)."""
+    lookup = PriceLookupHeld(monkeypatch)
+    fake_azure.enqueue(Text(ANSWER, cached_tokens=3))
+    response = await bridge.answered(stream=stream)
+    assert response.status_code == 200, response.text
+    prices = process.current_bridge().prices
+    assert isinstance(prices.known("gpt-5"), Unresolved), "the request ended before its price was known"
+    lookup.release()
+    await request_log.written()
+    cost = event(exported)["cost_usd"]
+    assert isinstance(cost, float) and 0 < cost < 0.01
+    assert dict(request_span(exported).attributes or {})["bridge.cost.usd"] == cost
+    (point,) = metric(exported, conventions.COST, **{"gen_ai.response.model": "gpt-5"})
+    assert point.sum == cost and point.count == 1
+    _, _, rows = await process.current_bridge().gateway.budget.usage(ALICE.object_id)
+    assert sum(row.counts.micros for row in rows) == round(cost * MICROS_PER_USD), "the usage table's charge"
+    assert_nothing_personal_in_metrics(exported)
+
+
+async def test_a_record_waits_for_its_cost_a_bounded_time(
+    bridge: Bridge, exported: Exported, fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A price read that hangs holds the record `COSTING_WAIT_SECONDS` at most: then it is exported without a cost,
+    and the usage table is still charged once the price comes."""
+    monkeypatch.setattr(request_log, "COSTING_WAIT_SECONDS", 0.05)
+    lookup = PriceLookupHeld(monkeypatch)
+    fake_azure.enqueue(Text(ANSWER))
+    assert (await bridge.answered(stream=True)).status_code == 200
+    await request_log.written()
+    assert "cost_usd" not in event(exported) and "bridge.cost.usd" not in dict(request_span(exported).attributes or {})
+    assert not metric(exported, conventions.COST)
+    lookup.release()
+    _, _, rows = await process.current_bridge().gateway.budget.usage(ALICE.object_id)
+    assert sum(row.counts.micros for row in rows) > 0

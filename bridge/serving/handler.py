@@ -35,15 +35,15 @@ from bridge.errors import NO_RETRY, BridgeError, misconfigured
 from bridge.gateway.auth.caller import Caller
 from bridge.gateway.clock import utc_now
 from bridge.gateway.pricing.book import Unresolved
-from bridge.gateway.pricing.price import usd
+from bridge.gateway.pricing.price import Cost, Price, usd
 from bridge.gateway.usage import notices
 from bridge.gateway.usage.budget import Admission, Spending
-from bridge.gateway.usage.charge import allowance, estimated, reported, reported_later
+from bridge.gateway.usage.charge import allowance, estimated, reported
 from bridge.gateway.usage.notices import HEADER_PREFIX, budget_headers
 from bridge.gateway.usage.spend_limit import unified_headers
 from bridge.gateway.usage.standing import Standing
-from bridge.gateway.usage.store import NOTHING, Agent
-from bridge.model import Completion, Request
+from bridge.gateway.usage.store import NOTHING, Agent, Counts
+from bridge.model import Completion, Request, Usage
 from bridge.serving.inbound import agent_of, cache_key_of, new_request_id, presented_token, read_json
 from bridge.serving.outbound import Starting, StreamRenderer, gather, json_response, start_within, stream_body
 from bridge.serving.process import Bridge, Routed, current_bridge
@@ -190,8 +190,9 @@ class Charge:
     def end(self, starting: Starting | None) -> None:
         """Settle in the background, however the request ended: Azure's usage when it came, priced; else an
         estimate (a stream cut, a call abandoned, Azure's answer broken off); nothing when the exchange failed
-        (the upstream refused it, or it never reached the upstream).  The cost goes on the request's log record
-        when the price is known by then."""
+        (the upstream refused it, or it never reached the upstream).  The cost charged goes on the request's log
+        record; when the deployment's price is still being read (a new instance's first request to it), the record
+        waits for it (`RequestLog.costing`), off the answer's path."""
         served, routed, spending = self.served, self.routed, self.spending
         budget, prices = served.bridge.gateway.budget, served.bridge.prices
         stream = _opened(starting)
@@ -202,20 +203,38 @@ class Charge:
         received = stream.received if stream is not None else None
         if received is not None:
             served.record.finish_reason = received.finish
-        price = prices.known(spending.deployment)
         if received is not None and received.usage is not None:
             served.record.usage = received.usage
+            price = prices.known(spending.deployment)
             if isinstance(price, Unresolved):
-                budget.settle_soon(spending, self.admission, reported_later(received.usage, prices.price(spending.deployment)))
+                costing = asyncio.ensure_future(self._charged_later(received.usage, prices.price(spending.deployment)))
+                served.record.costing = costing
+                budget.settle_soon(spending, self.admission, costing)
                 return
-            counts, cost = reported(received.usage, price)
-            if cost is not None:
-                served.record.cost_usd, served.record.cost_parts_usd = usd(cost.total), cost.parts_usd()
-            budget.settle_soon(spending, self.admission, counts)
+            budget.settle_soon(spending, self.admission, self._charged(received.usage, price))
             return
         served.record.usage_estimated = True
         estimate = estimated(routed.request, routed.api, received, prices.price(spending.deployment), self.input_tokens)
-        budget.settle_soon(spending, self.admission, estimate)
+        costing = asyncio.ensure_future(self._estimate_charged(estimate))
+        served.record.costing = costing
+        budget.settle_soon(spending, self.admission, costing)
+
+    def _charged(self, usage: Usage, price: Price | None) -> Counts:
+        """What Azure's `usage` is charged at `price`; its cost, the same value, goes on the request's record."""
+        return self._noted(*reported(usage, price))
+
+    async def _estimate_charged(self, estimate: Awaitable[tuple[Counts, Cost | None]]) -> Counts:
+        """What an estimate is charged; its cost goes on the record, beside `usage_estimated` (the record waits)."""
+        return self._noted(*await estimate)
+
+    def _noted(self, counts: Counts, cost: Cost | None) -> Counts:
+        if cost is not None:
+            self.served.record.cost_usd, self.served.record.cost_parts_usd = usd(cost.total), cost.parts_usd()
+        return counts
+
+    async def _charged_later(self, usage: Usage, price: Awaitable[Price | None]) -> Counts:
+        """`_charged`, once the deployment's price is read (the record waits for it: `RequestLog.costing`)."""
+        return self._charged(usage, await price)
 
 
 def standing_headers(standing: Standing) -> dict[str, str]:

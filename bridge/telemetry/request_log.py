@@ -40,13 +40,14 @@ events came.  Nothing is noted per stream chunk.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from bridge.model import Usage
 from bridge.telemetry.clients import client_of
@@ -116,6 +117,9 @@ class RequestLog:
     """What the request cost, when its usage came and its deployment has a price (`bridge.gateway.pricing`)."""
     cost_parts_usd: dict[str, float] | None = None
     """The cost by kind: input (not cached), cached, output."""
+    costing: asyncio.Future[Any] | None = None
+    """The cost still being worked out when the request ended (its deployment's price was being read: a new
+    instance's first request to it); the record is written and exported once it is done (`emit`)."""
     policy_tier: str | None = None
     """The tier MODEL_POLICY served the request with, when the caller asked for another."""
     finish_reason: str | None = None
@@ -178,8 +182,27 @@ class RequestLog:
         return record
 
     def emit(self, status: int) -> None:
-        """The request ended: write its line, and hand it to the telemetry when it exports."""
+        """The request ended: write its line, and hand it to the telemetry when it exports; when its cost is still
+        being worked out (`costing`), once it is done, in a task of its own (`COSTING_WAIT_SECONDS` at most: then
+        without the cost), so no answer waits for it."""
         self.ended = time.monotonic()
+        if self.costing is None or self.costing.done():
+            self._write(status)
+            return
+        task = asyncio.get_running_loop().create_task(self._write_when_costed(self.costing, status))
+        _writing.add(task)
+        task.add_done_callback(_writing.discard)
+
+    async def _write_when_costed(self, costing: asyncio.Future[Any], status: int) -> None:
+        try:
+            await asyncio.wait_for(asyncio.shield(costing), COSTING_WAIT_SECONDS)
+        except TimeoutError:
+            log.warning("request %s: its cost was not known %g s after it ended", self.request_id, COSTING_WAIT_SECONDS)
+        except Exception:
+            pass  # the charge's own task logs why it failed; the record goes without its cost
+        self._write(status)
+
+    def _write(self, status: int) -> None:
         fields = self.fields(status)
         log.info(json.dumps(fields, separators=(",", ":")))
         if _exporter is not None:
@@ -208,6 +231,15 @@ class Exporter(Protocol):
 
 
 _exporter: Exporter | None = None
+_writing: set[asyncio.Task[None]] = set()
+"""Records waiting for their cost (kept here: the event loop holds its tasks weakly)."""
+COSTING_WAIT_SECONDS = 5.0
+
+
+async def written() -> None:
+    """Wait for the records still waiting for their cost (at shutdown, once the usage counts are written)."""
+    while _writing:
+        await asyncio.wait(set(_writing))
 
 
 def export_to(exporter: Exporter | None) -> None:

@@ -84,7 +84,7 @@ class PriceBook:
 
     def resolve_soon(self, deployment: str) -> None:
         """Look the deployment's price up in the background if it is not known yet (so that the end of a request
-        that needs no price now finds it known)."""
+        that needs no price now finds it known; if it is not, the request's charge and record wait for it)."""
         if not isinstance(self.known(deployment), Unresolved) or deployment in self._resolving:
             return
         self._resolving.add(deployment)

@@ -65,18 +65,13 @@ def reported(usage: Usage, price: Price | None) -> tuple[Counts, Cost | None]:
     return priced(usage.input_tokens, usage.cached_tokens, usage.output_tokens, price)
 
 
-async def reported_later(usage: Usage, price: Awaitable[Price | None]) -> Counts:
-    """`reported`, once the deployment's price is known."""
-    return reported(usage, await price)[0]
-
-
 async def estimated(
     request: Request, api: Api, output: Received | None, price: Awaitable[Price | None], input_tokens: int | None = None
-) -> Counts:
+) -> tuple[Counts, Cost | None]:
     """A request Azure reported no usage for: `input_tokens` (counted at admission) or counted now, and what the
-    upstream produced (`output`; None: nothing came), at `price`."""
+    upstream produced (`output`; None: nothing came), and its cost at `price`."""
     counted = input_tokens if input_tokens is not None else await count_input_tokens(request, api)
     produced = 0
     if output is not None:
         produced = (await count_text_tokens(output.pieces) if output.pieces else 0) + math.ceil(output.beyond / CHARS_PER_TOKEN)
-    return priced(counted, 0, produced, await price)[0]
+    return priced(counted, 0, produced, await price)
