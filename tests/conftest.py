@@ -6,14 +6,18 @@ Markers (registered in pyproject.toml, `--strict-markers`):
               interpreter for the Functions worker's gates.  Set here from the fixtures a test uses
               (`PROCESS_FIXTURES`), else by the module; a test that starts a process without it fails (an audit hook
               watches `subprocess.Popen`), so the fast loop below never needs Node, Azurite or a free CPU.
+    http      the test serves HTTP in the test process (the fake Azure, a bridge in a thread, the Entra and identity
+              stand-ins, aiohttp's test server).  Set here when the test or one of its fixtures calls a server
+              (`SERVERS`); a test that binds a socket marked neither `http` nor `process` fails (the same audit hook).
     slow      takes seconds by nature: the waits Azure names, heartbeats, streams held open or pushed back (test_resilience,
               test_misbehaving_upstreams, test_catalog, the pool's bursts), fuzzing over HTTP, inputs of megabytes,
               azure-identity's own retries, loading Azure's resource models (test_bicep_models).
 
-The fast inner loop, everything that needs no process (translation, settings, recovery, tools, the fake Azure,
-bridges served in the test process; about 45 s on 2 shared cores, docs/contributing.md has the figures):
+The fast inner loop, everything that needs no process and serves nothing (translation, settings, recovery, tools,
+the gateway's stores and policies, the docs; about 18 s on 2 shared cores, docs/contributing.md has the figures),
+in one process (pytest-xdist's start-up, every worker collecting every module, costs more than it saves here):
 
-    HYPOTHESIS_PROFILE=dev .venv/bin/python -m pytest -n auto -m "not process and not slow" -q
+    HYPOTHESIS_PROFILE=dev .venv/bin/python -m pytest -m "not process and not slow and not http" -q
 
 (`dev` runs a quarter of each property test's examples: `tests.support.strategies.examples`).  The whole suite
 with the gates is `scripts/test`, which runs pytest on every core (pytest-xdist).
@@ -52,15 +56,24 @@ PROCESS_FIXTURES = frozenset({"azurite"})
 
 
 class _ProcessGuard:
-    """Fails a test that starts a process without the `process` marker (`sys.addaudithook`: every `subprocess.Popen`)."""
+    """Fails a test that starts a process without the `process` marker (`sys.addaudithook`: every `subprocess.Popen`),
+    or binds a socket with neither `http` nor `process` (every `socket.bind`)."""
 
     unmarked: str | None = None
     """The test being run, while it is not marked `process`."""
     INCIDENTAL = frozenset({"uname"})
     """A library's own one-off probe: `platform.uname()` runs `uname -p` once (azure-core's user agent asks)."""
 
+    unserving: str | None = None
+    """The test being run, while it is marked neither `http` nor `process`."""
+
     @classmethod
     def hook(cls, event: str, args: tuple[object, ...]) -> None:
+        if event == "socket.bind" and cls.unserving is not None:
+            raise RuntimeError(
+                f"{cls.unserving} serves on a socket ({args[1]!r}) but is not marked `http`: mark it, or call the server "
+                "from the test or a fixture by a name in SERVERS (tests/conftest.py)"
+            )
         if event == "subprocess.Popen" and cls.unmarked is not None and Path(str(args[0])).name not in cls.INCIDENTAL:
             raise RuntimeError(
                 f"{cls.unmarked} starts a process ({args[0]!r}) but is not marked `process`: mark it, or add the "
@@ -71,20 +84,36 @@ class _ProcessGuard:
 sys.addaudithook(_ProcessGuard.hook)
 
 
+SERVERS = frozenset({"running", "running_bridge", "serving", "TestServer", "start_server"})
+"""What serves HTTP in the test process (`tests.support.serving`, aiohttp's test server, asyncio's): a test whose
+function or fixtures (directly or through another fixture) call one is marked `http`."""
+
+
+def _serves_http(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info is not None else ()
+    functions = [getattr(item, "function", None), *(definition.func for chain in definitions for definition in chain)]
+    return any(SERVERS.intersection(function.__code__.co_names) for function in functions if hasattr(function, "__code__"))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if names & PROCESS_FIXTURES:
             item.add_marker(pytest.mark.process)
+        if _serves_http(item):
+            item.add_marker(pytest.mark.http)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> object:
     _ProcessGuard.unmarked = None if item.get_closest_marker("process") is not None else item.nodeid
+    marked = item.get_closest_marker("process") is not None or item.get_closest_marker("http") is not None
+    _ProcessGuard.unserving = None if marked else item.nodeid
     try:
         return (yield)
     finally:
-        _ProcessGuard.unmarked = None
+        _ProcessGuard.unmarked = _ProcessGuard.unserving = None
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +128,8 @@ def _no_http_session_left_open() -> Iterator[None]:
     session" after the summary, blaming no test.  (Every loop has ended by now.)"""
     yield
     gc.collect()
-    left = [found for found in gc.get_objects() if isinstance(found, aiohttp.ClientSession) and not found.closed]
+    # type(), not isinstance(): isinstance asks each object's __class__, which lazy proxies answer slowly (2 s over all)
+    left = [found for found in gc.get_objects() if issubclass(type(found), aiohttp.ClientSession) and not found.closed]
     assert not left, f"{len(left)} aiohttp sessions were left open: close each where its event loop ends"
 
 

@@ -171,7 +171,8 @@ def distribution_of(module: str) -> str | None:
     origin = Path(spec.origin).resolve()
     for name in packages_distributions().get(parts[0], []):
         dist = importlib.metadata.distribution(name)
-        if any(Path(str(dist.locate_file(file))).resolve() == origin for file in dist.files or []):
+        named_alike = (file for file in dist.files or [] if file.name == origin.name)  # resolve only those: thousands
+        if any(Path(str(dist.locate_file(file))).resolve() == origin for file in named_alike):
             return canonicalize_name(name)
     pytest.fail(f"no installed distribution provides {module} ({origin})")
 
