@@ -13,14 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.paths import ROOT
-
-TRAFFIC = ROOT.parent / "shared" / "claude-code-traffic" / "2.1.197" / "hello-02.json"
+from tests.support.paths import ROOT, needs_bench_traffic
 
 pytestmark = [pytest.mark.process, pytest.mark.slow]
 
 
-@pytest.mark.skipif(not TRAFFIC.exists(), reason="../shared/claude-code-traffic not present (a user's clone): the bench needs it")
+@needs_bench_traffic
 def test_sizing_bench_runs_and_reports_streams_and_cold_start(tmp_path: Path) -> None:
     output = tmp_path / "sizing.json"
     smoke = ["--levels", "1,8", "--chunks", "10", "--interval", "0.01", "--repeats", "1"]

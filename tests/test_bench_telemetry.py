@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.paths import ROOT
+from tests.support.paths import ROOT, needs_bench_traffic
 
 pytestmark = [pytest.mark.process, pytest.mark.slow]
 
 
+@needs_bench_traffic
 def test_telemetry_bench_runs_and_reports_every_part(tmp_path: Path) -> None:
     output = tmp_path / "telemetry.json"
     smoke = ["--rounds", "1", "--calls", "20", "--blocks", "2", "--requests", "4", "2"]
