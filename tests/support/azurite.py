@@ -23,7 +23,7 @@ import pytest
 
 from bridge.gateway.tables import Table, TableService
 from tests.support.paths import ROOT
-from tests.support.serving import free_port
+from tests.support.serving import free_port, stop
 
 AZURITE_TABLE = ROOT / "tests" / "azurite" / "node_modules" / ".bin" / "azurite-table"
 ACCOUNT = "devstoreaccount1"
@@ -89,12 +89,7 @@ def running_azurite(workspace: Path) -> Iterator[Azurite]:
             time.sleep(0.05)
         yield Azurite(port, log_path, process.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 class FreshTable:

@@ -34,7 +34,7 @@ from bridge.gateway.settings import load_gateway_settings
 from bridge.serving.process import Bridge, use_bridge
 from tests.support.fake_azure import FakeAzure
 from tests.support.paths import ROOT
-from tests.support.serving import free_port, serving
+from tests.support.serving import free_port, serving, stop
 
 CLIENT_TOKEN = "test-client-token-0123456789"
 TIERS = {"BIG_MODEL": "gpt-5", "MIDDLE_MODEL": "gpt-5", "SMALL_MODEL": "gpt-4o"}
@@ -125,12 +125,7 @@ def _process(env: Mapping[str, str], log_path: Path, interpreter_args: Sequence[
                 time.sleep(0.05)
         yield RunningBridge(url, log_path, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 _log_of_this_bridge: contextvars.ContextVar[logging.Handler | None] = contextvars.ContextVar("bridge_log", default=None)

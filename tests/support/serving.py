@@ -2,17 +2,19 @@
 
 `serving(app, name)` serves any app for a block; `running(stand_in)` serves one of the stand-ins (the fake
 Azure, the fake Entra ID, the fake managed identity endpoint: anything with an `app` and a `url` to fill in).
+`stop(process)` ends a server the tests started as a process (a bridge, Azurite).
 """
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -91,3 +93,13 @@ def running(stand_in: StandIn, name: str | None = None) -> Iterator[str]:
             yield url
         finally:
             stand_in.url = None
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """End a server process: asked to stop, then killed if it has not within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
