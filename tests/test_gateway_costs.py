@@ -26,7 +26,7 @@ import openai
 import pytest
 
 from tests.support.azurite import Azurite, requires_azurite
-from tests.support.bridge import RunningBridge, bridge_env, request_lines, running_bridge
+from tests.support.bridge import RunningBridge, bridge_env, request_lines, running_bridge, two_instances
 from tests.support.fake_azure import FakeAzure, Faults, Text
 from tests.support.fake_entra import FakeEntra, User
 
@@ -62,8 +62,8 @@ def bridges(
 ) -> Iterator[tuple[RunningBridge, RunningBridge]]:
     env = costs_env(fake_azure, entra, USAGE_CONNECTION_STRING=azurite.connection_string)
     logs = tmp_path_factory.mktemp("costs")
-    with running_bridge(env, logs / "a.log") as first, running_bridge(env, logs / "b.log") as second:
-        yield first, second
+    with two_instances(env, logs) as pair:
+        yield pair
 
 
 def headers_for(token: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ import openai
 import pytest
 
 from tests.support.azurite import Azurite, requires_azurite
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, request_lines, running_bridge
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, request_lines, running_bridge, two_instances
 from tests.support.fake_azure import Error, FakeAzure, Faults, Text
 from tests.support.fake_entra import (
     ALICE,
@@ -57,8 +57,8 @@ def bridges(
 ) -> Iterator[tuple[RunningBridge, RunningBridge]]:
     env = gateway_env(fake_azure, entra, USAGE_CONNECTION_STRING=azurite.connection_string)
     logs = tmp_path_factory.mktemp("gateway")
-    with running_bridge(env, logs / "a.log") as first, running_bridge(env, logs / "b.log") as second:
-        yield first, second
+    with two_instances(env, logs) as pair:
+        yield pair
 
 
 def gateway_env(fake_azure: FakeAzure, entra: FakeEntra, **more: str) -> dict[str, str]:

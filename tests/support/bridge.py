@@ -102,6 +102,13 @@ def running_bridge(
 
 
 @contextmanager
+def two_instances(env: Mapping[str, str], logs: Path) -> Iterator[tuple[RunningBridge, RunningBridge]]:
+    """Two bridge processes with the same settings (two instances sharing their tables), logging to a.log and b.log."""
+    with running_bridge(env, logs / "a.log") as first, running_bridge(env, logs / "b.log") as second:
+        yield first, second
+
+
+@contextmanager
 def _process(env: Mapping[str, str], log_path: Path, interpreter_args: Sequence[str], port: int) -> Iterator[RunningBridge]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "ANTHROPIC_", "OPENAI_"))}
     with log_path.open("wb") as log_file:  # the child writes through its own descriptor
