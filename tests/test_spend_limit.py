@@ -334,7 +334,9 @@ def test_the_cli_shows_the_spend_limit_through_the_gateway_route(
     the status line gets `rate_limits.spend_limit` with the dollars of /api/oauth/usage; three prompts, the
     third past the $0.10 cap, which Claude Code stops at once with the limit message.  Non-essential traffic is
     left on, as on a developer's machine: then Claude Code sends its start-up `quota` probe, which the bridge
-    answers itself."""
+    answers itself.  Claude Code runs a haiku request beside a prompt; when that one's hold leaves too little of the
+    day, the prompt gets the retryable 429 of a budget held by running requests, and Claude Code retries it once
+    the hold is released (the timing decides: a CI run saw it), so a 429 here is the cap or such a hold."""
     person = new_user("Bridge.User")
     key = personal_key(capped, entra.token(person))
     home, work, recorded_input = status_line_home(tmp_path)
@@ -353,8 +355,10 @@ def test_the_cli_shows_the_spend_limit_through_the_gateway_route(
     assert ("messages", 200, PROBE["model"]) in answered_here, f"the start-up probe, answered by the bridge\n{lines}"
     assert any(line["route"] == "oauth_usage" and line["status"] == 200 for line in lines), lines
     refused = [line for line in lines if line["route"] == "messages" and line["status"] == 429]
-    assert refused and all(line["error_type"] == "billing_error" for line in refused), lines
-    prompts = [line for line in refused if line["deployment"] == TIERS["BIG_MODEL"]]
+    at_cap = [line for line in refused if line["error_type"] == "billing_error"]
+    held = [line for line in refused if line["error_type"] == "rate_limit_error"]
+    assert at_cap and len(at_cap) + len(held) == len(refused), lines
+    prompts = [line for line in at_cap if line["deployment"] == TIERS["BIG_MODEL"]]
     assert len(prompts) == 1, f"at once: no retries into the block (beside it, Claude Code's own haiku request)\n{refused}"
 
 
