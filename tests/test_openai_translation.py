@@ -84,7 +84,7 @@ def test_messages_of_every_role() -> None:
         Message("system", [TextPart("More rules.")]),
         Message("user", [TextPart("Look:"), ImagePart("https://x/y.png")]),
         Message(
-            "assistant", [TextPart("Calling."), ToolCallPart("call_1", "f", '{"a":1}'), ToolCallPart("call_2", "g", '{"b": 2}')]
+            "assistant", [TextPart("Calling."), ToolCallPart("call_1", "f", '{"a":1}'), ToolCallPart("call_2", "g", '{"b":2}')]
         ),
         Message("user", [ToolResultPart("call_1", [TextPart("one")]), ToolResultPart("call_2", [TextPart("two")])]),
         Message("user", [TextPart("next")]),

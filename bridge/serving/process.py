@@ -43,6 +43,7 @@ from bridge.gateway.pricing.book import PriceBook, PriceProblem
 from bridge.gateway.pricing.price import Price
 from bridge.gateway.settings import GatewaySettings, load_gateway_settings
 from bridge.model import Api, ClientAuth, Request, Target
+from bridge.serving.collector import tune_collector
 from bridge.serving.tiers import resolve
 from bridge.telemetry.request_log import note_route
 from bridge.upstreams.credentials import EntraToken
@@ -299,6 +300,7 @@ def current_bridge() -> Bridge:
     if _bridge is None:
         _bridge = Bridge(load_settings(), load_gateway_settings())
         _report_problems(_bridge)
+        tune_collector()
     return _bridge
 
 

@@ -87,6 +87,7 @@ from bridge.model import (
     WebSearch,
     bounded,
 )
+from bridge.sse import dumps
 
 BILLING_HEADER_PREFIX = "x-anthropic-billing-header:"
 WEB_SEARCH_TOOL_PREFIX = "web_search_"
@@ -117,6 +118,17 @@ def _typed(value: Any, kind: type | tuple[type, ...], path: str, expected: str) 
     return value
 
 
+def _string(body: Mapping[str, Any], key: str, path: str) -> str:
+    """`body[key]`, which must be a string; errors name it `path.key` (built only for an error: this runs for
+    every block of a conversation)."""
+    value = body.get(key)
+    if isinstance(value, str):
+        return value
+    if value is None:
+        raise invalid_request(f"{path}.{key}: Field required")
+    raise invalid_request(f"{path}.{key}: Input should be a valid string")
+
+
 def _number(body: Mapping[str, Any], key: str) -> float | None:
     value = body.get(key)
     if value is None:
@@ -141,11 +153,11 @@ def _image(block: Mapping[str, Any], path: str) -> ImagePart | None:
         raise invalid_request(f"{path}.source: Field required")
     kind = source.get("type")
     if kind == "base64":
-        media_type = _typed(_require(source, "media_type", f"{path}.source."), str, f"{path}.source.media_type", "a valid string")
-        data = _typed(_require(source, "data", f"{path}.source."), str, f"{path}.source.data", "a valid string")
+        media_type = _string(source, "media_type", f"{path}.source")
+        data = _string(source, "data", f"{path}.source")
         return ImagePart(f"data:{media_type};base64,{data}")
     if kind == "url":
-        return ImagePart(_typed(_require(source, "url", f"{path}.source."), str, f"{path}.source.url", "a valid string"))
+        return ImagePart(_string(source, "url", f"{path}.source"))
     return None
 
 
@@ -160,10 +172,10 @@ def _document(block: Mapping[str, Any], path: str) -> Media | None:
         return TextPart(source["data"])
     if kind == "base64":
         media_type = source.get("media_type") if isinstance(source.get("media_type"), str) else "application/pdf"
-        data = _typed(_require(source, "data", f"{path}.source."), str, f"{path}.source.data", "a valid string")
+        data = _string(source, "data", f"{path}.source")
         return FilePart(f"data:{media_type};base64,{data}", filename)
     if kind == "url":
-        url = _typed(_require(source, "url", f"{path}.source."), str, f"{path}.source.url", "a valid string")
+        url = _string(source, "url", f"{path}.source")
         return FilePart(url, filename if title else url.rsplit("/", 1)[-1] or filename)
     if kind == "content" and isinstance(source.get("content"), list):
         return TextPart("\n".join(_text_of(source["content"], f"{path}.source.content")))
@@ -179,7 +191,7 @@ def _tool_result_content(content: Any, path: str) -> list[ResultContent]:
     parts: list[ResultContent] = []
     for i, block in enumerate(content):
         if isinstance(block, dict) and block.get("type") == "tool_reference":
-            name = _typed(_require(block, "tool_name", f"{path}.{i}."), str, f"{path}.{i}.tool_name", "a valid string")
+            name = _string(block, "tool_name", f"{path}.{i}")
             parts.append(ToolReference(name))
             continue
         part = _block(block, f"{path}.{i}")
@@ -190,19 +202,20 @@ def _tool_result_content(content: Any, path: str) -> list[ResultContent]:
 
 def _block(block: Any, path: str) -> Part | None:
     """One content block; None for block types the bridge does not carry upstream."""
-    _typed(block, dict, path, "a valid dictionary")
+    if not isinstance(block, dict):
+        raise invalid_request(f"{path}: Input should be a valid dictionary")
     kind = block.get("type")
     if kind == "text":
-        return TextPart(_typed(_require(block, "text", f"{path}."), str, f"{path}.text", "a valid string"))
+        return TextPart(_string(block, "text", path))
     if kind == "image":
         return _image(block, path)
     if kind == "tool_use":
-        call_id = _typed(_require(block, "id", f"{path}."), str, f"{path}.id", "a valid string")
-        name = _typed(_require(block, "name", f"{path}."), str, f"{path}.name", "a valid string")
+        call_id = _string(block, "id", path)
+        name = _string(block, "name", path)
         arguments = block.get("input")
-        return ToolCallPart(call_id, name, json.dumps({} if arguments is None else arguments, ensure_ascii=False))
+        return ToolCallPart(call_id, name, "{}" if arguments is None else dumps(arguments).decode())
     if kind == "tool_result":
-        call_id = _typed(_require(block, "tool_use_id", f"{path}."), str, f"{path}.tool_use_id", "a valid string")
+        call_id = _string(block, "tool_use_id", path)
         content = _tool_result_content(block.get("content"), f"{path}.content")
         return ToolResultPart(call_id, content, is_error=block.get("is_error") is True)
     if kind == "thinking":
@@ -217,7 +230,8 @@ def _block(block: Any, path: str) -> Part | None:
 def _content(content: Any, path: str) -> list[Part]:
     if isinstance(content, str):
         return [TextPart(content)]
-    _typed(content, list, path, "a valid string or list of blocks")
+    if not isinstance(content, list):
+        raise invalid_request(f"{path}: Input should be a valid string or list of blocks")
     parts: list[Part] = []
     for i, block in enumerate(content):
         part = _block(block, f"{path}.{i}")
@@ -245,12 +259,14 @@ def _messages(raw: Any) -> list[Message]:
     for i, item in enumerate(raw):
         path = f"messages.{i}"
         _typed(item, dict, path, "a valid dictionary")
-        given = _require(item, "role", f"{path}.")
+        given = _require(item, "role", path + ".")
         role = _ROLES.get(given) if isinstance(given, str) else None
         if role is None:
             raise invalid_request(f"{path}.role: Input should be 'user' or 'assistant'")
-        parts = _content(_require(item, "content", f"{path}."), f"{path}.content")
-        messages.append(Message(role, parts))
+        content = item.get("content")
+        if content is None:
+            raise invalid_request(f"{path}.content: Field required")
+        messages.append(Message(role, _content(content, path + ".content")))
     return messages
 
 

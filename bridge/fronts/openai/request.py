@@ -50,7 +50,6 @@ Errors name the field at fault the way OpenAI does (`param: messages[2].content`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -75,6 +74,7 @@ from bridge.model import (
     ToolResultPart,
     bounded,
 )
+from bridge.sse import dumps
 
 EFFORTS: tuple[str, ...] = get_args(ReasoningEffort)
 ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -183,7 +183,7 @@ def _arguments(raw: Any, path: str) -> str:
     if raw is None:
         return "{}"
     if isinstance(raw, (dict, list)):
-        return json.dumps(raw, ensure_ascii=False)
+        return dumps(raw).decode()
     return _string(raw, path)
 
 
