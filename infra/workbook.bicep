@@ -4,8 +4,8 @@
 // `bridge.reconcile` event per day of the reconciliation with Azure's bill. Views: cost and tokens per person,
 // per role, per group, per deployment and day; the prompt-cache hit ratio (cached input / input) per
 // deployment and client; time to first token and errors by kind; people over (and near) their budget;
-// clients and agents; the bridge's cost against Azure's. Every field a query reads is one the telemetry writes
-// (tests/test_telemetry_queries.py checks it).
+// clients and agents; sessions whose managed settings drift; the bridge's cost against Azure's. Every field
+// a query reads is one the telemetry writes (tests/test_telemetry_queries.py checks it).
 
 @description('Display name of the workbook.')
 param displayName string = 'Claude Azure Bridge usage'
@@ -52,7 +52,8 @@ AppEvents
     user_name = tostring(p.user_name),
     auth = tostring(p.auth),
     roles = tostring(p.roles),
-    groups = tostring(p.groups)
+    groups = tostring(p.groups),
+    managed_settings = tostring(p.managed_settings)
 '''
 
 var perPerson = '''
@@ -145,6 +146,19 @@ var clientsAndAgents = '''
 | order by requests desc
 '''
 
+// Claude Code sessions whose managed settings are not the ones their person is served (`other`: stale, edited
+// on the machine, or loaded differently; `none`: no checksum sent), per person; only sessions that push
+// CLAUDE_CODE_GATEWAY_HINT_HEADERS=1 send one (docs/gateway.md).
+var managedSettingsDrift = '''
+| where isnotempty(managed_settings)
+| summarize requests = count(), served = countif(managed_settings == "served"),
+    other = countif(managed_settings == "other"), none = countif(managed_settings == "none"),
+    last_seen = max(TimeGenerated)
+    by user_name, user_id
+| where other > 0 or none > 0
+| order by other desc, none desc
+'''
+
 // One row per reconciled day: the bridge's cost and Azure's (Cost Management), and how far apart they are.
 var reconciliation = '''
 AppEvents
@@ -234,6 +248,12 @@ var views = [
     name: 'clients and agents'
     title: 'Requests per client, Claude Code agent (main or subagent) and tier'
     query: concat(bridgeRequests, clientsAndAgents)
+    visualization: 'table'
+  }
+  {
+    name: 'managed settings'
+    title: 'People whose Claude Code sessions run other managed settings than they are served, or send none'
+    query: concat(bridgeRequests, managedSettingsDrift)
     visualization: 'table'
   }
   {

@@ -92,9 +92,14 @@ def test_cli_signs_in_with_login_and_its_bearer_works(
 MARKER, CHANGED_MARKER = "BRIDGE_MANAGED_MARKER", "BRIDGE_MANAGED_CHANGE"
 
 
+HINT_HEADERS = {"CLAUDE_CODE_GATEWAY_HINT_HEADERS": "1"}
+"""Pushed with the markers: the sessions then send their managed settings' checksum on each model request."""
+
+
 def managed(*variables: str) -> str:
-    """MANAGED_SETTINGS pushing `variables` (and a deny rule) to every Bridge.User."""
-    settings = {"env": dict.fromkeys(variables, "from-the-bridge"), "permissions": {"deny": ["Bash(rm -rf:*)"]}}
+    """MANAGED_SETTINGS pushing `variables` and the hint headers (and a deny rule) to every Bridge.User."""
+    env = {**dict.fromkeys(variables, "from-the-bridge"), **HINT_HEADERS}
+    settings = {"env": env, "permissions": {"deny": ["Bash(rm -rf:*)"]}}
     return json.dumps([{"for": "role:Bridge.User", "settings": settings}])
 
 
@@ -148,7 +153,8 @@ def test_cli_signs_in_gets_its_groups_settings_sees_its_spend_and_stops_at_the_c
     fake_azure: FakeAzure, entra: FakeEntra, azurite: Azurite, tmp_path: Path
 ) -> None:
     """The whole of issue 22 through the real CLI: /login; the group's settings, named in the approval dialog and
-    applied; three prompts under a $0.10 daily cap (Claude Code's own 77% notice, the status line's `spend_limit`
+    applied (with the hint headers: each model request then says the session runs what it was served); three
+    prompts under a $0.10 daily cap (Claude Code's own 77% notice, the status line's `spend_limit`
     with dollars, the third stopped at the cap with the bridge's message).  Then the bridge restarted with changed
     settings (an app setting change restarts the app; sessions in Azurite) and the CLI started again: its fetch
     (If-None-Match: the old checksum) gets the new settings, named in a new dialog."""
@@ -175,6 +181,8 @@ def test_cli_signs_in_gets_its_groups_settings_sees_its_spend_and_stops_at_the_c
             spend_the_day(terminal, recorded_input)
             asked = [line for line in request_lines(bridge) if line["route"] in ("messages", "oauth_usage")]
             assert all(line["auth"] == "login" for line in asked) and any(line["route"] == "oauth_usage" for line in asked)
+            sessions = {line.get("managed_settings") for line in asked if line["route"] == "messages"}
+            assert sessions == {"served"}, f"the session runs what it was served, and says so on each request: {asked}"
         finally:
             terminal.close()
             fake_azure.respond_with(None)

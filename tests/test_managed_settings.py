@@ -22,9 +22,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.gateway.auth.caller import Caller
-from bridge.gateway.managed_settings import canonical_json, checksum, js_number, merged, parse_managed_settings, unchanged
+from bridge.gateway.managed_settings import (
+    SESSION_CHECKSUM_HEADER,
+    canonical_json,
+    checksum,
+    js_number,
+    merged,
+    parse_managed_settings,
+    session_settings,
+    unchanged,
+)
 from tests.support.bicep import INFRA, app_settings, text
-from tests.support.bridge import RunningBridge, bridge_env, running_bridge
+from tests.support.bridge import RunningBridge, bridge_env, request_lines, running_bridge, wait_for
 from tests.support.fake_azure import FakeAzure
 from tests.support.fake_entra import ALICE, BOB, FakeEntra, User
 from tests.support.gateway_protocol import captured_json, recorded
@@ -142,6 +151,27 @@ def test_if_none_match_names_the_checksum_quoted_bare_weak_or_listed() -> None:
     assert not unchanged("*", current) and not unchanged(None, current) and not unchanged('"sha256:abd"', current)
 
 
+def test_a_sessions_checksum_is_compared_with_what_its_person_is_served() -> None:
+    """The module's table: served, other, none, or nothing to say."""
+    served = policy().document(person("Bridge.User"))
+    assert served is not None
+    assert session_settings(served, served.checksum) == "served"
+    assert session_settings(served, f" {served.checksum} ") == "served"
+    assert session_settings(served, "sha256:" + "0" * 64) == "other", "stale, or edited on the machine"
+    assert session_settings(None, served.checksum) == "other", "settings the bridge does not serve this person"
+    assert session_settings(served, None) == "none", "an unmanaged session, or no hint headers"
+    assert session_settings(None, None) is None
+
+
+def test_a_document_is_made_once_per_combination_of_entries() -> None:
+    managed = policy()
+    first = managed.document(person("Bridge.User", groups=(ENGINEERING,)))
+    again = managed.document(person("Bridge.User", groups=(ENGINEERING,)))
+    assert first is again and first is not None
+    other = managed.document(person("Bridge.User"))
+    assert other is not None and other.checksum != first.checksum and len(managed.documents) == 2
+
+
 @pytest.fixture(scope="module")
 def managed_bridge(fake_azure: FakeAzure, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBridge]:
     env = bridge_env(fake_azure, **entra.bridge_settings(), MANAGED_SETTINGS=json.dumps(POLICY))
@@ -220,3 +250,41 @@ def test_the_deployment_serves_its_own_file_which_parses() -> None:
     assert app_settings()["MANAGED_SETTINGS"] is not None
     managed, problems = parse_managed_settings((INFRA / "managed-settings.json").read_text())
     assert problems == [] and managed.problem is None
+
+
+def ask(bridge: RunningBridge, token: str, **headers: str) -> dict[str, Any]:
+    """A model request with `headers`; its line in the bridge's log."""
+    answer = httpx.post(
+        bridge.url + "/v1/messages",
+        json={"model": "claude-haiku-4-5", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": f"Bearer {token}", **headers},
+    )
+    assert answer.status_code == 200, answer.text
+
+    def written() -> list[dict[str, Any]]:
+        return [line for line in request_lines(bridge) if line["request_id"] == answer.headers["request-id"]]
+
+    assert wait_for(lambda: written() != [], 5), "the request's line"
+    return written()[0]
+
+
+def test_each_model_request_says_whether_its_session_runs_the_served_settings(
+    managed_bridge: RunningBridge, entra: FakeEntra
+) -> None:
+    """What an admin reads to find stale or unmanaged machines; the checksum itself is never written."""
+    served = fetch(managed_bridge, entra.token(ALICE)).json()["checksum"]
+    current = ask(managed_bridge, entra.token(ALICE), **{SESSION_CHECKSUM_HEADER: served})
+    assert current["managed_settings"] == "served"
+    stale = "sha256:" + "1" * 64
+    assert ask(managed_bridge, entra.token(ALICE), **{SESSION_CHECKSUM_HEADER: stale})["managed_settings"] == "other"
+    assert ask(managed_bridge, entra.token(BOB), **{SESSION_CHECKSUM_HEADER: served})["managed_settings"] == "other"
+    assert ask(managed_bridge, entra.token(ALICE))["managed_settings"] == "none"
+    log = managed_bridge.log()
+    assert served not in log and stale not in log, "the header is sensitive: never logged"
+
+
+def test_without_managed_settings_the_record_says_nothing(fake_azure: FakeAzure, entra: FakeEntra, tmp_path: Path) -> None:
+    with running_bridge(bridge_env(fake_azure, **entra.bridge_settings()), tmp_path / "bridge.log", in_process=True) as bare:
+        assert "managed_settings" not in ask(bare, entra.token(ALICE))
+        sent = ask(bare, entra.token(ALICE), **{SESSION_CHECKSUM_HEADER: "sha256:" + "2" * 64})
+        assert sent["managed_settings"] == "other", "a machine's own settings file, which this bridge does not serve"

@@ -70,6 +70,7 @@ def full_request() -> RequestLog:
     record.first_events, record.finish_reason, record.error_type = record.started + 0.2, "end_turn", "api_error"
     record.usage = Usage(input_tokens=10, output_tokens=5, cached_tokens=90, reasoning_tokens=2)
     record.cost_usd, record.usage_estimated = 0.0012, True
+    record.policy_tier, record.managed_settings = "MIDDLE_MODEL", "other"
     person = Caller("oid-1", "ada@contoso.com", "key", roles=frozenset({"Bridge.User"}), groups=frozenset({"g-1"}), key_id="k1")
     record.caller = person.log_fields()
     return record

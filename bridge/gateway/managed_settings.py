@@ -27,6 +27,23 @@ What is served, and the checksum the client sends back as `If-None-Match`:
                numbers in JavaScript's form (1.0 is 1, 1e21 is 1e+21, 1e-7 is 1e-7)
 
 The uuid is the checksum, as the reference gateway serves it: one id per policy content.
+
+A session whose settings set `CLAUDE_CODE_GATEWAY_HINT_HEADERS=1` sends, on each model request,
+`x-claude-code-managed-settings-checksum`: the same checksum over the managed settings as it loaded them.  The
+request's record says how it compares with what this person is served now (`session_settings`), so an admin
+finds the machines whose settings are stale, edited or missing; the value itself is never written (a plain
+SHA-256 lets anyone test guesses at a short secret in `env`):
+
+    the session sent              the person is served       record's managed_settings
+    ----------------------------  -------------------------  -------------------------
+    this person's checksum        a policy                   served
+    another checksum              a policy, or none          other   (stale, edited on the machine, or loaded
+                                                                      differently: the protocol expects a few)
+    nothing                       a policy                   none    (an older client, no hint headers,
+                                                                      `claude ssh`, or unmanaged)
+    nothing                       none                       (not written)
+
+It is observability, never a control: the client computes the value itself and anyone can send any.
 """
 
 from __future__ import annotations
@@ -34,7 +51,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bridge.config.kinds import GUID_PATTERN
@@ -43,6 +60,10 @@ from bridge.gateway.auth.caller import Caller
 Audience = Literal["everyone", "role", "group"]
 EVERYONE: Audience = "everyone"
 CHECKSUM_PREFIX = "sha256:"
+SESSION_CHECKSUM_HEADER = "x-claude-code-managed-settings-checksum"
+SessionSettings = Literal["served", "other", "none"]
+MAX_DOCUMENTS = 1024
+"""Documents kept at most (one per combination of entries that people match; a policy has few)."""
 MAX_SAFE_INTEGER = 2**53 - 1
 """Beyond this a JavaScript number is no longer the integer written (the client reads it as a double)."""
 
@@ -79,15 +100,23 @@ class ManagedSettings:
     problem: str | None = None
     """Why MANAGED_SETTINGS cannot be served (malformed): the route answers 500, so clients keep what they hold."""
 
+    documents: dict[tuple[int, ...], PolicyDocument] = field(default_factory=dict, compare=False, repr=False)
+    """Each document made so far, by the entries it merges (every model request asks for its caller's)."""
+
     def document(self, caller: Caller) -> PolicyDocument | None:
         """The merge of the entries that apply to `caller`; None when none does (no managed policy)."""
-        applying = [entry.settings for entry in self.entries if entry.applies_to(caller)]
+        applying = tuple(index for index, entry in enumerate(self.entries) if entry.applies_to(caller))
         if not applying:
             return None
-        settings: dict[str, Any] = {}
-        for one in applying:
-            settings = merged(settings, one)
-        return PolicyDocument(settings, checksum(settings))
+        made = self.documents.get(applying)
+        if made is None:
+            settings: dict[str, Any] = {}
+            for index in applying:
+                settings = merged(settings, self.entries[index].settings)
+            if len(self.documents) >= MAX_DOCUMENTS:
+                self.documents.clear()
+            made = self.documents[applying] = PolicyDocument(settings, checksum(settings))
+        return made
 
 
 NO_MANAGED_SETTINGS = ManagedSettings()
@@ -205,3 +234,11 @@ def unchanged(if_none_match: str | None, current: str) -> bool:
     """Whether an `If-None-Match` names the `current` checksum (quoted as the ETag, or bare; weak, or in a list).
     `*` never does: the protocol asks for the answer given without the header (Claude Desktop's start-up check)."""
     return any(tag.strip().removeprefix("W/").strip('"') == current for tag in (if_none_match or "").split(","))
+
+
+def session_settings(document: PolicyDocument | None, sent: str | None) -> SessionSettings | None:
+    """How the settings a session says it runs under (`sent`: its checksum header) compare with the `document`
+    its person is served (see the module's table); None when neither exists."""
+    if sent is None:
+        return None if document is None else "none"
+    return "served" if document is not None and sent.strip() == document.checksum else "other"

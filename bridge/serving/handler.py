@@ -34,6 +34,7 @@ from starlette.responses import Response, StreamingResponse
 from bridge.errors import NO_RETRY, BridgeError, misconfigured
 from bridge.gateway.auth.caller import Caller
 from bridge.gateway.clock import utc_now
+from bridge.gateway.managed_settings import SESSION_CHECKSUM_HEADER, SessionSettings, session_settings
 from bridge.gateway.pricing.book import Unresolved
 from bridge.gateway.pricing.price import Cost, Price, usd
 from bridge.gateway.usage import notices
@@ -115,6 +116,13 @@ class Served:
             raise BridgeError("permission_error", "MODEL_POLICY lets you use no model tier: ask your administrator")
         self.record.policy_tier = family
         return moved, family
+
+    def session_settings(self, sent: str | None) -> SessionSettings | None:
+        """How the session's managed settings (`sent`: the checksum it sent) compare with the caller's policy."""
+        managed = self.bridge.gateway_settings.managed
+        if not managed.entries and sent is None:
+            return None
+        return session_settings(managed.document(self.caller), sent)
 
     async def standing(self) -> Standing:
         """The caller's standing now, nothing held (for a call the bridge answers itself); 429 when a budget is
@@ -290,6 +298,7 @@ async def serve(req: HttpRequest, front: Front, route: str) -> Response:
 
     async def generate(served: Served) -> Response:
         bridge, record, ids = served.bridge, served.record, served.ids
+        record.managed_settings = served.session_settings(req.headers.get(SESSION_CHECKSUM_HEADER))
         call = front.parse(await read_json(req, bridge.settings.max_request_bytes))
         request = cache_key_of(req.headers, call.request)
         record.model, record.stream = call.model, request.stream

@@ -24,6 +24,9 @@ event telemetry exports (`bridge.telemetry.export`):
                              a price, and that cost by kind (input not cached, cached, output: the log line
                              only, an object the event leaves out)
     policy_tier              the tier MODEL_POLICY served the request with, when the caller asked for another
+    managed_settings         whether the Claude Code session runs under the managed settings its person is served
+                             (served, other, none: `bridge.gateway.managed_settings`); model requests only, when
+                             the person has a managed policy or the session sent its settings' checksum
     user_id, user_name, auth, key_id, roles, groups
                              who called (`Caller.log_fields`): the Entra object id (or "shared-token" /
                              "anonymous"), the user principal name, how they signed in, the personal key, their
@@ -122,6 +125,8 @@ class RequestLog:
     instance's first request to it); the record is written and exported once it is done (`emit`)."""
     policy_tier: str | None = None
     """The tier MODEL_POLICY served the request with, when the caller asked for another."""
+    managed_settings: str | None = None
+    """How the session's managed settings compare with its person's policy (served, other, none)."""
     finish_reason: str | None = None
     error_type: str | None = None
     refused: str | None = None
@@ -171,6 +176,8 @@ class RequestLog:
             record["cost_parts_usd"] = self.cost_parts_usd
         if self.policy_tier is not None:
             record["policy_tier"] = self.policy_tier
+        if self.managed_settings is not None:
+            record["managed_settings"] = self.managed_settings
         if self.usage_estimated:
             record["usage_estimated"] = True
         record.update(
