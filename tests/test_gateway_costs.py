@@ -26,7 +26,7 @@ import openai
 import pytest
 
 from tests.support.azurite import Azurite, requires_azurite
-from tests.support.bridge import RunningBridge, bridge_env, request_lines, running_bridge, two_instances
+from tests.support.bridge import RunningBridge, bridge_env, line_of, running_bridge, two_instances
 from tests.support.fake_azure import FakeAzure, Faults, Text
 from tests.support.fake_entra import FakeEntra, User
 
@@ -249,7 +249,7 @@ def test_the_cost_is_azures_usage_at_the_tables_prices_to_the_cent(
     assert round(dollars(today["cost_usd"]), 2) == round(expected, 2) == Decimal("1.38")
     assert dollars(today["models"]["gpt-5"]["cost_usd"]) == dollars(today["cost_usd"])
     assert dollars(today["agents"]["main"]["cost_usd"]) == dollars(today["cost_usd"])
-    line = [line for line in request_lines(bridge_a) if line["route"] == "messages"][-1]
+    line = line_of(bridge_a, str(reply._request_id))
     assert round(dollars(line["cost_usd"]), 6) == round(expected, 6)
     parts = line["cost_parts_usd"]
     assert (dollars(parts["input"]), dollars(parts["cached"])) == (Decimal("0.25"), Decimal("0.125"))
@@ -338,7 +338,7 @@ def test_a_subagents_requests_are_told_apart_from_the_main_agents(
     session = {"x-claude-code-session-id": str(uuid.uuid4())}
     claude(bridge_a, token).messages.create(**MESSAGE, extra_headers=session)
     for _ in range(2):
-        claude(bridge_b, token).messages.create(
+        answered = claude(bridge_b, token).messages.create(
             **MESSAGE, extra_headers={**session, "x-claude-code-agent-id": "acbdd6b3936148614"}
         )
     today = wait_for_requests(bridge_a, token, 3)["today"]
@@ -346,7 +346,7 @@ def test_a_subagents_requests_are_told_apart_from_the_main_agents(
     assert (main["requests"], sub["requests"]) == (1, 2)
     assert (main["input_tokens"], sub["input_tokens"]) == (1000, 5000)
     assert dollars(main["cost_usd"]) + dollars(sub["cost_usd"]) == dollars(today["cost_usd"])
-    line = [line for line in request_lines(bridge_b) if line["route"] == "messages"][-1]
+    line = line_of(bridge_b, str(answered._request_id))
     assert line["agent"] == "subagent"
 
 
@@ -387,7 +387,7 @@ def test_a_cut_stream_is_charged_its_estimate_priced_the_same_way(
     per_million = {"input": Decimal("1.25"), "output": Decimal(10)}
     expected = (today["input_tokens"] * per_million["input"] + today["output_tokens"] * per_million["output"]) / 1_000_000
     assert today["output_tokens"] > 0 and dollars(today["cost_usd"]) == round(expected, 6), today
-    line = [line for line in request_lines(bridge_a) if line["route"] == "messages"][-1]
+    line = line_of(bridge_a, response.headers["request-id"])
     assert line["usage_estimated"] is True and dollars(line["cost_usd"]) == dollars(today["cost_usd"]), "one value"
 
 

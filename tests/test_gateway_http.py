@@ -24,7 +24,7 @@ import openai
 import pytest
 
 from tests.support.azurite import Azurite, requires_azurite
-from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, request_lines, running_bridge, two_instances
+from tests.support.bridge import CLIENT_TOKEN, RunningBridge, bridge_env, line_of, request_lines, running_bridge, two_instances
 from tests.support.fake_azure import Error, FakeAzure, Faults, Text
 from tests.support.fake_entra import (
     ALICE,
@@ -140,7 +140,7 @@ def test_both_users_sign_in_on_both_fronts_with_both_header_forms(
     assert chat.choices[0].message.content == "Hello Bob."
     bearer = claude(bridge_a, entra.v1_token(ALICE), bearer=True).messages.create(**MESSAGE)
     assert bearer.content[0].text == "Hello again.", "a v1.0 token (default app registration), as Bearer"  # type: ignore[union-attr]
-    lines = [line for line in request_lines(bridge_a) if line["route"] in ("messages", "chat_completions")][-3:]
+    lines = [line_of(bridge_a, str(answer._request_id)) for answer in (reply, chat, bearer)]
     assert [(line["user_id"], line["user_name"], line["auth"]) for line in lines] == [
         (ALICE.object_id, ALICE.username, "entra"),
         (BOB.object_id, BOB.username, "entra"),
@@ -383,7 +383,7 @@ def test_an_application_with_the_automation_role_calls_but_never_gets_a_key(
     fake_azure.enqueue(Text("Hello, pipeline."))
     reply = claude(bridge_a, token).messages.create(**MESSAGE)
     assert reply.content[0].text == "Hello, pipeline."  # type: ignore[union-attr]
-    line = [line for line in request_lines(bridge_a) if line["route"] == "messages"][-1]
+    line = line_of(bridge_a, str(reply._request_id))
     assert (line["user_id"], line["auth"]) == (pipeline.object_id, "app")
     answer = httpx.post(bridge_a.url + "/v1/keys", json={"name": "ci"}, headers=headers_for(token), timeout=10)
     assert answer.status_code == 403 and "an application cannot have personal keys" in answer.text
@@ -409,7 +409,7 @@ def test_a_stream_cut_before_azures_usage_is_charged(
     today = wait_for_requests(bridge_b, token, 1)["today"]
     assert today["requests"] == 1, "the cut stream is counted"
     assert today["input_tokens"] > 0 and today["output_tokens"] >= len(text) // 8, today
-    line = [line for line in request_lines(bridge_a) if line["route"] == "messages"][-1]
+    line = line_of(bridge_a, response.headers["request-id"])
     assert line["usage_estimated"] is True
 
 

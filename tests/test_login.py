@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.bridge import RunningBridge, bridge_env, request_lines, running_bridge
+from tests.support.bridge import RunningBridge, bridge_env, line_of, running_bridge
 from tests.support.fake_azure import FakeAzure, Text
 from tests.support.fake_entra import FakeEntra, User, new_user
 from tests.support.login_browser import approve
@@ -136,7 +136,7 @@ def test_a_person_signs_in_and_the_bearer_works_on_messages(
     answer = ask(login_bridge, tokens["access_token"])
     assert answer.status_code == 200, answer.text
     assert answer.json()["content"][0]["text"] == "pong"
-    line = [entry for entry in request_lines(login_bridge) if entry["route"] == "messages"][-1]
+    line = line_of(login_bridge, answer.headers["request-id"])
     assert (line["user_id"], line["user_name"], line["auth"]) == (person.object_id, person.username, "login")
     usage = httpx.get(login_bridge.url + "/v1/usage", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert usage.status_code == 200 and usage.json()["user"]["id"] == person.object_id

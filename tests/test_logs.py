@@ -9,7 +9,6 @@ holds only these tests' requests.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.bridge import CLIENT_TOKEN, HEADERS, RunningBridge, bridge_env, post, request_lines, running_bridge
+from tests.support.bridge import line_of as logged_line
 from tests.support.fake_azure import Error, FakeAzure, Faults, Text, ToolCalls
 
 FIELDS = {"request_id", "route", "model", "deployment", "stream", "attempts", "status", "error_type", "latency_ms"}
@@ -35,17 +35,11 @@ def line_of(bridge: RunningBridge, response: httpx.Response) -> dict[str, Any]:
     """The one line whose request_id is the response's `request-id` header (streams log when they end)."""
     request_id = response.headers["request-id"]
     assert request_id.startswith("req_"), request_id
-    deadline = time.monotonic() + 3
-    while True:
-        found = [line for line in request_lines(bridge) if line["request_id"] == request_id]
-        if len(found) == 1 or time.monotonic() > deadline:
-            assert len(found) == 1, f"{len(found)} log lines for {request_id}"
-            line = found[0]
-            assert line.keys() >= FIELDS, sorted(FIELDS - line.keys())
-            assert line["status"] == response.status_code
-            assert isinstance(line["latency_ms"], int | float) and line["latency_ms"] >= 0
-            return line
-        time.sleep(0.05)
+    line = logged_line(bridge, request_id)
+    assert line.keys() >= FIELDS, sorted(FIELDS - line.keys())
+    assert line["status"] == response.status_code
+    assert isinstance(line["latency_ms"], int | float) and line["latency_ms"] >= 0
+    return line
 
 
 def message(prompt: str, **extra: Any) -> dict[str, Any]:

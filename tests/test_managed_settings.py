@@ -33,7 +33,7 @@ from bridge.gateway.managed_settings import (
     unchanged,
 )
 from tests.support.bicep import INFRA, app_settings, text
-from tests.support.bridge import RunningBridge, bridge_env, request_lines, running_bridge, wait_for
+from tests.support.bridge import RunningBridge, bridge_env, line_of, running_bridge
 from tests.support.fake_azure import FakeAzure
 from tests.support.fake_entra import ALICE, BOB, FakeEntra, User
 from tests.support.gateway_protocol import captured_json, recorded
@@ -260,12 +260,7 @@ def ask(bridge: RunningBridge, token: str, **headers: str) -> dict[str, Any]:
         headers={"Authorization": f"Bearer {token}", **headers},
     )
     assert answer.status_code == 200, answer.text
-
-    def written() -> list[dict[str, Any]]:
-        return [line for line in request_lines(bridge) if line["request_id"] == answer.headers["request-id"]]
-
-    assert wait_for(lambda: written() != [], 5), "the request's line"
-    return written()[0]
+    return line_of(bridge, answer.headers["request-id"])
 
 
 def test_each_model_request_says_whether_its_session_runs_the_served_settings(

@@ -23,7 +23,17 @@ import httpx
 import pytest
 
 from tests.support.anthropic_grammar import check_grammar, parse_sse
-from tests.support.bridge import HEADERS, MESSAGE, RunningBridge, bridge_env, post, request_lines, running_bridge, wait_for
+from tests.support.bridge import (
+    HEADERS,
+    MESSAGE,
+    RunningBridge,
+    bridge_env,
+    line_of,
+    post,
+    request_lines,
+    running_bridge,
+    wait_for,
+)
 from tests.support.fake_azure import Error, FakeAzure, Faults, Text
 from tests.support.serving import free_port
 
@@ -43,17 +53,6 @@ UNAVAILABLE_BODY = {
 def own_bridge(fake: FakeAzure, log_path: Path, **overrides: str) -> AbstractContextManager[RunningBridge]:
     """A bridge of this test's own (short REQUEST_TIMEOUT unless overridden), stopped afterwards."""
     return running_bridge(bridge_env(fake, **{"REQUEST_TIMEOUT": "5", **overrides}), log_path, in_process=True)
-
-
-def log_line(bridge: RunningBridge, request_id: str, wait: float = 3.0) -> dict[str, Any]:
-    """The request log line of `request_id` (a streamed request logs when its body ends: wait a little)."""
-    deadline = time.monotonic() + wait
-    while True:
-        found = [line for line in request_lines(bridge) if line["request_id"] == request_id]
-        if found or time.monotonic() > deadline:
-            assert len(found) == 1, f"expected one log line for {request_id}, got {found}\n{bridge.log()[-2000:]}"
-            return found[0]
-        time.sleep(0.05)
 
 
 def assert_error(response: httpx.Response, status: int, kind: str) -> dict[str, Any]:
@@ -213,7 +212,7 @@ def test_429_waits_the_advised_time_then_succeeds(
         assert len(fake_azure.requests) == 2
         assert elapsed >= 0.8 * advised, f"answered after {elapsed:.2f}s, Azure advised waiting {advised}s"
         assert elapsed < advised + 4
-        line = log_line(bridge, response.headers["request-id"])
+        line = line_of(bridge, response.headers["request-id"])
         assert line["attempts"] == 2 and line["status"] == 200 and line["error_type"] is None, line
 
 
@@ -223,7 +222,7 @@ def test_503_then_success_is_retried(fake_azure: FakeAzure, tmp_path: Path) -> N
         response = post(bridge)
         assert_complete(response, stream=False)
         assert len(fake_azure.requests) == 2
-        assert log_line(bridge, response.headers["request-id"])["attempts"] == 2
+        assert line_of(bridge, response.headers["request-id"])["attempts"] == 2
 
 
 def test_500_502_504_then_success_are_retried(fake_azure: FakeAzure, tmp_path: Path) -> None:
@@ -232,7 +231,7 @@ def test_500_502_504_then_success_are_retried(fake_azure: FakeAzure, tmp_path: P
         response = post(bridge, stream=True)
         assert_complete(response, stream=True)
         assert len(fake_azure.requests) == 3
-        assert log_line(bridge, response.headers["request-id"])["attempts"] == 3
+        assert line_of(bridge, response.headers["request-id"])["attempts"] == 3
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
@@ -242,7 +241,7 @@ def test_503_every_time_is_overloaded(fake_azure: FakeAzure, tmp_path: Path, str
         response = post(bridge, stream=stream)
         assert_error(response, 529, "overloaded_error")
         assert len(fake_azure.requests) == 3, "three attempts, then give up"
-        line = log_line(bridge, response.headers["request-id"])
+        line = line_of(bridge, response.headers["request-id"])
         assert line["attempts"] == 3 and line["status"] == 529 and line["error_type"] == "overloaded_error", line
 
 
@@ -253,7 +252,7 @@ def test_429_every_time_is_rate_limit_with_retry_after(fake_azure: FakeAzure, tm
         assert_error(response, 429, "rate_limit_error")
         assert len(fake_azure.requests) == 3
         assert float(response.headers["retry-after"]) > 0, response.headers
-        assert log_line(bridge, response.headers["request-id"])["attempts"] == 3
+        assert line_of(bridge, response.headers["request-id"])["attempts"] == 3
 
 
 def test_429_longer_than_the_deadline_fails_fast(fake_azure: FakeAzure, tmp_path: Path) -> None:
@@ -284,7 +283,7 @@ def test_400_is_never_retried(fake_azure: FakeAzure, tmp_path: Path, stream: boo
         assert_error(response, 400, "invalid_request_error")
         assert "string too long" in response.json()["error"]["message"]
         assert len(fake_azure.requests) == 1
-        assert log_line(bridge, response.headers["request-id"])["attempts"] == 1
+        assert line_of(bridge, response.headers["request-id"])["attempts"] == 1
 
 
 # ----------------------------------------------------------------------------------------------- broken connections
@@ -300,7 +299,7 @@ def test_reset_before_any_response_byte_is_retried(
         assert_complete(response, stream=stream)
         assert [c.reset for c in proxy.connections] == [True, False]
         assert len(fake_azure.requests) == 1
-        assert log_line(bridge, response.headers["request-id"])["attempts"] == 2
+        assert line_of(bridge, response.headers["request-id"])["attempts"] == 2
 
 
 def test_unreachable_upstream_is_retried_then_reported(fake_azure: FakeAzure, tmp_path: Path) -> None:
@@ -311,7 +310,7 @@ def test_unreachable_upstream_is_retried_then_reported(fake_azure: FakeAzure, tm
         body = response.json()
         assert body["type"] == "error" and body["error"]["type"] in ("api_error", "overloaded_error", "timeout_error")
         assert "127.0.0.1" in body["error"]["message"], "the message should say which upstream could not be reached"
-        assert log_line(bridge, response.headers["request-id"])["attempts"] == 3
+        assert line_of(bridge, response.headers["request-id"])["attempts"] == 3
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
@@ -335,7 +334,7 @@ def test_cut_mid_stream_ends_with_an_error_event(fake_azure: FakeAzure, tmp_path
         assert names[-1] == "error" and "message_stop" not in names and "message_delta" not in names, names
         assert events[-1][1]["error"]["type"] in ("api_error", "overloaded_error")
         assert len(fake_azure.requests) == 1, "nothing may be retried once text reached the client"
-        line = log_line(bridge, response.headers["request-id"])
+        line = line_of(bridge, response.headers["request-id"])
         assert line["error_type"] is not None, line
 
 
@@ -403,7 +402,7 @@ def test_stream_client_disconnect_cancels_the_upstream(fake_azure: FakeAzure, pr
         )
         closed = proxy.connections[0].bridge_closed
         assert closed is not None and closed - left < 1.0, f"upstream closed {closed - left:.2f}s after the client left"
-        assert log_line(bridge, _only_request_id(bridge))["status"] == 200
+        assert line_of(bridge, _only_request_id(bridge))["status"] == 200
 
 
 def test_stream_client_disconnect_cancels_a_silent_upstream(fake_azure: FakeAzure, proxy: FaultyProxy, tmp_path: Path) -> None:

@@ -251,3 +251,16 @@ def request_lines(log: RunningBridge | str) -> list[dict[str, Any]]:
         if marker:
             lines.append(json.loads(rest))
     return lines
+
+
+def line_of(bridge: RunningBridge, request_id: str, wait: float = 5.0) -> dict[str, Any]:
+    """The one request log line of `request_id`, waiting for it: a line is written when the request ends (a
+    stream's when its body ends), and a process's first request to a deployment writes its line only once that
+    deployment's price is read (`RequestLog.costing`)."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = [line for line in request_lines(bridge) if line["request_id"] == request_id]
+        if found or time.monotonic() > deadline:
+            assert len(found) == 1, f"expected one log line for {request_id}, got {found}\n{bridge.log()[-2000:]}"
+            return found[0]
+        time.sleep(0.05)
