@@ -278,6 +278,16 @@ def test_each_model_request_says_whether_its_session_runs_the_served_settings(
     assert served not in log and stale not in log, "the header is sensitive: never logged"
 
 
+def test_a_forged_checksum_is_only_ever_other(managed_bridge: RunningBridge, entra: FakeEntra) -> None:
+    """Anyone with a bearer can send any value: garbage, a long one, another person's checksum; each is `other`,
+    served as usual, and never written."""
+    bob = fetch(managed_bridge, entra.token(BOB)).json()["checksum"]
+    for forged in (bob, "x" * 8000, "sha256:" + "A" * 64, '"' + bob + '"', "*"):
+        line = ask(managed_bridge, entra.token(ALICE), **{SESSION_CHECKSUM_HEADER: forged})
+        assert line["managed_settings"] == "other", forged[:20]
+    assert "x" * 100 not in managed_bridge.log()
+
+
 def test_without_managed_settings_the_record_says_nothing(fake_azure: FakeAzure, entra: FakeEntra, tmp_path: Path) -> None:
     with running_bridge(bridge_env(fake_azure, **entra.bridge_settings()), tmp_path / "bridge.log", in_process=True) as bare:
         assert "managed_settings" not in ask(bare, entra.token(ALICE))
