@@ -15,8 +15,9 @@ long_session).
     first threshold 700 → 10,000   a request's tree is freed before it is ever scanned or promoted
 
 Cycles still get collected, a little later; the process's memory does not grow from it (`bench.sizing`: 0.206
-MiB per concurrent stream with it and without; docs/contributing.md).  Only the process-wide bridge sets it (`bridge.serving.process.current_bridge`): a bridge
-that tests run inside their own process leaves the collector of that process as it is.
+MiB per concurrent stream with it and without; docs/contributing.md).  Only the process-wide bridge sets it
+(`bridge.serving.process.current_bridge`): a bridge that tests run inside their own process leaves the
+collector of that process as it is.
 """
 
 from __future__ import annotations
