@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.errors import BridgeError
-from bridge.gateway.auth.entra import EntraConfig, EntraVerifier
+from bridge.gateway.auth.entra import EntraVerifier
+from bridge.gateway.auth.entra_config import EntraConfig
 from bridge.gateway.auth.signing_keys import MAX_KEY_AGE_SECONDS, REFETCH_INTERVAL_SECONDS
 from tests.support.fake_entra import (
     ALICE,

@@ -109,6 +109,45 @@ def test_app_indexes_with_no_configuration_at_all() -> None:
     assert result.stdout.strip() == str(len(ROUTES) + 1), "a function per route, and the reconciliation's timer"
 
 
+HEAVY_FOR_THE_GATEWAY = ("jwt", "cryptography", "azure.data.tables")
+"""PyJWT and cryptography (Entra sign-in, /login) and Azure Tables (shared keys and counters): ~65 ms and 137
+modules of every start-up before, now loaded only by a bridge configured to need them."""
+
+START_UP_PROBE = f"""
+import json, sys
+import function_app
+import bridge.__main__
+from bridge.serving.process import current_bridge
+heavy = {HEAVY_FOR_THE_GATEWAY!r}
+imported = [name for name in heavy if name in sys.modules]
+current_bridge().gateway
+print(json.dumps({{"imported": imported, "built": [name for name in heavy if name in sys.modules]}}))
+"""
+
+ENTRA_WITH_TABLES = {
+    "CLIENT_AUTH": "entra",
+    "ENTRA_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    "ENTRA_CLIENT_ID": "0f8a7b1c-5d2e-4c3b-9a6f-1e2d3c4b5a69",
+    "LOGIN_SIGNING_KEY": "a" * 40,
+    "USAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+    "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;",
+}
+
+
+@pytest.mark.process  # a fresh interpreter, as the worker (or python -m bridge) starts
+@pytest.mark.parametrize(
+    ("settings", "built"),
+    [({"CLIENT_AUTH": "token", "ANTHROPIC_AUTH_TOKEN": CLIENT_TOKEN}, []), (ENTRA_WITH_TABLES, list(HEAVY_FOR_THE_GATEWAY))],
+    ids=["token", "entra-with-tables"],
+)
+def test_the_gateways_libraries_load_only_where_the_gateway_needs_them(settings: dict[str, str], built: list[str]) -> None:
+    """Importing the app loads none of them; building the gateway (the first request) loads what its settings need."""
+    env = {"PATH": "/usr/bin:/bin", **settings}
+    result = subprocess.run([sys.executable, "-c", START_UP_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == {"imported": [], "built": built}
+
+
 @pytest.mark.anyio
 async def test_messages_handler_called_directly_streams(fake_azure: FakeAzure) -> None:
     with use_bridge(Bridge(load_settings(bridge_env(fake_azure)))):

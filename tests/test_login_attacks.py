@@ -22,8 +22,9 @@ import pytest
 from bridge.gateway.auth.caller import Caller
 from bridge.gateway.auth.entra import EntraVerifier
 from bridge.gateway.login.entra_client import EntraClient
+from bridge.gateway.login.errors import OAuthError, PageError
 from bridge.gateway.login.rows import MemoryRows, Rows, TableRows
-from bridge.gateway.login.service import WINDOW_SECONDS, LoginService, OAuthError, PageError
+from bridge.gateway.login.service import WINDOW_SECONDS, LoginService
 from bridge.gateway.login.tokens import ISSUER, LoginTokens, key_id
 from tests.support.azurite import FreshTable
 from tests.support.bridge import RunningBridge

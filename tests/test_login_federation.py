@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.gateway.login.entra_client import ASSERTION_TYPE
+from bridge.gateway.login.errors import PageError
 from bridge.gateway.login.rows import MemoryRows
-from bridge.gateway.login.service import PageError
 from tests.support.fake_azure import FakeAzure
 from tests.support.fake_entra import FakeEntra, new_user
 from tests.support.fake_identity import FakeIdentity

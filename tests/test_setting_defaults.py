@@ -16,7 +16,7 @@ from bridge.config.table import (
     TIER_SETTINGS,
     Setting,
 )
-from bridge.gateway.auth.entra import EntraConfig
+from bridge.gateway.auth.entra_config import EntraConfig
 from bridge.gateway.auth.keys import MemoryKeyStore, PersonalKeys
 from bridge.gateway.settings import GatewaySettings, load_gateway_settings
 

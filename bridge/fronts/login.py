@@ -21,7 +21,7 @@ import annotations`: the Functions worker reads the handlers' real parameter typ
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request as HttpRequest
@@ -31,11 +31,16 @@ from bridge.errors import BridgeError
 from bridge.gateway.login import page
 from bridge.gateway.login.endpoints import DEVICE_GRANT
 from bridge.gateway.login.endpoints import discovery as metadata
-from bridge.gateway.login.service import Begun, LoginService, OAuthError, PageError
+from bridge.gateway.login.errors import OAuthError, PageError
 from bridge.serving.inbound import new_request_id
 from bridge.serving.outbound import json_response
 from bridge.serving.process import Bridge, current_bridge
 from bridge.telemetry.request_log import RequestLog
+
+if TYPE_CHECKING:
+    # the service (PyJWT, Azure Tables) is imported where the gateway is built, only when /login is offered;
+    # annotations naming it are quoted (this module's annotations are evaluated: see above)
+    from bridge.gateway.login.service import Begun, LoginService
 
 MAX_FORM_BYTES = 16 * 1024
 BROWSER_COOKIE = "cab_login"
@@ -96,7 +101,7 @@ def _html(body: str, status: int, bridge: Bridge, headers: dict[str, str] | None
     return HTMLResponse(body, status, headers={**page.headers(origin), **(headers or {})})
 
 
-Step = Callable[[LoginService, Bridge], Awaitable[Response]]
+Step = Callable[["LoginService", Bridge], Awaitable[Response]]
 
 
 async def _serve(req: HttpRequest, route: str, step: Step, *, browser: bool = False) -> Response:
@@ -136,14 +141,14 @@ async def _serve(req: HttpRequest, route: str, step: Step, *, browser: bool = Fa
 
 
 async def oauth_discovery(req: HttpRequest) -> Response:
-    async def step(_service: LoginService, bridge: Bridge) -> Response:
+    async def step(_service: "LoginService", bridge: Bridge) -> Response:
         return json_response(metadata(base_url(req, bridge)))
 
     return await _serve(req, "oauth_discovery", step)
 
 
 async def device_authorization(req: HttpRequest) -> Response:
-    async def step(service: LoginService, bridge: Bridge) -> Response:
+    async def step(service: "LoginService", bridge: Bridge) -> Response:
         form = await read_form(req)
         answer = await service.start(base_url(req, bridge), client_address(req), form.get("surface"))
         return json_response(answer, headers=NO_STORE)
@@ -152,7 +157,7 @@ async def device_authorization(req: HttpRequest) -> Response:
 
 
 async def oauth_token(req: HttpRequest) -> Response:
-    async def step(service: LoginService, _bridge: Bridge) -> Response:
+    async def step(service: "LoginService", _bridge: Bridge) -> Response:
         form = await read_form(req)
         grant = form.get("grant_type", "")
         answer: dict[str, Any]
@@ -168,7 +173,7 @@ async def oauth_token(req: HttpRequest) -> Response:
 
 
 async def oauth_revoke(req: HttpRequest) -> Response:
-    async def step(service: LoginService, _bridge: Bridge) -> Response:
+    async def step(service: "LoginService", _bridge: Bridge) -> Response:
         form = await read_form(req)
         await service.revoke(form.get("token", ""))
         return Response(status_code=200, headers=NO_STORE)
@@ -177,7 +182,7 @@ async def oauth_revoke(req: HttpRequest) -> Response:
 
 
 async def verification_page(req: HttpRequest) -> Response:
-    async def step(_service: LoginService, bridge: Bridge) -> Response:
+    async def step(_service: "LoginService", bridge: Bridge) -> Response:
         typed = req.query_params.get("user_code")
         return _html(page.confirm(typed[:20] if typed else None), 200, bridge)
 
@@ -189,7 +194,7 @@ def _cross_site() -> PageError:
 
 
 async def verify_code(req: HttpRequest) -> Response:
-    async def step(service: LoginService, bridge: Bridge) -> Response:
+    async def step(service: "LoginService", bridge: Bridge) -> Response:
         own = base_url(req, bridge)
         if not same_origin(req, own):
             raise _cross_site()
@@ -211,7 +216,7 @@ async def verify_code(req: HttpRequest) -> Response:
 
 
 async def deny_code(req: HttpRequest) -> Response:
-    async def step(service: LoginService, bridge: Bridge) -> Response:
+    async def step(service: "LoginService", bridge: Bridge) -> Response:
         if not same_origin(req, base_url(req, bridge)):
             raise _cross_site()
         form = await read_form(req)
@@ -222,7 +227,7 @@ async def deny_code(req: HttpRequest) -> Response:
 
 
 async def oauth_callback(req: HttpRequest) -> Response:
-    async def step(service: LoginService, bridge: Bridge) -> Response:
+    async def step(service: "LoginService", bridge: Bridge) -> Response:
         query = req.query_params
         person = await service.finish(
             query.get("state", ""), query.get("code"), query.get("error"), req.cookies.get(BROWSER_COOKIE)

@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.gateway.auth.authenticate import Authenticator
-from bridge.gateway.auth.entra import EntraVerifier
-from bridge.gateway.auth.key_table import KEYS_TABLE, TableKeyStore
 from bridge.gateway.auth.keys import KeyStore, MemoryKeyStore, PersonalKeys
-from bridge.gateway.login.entra_client import EntraClient
-from bridge.gateway.login.rows import LOGIN_TABLE, MemoryRows, Rows, TableRows
-from bridge.gateway.login.service import LoginService
-from bridge.gateway.login.tokens import LoginTokens
 from bridge.gateway.settings import GatewaySettings
-from bridge.gateway.tables import TableService
 from bridge.gateway.usage.budget import Budget
 from bridge.gateway.usage.store import MemoryUsageStore, UsageStore
-from bridge.gateway.usage.table_store import USAGE_TABLE, TableUsageStore
+
+if TYPE_CHECKING:
+    from bridge.gateway.auth.entra import EntraVerifier
+    from bridge.gateway.login.service import LoginService
+    from bridge.gateway.tables import TableService
 
 
 @dataclass
@@ -65,25 +62,44 @@ def build_gateway(
     credential: Any = None,
 ) -> Gateway:
     """`shared_token`: ANTHROPIC_AUTH_TOKEN (CLIENT_AUTH=token); `credential`: the table service's (default: managed identity)."""
-    tables: TableService | None = None
-    if settings.table_endpoint is not None:
-        tables = TableService(endpoint=settings.table_endpoint, credential=credential)
-    elif settings.connection_string is not None:
-        tables = TableService(connection_string=settings.connection_string)
-    key_store: KeyStore = TableKeyStore(tables.table(KEYS_TABLE)) if tables is not None else MemoryKeyStore()
-    usage_store: UsageStore = TableUsageStore(tables.table(USAGE_TABLE)) if tables is not None else MemoryUsageStore()
+    tables, key_store, usage_store = _stores(settings, credential)
     keys = PersonalKeys(
         key_store,
         lifetime_days=settings.key_lifetime_days,
         sign_in_days=settings.key_sign_in_days,
         admin_role=settings.admin_role,
     )
-    verifier = EntraVerifier(settings.entra) if settings.entra is not None else None
+    verifier = _verifier(settings)
     login = _login(settings, verifier, keys, tables)
     authenticator = Authenticator(
         settings.client_auth, shared_token=shared_token, verifier=verifier, keys=keys, lockout=settings.lockout, login=login
     )
     return Gateway(settings, authenticator, keys, Budget(settings.budget, usage_store), tables, verifier, login)
+
+
+def _stores(settings: GatewaySettings, credential: Any) -> tuple[TableService | None, KeyStore, UsageStore]:
+    """The table service (USAGE_TABLE_ENDPOINT or USAGE_CONNECTION_STRING) and the stores in it; else memory."""
+    if settings.table_endpoint is None and settings.connection_string is None:
+        return None, MemoryKeyStore(), MemoryUsageStore()
+    # imported here, not at the top: Azure Tables' SDK costs every start-up ~35 ms, and only these stores need it
+    from bridge.gateway.auth.key_table import KEYS_TABLE, TableKeyStore
+    from bridge.gateway.tables import TableService
+    from bridge.gateway.usage.table_store import USAGE_TABLE, TableUsageStore
+
+    if settings.table_endpoint is not None:
+        tables = TableService(endpoint=settings.table_endpoint, credential=credential)
+    else:
+        tables = TableService(connection_string=settings.connection_string)
+    return tables, TableKeyStore(tables.table(KEYS_TABLE)), TableUsageStore(tables.table(USAGE_TABLE))
+
+
+def _verifier(settings: GatewaySettings) -> EntraVerifier | None:
+    if settings.entra is None:
+        return None
+    # imported here, not at the top: PyJWT and cryptography cost every start-up ~29 ms, and only Entra sign-in needs them
+    from bridge.gateway.auth.entra import EntraVerifier
+
+    return EntraVerifier(settings.entra)
 
 
 def _login(
@@ -93,6 +109,12 @@ def _login(
     login = settings.login
     if verifier is None or settings.entra is None or not settings.login_offered:
         return None
+    # imported here, not at the top: the service and its tokens and rows load PyJWT and Azure Tables' SDK
+    from bridge.gateway.login.entra_client import EntraClient
+    from bridge.gateway.login.rows import LOGIN_TABLE, MemoryRows, Rows, TableRows
+    from bridge.gateway.login.service import LoginService
+    from bridge.gateway.login.tokens import LoginTokens
+
     tokens = LoginTokens(
         login.signing_key or secrets.token_urlsafe(32),
         audience=settings.entra.client_id,

@@ -46,13 +46,15 @@ from bridge.config.table import (
     USAGE_TABLE_ENDPOINT,
     Setting,
 )
-from bridge.gateway.auth.entra import EntraConfig
-from bridge.gateway.login.tokens import MIN_KEY_CHARS
+from bridge.gateway.auth.entra_config import EntraConfig
 from bridge.gateway.managed_settings import NO_MANAGED_SETTINGS, ManagedSettings, parse_managed_settings
 from bridge.gateway.policy import ModelPolicy, parse_policy
 from bridge.gateway.pricing.rules import PriceRule, parse_prices
 from bridge.gateway.usage.limits import BudgetConfig, parse_overrides
 from bridge.model import ClientAuth
+
+MIN_KEY_CHARS = 32
+"""The shortest LOGIN_SIGNING_KEY (and _PREVIOUS) accepted: the HS256 key of /login's tokens (`login.tokens`)."""
 
 
 @dataclass(frozen=True, slots=True)

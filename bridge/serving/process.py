@@ -37,7 +37,7 @@ from bridge.config.load import Settings, UpstreamAuth, load_settings
 from bridge.config.table import BUDGET_DAILY_USD, BUDGET_MONTHLY_USD, BUDGET_OVERRIDES, TIER_SETTINGS
 from bridge.deadline import Deadline
 from bridge.errors import invalid_request, misconfigured
-from bridge.gateway.auth.entra import EntraConfig
+from bridge.gateway.auth.entra_config import EntraConfig
 from bridge.gateway.build import Gateway, build_gateway
 from bridge.gateway.pricing.book import PriceBook, PriceProblem
 from bridge.gateway.pricing.price import Price

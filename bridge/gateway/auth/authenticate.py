@@ -19,13 +19,15 @@ in by name) the tenant knows.
 from __future__ import annotations
 
 import hmac
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bridge.errors import BridgeError, misconfigured
 from bridge.gateway.auth.caller import Caller, anonymous_caller, shared_token_caller
-from bridge.gateway.auth.entra import EntraVerifier
 from bridge.gateway.auth.keys import PersonalKeys, looks_like_key
 from bridge.model import ClientAuth
+
+if TYPE_CHECKING:
+    from bridge.gateway.auth.entra import EntraVerifier
 
 
 class BearerIssuer(Protocol):

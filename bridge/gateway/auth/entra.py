@@ -47,60 +47,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 
-from bridge.config.table import ENTRA_AUTHORITY
 from bridge.errors import BridgeError
 from bridge.gateway.auth.caller import Caller
+from bridge.gateway.auth.entra_config import EntraConfig
 from bridge.gateway.auth.signing_keys import ALGORITHM, SigningKeys
 
-V1_ISSUER_HOST = "https://sts.windows.net"
 DELEGATED_SCOPE = "user_impersonation"
 """The scope the bridge's app registration exposes (infra/entra-app.bicep): every person's token carries it."""
 LEEWAY_SECONDS = 60
 NAME_CLAIMS = ("preferred_username", "upn", "unique_name", "email", "name")
 APP_NAME_CLAIMS = ("app_displayname", "azp", "appid")
 _SHOWN_CLAIM_CHARS = 120
-
-
-@dataclass(frozen=True, slots=True)
-class EntraConfig:
-    tenant_id: str
-    """The directory (tenant) id, a GUID: tokens must carry it as `tid` and in their issuer."""
-    client_id: str
-    """The application (client) id of the bridge's app registration: the tokens' audience."""
-    authority: str = ENTRA_AUTHORITY.default_value
-    required_role: str | None = None
-    """An app role every person must have (403 otherwise); None: any user of the tenant."""
-    automation_role: str | None = None
-    """The app role that lets an application call with its own token; None: applications are refused."""
-
-    @property
-    def issuer(self) -> str:
-        """The issuer of v2.0 tokens (and of the OpenID configuration)."""
-        return f"{self.authority.rstrip('/')}/{self.tenant_id}/v2.0"
-
-    @property
-    def issuers(self) -> tuple[str, str]:
-        """Accepted issuers: v2.0, and v1.0 (the Security Token Service's, the same for every authority host)."""
-        return (self.issuer, f"{V1_ISSUER_HOST}/{self.tenant_id}/")
-
-    @property
-    def audiences(self) -> tuple[str, str]:
-        return (self.client_id, f"api://{self.client_id}")
-
-    @property
-    def openid_configuration_url(self) -> str:
-        return f"{self.issuer}/.well-known/openid-configuration"
-
-    @property
-    def token_command(self) -> str:
-        """What a user runs to get a token (Claude Code's apiKeyHelper)."""
-        return f"az account get-access-token --resource api://{self.client_id} --query accessToken -o tsv"
 
 
 def rejected_token(reason: str) -> BridgeError:

@@ -37,7 +37,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bridge.gateway.auth.entra import EntraConfig
+from bridge.gateway.auth.entra_config import EntraConfig
 from bridge.http import proxy_for, session
 
 TIMEOUT_SECONDS = 15.0

@@ -40,7 +40,7 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jwt
@@ -51,6 +51,7 @@ from bridge.gateway.auth.entra import LEEWAY_SECONDS, EntraVerifier
 from bridge.gateway.login import codes
 from bridge.gateway.login.endpoints import CALLBACK_PATH, VERIFICATION_PATH
 from bridge.gateway.login.entra_client import EntraClient, EntraError, EntraTokens
+from bridge.gateway.login.errors import OAuthError, PageError
 from bridge.gateway.login.rows import Row, Rows
 from bridge.gateway.login.tokens import LoginTokens, refused
 
@@ -67,34 +68,6 @@ MAX_ATTEMPTS = 20
 GRANT_ROW, FLOW_ROW, SESSION_ROW = "grant", "flow", "session"
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class OAuthError(Exception):
-    """An answer of the token, device and revocation endpoints: RFC 6749 §5.2 `error` and a description."""
-
-    error: str
-    description: str
-    status: int = 400
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        Exception.__init__(self, f"{self.error}: {self.description}")
-
-    def body(self) -> dict[str, str]:
-        return {"error": self.error, "error_description": self.description}
-
-
-@dataclass
-class PageError(Exception):
-    """What the verification page or the callback tells the person instead (never a redirect)."""
-
-    message: str
-    status: int = 400
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        Exception.__init__(self, self.message)
 
 
 @dataclass(frozen=True, slots=True)

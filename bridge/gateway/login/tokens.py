@@ -35,7 +35,6 @@ from bridge.gateway.auth.caller import Caller
 ISSUER = "claude-azure-bridge/login"
 ALGORITHM = "HS256"
 LEEWAY_SECONDS = 30
-MIN_KEY_CHARS = 32
 
 
 def key_id(key: str) -> str:
