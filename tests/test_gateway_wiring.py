@@ -97,6 +97,13 @@ def test_roles_for_administrators_and_applications_and_the_sign_in_window() -> N
     )
 
 
+def test_the_table_endpoint_over_plain_http_only_on_this_machine() -> None:
+    """The managed identity's token goes with every table call: never in the clear to another host; Azurite on
+    this machine may use http."""
+    local = load_gateway_settings({"USAGE_TABLE_ENDPOINT": "http://127.0.0.1:10002/devstoreaccount1"})
+    assert local.problems == () and local.table_endpoint == "http://127.0.0.1:10002/devstoreaccount1"
+
+
 @pytest.mark.parametrize("authority", ["http://127.0.0.1:8080", "http://localhost:9000/", "http://[::1]:7000"])
 def test_a_local_stand_in_may_use_plain_http(authority: str) -> None:
     settings = load_gateway_settings({**ENTRA_ENV, "ENTRA_AUTHORITY": authority})
@@ -111,6 +118,10 @@ def test_a_local_stand_in_may_use_plain_http(authority: str) -> None:
         ({"PERSONAL_KEY_DAYS": "0"}, "PERSONAL_KEY_DAYS must be a positive number, got '0'"),
         ({"PERSONAL_KEY_DAYS": "1.5"}, "PERSONAL_KEY_DAYS must be a whole number, got '1.5'"),
         ({"USAGE_TABLE_ENDPOINT": "acct.table.core.windows.net"}, "USAGE_TABLE_ENDPOINT must start with https://"),
+        (
+            {"USAGE_TABLE_ENDPOINT": "http://acct.table.core.windows.net"},
+            "USAGE_TABLE_ENDPOINT must start with https:// (plain http only for a local stand-in",
+        ),
         (
             {"USAGE_TABLE_ENDPOINT": "https://a.table.core.windows.net", "USAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"},
             "not both",

@@ -147,13 +147,14 @@ def is_loopback(host: str) -> bool:
 
 
 def _https_url(raw: str) -> str:
-    """A URL the bridge trusts what it reads from (signing keys): https, or http to this machine (a local stand-in)."""
+    """A URL the bridge trusts or sends its own token to (signing keys, the table service): https, or http to this
+    machine (a local stand-in)."""
     url = _url(())(raw)
     parts = urlsplit(url)
     if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
         raise ValueError(
             f"must start with https:// (plain http only for a local stand-in on localhost, 127.0.0.1 or ::1), got {raw!r}: "
-            "signing keys fetched over plain http let anyone on the path forge every token"
+            "over plain http anyone on the path reads or changes what passes (signing keys, the bridge's own token)"
         )
     return url
 

@@ -398,9 +398,9 @@ BUDGET_OVERRIDES = Setting(
 )
 USAGE_TABLE_ENDPOINT = Setting(
     "USAGE_TABLE_ENDPOINT",
-    URL,
+    HTTPS_URL,
     "Table service of the storage account that keeps personal keys and usage counters for every instance, reached "
-    "with the managed identity",
+    "with the managed identity (https only; http for Azurite on this machine)",
     "https://mystorage.table.core.windows.net",
     unset="without USAGE_CONNECTION_STRING, each instance keeps them in memory",
     in_azure_note="the table service of the Function App's own storage account",
