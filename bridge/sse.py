@@ -8,7 +8,12 @@ does that).  Neither upstream needs the `event:` line: chat/completions sends
 none, and every Responses event repeats its name as the JSON `type`.
 
 JSON goes through orjson both ways: it reads and writes the many small
-objects of a stream several times faster than the standard library.
+objects of a stream several times faster than the standard library.  It reads
+objects and lists nested up to 1,024 levels but writes at most
+`MAX_WRITTEN_DEPTH`: `dumps` reports a deeper value as a `RecursionError`,
+which is what the standard library and any recursive walk report, so a
+request nested too deeply to pass on fails one way wherever it is found
+(`bridge.serving.handler` answers it with a 400).
 """
 
 from __future__ import annotations
@@ -16,6 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+
+MAX_WRITTEN_DEPTH = 254
+"""The most levels of nested objects and lists orjson writes (it reads 1,024)."""
+ORJSON_TOO_DEEP = "Recursion limit reached"
 
 
 class DataReader:
@@ -58,8 +67,13 @@ def loads(data: bytes | str) -> Any:
 
 
 def dumps(value: object) -> bytes:
-    """Compact JSON, UTF-8."""
-    return orjson.dumps(value)
+    """Compact JSON, UTF-8; `RecursionError` for a value nested deeper than `MAX_WRITTEN_DEPTH`."""
+    try:
+        return orjson.dumps(value)
+    except TypeError as exc:
+        if str(exc) == ORJSON_TOO_DEEP:
+            raise RecursionError(f"nested deeper than {MAX_WRITTEN_DEPTH} levels") from None
+        raise
 
 
 def encode(event: str | None, data: object) -> bytes:

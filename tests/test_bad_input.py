@@ -139,3 +139,56 @@ def test_invalid_numbers_and_text_are_refused_before_azure(raw: bytes, fake_azur
     assert response.status_code == 400, response.text
     assert response.headers["x-should-retry"] == "false"
     assert fake_azure.requests == []
+
+
+NESTED = "<nested>"
+
+
+def nested(levels: int) -> str:
+    """JSON text of a value nested `levels` deep (objects and lists by turns), written by hand: the standard
+    library's encoder itself stops near 1,000 levels."""
+    opening = "".join('{"a":' if level % 2 else "[" for level in range(levels))
+    closing = "".join("}" if level % 2 else "]" for level in reversed(range(levels)))
+    return opening + '{"type":"string"}' + closing
+
+
+def deep_bodies() -> list[tuple[str, dict[str, object]]]:
+    """Where the bridge passes a client's structure on (`NESTED` marks it): a tool's schema, a tool call's input."""
+    schema = {"type": "object", "properties": {"x": NESTED}}
+    call = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"x": NESTED}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}
+    return [
+        ("/v1/messages", {**GOOD, "tools": [{"name": "f", "input_schema": schema}]}),
+        ("/v1/messages", {**GOOD, "stream": True, "tools": [{"name": "f", "input_schema": schema}]}),
+        (
+            "/v1/messages",
+            {**GOOD, "messages": [{"role": "user", "content": "go"}, {"role": "assistant", "content": [call]},
+                                  {"role": "user", "content": [result]}]},
+        ),
+        ("/v1/messages/count_tokens", {"model": GOOD["model"], "messages": GOOD["messages"],
+                                       "tools": [{"name": "f", "input_schema": schema}]}),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("levels", [300, 1000])
+def test_structures_nested_too_deep_to_pass_on_get_a_400_that_says_so(bridge: RunningBridge, levels: int) -> None:
+    """JSON nested up to 1,024 levels is read, but the bridge's encoder writes at most 254: a schema or a tool
+    call's input nested deeper than Azure could be sent is refused by name, never a 500 (a fuzz run found it).
+    count_tokens only counts: it may answer what it can count."""
+    for path, body in deep_bodies():
+        content = json.dumps(body).replace(json.dumps(NESTED), nested(levels)).encode()
+        response = httpx.post(bridge.url + path, content=content, headers=HEADERS, timeout=30)
+        if path.endswith("count_tokens") and response.status_code == 200:
+            continue
+        assert_error(response, 400, "invalid_request_error", "nested too deeply")
+    assert "Traceback" not in bridge.log()
+
+
+def test_an_openai_client_gets_the_same_400_in_its_own_shape(bridge: RunningBridge) -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"x": NESTED}}}}
+    body = {"model": GOOD["model"], "messages": [{"role": "user", "content": "hi"}], "tools": [tool]}
+    content = json.dumps(body).replace(json.dumps(NESTED), nested(300)).encode()
+    response = httpx.post(bridge.url + "/v1/chat/completions", content=content, headers=HEADERS, timeout=30)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and "nested too deeply" in error["message"]

@@ -31,7 +31,7 @@ from urllib.parse import quote
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response, StreamingResponse
 
-from bridge.errors import NO_RETRY, BridgeError, misconfigured
+from bridge.errors import NO_RETRY, BridgeError, invalid_request, misconfigured
 from bridge.gateway.auth.caller import Caller
 from bridge.gateway.clock import utc_now
 from bridge.gateway.managed_settings import SESSION_CHECKSUM_HEADER, SessionSettings, session_settings
@@ -49,6 +49,7 @@ from bridge.serving.inbound import agent_of, cache_key_of, new_request_id, prese
 from bridge.serving.outbound import Starting, StreamRenderer, gather, json_response, start_within, stream_body
 from bridge.serving.process import Bridge, Routed, current_bridge
 from bridge.serving.tiers import within
+from bridge.sse import MAX_WRITTEN_DEPTH
 from bridge.telemetry.request_log import RequestLog
 from bridge.upstreams.stream import UpstreamStream
 from bridge.upstreams.token_count import count_input_tokens
@@ -265,6 +266,14 @@ COUNT_ON_LOOP_BYTES = 8192
 """A request body smaller than this is counted on the event loop (microseconds; a thread's handoff costs 0.1 ms)."""
 
 
+NESTED_TOO_DEEPLY = (
+    "The request is nested too deeply to pass on: a tool's schema or a tool call's input may hold at most "
+    f"{MAX_WRITTEN_DEPTH} levels of objects and lists"
+)
+"""A request's structure went deeper than the bridge can walk or write (`bridge.sse.dumps`, any recursive walk):
+its own walks have no depth of their own, so only the request's can run out."""
+
+
 def locked_out(reason: str) -> BridgeError:
     """The bridge serves nothing while its configuration makes serving unsafe or sign-in impossible (`Bridge.lockout`)."""
     return BridgeError("api_error", f"The bridge is not serving: {reason}", dict(NO_RETRY), UNAVAILABLE)
@@ -284,6 +293,10 @@ async def _handle(req: HttpRequest, front: Front, route: str, handling: Handling
     except BridgeError as error:
         record.error_type = error.kind
         response = front.error_response(error, record.request_id)
+    except RecursionError:
+        log.warning("request %s: nested too deeply to pass on", record.request_id)
+        record.error_type = "invalid_request_error"
+        response = front.error_response(invalid_request(NESTED_TOO_DEEPLY), record.request_id)
     except Exception:
         log.exception("request %s failed", record.request_id)
         record.error_type = "api_error"
