@@ -15,8 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.bridge import CLIENT_TOKEN, HEADERS, RunningBridge, bridge_env, post, request_lines, running_bridge
-from tests.support.bridge import line_of as logged_line
+from tests.support.bridge import CLIENT_TOKEN, HEADERS, RunningBridge, bridge_env, line_of, post, request_lines, running_bridge
 from tests.support.fake_azure import Error, FakeAzure, Faults, Text, ToolCalls
 
 FIELDS = {"request_id", "route", "model", "deployment", "stream", "attempts", "status", "error_type", "latency_ms"}
@@ -31,11 +30,11 @@ def logged(fake_azure: FakeAzure, tmp_path_factory: pytest.TempPathFactory) -> I
         yield running
 
 
-def line_of(bridge: RunningBridge, response: httpx.Response) -> dict[str, Any]:
-    """The one line whose request_id is the response's `request-id` header (streams log when they end)."""
+def checked_line(bridge: RunningBridge, response: httpx.Response) -> dict[str, Any]:
+    """The line of the response's `request-id` (`line_of`), checked for the fields every line carries."""
     request_id = response.headers["request-id"]
     assert request_id.startswith("req_"), request_id
-    line = logged_line(bridge, request_id)
+    line = line_of(bridge, request_id)
     assert line.keys() >= FIELDS, sorted(FIELDS - line.keys())
     assert line["status"] == response.status_code
     assert isinstance(line["latency_ms"], int | float) and line["latency_ms"] >= 0
@@ -50,7 +49,7 @@ def test_a_message_logs_one_line_with_usage(logged: RunningBridge, fake_azure: F
     fake_azure.enqueue(Text("The answer is forty-two, as everyone knows.", cached_tokens=3))
     response = post(logged, message("What is the answer?"))
     assert response.status_code == 200, response.text
-    line = line_of(logged, response)
+    line = checked_line(logged, response)
     assert line["route"] == "messages" and line["model"] == "claude-opus-4-8" and line["deployment"] == "gpt-5"
     assert line["stream"] is False and line["attempts"] == 1 and line["error_type"] is None
     usage = response.json()["usage"]
@@ -63,7 +62,7 @@ def test_a_stream_logs_one_line_when_it_ends(logged: RunningBridge, fake_azure: 
     fake_azure.enqueue(ToolCalls([("Bash", {"command": "ls"})], text="Let me look."))
     response = post(logged, message("list files", stream=True, tools=[{"name": "Bash", "input_schema": {"type": "object"}}]))
     assert response.status_code == 200
-    line = line_of(logged, response)
+    line = checked_line(logged, response)
     assert line["stream"] is True and line["route"] == "messages" and line["error_type"] is None
     assert line["output_tokens"] > 0 and line["input_tokens"] > 0
 
@@ -75,7 +74,7 @@ def test_retries_are_counted(logged: RunningBridge, fake_azure: FakeAzure) -> No
     )
     response = post(logged, message("hi"))
     assert response.status_code == 200, response.text
-    assert line_of(logged, response)["attempts"] == 3
+    assert checked_line(logged, response)["attempts"] == 3
 
 
 def test_failures_log_their_error_type(logged: RunningBridge, fake_azure: FakeAzure) -> None:
@@ -84,30 +83,30 @@ def test_failures_log_their_error_type(logged: RunningBridge, fake_azure: FakeAz
     )
     missing = post(logged, message("hi"))
     assert missing.status_code == 404
-    assert line_of(logged, missing)["error_type"] == "not_found_error"
+    assert checked_line(logged, missing)["error_type"] == "not_found_error"
 
     invalid = post(logged, {"model": "claude-opus-4-8", "messages": "not a list"})
     assert invalid.status_code == 400
-    line = line_of(logged, invalid)
+    line = checked_line(logged, invalid)
     assert line["error_type"] == "invalid_request_error" and line["attempts"] == 0
 
     unauthenticated = post(logged, message("hi"), token=None)
     assert unauthenticated.status_code == 401
-    assert line_of(logged, unauthenticated)["error_type"] == "authentication_error"
+    assert checked_line(logged, unauthenticated)["error_type"] == "authentication_error"
 
 
 def test_a_broken_stream_is_logged_as_failed(logged: RunningBridge, fake_azure: FakeAzure) -> None:
     fake_azure.enqueue(Text("one two three four five six", pieces=6, faults=Faults(disconnect_after_chunks=4)))
     response = post(logged, message("hi", stream=True))
     assert response.status_code == 200 and "event: error" in response.text
-    line = line_of(logged, response)
+    line = checked_line(logged, response)
     assert line["error_type"] is not None, line
 
 
 def test_count_tokens_logs_its_route(logged: RunningBridge, fake_azure: FakeAzure) -> None:
     response = post(logged, message("count me"), path="/v1/messages/count_tokens")
     assert response.status_code == 200
-    line = line_of(logged, response)
+    line = checked_line(logged, response)
     assert line["route"] == "count_tokens" and line["model"] == "claude-opus-4-8" and line["attempts"] == 0
     assert fake_azure.requests == [], "counting never calls Azure"
 
@@ -133,7 +132,7 @@ def test_no_prompt_answer_or_credential_in_the_log(logged: RunningBridge, fake_a
     assert [r.status_code for r in responses] == [200, 200, 400, 200], [r.text[:200] for r in responses]
     assert answer in responses[0].text
     for response in responses:
-        line_of(logged, response)
+        checked_line(logged, response)
     log = logged.log()
     for secret in (canary, answer, CLIENT_TOKEN, fake_azure.api_key or ""):
         assert secret and secret not in log, f"{secret[:10]}… is in the bridge log"
@@ -161,4 +160,4 @@ def test_request_id_header_on_every_answer(logged: RunningBridge) -> None:
         assert response.headers.get("request-id", "").startswith("req_"), (response.status_code, dict(response.headers))
         if response.status_code != 200:
             assert response.json()["request_id"] == response.headers["request-id"]
-        line_of(logged, response)
+        checked_line(logged, response)
